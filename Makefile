@@ -1,0 +1,48 @@
+# Skewless. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --frozen
+export SKEWLESS_DATA_DIR ?= ./data
+
+.PHONY: help bootstrap services demo test test-fast lint format bench bench-quick up clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+bootstrap: ## Install uv if missing (pip), then the locked environment (uv sync --frozen)
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+services: ## Start local Redis and PostgreSQL if they are not answering (this machine kind's commands)
+	@bash .ci/services.sh
+
+demo: bootstrap ## Run the whole flow on the embedded defaults (SQLite, parquet, no server)
+	$(RUN) skewless demo --data-dir $(SKEWLESS_DATA_DIR)
+
+test: bootstrap services ## Run every test against the real Redis and PostgreSQL
+	$(RUN) pytest -q -p no:cacheprovider
+
+test-fast: bootstrap ## Unit tests only (no Redis/PostgreSQL, no e2e)
+	$(RUN) pytest -q -m "not integration and not e2e"
+
+lint: bootstrap ## ruff (lint + format check) and mypy --strict on services/ and lineage/
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy services lineage
+
+format: bootstrap ## Apply ruff's formatting and safe fixes
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: bootstrap services ## Benchmarks against Feast and the raw limit (BENCH_SCALE=1.0)
+	$(RUN) python -m bench.run --scale $${BENCH_SCALE:-1.0}
+
+bench-quick: bootstrap services ## The same benchmarks at 5% scale
+	$(RUN) python -m bench.run --scale 0.05 --quick
+
+up: ## Start the stack with docker compose (needs a Docker engine)
+	docker compose up -d
+
+clean: ## Remove local state under the data dir
+	rm -rf $(SKEWLESS_DATA_DIR)

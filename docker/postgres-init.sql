@@ -1,0 +1,2 @@
+CREATE DATABASE skewless;
+CREATE DATABASE lineage;

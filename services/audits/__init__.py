@@ -1,0 +1,1 @@
+"""Audits: parity (online vs offline), drift and freshness."""

@@ -1,0 +1,1 @@
+"""Ingestion gate: read -> validate -> write a dataset version -> update online -> lineage."""

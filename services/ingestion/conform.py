@@ -1,0 +1,169 @@
+"""Conform a raw frame to its contract's columns and dtypes, cell by cell.
+
+Only lossless conversions happen silently: integer widths, integers to floats,
+integral floats to integers, tz-aware timestamps to UTC. CSV text is parsed per
+the contract. Anything else (``"abc"`` for a number, ``1.5`` for an integer, a
+naive timestamp, a number where text is expected) fails that cell with a reason,
+never a guess. Value checks (nulls, ranges, categories, uniqueness) are left to
+the Pandera schema in :mod:`services.ingestion.validate`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from services.contracts import SourceContract
+from services.contracts.base import ColumnSpec
+from services.contracts.schema import column_specs, pandas_dtype, source_spec
+from services.errors import UnreadableInputError
+
+_TZ_SUFFIX = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_TRUE = {"true", "1", "t", "yes"}
+_FALSE = {"false", "0", "f", "no"}
+
+
+@dataclass
+class Failures:
+    """Row-level reasons, keyed by positional row number."""
+
+    reasons: dict[int, list[dict[str, str | None]]] = field(default_factory=dict)
+    batch: list[dict[str, str | None]] = field(default_factory=list)
+
+    def add(self, rows: np.ndarray, check: str, column: str | None, values: pd.Series) -> None:
+        for row, value in zip(rows.tolist(), values.tolist(), strict=True):
+            self.reasons.setdefault(int(row), []).append(
+                {"check": check, "column": column, "value": None if _isna(value) else repr(value)}
+            )
+
+
+def _isna(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def check_columns(
+    frame: pd.DataFrame, contract: type[SourceContract], path: str
+) -> list[dict[str, str | None]]:
+    """Batch-level column problems; raises when the file is not this source at all."""
+    specs = column_specs(contract)
+    expected = [c.name for c in specs]
+    present = [c for c in frame.columns if c in expected]
+    keys = [c.name for c in specs if c.role == "entity"] + ["event_timestamp"]
+    missing_keys = [k for k in keys if k not in frame.columns]
+    if not present or missing_keys:
+        raise UnreadableInputError(
+            path,
+            f"columns {list(frame.columns)[:10]} are not source {source_spec(contract).name!r} "
+            f"(needs {keys}; missing {missing_keys or expected})",
+        )
+    problems: list[dict[str, str | None]] = []
+    for name in expected:
+        if name not in frame.columns:
+            problems.append({"check": "column_missing", "column": name, "value": None})
+    for name in frame.columns:
+        if name not in expected:
+            problems.append({"check": "column_unknown", "column": str(name), "value": None})
+    return problems
+
+
+def _numeric(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        bad = raw.notna().to_numpy()
+        failures.add(np.flatnonzero(bad), f"dtype({spec.kind})", spec.name, raw[bad])
+        return pd.Series(np.nan, index=raw.index, dtype="float64")
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        values = raw.astype("float64")
+        bad = np.zeros(len(raw), dtype=bool)
+    else:
+        text = raw.map(lambda v: v.strip() if isinstance(v, str) else v)
+        is_text = text.map(lambda v: isinstance(v, str)).to_numpy()
+        values = pd.to_numeric(text.where(is_text), errors="coerce").astype("float64")
+        bad = raw.notna().to_numpy() & (~is_text | values.isna().to_numpy())
+    if spec.kind == "int":
+        frac = values.notna().to_numpy() & (values.fillna(0) % 1 != 0).to_numpy()
+        huge = values.abs().fillna(0).to_numpy() >= 2**63
+        bad = bad | frac | huge
+    if bad.any():
+        failures.add(np.flatnonzero(bad), f"dtype({spec.kind})", spec.name, raw[bad])
+        values = values.mask(bad)
+    return values
+
+
+def _timestamps(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return raw.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    if pd.api.types.is_datetime64_dtype(raw.dtype):
+        bad = raw.notna().to_numpy()
+        failures.add(np.flatnonzero(bad), "timestamp_not_tz_aware", spec.name, raw[bad])
+        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+    text = raw.map(lambda v: v.strip() if isinstance(v, str) else v)
+    has_tz = text.map(lambda v: isinstance(v, str) and bool(_TZ_SUFFIX.search(v))).to_numpy()
+    parsed = pd.to_datetime(text.where(has_tz), utc=True, errors="coerce", format="ISO8601")
+    not_null = raw.notna().to_numpy()
+    naive = not_null & ~has_tz
+    unparsed = not_null & has_tz & parsed.isna().to_numpy()
+    if naive.any():
+        failures.add(np.flatnonzero(naive), "timestamp_not_tz_aware", spec.name, raw[naive])
+    if unparsed.any():
+        failures.add(np.flatnonzero(unparsed), "dtype(timestamp)", spec.name, raw[unparsed])
+    return parsed.astype("datetime64[ns, UTC]")
+
+
+def _strings(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
+    is_str = raw.map(lambda v: isinstance(v, str)).to_numpy()
+    bad = raw.notna().to_numpy() & ~is_str
+    if bad.any():
+        failures.add(np.flatnonzero(bad), "dtype(string)", spec.name, raw[bad])
+    return raw.where(is_str, None).astype(object)
+
+
+def _bools(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.astype("boolean")
+    lowered = raw.map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+    out = lowered.map(lambda v: True if v in _TRUE else False if v in _FALSE else None)
+    bad = raw.notna().to_numpy() & out.isna().to_numpy()
+    if bad.any():
+        failures.add(np.flatnonzero(bad), "dtype(bool)", spec.name, raw[bad])
+    return out.astype("boolean")
+
+
+def conform(
+    frame: pd.DataFrame, contract: type[SourceContract], failures: Failures
+) -> pd.DataFrame:
+    """Return the contract's columns in contract dtypes; record failing cells in ``failures``.
+
+    Cells that fail conversion, and nulls in non-nullable integer/bool columns
+    (which cannot be held in those dtypes), are recorded and filled with a
+    placeholder; those rows are quarantined whatever the later checks say.
+    """
+    out = {}
+    n = len(frame)
+    for spec in column_specs(contract):
+        if spec.name not in frame.columns:
+            out[spec.name] = pd.Series([None] * n, dtype=object)
+            continue
+        raw = frame[spec.name].reset_index(drop=True)
+        if spec.kind in ("int", "float"):
+            col = _numeric(raw, spec, failures)
+        elif spec.kind == "timestamp":
+            col = _timestamps(raw, spec, failures)
+        elif spec.kind == "bool":
+            col = _bools(raw, spec, failures)
+        else:
+            col = _strings(raw, spec, failures)
+        if spec.kind in ("int", "bool") and not spec.nullable:
+            nulls = col.isna().to_numpy() & raw.isna().to_numpy()
+            if nulls.any():
+                failures.add(np.flatnonzero(nulls), "not_nullable", spec.name, raw[nulls])
+            col = col.fillna(0 if spec.kind == "int" else False)
+        if spec.kind == "int":
+            col = col.astype("Int64")
+        out[spec.name] = col.astype(pandas_dtype(spec))
+    return pd.DataFrame(out)

@@ -1,0 +1,73 @@
+"""Run a contract's Pandera schema lazily and turn its failures into row reasons.
+
+One pass collects every failure (``lazy=True``); the key uniqueness check uses
+``report_duplicates="exclude_first"`` so only later copies of a key fail.
+Column-level failures (no row index) are batch problems and fail every row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandera.errors as pa_errors
+
+from services.contracts import SourceContract
+from services.contracts.schema import validation_schema
+from services.ingestion.conform import Failures
+
+
+def validate_rows(
+    frame: pd.DataFrame, contract: type[SourceContract], candidates: np.ndarray, failures: Failures
+) -> None:
+    """Validate ``frame.iloc[candidates]``; add each failing row's reasons to ``failures``."""
+    if len(candidates) == 0:
+        return
+    subset = frame.iloc[candidates]
+    subset.index = pd.RangeIndex(len(subset))
+    try:
+        validation_schema(contract).validate(subset, lazy=True)
+        return
+    except pa_errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    row_level = cases[cases["index"].notna()]
+    batch_level = cases[cases["index"].isna()]
+    for _, case in batch_level.iterrows():
+        failures.batch.append(
+            {"check": str(case["check"]), "column": _col(case["column"]), "value": None}
+        )
+    if row_level.empty:
+        return
+    positions = candidates[row_level["index"].astype("int64").to_numpy()]
+    seen: set[tuple[int, str, str | None]] = set()
+    for pos, check, column, value in zip(
+        positions.tolist(),
+        row_level["check"].astype(str),
+        row_level["column"],
+        row_level["failure_case"],
+        strict=True,
+    ):
+        check = _normalise_check(check)
+        col = "key" if check == "duplicate_key" else _col(column)
+        if (pos, check, col) in seen:
+            continue
+        seen.add((pos, check, col))
+        failures.reasons.setdefault(int(pos), []).append(
+            {"check": check, "column": col, "value": None if _isna(value) else repr(value)}
+        )
+
+
+def _col(column: object) -> str | None:
+    return None if column is None or _isna(column) else str(column)
+
+
+def _isna(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _normalise_check(check: str) -> str:
+    if check in ("field_uniqueness", "multiple_fields_uniqueness") or check.startswith("unique"):
+        return "duplicate_key"
+    return check

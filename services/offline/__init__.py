@@ -1,0 +1,1 @@
+"""Offline store: immutable dataset versions and point-in-time retrieval."""

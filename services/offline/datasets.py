@@ -1,0 +1,142 @@
+"""Immutable dataset versions of each source: the on-disk layout of the offline store.
+
+``<data>/offline/<source>/<version>.parquet`` holds the accepted rows of one
+ingest, written under a hidden temporary name, fsync'd and atomically renamed,
+so a crash leaves no visible partial version. The version id is a hash of the
+content, so re-ingesting identical rows is a no-op. Version facts (created,
+rows, hash, quarantined) live in the parquet footer: the rename is the only
+commit point, so there is no second file to get out of step. Reports live in
+``_reports/`` (ignored by Feast's and Arrow's readers, like every ``_``/``.`` name).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from services.contracts import SourceContract
+from services.contracts.schema import arrow_schema, schema_fingerprint, source_spec
+from services.errors import VersionNotFoundError
+
+_META_KEY = b"skewless.version"
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """One immutable version of a source."""
+
+    source: str
+    version: str
+    created: str
+    rows: int
+    content_hash: str
+    quarantined: int
+    received: int
+    schema: str
+    path: str
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromisoformat(self.created)
+
+
+def source_dir(offline_dir: Path, source: str) -> Path:
+    return offline_dir / source
+
+
+def content_hash(frame: pd.DataFrame, contract: type[SourceContract]) -> str:
+    """SHA-256 over the contract fingerprint and a row-wise hash of the frame."""
+    digest = hashlib.sha256(schema_fingerprint(contract).encode())
+    digest.update(",".join(frame.columns).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_version(
+    offline_dir: Path,
+    contract: type[SourceContract],
+    frame: pd.DataFrame,
+    *,
+    quarantined: int,
+    received: int,
+) -> tuple[DatasetVersion, bool]:
+    """Write ``frame`` (already valid) as a new version; return it and whether it is new.
+
+    Identical content maps to the same version id, so a re-ingest returns the
+    existing version and writes nothing.
+    """
+    spec = source_spec(contract)
+    folder = source_dir(offline_dir, spec.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    full_hash = content_hash(frame, contract)
+    version = f"v{full_hash[:16]}"
+    final = folder / f"{version}.parquet"
+    if final.exists():
+        return read_version_meta(final), False
+    meta = DatasetVersion(
+        source=spec.name,
+        version=version,
+        created=datetime.now(UTC).isoformat(),
+        rows=len(frame),
+        content_hash=full_hash,
+        quarantined=quarantined,
+        received=received,
+        schema=schema_fingerprint(contract),
+        path=str(final),
+    )
+    schema = arrow_schema(contract).with_metadata({_META_KEY: json.dumps(asdict(meta)).encode()})
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False, safe=True)
+    tmp = folder / f".{version}.parquet.tmp-{os.getpid()}"
+    try:
+        with tmp.open("wb") as handle:
+            pq.write_table(table, handle, compression="zstd", row_group_size=256_000)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(folder)
+    return meta, True
+
+
+def read_version_meta(path: Path) -> DatasetVersion:
+    raw = pq.read_schema(path).metadata or {}
+    data = json.loads(raw[_META_KEY])
+    data["path"] = str(path)
+    return DatasetVersion(**data)
+
+
+def list_versions(offline_dir: Path, source: str) -> list[DatasetVersion]:
+    """Every committed version of a source, oldest first."""
+    folder = source_dir(offline_dir, source)
+    if not folder.is_dir():
+        return []
+    versions = [read_version_meta(p) for p in folder.glob("v*.parquet")]
+    return sorted(versions, key=lambda v: (v.created, v.version))
+
+
+def get_version(offline_dir: Path, source: str, version: str) -> DatasetVersion:
+    path = source_dir(offline_dir, source) / f"{version}.parquet"
+    if not path.exists():
+        raise VersionNotFoundError("dataset", f"{source}@{version}")
+    return read_version_meta(path)
+
+
+def reports_dir(offline_dir: Path, source: str) -> Path:
+    return source_dir(offline_dir, source) / "_reports"

@@ -1,0 +1,1 @@
+"""Online store: every online write and read, in Feast's own Redis/SQLite format."""

@@ -1,0 +1,146 @@
+"""Resolve a feature service into what both retrieval paths read.
+
+Training sets and online reads start here, so they cannot disagree on which
+views, features, join keys, ttls, dtypes and on-demand transforms a service means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pandas as pd
+
+from services.contracts import ALL_CONTRACTS, CONTRACTS, SourceContract
+from services.contracts.base import ColumnSpec
+from services.contracts.schema import column_specs, feature_specs
+from services.contracts.transforms import transaction_risk
+from services.errors import UnknownFeatureError
+from services.store import Store
+
+# The shared on-demand functions, by view name: the same callables Feast's views wrap.
+TRANSFORMS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    "transaction_risk": transaction_risk,
+}
+
+
+@dataclass(frozen=True)
+class ViewRead:
+    """The features one service reads from one batch feature view."""
+
+    view: str
+    source: str
+    contract: type[SourceContract]
+    join_key: str
+    ttl: timedelta
+    features: tuple[ColumnSpec, ...]
+
+
+@dataclass(frozen=True)
+class OnDemandRead:
+    """An on-demand view: its transform, inputs and the output columns the service uses."""
+
+    view: str
+    transform: Callable[[pd.DataFrame], pd.DataFrame]
+    request_fields: tuple[ColumnSpec, ...]
+    features: tuple[ColumnSpec, ...]
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    name: str
+    views: tuple[ViewRead, ...]
+    on_demand: tuple[OnDemandRead, ...]
+
+    @property
+    def join_keys(self) -> list[str]:
+        return sorted({v.join_key for v in self.views})
+
+    @property
+    def request_fields(self) -> list[ColumnSpec]:
+        seen: dict[str, ColumnSpec] = {}
+        for odfv in self.on_demand:
+            for spec in odfv.request_fields:
+                seen.setdefault(spec.name, spec)
+        return list(seen.values())
+
+    @property
+    def feature_refs(self) -> list[str]:
+        """Feast-style ``view:feature`` references, in service order."""
+        refs = [f"{v.view}:{f.name}" for v in self.views for f in v.features]
+        refs += [f"{o.view}:{f.name}" for o in self.on_demand for f in o.features]
+        return refs
+
+    @property
+    def output_specs(self) -> list[ColumnSpec]:
+        return [f for v in self.views for f in v.features] + [
+            f for o in self.on_demand for f in o.features
+        ]
+
+
+def _pick(specs: tuple[ColumnSpec, ...], names: list[str], view: str) -> tuple[ColumnSpec, ...]:
+    by_name = {s.name: s for s in specs}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise UnknownFeatureError(f"{view}:{missing[0]}", "feature not in the contract")
+    return tuple(by_name[n] for n in names)
+
+
+def plan_service(store: Store, service: str) -> ServicePlan:
+    """Resolve a registered feature service into view reads (raises if unknown)."""
+    fs = store.feature_service(service)
+    views: list[ViewRead] = []
+    on_demand: list[OnDemandRead] = []
+    for projection in fs.feature_view_projections:
+        names = [f.name for f in projection.features]
+        if projection.name in store.feature_views:
+            fv = store.feature_views[projection.name]
+            contract = CONTRACTS[fv.tags["contract"]]
+            join_key = next(c.name for c in column_specs(contract) if c.role == "entity")
+            views.append(
+                ViewRead(
+                    view=fv.name,
+                    source=fv.batch_source.name if fv.batch_source else fv.name,
+                    contract=contract,
+                    join_key=join_key,
+                    ttl=fv.ttl or timedelta(0),
+                    features=_pick(feature_specs(contract), names, fv.name),
+                )
+            )
+        elif projection.name in store.odfvs:
+            odfv = store.odfvs[projection.name]
+            contract = ALL_CONTRACTS[odfv.tags["contract"]]
+            request_specs = tuple(
+                spec
+                for req in odfv.source_request_sources.values()
+                for spec in feature_specs(ALL_CONTRACTS[req.tags["contract"]])
+            )
+            on_demand.append(
+                OnDemandRead(
+                    view=odfv.name,
+                    transform=TRANSFORMS[odfv.name],
+                    request_fields=request_specs,
+                    features=_pick(feature_specs(contract), names, odfv.name),
+                )
+            )
+        else:
+            raise UnknownFeatureError(projection.name, "feature view not registered")
+    return ServicePlan(name=service, views=tuple(views), on_demand=tuple(on_demand))
+
+
+def plan_view(store: Store, view: str) -> ViewRead:
+    """A read of every feature of one batch feature view (materialization, audits)."""
+    fv = store.feature_views.get(view)
+    if fv is None:
+        raise UnknownFeatureError(view, "feature view not registered")
+    contract = CONTRACTS[fv.tags["contract"]]
+    join_key = next(c.name for c in column_specs(contract) if c.role == "entity")
+    return ViewRead(
+        view=fv.name,
+        source=fv.batch_source.name if fv.batch_source else fv.name,
+        contract=contract,
+        join_key=join_key,
+        ttl=fv.ttl or timedelta(0),
+        features=feature_specs(contract),
+    )

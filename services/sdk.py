@@ -1,0 +1,123 @@
+"""The public Python API for training code, serving code and producers.
+
+    from services import sdk
+    frame, version = sdk.training_set(entities, "fraud_detection_v2", name="fraud-2026-11")
+    result = sdk.online_features("fraud_detection_v2", {"customer_id": [1], "merchant_id": [7]},
+                                 {"transaction_amount": [42.0]})
+    sdk.ingest("customer_profile", frame)
+
+Each call opens the project from the settings (``SKEWLESS_*``) unless a ``Client``
+is used, which keeps the registry and connections open across calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from services.contracts.base import Policy
+from services.ingestion.gate import IngestResult, ingest_frame
+from services.lineage_events import emit_model, emit_training_set
+from services.offline.training import TrainingSetVersion, build_training_set
+from services.online.reader import OnlineReader, OnlineResult
+from services.online.reader import online_features as _online_features
+from services.resolution import ServicePlan, plan_service
+from services.settings import Settings, get_settings
+from services.store import Store
+
+
+class Client:
+    """A long-lived handle: one registry load, one online connection pool."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.store = Store(self.settings)
+        self._reader: OnlineReader | None = None
+        self._plans: dict[str, ServicePlan] = {}
+
+    def plan(self, service: str) -> ServicePlan:
+        if service not in self._plans:
+            self._plans[service] = plan_service(self.store, service)
+        return self._plans[service]
+
+    @property
+    def reader(self) -> OnlineReader:
+        if self._reader is None:
+            self._reader = OnlineReader(self.store)
+        return self._reader
+
+    def training_set(
+        self, entities: pd.DataFrame, feature_service: str, *, name: str | None = None
+    ) -> tuple[pd.DataFrame, TrainingSetVersion]:
+        """A point-in-time correct frame and its recorded version (see ``build_training_set``)."""
+        frame, version = build_training_set(self.store, feature_service, entities, name=name)
+        emit_training_set(self.settings, version)
+        return frame, version
+
+    def online_features(
+        self,
+        feature_service: str,
+        entities: Mapping[str, Sequence[Any]],
+        request_data: Mapping[str, Sequence[Any]] | None = None,
+    ) -> OnlineResult:
+        """Online values with status, event time and age per feature."""
+        return _online_features(self.reader, self.plan(feature_service), entities, request_data)
+
+    def ingest(
+        self, source: str, frame: pd.DataFrame, *, policy: Policy | None = None
+    ) -> IngestResult:
+        """Validate and write a DataFrame through the same gate as ``skewless ingest``."""
+        return ingest_frame(self.store, source, frame, policy=policy)
+
+    def register_model(
+        self, name: str, version: str, training_set_version: str, metrics: Mapping[str, float]
+    ) -> None:
+        """Record a model version trained on a training-set version, in lineage."""
+        emit_model(self.settings, name, version, training_set_version, metrics)
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        self.store.close()
+
+
+def training_set(
+    entities: pd.DataFrame, feature_service: str, *, name: str | None = None
+) -> tuple[pd.DataFrame, TrainingSetVersion]:
+    client = Client()
+    try:
+        return client.training_set(entities, feature_service, name=name)
+    finally:
+        client.close()
+
+
+def online_features(
+    feature_service: str,
+    entities: Mapping[str, Sequence[Any]],
+    request_data: Mapping[str, Sequence[Any]] | None = None,
+) -> OnlineResult:
+    client = Client()
+    try:
+        return client.online_features(feature_service, entities, request_data)
+    finally:
+        client.close()
+
+
+def ingest(source: str, frame: pd.DataFrame, *, policy: Policy | None = None) -> IngestResult:
+    client = Client()
+    try:
+        return client.ingest(source, frame, policy=policy)
+    finally:
+        client.close()
+
+
+def register_model(
+    name: str, version: str, training_set_version: str, metrics: Mapping[str, float]
+) -> None:
+    client = Client()
+    try:
+        client.register_model(name, version, training_set_version, metrics)
+    finally:
+        client.close()

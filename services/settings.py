@@ -1,0 +1,120 @@
+"""Process settings for the data plane (CLI, SDK, feature server).
+
+One pydantic-settings class, read from ``SKEWLESS_*`` variables (plus the
+unprefixed ``REDIS_URL`` and ``LINEAGE_*`` variables that the rest of the stack
+shares). Nothing here is built at import time: call :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_PROFILE = "local"
+_UNSAFE_TOKENS = {"", "changethis", "dev-token"}
+
+
+class Settings(BaseSettings):
+    """Settings for every data-plane process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SKEWLESS_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    profile: Literal["local", "production"] = Field(
+        default="local", description="'local' allows the embedded defaults and dev tokens."
+    )
+    data_dir: Path = Field(default=Path("data"), description="Root of all local state.")
+    repo_path: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "feature_repo",
+        description="Feast repository holding the definitions.",
+    )
+    project: str = Field(default="skewless", description="Feast project name.")
+    online_store: Literal["sqlite", "redis"] = Field(
+        default="sqlite", description="Online store backend."
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("REDIS_URL", "SKEWLESS_REDIS_URL"),
+        description="Redis URL when SKEWLESS_ONLINE_STORE=redis.",
+    )
+    redis_timeout_s: float = Field(default=1.0, description="Socket timeout for Redis calls.")
+    registry_url: str = Field(
+        default="",
+        description="Feast SQL registry URL; empty means a SQLite file in the data dir.",
+    )
+    lineage_database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("LINEAGE_DATABASE_URL", "SKEWLESS_LINEAGE_DATABASE_URL"),
+        description="Lineage database; empty means a SQLite file in the data dir.",
+    )
+    lineage_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("LINEAGE_URL", "SKEWLESS_LINEAGE_URL"),
+        description="Lineage service base URL; empty means in-process intake.",
+    )
+    lineage_token: str = Field(
+        default="",
+        validation_alias=AliasChoices("LINEAGE_TOKEN", "SKEWLESS_LINEAGE_TOKEN"),
+        description="Bearer token the data plane uses to send lineage events.",
+    )
+    serve_max_entities: int = Field(default=1000, description="Entity rows per request cap.")
+    serve_max_body_bytes: int = Field(default=1_048_576, description="Request body cap.")
+    serve_log_sample_rate: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="Share of served rows logged for audits."
+    )
+    serve_token: str = Field(
+        default="", description="Static bearer token for the feature server (local profile)."
+    )
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if (
+            self.profile != LOCAL_PROFILE
+            and self.serve_token in _UNSAFE_TOKENS
+            and not self.lineage_database_url
+        ):
+            raise ValueError(
+                "SKEWLESS_PROFILE=production needs SKEWLESS_SERVE_TOKEN or a lineage "
+                "database holding tokens; refusing the local defaults"
+            )
+        return self
+
+    @property
+    def offline_dir(self) -> Path:
+        """Directory holding one folder of immutable dataset versions per source."""
+        return self.data_dir / "offline"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def training_dir(self) -> Path:
+        return self.data_dir / "training_sets"
+
+    @property
+    def online_sqlite_path(self) -> Path:
+        return self.data_dir / "online.db"
+
+    @property
+    def effective_registry_url(self) -> str:
+        return self.registry_url or f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
+
+    @property
+    def effective_lineage_database_url(self) -> str:
+        return self.lineage_database_url or f"sqlite:///{(self.data_dir / 'lineage.db').resolve()}"
+
+    @property
+    def lineage_spool_path(self) -> Path:
+        return self.data_dir / "lineage_spool.jsonl"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings (cached)."""
+    return Settings()

@@ -1,0 +1,234 @@
+"""The one adapter around ``feast.FeatureStore``.
+
+Builds the Feast ``RepoConfig`` from :class:`services.settings.Settings` (so the
+YAML file and the processes read the same variables), loads the definitions of
+a repository without changing the working directory, applies them, and exposes
+the registry objects the rest of the data plane needs, fully typed. A Feast
+upgrade touches this file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pandas as pd
+from feast import (
+    Entity,
+    FeatureService,
+    FeatureStore,
+    FeatureView,
+    FileSource,
+    OnDemandFeatureView,
+    RequestSource,
+)
+from feast.data_source import DataSource
+from feast.repo_config import RepoConfig
+
+from services.errors import InputError, UnknownFeatureServiceError
+from services.settings import Settings
+
+
+def _redis_connection_string(url: str) -> str:
+    """Turn ``redis://host:port/db`` into Feast's ``host:port,db=N`` form."""
+    parsed = urlparse(url)
+    parts = [f"{parsed.hostname or '127.0.0.1'}:{parsed.port or 6379}"]
+    db = (parsed.path or "/0").lstrip("/") or "0"
+    parts.append(f"db={db}")
+    if parsed.password:
+        parts.append(f"password={parsed.password}")
+    if parsed.scheme == "rediss":
+        parts.append("ssl=true")
+    return ",".join(parts)
+
+
+def repo_config(settings: Settings) -> RepoConfig:
+    """The Feast configuration equivalent to ``feature_repo/feature_store.yaml``."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    online: dict[str, Any]
+    if settings.online_store == "redis":
+        online = {
+            "type": "redis",
+            "connection_string": _redis_connection_string(settings.redis_url),
+            # We write the authoritative latest row ourselves; Feast's read-before-write
+            # dedup would drop a same-timestamp correction with a later created_timestamp.
+            "skip_dedup": True,
+        }
+    else:
+        online = {"type": "sqlite", "path": str(settings.online_sqlite_path.resolve())}
+    return RepoConfig(
+        project=settings.project,
+        provider="local",
+        registry={
+            "registry_type": "sql",
+            "path": settings.effective_registry_url,
+            "cache_ttl_seconds": 60,
+            "sqlalchemy_config_kwargs": {"echo": False, "pool_pre_ping": True},
+        },
+        online_store=online,
+        offline_store={"type": "file"},
+        entity_key_serialization_version=3,
+        repo_path=settings.repo_path.resolve(),
+    )
+
+
+@dataclass
+class Definitions:
+    """The Feast objects a repository declares."""
+
+    entities: list[Entity] = field(default_factory=list)
+    data_sources: list[DataSource] = field(default_factory=list)
+    feature_views: list[FeatureView] = field(default_factory=list)
+    on_demand_feature_views: list[OnDemandFeatureView] = field(default_factory=list)
+    feature_services: list[FeatureService] = field(default_factory=list)
+
+    def all(self) -> list[Any]:
+        return [
+            *self.entities,
+            *self.data_sources,
+            *self.feature_views,
+            *self.on_demand_feature_views,
+            *self.feature_services,
+        ]
+
+
+def _repo_modules(repo_path: Path) -> Iterator[Any]:
+    for path in sorted(repo_path.rglob("*.py")):
+        if any(part.startswith((".", "_")) for part in path.relative_to(repo_path).parts):
+            continue
+        name = f"_skewless_repo_{uuid.uuid4().hex}_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise InputError(f"feature repo {path}: failed to import: {exc!r}") from exc
+        finally:
+            sys.modules.pop(name, None)
+        yield module
+
+
+def load_definitions(repo_path: Path) -> Definitions:
+    """Import every ``*.py`` of a repository (fresh each call) and collect its objects."""
+    defs = Definitions()
+    seen: set[int] = set()
+
+    def add(bucket: list[Any], obj: Any) -> None:
+        if id(obj) not in seen:
+            seen.add(id(obj))
+            bucket.append(obj)
+
+    for module in _repo_modules(repo_path):
+        for value in vars(module).values():
+            if isinstance(value, Entity):
+                add(defs.entities, value)
+            elif isinstance(value, OnDemandFeatureView):
+                add(defs.on_demand_feature_views, value)
+            elif isinstance(value, FeatureView):
+                add(defs.feature_views, value)
+                if value.batch_source is not None:
+                    add(defs.data_sources, value.batch_source)
+            elif isinstance(value, FeatureService):
+                add(defs.feature_services, value)
+            elif isinstance(value, DataSource):
+                add(defs.data_sources, value)
+    return defs
+
+
+class Store:
+    """A typed view over one Feast project: registry objects, configs, Feast reads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.config = repo_config(settings)
+        self._feast = FeatureStore(config=self.config)
+
+    @property
+    def project(self) -> str:
+        return str(self.config.project)
+
+    @property
+    def feast(self) -> FeatureStore:
+        """The underlying ``FeatureStore``, for the Feast comparisons in audits only."""
+        return self._feast
+
+    def apply(self, definitions: Definitions) -> None:
+        """Register the definitions and create the online tables (Feast apply)."""
+        self._feast.apply(definitions.all(), partial=False)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self._feast.refresh_registry()
+        for name in ("feature_views", "odfvs", "services", "entities"):
+            self.__dict__.pop(name, None)
+
+    @cached_property
+    def feature_views(self) -> dict[str, FeatureView]:
+        return {fv.name: fv for fv in self._feast.list_feature_views()}
+
+    @cached_property
+    def odfvs(self) -> dict[str, OnDemandFeatureView]:
+        return {v.name: v for v in self._feast.list_on_demand_feature_views()}
+
+    @cached_property
+    def services(self) -> dict[str, FeatureService]:
+        return {s.name: s for s in self._feast.list_feature_services()}
+
+    @cached_property
+    def entities(self) -> dict[str, Entity]:
+        return {e.name: e for e in self._feast.list_entities()}
+
+    def feature_service(self, name: str) -> FeatureService:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise UnknownFeatureServiceError(name) from None
+
+    def source_path(self, view: FeatureView) -> Path:
+        source = view.batch_source
+        assert isinstance(source, FileSource)
+        return Path(source.path)
+
+    def request_sources(self, odfv: OnDemandFeatureView) -> list[RequestSource]:
+        return list(odfv.source_request_sources.values())
+
+    def online_store(self) -> Any:
+        """Feast's online store object (same on-disk/in-Redis format we write)."""
+        return self._feast._get_provider().online_store
+
+    def feast_online_features(
+        self, service: str, entity_rows: list[dict[str, Any]]
+    ) -> pd.DataFrame:
+        """Feast's own ``get_online_features``, for parity checks."""
+        response = self._feast.get_online_features(
+            features=self.feature_service(service), entity_rows=entity_rows
+        )
+        return response.to_df()
+
+    def feast_historical_features(self, service: str, entity_df: pd.DataFrame) -> pd.DataFrame:
+        """Feast's own ``get_historical_features`` (the file offline store)."""
+        job = self._feast.get_historical_features(
+            entity_df=entity_df, features=self.feature_service(service)
+        )
+        return job.to_df()
+
+    def close(self) -> None:
+        online = self.online_store()
+        client = getattr(online, "_client", None)
+        if client is not None:
+            client.close()
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

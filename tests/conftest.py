@@ -1,0 +1,78 @@
+"""Shared fixtures: a fresh project per test, on SQLite or on the real Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from services.settings import Settings, get_settings
+from services.store import Store, load_definitions
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _purge_redis_project(project: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        pattern = b"*" + project.encode()
+        batch = []
+        for key in client.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                client.delete(*batch)
+                batch.clear()
+        if batch:
+            client.delete(*batch)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Settings]]:
+    """Build settings for a unique project and data dir; the env matches them."""
+    projects: list[str] = []
+
+    def factory(online_store: str = "sqlite", **overrides: object) -> Settings:
+        project = f"t{uuid.uuid4().hex[:12]}"
+        projects.append(project)
+        data_dir = tmp_path / project
+        monkeypatch.setenv("SKEWLESS_DATA_DIR", str(data_dir))
+        monkeypatch.setenv("SKEWLESS_PROJECT", project)
+        monkeypatch.setenv("SKEWLESS_ONLINE_STORE", online_store)
+        monkeypatch.setenv("REDIS_URL", REDIS_URL)
+        for key, value in overrides.items():
+            monkeypatch.setenv(f"SKEWLESS_{key.upper()}", str(value))
+        get_settings.cache_clear()
+        return get_settings()
+
+    yield factory
+    get_settings.cache_clear()
+    for project in projects:
+        _purge_redis_project(project)
+
+
+@pytest.fixture
+def sqlite_settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings("sqlite")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.integration)])
+def any_settings(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> Settings:
+    """Run a test on the SQLite online store and on the real Redis."""
+    return make_settings(request.param)
+
+
+@pytest.fixture
+def applied_store(any_settings: Settings) -> Iterator[Store]:
+    store = Store(any_settings)
+    store.apply(load_definitions(any_settings.repo_path))
+    yield store
+    store.close()

@@ -1,0 +1,93 @@
+"""Configuration agrees: settings classes, .env.example, docker-compose, feature_store.yaml."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
+
+from services.settings import Settings
+from services.store import repo_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def env_names(cls: type[BaseSettings]) -> set[str]:
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    names = set()
+    for name, field in cls.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.add(str(alias.choices[0]))
+        else:
+            names.add(f"{prefix}{name}".upper())
+    return names
+
+
+def settings_classes() -> list[type[BaseSettings]]:
+    classes: list[type[BaseSettings]] = [Settings]
+    with contextlib.suppress(ModuleNotFoundError):
+        classes.append(importlib.import_module("lineage.settings").LineageSettings)
+    return classes
+
+
+def test_every_setting_is_in_env_example() -> None:
+    example = {
+        line.split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    for cls in settings_classes():
+        missing = env_names(cls) - example
+        assert not missing, f"{cls.__name__}: {sorted(missing)} not in .env.example"
+
+
+def test_compose_services_ports_and_variables_agree_with_settings() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) >= {"redis", "postgres", "lineage", "serving"}
+    for name in services:
+        assert "healthcheck" in services[name], f"{name} has no healthcheck"
+    known = set().union(*(env_names(c) for c in settings_classes()))
+    for name in ("lineage", "serving"):
+        env = services[name]["environment"]
+        unknown = set(env) - known
+        assert not unknown, f"{name}: variables {sorted(unknown)} match no setting"
+    serving = services["serving"]
+    port = serving["command"][serving["command"].index("--port") + 1]
+    assert f"{port}:{port}" in serving["ports"]
+    assert serving["environment"]["REDIS_URL"].startswith("redis://redis:")
+    assert "migrate" in " ".join(services["lineage"]["command"])
+
+
+def test_feature_store_yaml_is_the_same_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feast.repo_config import load_repo_config
+
+    monkeypatch.setenv("SKEWLESS_PROJECT", "yamlcheck")
+    monkeypatch.setenv("SKEWLESS_DATA_DIR", str(tmp_path))
+    settings = Settings(
+        project="yamlcheck", data_dir=tmp_path, registry_url=f"sqlite:///{tmp_path}/registry.db"
+    )
+    ours = repo_config(settings)
+    feasts = load_repo_config(ROOT / "feature_repo", ROOT / "feature_repo" / "feature_store.yaml")
+    assert feasts.project == ours.project
+    assert feasts.registry.path == ours.registry.path
+    assert Path(feasts.online_store.path) == Path(ours.online_store.path)
+    assert feasts.entity_key_serialization_version == ours.entity_key_serialization_version
+
+
+def test_production_profile_refuses_unsafe_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("SKEWLESS_") or key.startswith("LINEAGE_"):
+            monkeypatch.delenv(key)
+    with pytest.raises(ValueError, match="production"):
+        Settings(profile="production")
+    assert Settings(profile="production", serve_token="a-long-random-token").profile == "production"

@@ -217,6 +217,9 @@ def materialize(
             incremental=incremental,
             progress=tick,
         )
+    from services.lineage_events import emit_materialize
+
+    emit_materialize(store.settings, results)
     table = Table("view", "entities written", "dataset versions", title="materialized")
     for r in results:
         table.add_row(r.view, str(r.entities), str(len(r.versions)))

@@ -22,7 +22,7 @@ from services.contracts import CONTRACTS
 from services.demo_data import write_demo_data
 from services.governance import lint
 from services.ingestion.gate import ingest_file, ingest_frame
-from services.lineage_events import lineage_summary
+from services.lineage_events import emit_apply, emit_materialize, lineage_summary
 from services.offline.datasets import list_versions
 from services.online.materialize import materialize
 from services.sdk import Client
@@ -85,10 +85,12 @@ def run_demo(settings: Settings, console: Console, *, customers: int = 500, seed
         if problems:
             raise RuntimeError("governance lint failed:\n" + "\n".join(problems))
         results["client"].store.apply(definitions)
+        emit_apply(settings, results["client"].store)
         return f"{len(definitions.all())} objects, 0 governance problems"
 
     def materialize_step() -> str:
         res = materialize(results["client"].store)
+        emit_materialize(settings, res)
         return ", ".join(f"{r.view}: {r.entities} entities" for r in res)
 
     def late() -> str:
@@ -107,6 +109,7 @@ def run_demo(settings: Settings, console: Console, *, customers: int = 500, seed
             entities, "fraud_detection_v2", name="fraud-demo"
         )
         results["training"] = (frame, version)
+        results["client"].register_model("fraud-model", "1", version.version, {"auc": 0.91})
         return (
             f"{version.version}: {version.rows} rows x {frame.shape[1]} columns, input order kept"
         )

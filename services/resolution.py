@@ -144,3 +144,48 @@ def plan_view(store: Store, view: str) -> ViewRead:
         ttl=fv.ttl or timedelta(0),
         features=feature_specs(contract),
     )
+
+
+def plan_features(store: Store, refs: list[str]) -> ServicePlan:
+    """An ad-hoc plan for Feast-style ``view:feature`` references (no feature service)."""
+    if not refs:
+        raise UnknownFeatureError("", "no features requested")
+    by_view: dict[str, list[str]] = {}
+    for ref in refs:
+        view, sep, feature = ref.partition(":")
+        if not sep or not view or not feature:
+            raise UnknownFeatureError(ref, "a feature reference must look like 'view:feature'")
+        by_view.setdefault(view, []).append(feature)
+    views, on_demand = [], []
+    for view, names in by_view.items():
+        if view in store.feature_views:
+            full = plan_view(store, view)
+            views.append(
+                ViewRead(
+                    full.view,
+                    full.source,
+                    full.contract,
+                    full.join_key,
+                    full.ttl,
+                    _pick(full.features, names, view),
+                )
+            )
+        elif view in store.odfvs:
+            odfv = store.odfvs[view]
+            contract = ALL_CONTRACTS[odfv.tags["contract"]]
+            request_specs = tuple(
+                spec
+                for req in odfv.source_request_sources.values()
+                for spec in feature_specs(ALL_CONTRACTS[req.tags["contract"]])
+            )
+            on_demand.append(
+                OnDemandRead(
+                    odfv.name,
+                    TRANSFORMS[odfv.name],
+                    request_specs,
+                    _pick(feature_specs(contract), names, view),
+                )
+            )
+        else:
+            raise UnknownFeatureError(f"{view}:{names[0]}", "unknown feature view")
+    return ServicePlan(name="features", views=tuple(views), on_demand=tuple(on_demand))

@@ -111,7 +111,7 @@ class Settings(BaseSettings):
 
     @property
     def lineage_spool_path(self) -> Path:
-        return self.data_dir / "lineage_spool.jsonl"
+        return self.data_dir / "lineage-spool.jsonl"
 
 
 @lru_cache(maxsize=1)

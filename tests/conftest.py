@@ -38,14 +38,16 @@ def make_settings(
     """Build settings for a unique project and data dir; the env matches them."""
     projects: list[str] = []
 
-    def factory(online_store: str = "sqlite", **overrides: object) -> Settings:
+    def factory(
+        online_store: str = "sqlite", redis_url: str = REDIS_URL, **overrides: object
+    ) -> Settings:
         project = f"t{uuid.uuid4().hex[:12]}"
         projects.append(project)
         data_dir = tmp_path / project
         monkeypatch.setenv("SKEWLESS_DATA_DIR", str(data_dir))
         monkeypatch.setenv("SKEWLESS_PROJECT", project)
         monkeypatch.setenv("SKEWLESS_ONLINE_STORE", online_store)
-        monkeypatch.setenv("REDIS_URL", REDIS_URL)
+        monkeypatch.setenv("REDIS_URL", redis_url)
         for key, value in overrides.items():
             monkeypatch.setenv(f"SKEWLESS_{key.upper()}", str(value))
         get_settings.cache_clear()

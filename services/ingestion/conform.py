@@ -81,10 +81,19 @@ def _numeric(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
         values = raw.astype("float64")
         bad = np.zeros(len(raw), dtype=bool)
     else:
-        text = raw.map(lambda v: v.strip() if isinstance(v, str) else v)
-        is_text = text.map(lambda v: isinstance(v, str)).to_numpy()
-        values = pd.to_numeric(text.where(is_text), errors="coerce").astype("float64")
-        bad = raw.notna().to_numpy() & (~is_text | values.isna().to_numpy())
+        # Mixed objects (JSON push, CSV text): real numbers pass, text is parsed, the rest fails.
+        def as_number(v: object) -> object:
+            if isinstance(v, bool):
+                return None
+            if isinstance(v, int | float | np.integer | np.floating):
+                return float(v)
+            if isinstance(v, str):
+                parsed = pd.to_numeric(v.strip(), errors="coerce")
+                return None if pd.isna(parsed) else float(parsed)
+            return None
+
+        values = raw.map(as_number).astype("float64")
+        bad = raw.notna().to_numpy() & values.isna().to_numpy()
     if spec.kind == "int":
         frac = values.notna().to_numpy() & (values.fillna(0) % 1 != 0).to_numpy()
         huge = values.abs().fillna(0).to_numpy() >= 2**63

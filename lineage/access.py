@@ -1,0 +1,241 @@
+"""The one authorization model: principals, hashed bearer tokens, roles and namespace grants.
+
+Both the lineage service and the feature server use it. Roles:
+
+- ``admin``: everything, including token management.
+- ``producer``: writes (and reads) in granted namespaces.
+- ``consumer``: reads granted namespaces.
+- ``auditor``: reads every namespace and the audit log; writes nothing.
+
+A grant of ``*`` covers every namespace. Tokens are stored only as sha256 digests and are looked
+up by digest, so the plain token never touches the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, cast, get_args
+
+from sqlalchemy.orm import Session
+
+from lineage.db import repositories as repo
+from lineage.db.models import Grant, Token
+from lineage.db.models import Principal as PrincipalRow
+from lineage.errors import InvalidQuery, NotFound
+
+Role = Literal["admin", "producer", "consumer", "auditor"]
+Action = Literal["read", "write", "admin", "audit"]
+ROLES: tuple[str, ...] = get_args(Role)
+ALL_NAMESPACES = "*"
+TOKEN_PREFIX = "skl_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    name: str
+    role: Role
+    namespaces: frozenset[str]
+
+    def granted(self, namespace: str) -> bool:
+        """Return whether ``namespace`` is among this principal's grants."""
+        return ALL_NAMESPACES in self.namespaces or namespace in self.namespaces
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as listed to admins (never the token itself)."""
+
+    id: int
+    principal: str
+    role: str
+    namespaces: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def hash_token(token: str) -> str:
+    """Return the sha256 hex digest under which ``token`` is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _check_role(role: str) -> Role:
+    if role not in ROLES:
+        raise InvalidQuery(field="role", reason=f"must be one of {list(ROLES)}")
+    return cast(Role, role)
+
+
+def _upsert_principal(
+    session: Session, name: str, role: Role, namespaces: Iterable[str]
+) -> PrincipalRow:
+    now = datetime.now(UTC)
+    row, _ = repo.get_or_create(
+        session, PrincipalRow, {"name": name}, {"role": role, "created_at": now}
+    )
+    row.role = role
+    for namespace in sorted(set(namespaces)):
+        repo.get_or_create(session, Grant, {"principal_id": row.id, "namespace": namespace}, {})
+    return row
+
+
+def create_token(session: Session, principal: str, role: str, namespaces: Iterable[str]) -> str:
+    """Create a bearer token for ``principal`` (created or updated with ``role`` and grants).
+
+    Args:
+        session: An open session; the caller commits.
+        principal: The principal's name.
+        role: One of ``admin``, ``producer``, ``consumer``, ``auditor``.
+        namespaces: Namespaces to grant (added to existing grants); ``*`` grants all.
+
+    Returns:
+        The plain token. It is shown once; only its sha256 digest is stored.
+
+    """
+    if not principal.strip():
+        raise InvalidQuery(field="principal", reason="required non-empty string")
+    row = _upsert_principal(session, principal, _check_role(role), namespaces)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        Token(principal_id=row.id, token_hash=hash_token(token), created_at=datetime.now(UTC))
+    )
+    session.flush()
+    return token
+
+
+def ensure_token(session: Session, principal: str, role: str, token: str) -> None:
+    """Register a known token (e.g. the bootstrap admin token) if its digest is not stored yet."""
+    if repo.find_token(session, hash_token(token)) is not None:
+        return
+    row = _upsert_principal(session, principal, _check_role(role), [ALL_NAMESPACES])
+    session.add(
+        Token(principal_id=row.id, token_hash=hash_token(token), created_at=datetime.now(UTC))
+    )
+    session.flush()
+
+
+def revoke_token(session: Session, token_id: int) -> None:
+    """Revoke a token by id.
+
+    Raises:
+        NotFound: if no live token has this id.
+
+    """
+    if not repo.revoke_token(session, token_id, datetime.now(UTC)):
+        raise NotFound(kind="token", key=str(token_id))
+
+
+def list_tokens(session: Session) -> list[TokenInfo]:
+    """List every token (live and revoked) with its principal, role and grants."""
+    rows = repo.list_tokens(session)
+    grants = repo.grants_of(session, {p.id for _, p in rows})
+    return [
+        TokenInfo(
+            id=t.id,
+            principal=p.name,
+            role=p.role,
+            namespaces=tuple(grants[p.id]),
+            created_at=t.created_at,
+            revoked_at=t.revoked_at,
+        )
+        for t, p in rows
+    ]
+
+
+def authenticate(session: Session, token: str) -> Principal | None:
+    """Return the principal owning a live ``token``, or None for an unknown or revoked one."""
+    if not token:
+        return None
+    found = repo.find_token(session, hash_token(token))
+    if found is None:
+        return None
+    _, row = found
+    grants = repo.grants_of(session, [row.id])[row.id]
+    return Principal(name=row.name, role=_check_role(row.role), namespaces=frozenset(grants))
+
+
+def authorize(principal: Principal, action: Action, namespace: str) -> bool:
+    """Decide whether ``principal`` may perform ``action`` on ``namespace``.
+
+    Args:
+        principal: The authenticated caller.
+        action: ``read``, ``write``, ``admin`` or ``audit``.
+        namespace: The namespace of the object (ignored for ``admin`` and ``audit``).
+
+    Returns:
+        True if allowed.
+
+    """
+    role = principal.role
+    if role == "admin":
+        return True
+    if role == "auditor":
+        return action in ("read", "audit")
+    if action == "read" and role in ("producer", "consumer"):
+        return principal.granted(namespace)
+    if action == "write" and role == "producer":
+        return principal.granted(namespace)
+    return False
+
+
+class TokenVerifier:
+    """Token checks for another process (the feature server) from a database URL.
+
+    Lookups are cached for ``ttl_s`` seconds so a hot path does one query per token
+    per interval; a revoked token stops working within that interval. A database
+    without the lineage tables (never migrated) simply has no tokens.
+    """
+
+    def __init__(self, database_url: str, ttl_s: float = 5.0) -> None:
+        from lineage.db.session import make_engine, make_sessionmaker
+
+        self._engine = make_engine(database_url)
+        self._maker = make_sessionmaker(self._engine)
+        self._ttl = ttl_s
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._has: tuple[float, bool] = (0.0, False)
+
+    def has_tokens(self) -> bool:
+        """Whether any live token exists (then every request must carry one)."""
+        import time
+
+        from sqlalchemy.exc import SQLAlchemyError
+
+        now = time.monotonic()
+        if now - self._has[0] < self._ttl:
+            return self._has[1]
+        try:
+            with self._maker() as session:
+                has = any(t.revoked_at is None for t in list_tokens(session))
+        except SQLAlchemyError:
+            has = False
+        self._has = (now, has)
+        return has
+
+    def verify(self, token: str) -> Principal | None:
+        """The principal of a live token, or None."""
+        import time
+
+        from sqlalchemy.exc import SQLAlchemyError
+
+        key = hash_token(token)
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        try:
+            with self._maker() as session:
+                principal = authenticate(session, token)
+        except SQLAlchemyError:
+            principal = None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (now, principal)
+        return principal
+
+    def close(self) -> None:
+        self._engine.dispose()

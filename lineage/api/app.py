@@ -1,0 +1,61 @@
+"""The lineage service app factory: engine lifecycle, middleware, error mapping, routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineage import access
+from lineage.api.errors import install_error_handlers
+from lineage.api.middleware import AuditMiddleware, BodyLimitMiddleware
+from lineage.api.routes import router
+from lineage.db.session import make_engine, make_sessionmaker, session_scope
+from lineage.settings import LineageSettings, get_settings
+
+BOOTSTRAP_PRINCIPAL = "bootstrap-admin"
+
+
+def create_app(settings: LineageSettings | None = None) -> FastAPI:
+    """Build the lineage service.
+
+    The engine is created on startup and disposed on shutdown (nothing is built at import time).
+    A configured bootstrap admin token is registered on startup.
+
+    Args:
+        settings: The settings; defaults to ``get_settings()``.
+
+    Returns:
+        The FastAPI application.
+
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        app.state.sessionmaker = make_sessionmaker(engine)
+        if settings.bootstrap_admin_token:
+            with session_scope(app.state.sessionmaker) as session:
+                access.ensure_token(
+                    session, BOOTSTRAP_PRINCIPAL, "admin", settings.bootstrap_admin_token
+                )
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(title="Skewless lineage", version="1", lifespan=lifespan)
+    app.state.settings = settings
+
+    def factory() -> sessionmaker[Session]:
+        maker: sessionmaker[Session] = app.state.sessionmaker
+        return maker
+
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(AuditMiddleware, factory=factory)
+    app.include_router(router)
+    return app

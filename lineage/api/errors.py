@@ -1,0 +1,79 @@
+"""Mapping of lineage errors to HTTP responses: the only place status codes are chosen."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lineage.api.schemas import ErrorResponse
+from lineage.errors import (
+    BodyTooLarge,
+    Conflict,
+    Forbidden,
+    InvalidEvent,
+    InvalidQuery,
+    LineageError,
+    NotFound,
+    Unauthenticated,
+)
+
+log = logging.getLogger("lineage.api")
+
+STATUS: list[tuple[type[LineageError], int, str]] = [
+    (InvalidEvent, 422, "invalid_event"),
+    (InvalidQuery, 422, "invalid_query"),
+    (NotFound, 404, "not_found"),
+    (Conflict, 409, "conflict"),
+    (Unauthenticated, 401, "unauthenticated"),
+    (Forbidden, 403, "forbidden"),
+    (BodyTooLarge, 413, "body_too_large"),
+]
+
+
+def error_response(status: int, code: str, detail: str, field: str | None = None) -> JSONResponse:
+    """Build a JSON error body in the ``ErrorResponse`` shape."""
+    body = ErrorResponse(code=code, detail=detail, field=field)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body.model_dump(by_alias=True, exclude_none=True), status, headers)
+
+
+def internal_error(exc: BaseException) -> JSONResponse:
+    """Log an unexpected error under a fresh request id and answer a generic 500."""
+    request_id = uuid.uuid4().hex
+    log.error("unhandled error, request id %s", request_id, exc_info=exc)
+    body = ErrorResponse(code="internal_error", detail="internal error", requestId=request_id)
+    return JSONResponse(body.model_dump(by_alias=True, exclude_none=True), 500)
+
+
+async def _lineage_error(_request: Request, exc: Exception) -> JSONResponse:
+    for kind, status, code in STATUS:
+        if isinstance(exc, kind):
+            return error_response(status, code, str(exc), getattr(exc, "field", None))
+    return internal_error(exc)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    field = ".".join(str(p) for p in first.get("loc", ()))
+    return error_response(422, "invalid_request", str(first.get("msg")), field or None)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+    return error_response(
+        exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the mapping on ``app``."""
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(LineageError, _lineage_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

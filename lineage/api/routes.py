@@ -1,0 +1,234 @@
+"""HTTP routes of the lineage service: parse, authorize, call the service, return a model.
+
+Handlers are plain ``def`` because they call blocking database code (FastAPI runs them in a
+thread pool). No SQL and no business rules here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from lineage import access, service
+from lineage.api.deps import current_principal, get_app_settings, get_session, note_object, require
+from lineage.api.schemas import (
+    AuditEntryResponse,
+    AuditResponse,
+    GraphResponse,
+    HealthResponse,
+    ImpactResponse,
+    IngestResponse,
+    ModelRequest,
+    ModelResponse,
+    ProvenanceResponse,
+    TokenCreateRequest,
+    TokenCreateResponse,
+    TokenInfoResponse,
+)
+from lineage.audit import list_audit
+from lineage.db.repositories import ping
+from lineage.events import validate_event
+from lineage.settings import LineageSettings
+
+router = APIRouter()
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": dict[str, Any]} for code in (401, 403, 404, 413, 422)
+}
+
+
+@router.post("/api/v1/lineage", status_code=201, responses=ERRORS)
+def post_lineage(
+    request: Request,
+    event: dict[str, Any] = Body(...),
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+) -> IngestResponse:
+    """Accept one OpenLineage RunEvent, DatasetEvent or JobEvent (idempotent)."""
+    parsed = validate_event(event)
+    note_object(request, parsed.subject)
+    for namespace in sorted(parsed.namespaces):
+        require(principal, "write", namespace)
+    result = service.ingest_event(session, event, received_by=principal.name)
+    status = "duplicate" if result.duplicate else "created"
+    return IngestResponse(status=status, eventHash=result.event_hash, runId=result.run_id)
+
+
+@router.get("/api/v1/lineage", responses=ERRORS)
+def get_lineage(
+    request: Request,
+    node_id: str = Query(alias="nodeId", min_length=1, max_length=2000),
+    depth: int | None = Query(default=None, ge=0),
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+    settings: LineageSettings = Depends(get_app_settings),
+) -> GraphResponse:
+    """Return the lineage graph around ``nodeId``, redacting nodes outside the caller's grants."""
+    note_object(request, node_id)
+    graph = service.lineage_graph(
+        session,
+        node_id,
+        settings.max_depth if depth is None else depth,
+        principal,
+        max_depth=settings.max_depth,
+        max_nodes=settings.page_size_max,
+    )
+    return GraphResponse.model_validate(graph)
+
+
+@router.get("/api/v1/provenance/models/{name}/{version}", responses=ERRORS)
+def get_provenance(
+    request: Request,
+    name: str,
+    version: str,
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+    settings: LineageSettings = Depends(get_app_settings),
+) -> ProvenanceResponse:
+    """Return the exact upstream versions, runs and code versions of a model version."""
+    note_object(request, f"model:{name}:{version}")
+    found = service.provenance(
+        session,
+        name,
+        version,
+        principal=principal,
+        max_depth=settings.max_depth,
+        max_nodes=settings.page_size_max,
+    )
+    return ProvenanceResponse.model_validate(found)
+
+
+@router.get("/api/v1/impact", responses=ERRORS)
+def get_impact(
+    request: Request,
+    namespace: str = Query(min_length=1),
+    dataset: str = Query(min_length=1),
+    version: str = Query(min_length=1),
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+    settings: LineageSettings = Depends(get_app_settings),
+) -> ImpactResponse:
+    """Return everything downstream of a dataset version: training sets, models, deployments."""
+    note_object(request, f"datasetVersion:{namespace}:{dataset}#{version}")
+    found = service.impact(
+        session,
+        namespace,
+        dataset,
+        version,
+        principal=principal,
+        max_depth=settings.max_depth,
+        max_nodes=settings.page_size_max,
+    )
+    return ImpactResponse.model_validate(found)
+
+
+@router.post("/api/v1/models", status_code=201, responses=ERRORS)
+def post_model(
+    request: Request,
+    body: ModelRequest,
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+) -> ModelResponse:
+    """Register a model version trained on a training-set version (idempotent)."""
+    note_object(request, f"model:{body.name}:{body.version}")
+    require(principal, "write", body.namespace)
+    service.register_model(
+        session,
+        body.name,
+        body.version,
+        body.trainingSetVersion,
+        body.metrics,
+        namespace=body.namespace,
+    )
+    return ModelResponse(
+        name=body.name, version=body.version, trainingSetVersion=body.trainingSetVersion
+    )
+
+
+@router.get("/api/v1/audit", responses=ERRORS)
+def get_audit(
+    principal_name: str | None = Query(default=None, alias="principal"),
+    obj: str | None = Query(default=None, alias="object"),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(default=100, ge=1),
+    offset: int = Query(default=0, ge=0),
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+    settings: LineageSettings = Depends(get_app_settings),
+) -> AuditResponse:
+    """Query the audit log (auditors and admins), newest first."""
+    require(principal, "audit", "*")
+    entries = list_audit(
+        session,
+        principal=principal_name,
+        obj=obj,
+        since=since,
+        until=until,
+        limit=min(limit, settings.page_size_max),
+        offset=offset,
+    )
+    return AuditResponse(entries=[AuditEntryResponse(**_camel(asdict(e))) for e in entries])
+
+
+def _camel(entry: dict[str, Any]) -> dict[str, Any]:
+    entry["sourceAddress"] = entry.pop("source_address")
+    return entry
+
+
+@router.post("/api/v1/tokens", status_code=201, responses=ERRORS)
+def post_token(
+    request: Request,
+    body: TokenCreateRequest,
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+) -> TokenCreateResponse:
+    """Create a token (admins only); the plain token is returned once."""
+    note_object(request, f"principal:{body.principal}")
+    require(principal, "admin", "*")
+    token = access.create_token(session, body.principal, body.role, body.namespaces)
+    return TokenCreateResponse(
+        principal=body.principal, role=body.role, namespaces=body.namespaces, token=token
+    )
+
+
+@router.get("/api/v1/tokens", responses=ERRORS)
+def get_tokens(
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+) -> list[TokenInfoResponse]:
+    """List tokens (admins only), never the tokens themselves."""
+    require(principal, "admin", "*")
+    return [
+        TokenInfoResponse(
+            id=t.id,
+            principal=t.principal,
+            role=t.role,
+            namespaces=list(t.namespaces),
+            createdAt=t.created_at,
+            revokedAt=t.revoked_at,
+        )
+        for t in access.list_tokens(session)
+    ]
+
+
+@router.delete("/api/v1/tokens/{token_id}", status_code=204, responses=ERRORS)
+def delete_token(
+    request: Request,
+    token_id: int,
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+) -> None:
+    """Revoke a token (admins only)."""
+    note_object(request, f"token:{token_id}")
+    require(principal, "admin", "*")
+    access.revoke_token(session, token_id)
+
+
+@router.get("/health")
+def health(session: Session = Depends(get_session, scope="function")) -> HealthResponse:
+    """Report liveness and whether the database answers."""
+    return HealthResponse(status="ok", database=ping(session))

@@ -1,0 +1,158 @@
+"""Request and response models of the lineage API (``...Request`` / ``...Response``).
+
+Request models forbid unknown fields (no mass assignment); OpenLineage events are the exception
+and are validated by ``lineage.events``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lineage.identity import NAMESPACE
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx body: a reason code, a message, and facts where they exist."""
+
+    code: str
+    detail: str
+    field: str | None = None
+    request_id: str | None = Field(default=None, alias="requestId")
+
+
+class IngestResponse(BaseModel):
+    """Outcome of ``POST /api/v1/lineage``; a duplicate is accepted and changes nothing."""
+
+    status: Literal["created", "duplicate"]
+    eventHash: str  # noqa: N815 (OpenLineage/Marquez JSON casing)
+    runId: str | None = None  # noqa: N815
+
+
+class EdgeResponse(BaseModel):
+    """A directed edge between two node ids."""
+
+    origin: str
+    destination: str
+
+
+class NodeResponse(BaseModel):
+    """A graph node in Marquez's shape; ``REDACTED`` nodes carry no data."""
+
+    id: str
+    type: str
+    data: dict[str, Any] | None = None
+    inEdges: list[EdgeResponse]  # noqa: N815
+    outEdges: list[EdgeResponse]  # noqa: N815
+
+
+class GraphResponse(BaseModel):
+    """``GET /api/v1/lineage`` answer."""
+
+    graph: list[NodeResponse]
+    truncated: bool
+
+
+class ProvenanceResponse(BaseModel):
+    """What exactly trained a model version."""
+
+    model: str
+    version: str
+    namespace: str
+    metrics: dict[str, float]
+    trainingSetVersion: str  # noqa: N815
+    trainingSet: dict[str, Any] | None  # noqa: N815
+    datasetVersions: list[dict[str, Any]]  # noqa: N815
+    runs: list[dict[str, Any]]
+    truncated: bool
+
+
+class ImpactResponse(BaseModel):
+    """What is downstream of a dataset version."""
+
+    namespace: str
+    dataset: str
+    version: str
+    datasetVersions: list[dict[str, Any]]  # noqa: N815
+    runs: list[dict[str, Any]]
+    trainingSets: list[dict[str, Any]]  # noqa: N815
+    modelVersions: list[dict[str, Any]]  # noqa: N815
+    truncated: bool
+
+
+class ModelRequest(_Strict):
+    """Register a model version against a training-set version."""
+
+    name: str = Field(min_length=1, max_length=400)
+    version: str = Field(min_length=1, max_length=200)
+    trainingSetVersion: str = Field(min_length=1, max_length=200)  # noqa: N815
+    metrics: dict[str, float] = Field(default_factory=dict)
+    namespace: str = Field(default=NAMESPACE, min_length=1, max_length=400)
+
+
+class ModelResponse(BaseModel):
+    """A registered model version."""
+
+    name: str
+    version: str
+    trainingSetVersion: str  # noqa: N815
+
+
+class TokenCreateRequest(_Strict):
+    """Create a token for a principal."""
+
+    principal: str = Field(min_length=1, max_length=200)
+    role: Literal["admin", "producer", "consumer", "auditor"]
+    namespaces: list[str] = Field(default_factory=list, max_length=100)
+
+
+class TokenCreateResponse(BaseModel):
+    """The plain token, shown exactly once."""
+
+    principal: str
+    role: str
+    namespaces: list[str]
+    token: str
+
+
+class TokenInfoResponse(BaseModel):
+    """A token as listed to admins (never the token itself)."""
+
+    id: int
+    principal: str
+    role: str
+    namespaces: list[str]
+    createdAt: datetime  # noqa: N815
+    revokedAt: datetime | None  # noqa: N815
+
+
+class AuditEntryResponse(BaseModel):
+    """One audit log entry."""
+
+    id: int
+    ts: datetime
+    principal: str
+    action: str
+    object: str
+    allowed: bool
+    sourceAddress: str  # noqa: N815
+    hash: str
+
+
+class AuditResponse(BaseModel):
+    """A page of audit entries, newest first."""
+
+    entries: list[AuditEntryResponse]
+
+
+class HealthResponse(BaseModel):
+    """Liveness and database reachability."""
+
+    status: Literal["ok", "unavailable"]
+    database: bool

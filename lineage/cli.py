@@ -1,0 +1,181 @@
+"""``skewless lineage ...``: thin Typer commands over the lineage modules.
+
+Reads ``LINEAGE_DATABASE_URL`` (default: SQLite under ``./data``). Commands that print data
+accept ``--json`` for machine-readable output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from lineage import access, service
+from lineage.audit import verify_chain
+from lineage.db.migrate import upgrade_head
+from lineage.db.session import make_engine, make_sessionmaker, session_scope
+from lineage.errors import LineageError
+from lineage.identity import NAMESPACE
+from lineage.settings import LineageSettings
+
+app = typer.Typer(help="Lineage and governance plane.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage bearer tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+
+def _settings() -> LineageSettings:
+    return LineageSettings()
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    engine = make_engine(_settings().database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            yield session
+    except LineageError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+
+
+def _print(data: Any, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    else:
+        console.print_json(json.dumps(data, default=str))
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 5010) -> None:
+    """Migrate the database, then run the lineage service."""
+    import uvicorn
+
+    from lineage.api import create_app
+
+    settings = _settings()
+    upgrade_head(settings.database_url)
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every migration (alembic upgrade head)."""
+    upgrade_head(_settings().database_url)
+    console.print("lineage database at head")
+
+
+@token_app.command("create")
+def token_create(
+    principal: str = typer.Option(..., "--principal"),
+    role: str = typer.Option(..., "--role"),
+    namespace: list[str] = typer.Option([], "--namespace"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create a token; it is printed once and stored only as a hash."""
+    with _session() as session:
+        token = access.create_token(session, principal, role, namespace)
+    if as_json:
+        out = {"principal": principal, "role": role, "namespaces": namespace, "token": token}
+        typer.echo(json.dumps(out))
+    else:
+        typer.echo(token)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by id."""
+    with _session() as session:
+        access.revoke_token(session, token_id)
+    console.print(f"revoked token {token_id}")
+
+
+@token_app.command("list")
+def token_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """List tokens (never the tokens themselves)."""
+    with _session() as session:
+        tokens = access.list_tokens(session)
+    if as_json:
+        _print([t.__dict__ for t in tokens], True)
+        return
+    table = Table("id", "principal", "role", "namespaces", "created", "revoked")
+    for t in tokens:
+        revoked = str(t.revoked_at or "")
+        table.add_row(
+            str(t.id), t.principal, t.role, ",".join(t.namespaces), str(t.created_at), revoked
+        )
+    console.print(table)
+
+
+@app.command()
+def flush(spool: Path = typer.Option(Path("./data/lineage-spool.jsonl"), "--spool")) -> None:
+    """Replay the emitter spool into the lineage database (or LINEAGE_URL service)."""
+    import os
+
+    from lineage.emitter import Emitter
+
+    emitter = Emitter(
+        database_url=_settings().database_url,
+        url=os.environ.get("LINEAGE_URL", ""),
+        token=os.environ.get("LINEAGE_TOKEN", ""),
+        spool_path=spool,
+    )
+    try:
+        console.print(f"replayed {emitter.flush()} record(s)")
+    finally:
+        emitter.close()
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Verify the audit hash chain; exit 1 naming the first broken entry."""
+    with _session() as session:
+        broken = verify_chain(session)
+    if broken is not None:
+        typer.echo(f"audit chain broken at entry {broken}", err=True)
+        raise typer.Exit(1)
+    typer.echo("audit chain intact")
+
+
+@app.command()
+def summary(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Count datasets, versions, jobs, runs by state and models."""
+    with _session() as session:
+        _print(service.summary(session), as_json)
+
+
+@app.command()
+def provenance(model: str, version: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show exactly which data, runs and code trained MODEL at VERSION."""
+    with _session() as session:
+        _print(service.provenance(session, model, version), as_json)
+
+
+@app.command()
+def impact(
+    dataset: str,
+    version: str,
+    namespace: str = typer.Option(NAMESPACE, "--namespace"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show everything downstream of DATASET at VERSION."""
+    with _session() as session:
+        _print(service.impact(session, namespace, dataset, version), as_json)
+
+
+@app.command()
+def graph(node_id: str, depth: int = typer.Option(2, "--depth")) -> None:
+    """Show the lineage graph around NODE_ID (e.g. dataset:skewless:offline/customers)."""
+    with _session() as session:
+        _print(service.lineage_graph(session, node_id, depth, None), True)

@@ -1,0 +1,1 @@
+"""Persistence of the lineage plane: ORM models, sessions, repositories, migrations."""

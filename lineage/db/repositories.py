@@ -1,0 +1,410 @@
+"""Repositories: the only place SQL lives (SQLAlchemy 2 ``select()`` style).
+
+Functions take a ``Session`` and plain values and return ORM rows or plain tuples; callers own the
+transaction. Graph reads take whole frontiers (sets of ids) so a traversal costs a fixed number of
+queries per BFS level, never one per node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import and_, func, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lineage.db.models import (
+    AuditHead,
+    AuditLog,
+    Base,
+    ColumnLineage,
+    Dataset,
+    DatasetVersion,
+    Deployment,
+    Grant,
+    Job,
+    LineageEvent,
+    Model,
+    ModelVersion,
+    Principal,
+    Run,
+    RunInput,
+    RunOutput,
+    Token,
+)
+from lineage.identity import TRAINING_SET_PREFIX
+
+T = TypeVar("T", bound=Base)
+Edge = tuple[tuple[str, Any], tuple[str, Any]]
+
+# A stronger source of a run's dataset version replaces a weaker one; never the reverse.
+VERSION_PRECEDENCE = {"inferred": 0, "schema": 1, "facet": 2}
+
+
+def get_or_create(
+    session: Session, model: type[T], lookup: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> tuple[T, bool]:
+    """Fetch the row matching ``lookup`` or insert it, safe against a concurrent insert.
+
+    Returns:
+        The row and whether it was created by this call.
+
+    """
+    stmt = select(model).filter_by(**lookup)
+    found = session.scalars(stmt).first()
+    if found is not None:
+        return found, False
+    row = model(**lookup, **defaults)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return session.scalars(stmt).one(), False
+    return row, True
+
+
+def insert_event(session: Session, row: LineageEvent) -> bool:
+    """Append a raw event; returns False (and writes nothing) if its hash is already stored."""
+    if session.scalar(select(LineageEvent.id).where(LineageEvent.event_hash == row.event_hash)):
+        return False
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
+def latest_dataset_version(session: Session, dataset_id: int) -> DatasetVersion | None:
+    """Return the most recently created version of a dataset, if any."""
+    stmt = (
+        select(DatasetVersion)
+        .where(DatasetVersion.dataset_id == dataset_id)
+        .order_by(DatasetVersion.created_at.desc(), DatasetVersion.id.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def upsert_run_edge(
+    session: Session,
+    edge: type[RunInput] | type[RunOutput],
+    run_id: str,
+    version: DatasetVersion,
+    source: str,
+) -> None:
+    """Link a run to a dataset version; a stronger version source replaces a weaker one."""
+    key = {"run_id": run_id, "dataset_id": version.dataset_id}
+    row, created = get_or_create(
+        session, edge, key, {"dataset_version_id": version.id, "version_source": source}
+    )
+    if not created and VERSION_PRECEDENCE[source] > VERSION_PRECEDENCE[row.version_source]:
+        row.dataset_version_id = version.id
+        row.version_source = source
+
+
+def add_column_lineage(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert column-lineage edges, skipping those already stored."""
+    for row in rows:
+        get_or_create(session, ColumnLineage, row, {})
+
+
+# --- node lookup -------------------------------------------------------------------------------
+
+
+def find_by_split_candidates(
+    session: Session, model: type[Dataset] | type[Job], candidates: Sequence[tuple[str, str]]
+) -> Dataset | Job | None:
+    """Resolve an ambiguous ``namespace:name`` split with one query over every candidate split."""
+    if not candidates:
+        return None
+    cond = or_(*(and_(model.namespace == ns, model.name == name) for ns, name in candidates))
+    found = session.scalars(select(model).where(cond).order_by(model.id).limit(1)).first()
+    return cast("Dataset | Job | None", found)
+
+
+def find_dataset_version(
+    session: Session, namespace: str, name: str, version: str
+) -> DatasetVersion | None:
+    """Return the version ``version`` of dataset ``namespace``/``name``."""
+    stmt = (
+        select(DatasetVersion)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(Dataset.namespace == namespace, Dataset.name == name)
+        .where(DatasetVersion.version == version)
+    )
+    return session.scalars(stmt).first()
+
+
+def find_model_version(session: Session, name: str, version: str) -> ModelVersion | None:
+    """Return model ``name`` at ``version``."""
+    stmt = (
+        select(ModelVersion)
+        .join(Model, Model.id == ModelVersion.model_id)
+        .where(Model.name == name, ModelVersion.version == version)
+    )
+    return session.scalars(stmt).first()
+
+
+def training_set_versions(session: Session, version: str) -> list[DatasetVersion]:
+    """Return the training-set dataset versions whose version string is ``version``."""
+    stmt = (
+        select(DatasetVersion)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(DatasetVersion.version == version, Dataset.name.startswith(TRAINING_SET_PREFIX))
+        .order_by(DatasetVersion.id)
+    )
+    return list(session.scalars(stmt))
+
+
+# --- graph frontiers (a fixed number of queries per BFS level) ---------------------------------
+
+
+def dataset_job_edges(
+    session: Session,
+    dataset_ids: Collection[int],
+    job_ids: Collection[int],
+    mv_ids: Collection[int],
+) -> set[Edge]:
+    """Return current-lineage edges touching the given datasets, jobs and model versions."""
+    edges: set[Edge] = set()
+    for io, src_is_dataset in ((RunInput, True), (RunOutput, False)):
+        stmt = (
+            select(io.dataset_id, Run.job_id)
+            .join(Run, Run.run_id == io.run_id)
+            .where(or_(io.dataset_id.in_(dataset_ids), Run.job_id.in_(job_ids)))
+            .distinct()
+        )
+        for ds, job in session.execute(stmt):
+            pair = (("dataset", ds), ("job", job))
+            edges.add(pair if src_is_dataset else (pair[1], pair[0]))
+    stmt2 = (
+        _training_join(select(Dataset.id, ModelVersion.id))
+        .where(or_(Dataset.id.in_(dataset_ids), ModelVersion.id.in_(mv_ids)))
+        .distinct()
+    )
+    edges.update((("dataset", ds), ("model", mv)) for ds, mv in session.execute(stmt2))
+    return edges
+
+
+def version_edges(
+    session: Session, dv_ids: Collection[int], run_ids: Collection[str], mv_ids: Collection[int]
+) -> set[Edge]:
+    """Return version-exact edges (version -> run -> version -> model) touching the frontier."""
+    edges: set[Edge] = set()
+    for io, src_is_version in ((RunInput, True), (RunOutput, False)):
+        stmt = select(io.dataset_version_id, io.run_id).where(
+            or_(io.dataset_version_id.in_(dv_ids), io.run_id.in_(run_ids))
+        )
+        for dv, run in session.execute(stmt):
+            pair = (("datasetVersion", dv), ("run", run))
+            edges.add(pair if src_is_version else (pair[1], pair[0]))
+    stmt2 = _training_join(select(DatasetVersion.id, ModelVersion.id)).where(
+        or_(DatasetVersion.id.in_(dv_ids), ModelVersion.id.in_(mv_ids))
+    )
+    edges.update((("datasetVersion", dv), ("model", mv)) for dv, mv in session.execute(stmt2))
+    return edges
+
+
+def _training_join(stmt: Any) -> Any:
+    return (
+        stmt.select_from(ModelVersion)
+        .join(DatasetVersion, DatasetVersion.version == ModelVersion.training_set_version)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(Dataset.name.startswith(TRAINING_SET_PREFIX))
+    )
+
+
+def run_io(
+    session: Session,
+    edge: type[RunInput] | type[RunOutput],
+    *,
+    dv_ids: Collection[int] = (),
+    run_ids: Collection[str] = (),
+) -> list[tuple[str, int]]:
+    """Return (run_id, dataset_version_id) pairs of ``edge`` for the given versions or runs."""
+    stmt = select(edge.run_id, edge.dataset_version_id).where(
+        or_(edge.dataset_version_id.in_(dv_ids), edge.run_id.in_(run_ids))
+    )
+    return [(r, v) for r, v in session.execute(stmt)]
+
+
+# --- bulk node data ----------------------------------------------------------------------------
+
+
+def datasets_by_ids(session: Session, ids: Collection[int]) -> dict[int, Dataset]:
+    """Return datasets keyed by id."""
+    return {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
+
+
+def jobs_by_ids(session: Session, ids: Collection[int]) -> dict[int, Job]:
+    """Return jobs keyed by id."""
+    return {j.id: j for j in session.scalars(select(Job).where(Job.id.in_(ids)))}
+
+
+def dataset_versions_by_ids(
+    session: Session, ids: Collection[int]
+) -> dict[int, tuple[DatasetVersion, Dataset]]:
+    """Return dataset versions with their datasets, keyed by version id."""
+    stmt = (
+        select(DatasetVersion, Dataset)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(DatasetVersion.id.in_(ids))
+    )
+    return {dv.id: (dv, ds) for dv, ds in session.execute(stmt)}
+
+
+def runs_by_ids(session: Session, ids: Collection[str]) -> dict[str, tuple[Run, Job]]:
+    """Return runs with their jobs, keyed by run id."""
+    stmt = select(Run, Job).join(Job, Job.id == Run.job_id).where(Run.run_id.in_(ids))
+    return {r.run_id: (r, j) for r, j in session.execute(stmt)}
+
+
+def model_versions_by_ids(
+    session: Session, ids: Collection[int]
+) -> dict[int, tuple[ModelVersion, Model]]:
+    """Return model versions with their models, keyed by model-version id."""
+    stmt = (
+        select(ModelVersion, Model)
+        .join(Model, Model.id == ModelVersion.model_id)
+        .where(ModelVersion.id.in_(ids))
+    )
+    return {mv.id: (mv, m) for mv, m in session.execute(stmt)}
+
+
+def model_versions_trained_on(
+    session: Session, versions: Collection[str]
+) -> list[tuple[ModelVersion, Model]]:
+    """Return model versions whose training-set version is one of ``versions``."""
+    stmt = (
+        select(ModelVersion, Model)
+        .join(Model, Model.id == ModelVersion.model_id)
+        .where(ModelVersion.training_set_version.in_(versions))
+        .order_by(Model.name, ModelVersion.version)
+    )
+    return list(session.execute(stmt))
+
+
+def deployments_of(session: Session, mv_ids: Collection[int]) -> list[Deployment]:
+    """Return deployments of the given model versions."""
+    stmt = select(Deployment).where(Deployment.model_version_id.in_(mv_ids)).order_by(Deployment.id)
+    return list(session.scalars(stmt))
+
+
+def count_summary(session: Session) -> dict[str, Any]:
+    """Return row counts of the main lineage tables and runs by state."""
+    counts: dict[str, Any] = {}
+    for key, model in (
+        ("datasets", Dataset),
+        ("dataset_versions", DatasetVersion),
+        ("jobs", Job),
+        ("models", Model),
+        ("model_versions", ModelVersion),
+        ("deployments", Deployment),
+        ("events", LineageEvent),
+    ):
+        counts[key] = session.scalar(select(func.count()).select_from(model)) or 0
+    by_state = session.execute(select(Run.state, func.count()).group_by(Run.state))
+    counts["runs"] = {state: n for state, n in by_state}
+    return counts
+
+
+# --- principals, tokens, grants ----------------------------------------------------------------
+
+
+def find_token(session: Session, token_hash: str) -> tuple[Token, Principal] | None:
+    """Return the live token with this hash and its principal."""
+    stmt = (
+        select(Token, Principal)
+        .join(Principal, Principal.id == Token.principal_id)
+        .where(Token.token_hash == token_hash, Token.revoked_at.is_(None))
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else (row[0], row[1])
+
+
+def grants_of(session: Session, principal_ids: Collection[int]) -> dict[int, list[str]]:
+    """Return granted namespaces keyed by principal id."""
+    out: dict[int, list[str]] = {pid: [] for pid in principal_ids}
+    stmt = select(Grant).where(Grant.principal_id.in_(principal_ids)).order_by(Grant.namespace)
+    for grant in session.scalars(stmt):
+        out[grant.principal_id].append(grant.namespace)
+    return out
+
+
+def list_tokens(session: Session) -> list[tuple[Token, Principal]]:
+    """Return every token with its principal, oldest first."""
+    stmt = select(Token, Principal).join(Principal, Principal.id == Token.principal_id)
+    return list(session.execute(stmt.order_by(Token.id)))
+
+
+def revoke_token(session: Session, token_id: int, now: datetime) -> bool:
+    """Mark a token revoked; returns False if no live token has this id."""
+    stmt = (
+        update(Token)
+        .where(Token.id == token_id, Token.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+# --- audit log ---------------------------------------------------------------------------------
+
+
+def lock_audit_head(session: Session) -> AuditHead:
+    """Lock and return the chain head (``SELECT ... FOR UPDATE``; SQLite serializes writers)."""
+    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    if head is None:
+        head, _ = get_or_create(
+            session, AuditHead, {"id": 1}, {"last_id": 0, "last_hash": "0" * 64}
+        )
+    return head
+
+
+def next_audit_id(session: Session) -> int:
+    """Return the id the next audit entry will get."""
+    return int(session.scalar(select(func.coalesce(func.max(AuditLog.id), 0))) or 0) + 1
+
+
+def iter_audit(session: Session, batch: int = 1000) -> Iterator[AuditLog]:
+    """Yield every audit entry in id order, ``batch`` rows per query."""
+    last = 0
+    while True:
+        stmt = select(AuditLog).where(AuditLog.id > last).order_by(AuditLog.id).limit(batch)
+        rows = list(session.scalars(stmt))
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+
+
+def query_audit(
+    session: Session,
+    *,
+    principal: str | None,
+    obj: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> list[AuditLog]:
+    """Return audit entries matching the filters, newest first."""
+    stmt = select(AuditLog)
+    if principal is not None:
+        stmt = stmt.where(AuditLog.principal == principal)
+    if obj is not None:
+        stmt = stmt.where(AuditLog.object == obj)
+    if since is not None:
+        stmt = stmt.where(AuditLog.ts >= since)
+    if until is not None:
+        stmt = stmt.where(AuditLog.ts < until)
+    stmt = stmt.order_by(AuditLog.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def ping(session: Session) -> bool:
+    """Return True when the database answers a trivial query."""
+    return session.scalar(select(literal(1))) == 1

@@ -1,0 +1,363 @@
+"""The data plane's lineage emitter: OpenLineage START/COMPLETE/FAIL events and model versions.
+
+Events are built with openlineage-python and delivered either in-process (``url == ""``: straight
+into the lineage database through ``lineage.service``) or over HTTP with the client's
+``HttpTransport`` and a bearer token. A delivery failure never reaches the caller: the record is
+appended (fsync'd) to a JSONL spool and replayed, in order, before the next emit or on ``flush``.
+Intake is idempotent by content hash, so replaying a record that did arrive is harmless.
+Records the service rejects as invalid go to ``<spool>.rejected.jsonl`` instead of blocking replay.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+import traceback
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError
+
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.generated import (
+    data_quality_assertions_dataset as dqa,
+)
+from openlineage.client.generated import (
+    data_quality_metrics_dataset as dqm,
+)
+from openlineage.client.generated import (
+    dataset_version_dataset,
+    error_message_run,
+    output_statistics_output_dataset,
+    schema_dataset,
+)
+from openlineage.client.serde import Serde
+from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
+from openlineage.client.uuid import generate_new_uuid
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineage import service
+from lineage.db.migrate import upgrade_head
+from lineage.db.session import make_engine, make_sessionmaker, session_scope
+from lineage.errors import Conflict, InvalidEvent
+from lineage.identity import NAMESPACE
+
+log = logging.getLogger("lineage.emitter")
+PRODUCER = "https://github.com/skewless/skewless/tree/main/lineage"
+PERMANENT_HTTP_ERRORS = frozenset({400, 409, 413, 422})
+HTTP_RETRY = {"total": 2, "read": 2, "connect": 2, "backoff_factor": 0.1}
+_COLUMN_METRICS = ("nullCount", "distinctCount", "sum", "count", "min", "max")
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A dataset a run reads or writes, with the facets the data plane knows about it."""
+
+    name: str
+    namespace: str = NAMESPACE
+    version: str | None = None
+    fields: tuple[tuple[str, str, str], ...] = ()
+    row_count: int | None = None
+    assertions: tuple[tuple[str, bool, str | None], ...] = ()
+    metrics: dict[str, float] | None = None
+
+
+class _Rejected(Exception):  # noqa: N818 (private: a record the receiver will never accept)
+    pass
+
+
+def _dataset_facets(ref: DatasetRef) -> dict[str, Any]:
+    facets: dict[str, Any] = {}
+    if ref.version is not None:
+        facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(ref.version)
+    if ref.fields:
+        facets["schema"] = schema_dataset.SchemaDatasetFacet(
+            fields=[
+                schema_dataset.SchemaDatasetFacetFields(name=n, type=t, description=d or None)
+                for n, t, d in ref.fields
+            ]
+        )
+    if ref.assertions:
+        facets["dataQualityAssertions"] = dqa.DataQualityAssertionsDatasetFacet(
+            assertions=[
+                dqa.Assertion(assertion=a, success=ok, column=c) for a, ok, c in ref.assertions
+            ]
+        )
+    if ref.metrics is not None:
+        facets["dataQualityMetrics"] = _metrics_facet(ref.metrics, ref.row_count)
+    return facets
+
+
+def _metrics_facet(metrics: Mapping[str, float], row_count: int | None) -> Any:
+    """``rowCount`` plus ``<column>.<metric>`` keys (nullCount, distinctCount, sum ...)."""
+    columns: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        column, _, metric = key.rpartition(".")
+        if column and metric in _COLUMN_METRICS:
+            columns.setdefault(column, {})[metric] = value
+    rows = metrics.get("rowCount", row_count)
+    return dqm.DataQualityMetricsDatasetFacet(
+        columnMetrics={c: dqm.ColumnMetrics(**m) for c, m in columns.items()},
+        rowCount=None if rows is None else int(rows),
+    )
+
+
+def _input(ref: DatasetRef) -> InputDataset:
+    return InputDataset(namespace=ref.namespace, name=ref.name, facets=_dataset_facets(ref))
+
+
+def _output(ref: DatasetRef) -> OutputDataset:
+    out_facets: dict[str, Any] = {}
+    if ref.row_count is not None:
+        out_facets["outputStatistics"] = (
+            output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+                rowCount=ref.row_count
+            )
+        )
+    return OutputDataset(
+        namespace=ref.namespace, name=ref.name, facets=_dataset_facets(ref), outputFacets=out_facets
+    )
+
+
+def _error_facet(error: BaseException) -> Any:
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return error_message_run.ErrorMessageRunFacet(
+        message=f"{type(error).__name__}: {error}", programmingLanguage="python", stackTrace=trace
+    )
+
+
+class Emitter:
+    """Send lineage for the data plane; never fails the caller because lineage is unavailable."""
+
+    def __init__(
+        self, *, database_url: str, url: str = "", token: str = "", spool_path: Path
+    ) -> None:
+        self._database_url = database_url
+        self._url = url.rstrip("/")
+        self._token = token
+        self._spool = Path(spool_path)
+        self._rejected = self._spool.with_name(self._spool.name + ".rejected.jsonl")
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._maker: sessionmaker[Session] | None = None
+        self._transport: HttpTransport | None = None
+
+    # -- public API ------------------------------------------------------------------------
+
+    def emit_run(
+        self,
+        job: str,
+        *,
+        inputs: Sequence[DatasetRef] = (),
+        outputs: Sequence[DatasetRef] = (),
+        run_facets: Mapping[str, Any] | None = None,
+        job_facets: Mapping[str, Any] | None = None,
+        fail: BaseException | None = None,
+    ) -> str:
+        """Emit START then COMPLETE (or FAIL when ``fail`` is given) for one run of ``job``.
+
+        Args:
+            job: The job name, from ``lineage.identity.job_name``.
+            inputs: Datasets read.
+            outputs: Datasets written.
+            run_facets: Extra run facets (OpenLineage facet objects or JSON dicts).
+            job_facets: Extra job facets, e.g. ``sourceCodeLocation``.
+            fail: The caller's error; a FAIL event carrying it is sent and nothing is raised.
+
+        Returns:
+            The run id (a UUIDv7 string).
+
+        """
+        run_id = str(generate_new_uuid())
+        ins, outs = [_input(r) for r in inputs], [_output(r) for r in outputs]
+        end_facets: dict[str, Any] = dict(run_facets or {})
+        if fail is not None:
+            end_facets["errorMessage"] = _error_facet(fail)
+        states = (
+            (RunState.START, dict(run_facets or {})),
+            (RunState.FAIL if fail is not None else RunState.COMPLETE, end_facets),
+        )
+        for state, facets in states:
+            event = RunEvent(
+                eventType=state,
+                eventTime=datetime.now(UTC).isoformat(),
+                run=Run(runId=run_id, facets=facets),
+                job=Job(namespace=NAMESPACE, name=job, facets=dict(job_facets or {})),
+                producer=PRODUCER,
+                inputs=ins,
+                outputs=outs,
+            )
+            self._send({"kind": "event", "body": Serde.to_dict(event)})
+        return run_id
+
+    def register_model(
+        self, name: str, version: str, training_set_version: str, metrics: Mapping[str, float]
+    ) -> None:
+        """Record a model version trained on ``training_set_version`` (spooled if undeliverable)."""
+        body = {
+            "name": name,
+            "version": version,
+            "trainingSetVersion": training_set_version,
+            "metrics": {k: float(v) for k, v in metrics.items()},
+            "namespace": NAMESPACE,
+        }
+        self._send({"kind": "model", "body": body})
+
+    def summary(self) -> dict[str, Any] | None:
+        """Counts of the lineage graph when delivering in-process (None over HTTP)."""
+        if self._url:
+            return None
+        with self._lock:
+            maker = self._local_maker()
+            with session_scope(maker) as session:
+                return dict(service.summary(session))
+
+    def flush(self) -> int:
+        """Replay the spool in order; returns how many records were delivered."""
+        with self._lock, self._spool_lock():
+            return self._replay()
+
+    def close(self) -> None:
+        """Release the database engine and HTTP session."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = self._maker = None
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    # -- delivery --------------------------------------------------------------------------
+
+    def _send(self, record: dict[str, Any]) -> None:
+        with self._lock, self._spool_lock():
+            self._replay()
+            if self._spooled():
+                self._append(self._spool, record)  # keep order behind what is still waiting
+                return
+            try:
+                self._deliver(record)
+            except _Rejected as exc:
+                log.error("lineage record rejected, kept in %s: %s", self._rejected, exc)
+                self._append(self._rejected, record)
+            except Exception as exc:
+                log.warning("lineage delivery failed, spooled to %s: %s", self._spool, exc)
+                self._append(self._spool, record)
+
+    def _deliver(self, record: dict[str, Any]) -> None:
+        if self._url:
+            self._deliver_http(record)
+        else:
+            self._deliver_local(record)
+
+    def _local_maker(self) -> sessionmaker[Session]:
+        if self._maker is None:
+            upgrade_head(self._database_url)  # a no-op when the database is already at head
+            self._engine = make_engine(self._database_url)
+            self._maker = make_sessionmaker(self._engine)
+        return self._maker
+
+    def _deliver_local(self, record: dict[str, Any]) -> None:
+        maker = self._local_maker()
+        body = record["body"]
+        try:
+            with session_scope(maker) as session:
+                if record["kind"] == "event":
+                    service.ingest_event(session, body, received_by="emitter")
+                else:
+                    service.register_model(
+                        session,
+                        body["name"],
+                        body["version"],
+                        body["trainingSetVersion"],
+                        body["metrics"],
+                        namespace=body["namespace"],
+                    )
+        except (InvalidEvent, Conflict) as exc:
+            raise _Rejected(str(exc)) from exc
+
+    def _deliver_http(self, record: dict[str, Any]) -> None:
+        if record["kind"] == "event":
+            if self._transport is None:
+                auth = ApiKeyTokenProvider({"apiKey": self._token}) if self._token else None
+                config = HttpConfig(url=self._url, timeout=5.0, retry=HTTP_RETRY)
+                if auth is not None:
+                    config.auth = auth
+                self._transport = HttpTransport(config)
+            try:
+                self._transport.emit(record["body"])
+            except Exception as exc:
+                status = getattr(getattr(exc, "response", None), "status_code", None)
+                if status in PERMANENT_HTTP_ERRORS:
+                    raise _Rejected(str(exc)) from exc
+                raise
+            return
+        request = urllib.request.Request(
+            f"{self._url}/api/v1/models",
+            data=json.dumps(record["body"]).encode("utf-8"),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self._token}"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5.0) as response:
+                response.read()
+        except HTTPError as exc:
+            if exc.code in PERMANENT_HTTP_ERRORS:
+                raise _Rejected(str(exc)) from exc
+            raise
+
+    # -- spool -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _spool_lock(self) -> Iterator[None]:
+        """Serialize spool access across processes with an advisory lock file."""
+        self._spool.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._spool.with_name(self._spool.name + ".lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _spooled(self) -> bool:
+        return self._spool.exists() and self._spool.stat().st_size > 0
+
+    @staticmethod
+    def _append(path: Path, record: dict[str, Any]) -> None:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _replay(self) -> int:
+        """Deliver spooled records in order; stop at the first failure and keep the rest."""
+        if not self._spooled():
+            return 0
+        lines = [ln for ln in self._spool.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        done = 0
+        for line in lines:
+            try:
+                self._deliver(json.loads(line))
+            except _Rejected as exc:
+                log.error("spooled lineage record rejected, moved to %s: %s", self._rejected, exc)
+                self._append(self._rejected, json.loads(line))
+            except Exception:
+                break
+            done += 1
+        self._rewrite(lines[done:])
+        return done
+
+    def _rewrite(self, lines: list[str]) -> None:
+        tmp = self._spool.with_name(self._spool.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self._spool)

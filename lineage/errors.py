@@ -1,0 +1,87 @@
+"""Errors raised by the lineage plane; each carries facts, never an HTTP status.
+
+The API maps them to status codes in ``lineage.api.errors`` (one place)::
+
+    LineageError
+    ├── InvalidEvent          an OpenLineage event failed validation (field, reason)
+    ├── InvalidQuery          a query argument is out of bounds or malformed (field, reason)
+    ├── NotFound              the addressed node, model or token does not exist (kind, key)
+    ├── Conflict              an immutable object would change (kind, key)
+    ├── AccessError
+    │   ├── Unauthenticated   no token, or an unknown / revoked token
+    │   └── Forbidden         the principal may not do this action on this namespace
+    ├── BodyTooLarge          the request body exceeds the configured cap (limit)
+    └── DeliveryFailed        the emitter could not deliver an event (it was spooled)
+"""
+
+from __future__ import annotations
+
+
+class LineageError(Exception):
+    """Base class of every lineage error."""
+
+
+class InvalidEvent(LineageError):  # noqa: N818 (httpx-style names, fixed by the public API)
+    """An OpenLineage event is malformed; ``field`` is a dotted path such as ``run.runId``."""
+
+    def __init__(self, *, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class InvalidQuery(LineageError):  # noqa: N818 (httpx-style names, fixed by the public API)
+    """A query argument is out of bounds or malformed."""
+
+    def __init__(self, *, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class NotFound(LineageError):  # noqa: N818 (httpx-style names, fixed by the public API)
+    """The addressed object does not exist (or the caller may not know it exists)."""
+
+    def __init__(self, *, kind: str, key: str) -> None:
+        super().__init__(f"{kind} not found: {key}")
+        self.kind = kind
+        self.key = key
+
+
+class Conflict(LineageError):  # noqa: N818 (httpx-style names, fixed by the public API)
+    """An immutable object (e.g. a registered model version) would be changed."""
+
+    def __init__(self, *, kind: str, key: str) -> None:
+        super().__init__(f"{kind} already exists with other content: {key}")
+        self.kind = kind
+        self.key = key
+
+
+class AccessError(LineageError):
+    """Base class of authentication and authorization failures."""
+
+
+class Unauthenticated(AccessError):  # noqa: N818 (httpx-style names, fixed by the public API)
+    """No bearer token was given, or it is unknown or revoked."""
+
+
+class Forbidden(AccessError):  # noqa: N818 (httpx-style names, fixed by the public API)
+    """The principal is authenticated but may not perform ``action`` on ``namespace``."""
+
+    def __init__(self, *, principal: str, action: str, namespace: str) -> None:
+        super().__init__(f"{principal} may not {action} in {namespace!r}")
+        self.principal = principal
+        self.action = action
+        self.namespace = namespace
+
+
+class BodyTooLarge(LineageError):  # noqa: N818 (httpx-style names, fixed by the public API)
+    """The request body is larger than ``limit`` bytes."""
+
+    def __init__(self, *, limit: int) -> None:
+        super().__init__(f"request body exceeds {limit} bytes")
+        self.limit = limit
+
+
+class DeliveryFailed(LineageError):  # noqa: N818 (httpx-style names, fixed by the public API)
+    """An event could not be delivered to the lineage service or database."""

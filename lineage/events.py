@@ -1,0 +1,223 @@
+"""Validation of incoming OpenLineage events (spec 2-0-2) into a small typed form.
+
+Owns what a valid RunEvent, DatasetEvent or JobEvent is. Every failure raises ``InvalidEvent``
+naming the dotted path of the first failing field. Facets are kept as opaque JSON; only the ones
+the graph derives from (``version``, ``schema``, ``columnLineage``) are shape-checked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lineage.errors import InvalidEvent
+
+EVENT_TYPES = frozenset({"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"})
+TERMINAL_STATES = frozenset({"COMPLETE", "ABORT", "FAIL"})
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A dataset as an event mentions it."""
+
+    namespace: str
+    name: str
+    facets: dict[str, Any]
+    io_facets: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """A validated event: kind is ``run``, ``dataset`` or ``job``."""
+
+    kind: str
+    event_time: datetime
+    event_type: str | None
+    run_id: str | None
+    run_facets: dict[str, Any]
+    job_namespace: str | None
+    job_name: str | None
+    job_facets: dict[str, Any]
+    inputs: tuple[DatasetRecord, ...] = ()
+    outputs: tuple[DatasetRecord, ...] = ()
+    dataset: DatasetRecord | None = None
+    namespaces: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def subject(self) -> str:
+        """The node id the event is about: its dataset for a DatasetEvent, else its job."""
+        if self.dataset is not None:
+            return f"dataset:{self.dataset.namespace}:{self.dataset.name}"
+        return f"job:{self.job_namespace}:{self.job_name}"
+
+
+def _obj(value: Any, path: str, *, required: bool = True) -> dict[str, Any]:
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidEvent(
+            field=path, reason="required object" if value is None else "not an object"
+        )
+    return value
+
+
+def _text(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidEvent(field=path, reason="required non-empty string")
+    return value
+
+
+def _event_time(value: Any) -> datetime:
+    text = _text(value, "eventTime")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidEvent(field="eventTime", reason="not an ISO-8601 date-time") from None
+    if parsed.tzinfo is None:
+        raise InvalidEvent(field="eventTime", reason="date-time needs a timezone offset")
+    return parsed
+
+
+def _facets(value: Any, path: str) -> dict[str, Any]:
+    facets = _obj(value, path, required=False)
+    for key, facet in facets.items():
+        _obj(facet, f"{path}.{key}")
+    return facets
+
+
+def _check_dataset_facets(facets: dict[str, Any], path: str) -> None:
+    if "version" in facets:
+        _text(facets["version"].get("datasetVersion"), f"{path}.version.datasetVersion")
+    if "schema" in facets:
+        fields = facets["schema"].get("fields", [])
+        if not isinstance(fields, list):
+            raise InvalidEvent(field=f"{path}.schema.fields", reason="not a list")
+        for i, item in enumerate(fields):
+            _text(
+                _obj(item, f"{path}.schema.fields[{i}]").get("name"),
+                f"{path}.schema.fields[{i}].name",
+            )
+    if "columnLineage" in facets:
+        _obj(facets["columnLineage"].get("fields"), f"{path}.columnLineage.fields")
+
+
+def _dataset(value: Any, path: str, io_key: str | None) -> DatasetRecord:
+    ds = _obj(value, path)
+    facets = _facets(ds.get("facets"), f"{path}.facets")
+    _check_dataset_facets(facets, f"{path}.facets")
+    io_facets = _facets(ds.get(io_key), f"{path}.{io_key}") if io_key else {}
+    return DatasetRecord(
+        namespace=_text(ds.get("namespace"), f"{path}.namespace"),
+        name=_text(ds.get("name"), f"{path}.name"),
+        facets=facets,
+        io_facets=io_facets,
+    )
+
+
+def _datasets(value: Any, path: str, io_key: str) -> tuple[DatasetRecord, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InvalidEvent(field=path, reason="not a list")
+    return tuple(_dataset(item, f"{path}[{i}]", io_key) for i, item in enumerate(value))
+
+
+def _run_id(run: dict[str, Any]) -> str:
+    text = _text(run.get("runId"), "run.runId")
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise InvalidEvent(field="run.runId", reason="not a UUID") from None
+
+
+def validate_event(event: Any) -> ParsedEvent:
+    """Validate an OpenLineage RunEvent, DatasetEvent or JobEvent.
+
+    Args:
+        event: The decoded JSON body.
+
+    Returns:
+        The parsed event, including every namespace it touches.
+
+    Raises:
+        InvalidEvent: naming the first failing field.
+
+    """
+    body = _obj(event, "$")
+    when = _event_time(body.get("eventTime"))
+    _text(body.get("producer"), "producer")
+    _text(body.get("schemaURL"), "schemaURL")
+    if "run" in body or "eventType" in body:
+        return _run_event(body, when)
+    if "dataset" in body:
+        ds = _dataset(body.get("dataset"), "dataset", None)
+        return ParsedEvent(
+            kind="dataset",
+            event_time=when,
+            event_type=None,
+            run_id=None,
+            run_facets={},
+            job_namespace=None,
+            job_name=None,
+            job_facets={},
+            dataset=ds,
+            namespaces=frozenset({ds.namespace}),
+        )
+    if "job" in body:
+        return _job_event(body, when)
+    raise InvalidEvent(field="run", reason="required: a RunEvent needs run, job and eventType")
+
+
+def _job(body: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    job = _obj(body.get("job"), "job")
+    return (
+        _text(job.get("namespace"), "job.namespace"),
+        _text(job.get("name"), "job.name"),
+        _facets(job.get("facets"), "job.facets"),
+    )
+
+
+def _run_event(body: dict[str, Any], when: datetime) -> ParsedEvent:
+    run = _obj(body.get("run"), "run")
+    run_id = _run_id(run)
+    run_facets = _facets(run.get("facets"), "run.facets")
+    ns, name, job_facets = _job(body)
+    event_type = body.get("eventType")
+    if event_type not in EVENT_TYPES:
+        raise InvalidEvent(field="eventType", reason=f"must be one of {sorted(EVENT_TYPES)}")
+    inputs = _datasets(body.get("inputs"), "inputs", "inputFacets")
+    outputs = _datasets(body.get("outputs"), "outputs", "outputFacets")
+    return ParsedEvent(
+        kind="run",
+        event_time=when,
+        event_type=str(event_type),
+        run_id=run_id,
+        run_facets=run_facets,
+        job_namespace=ns,
+        job_name=name,
+        job_facets=job_facets,
+        inputs=inputs,
+        outputs=outputs,
+        namespaces=frozenset({ns, *(d.namespace for d in (*inputs, *outputs))}),
+    )
+
+
+def _job_event(body: dict[str, Any], when: datetime) -> ParsedEvent:
+    ns, name, job_facets = _job(body)
+    inputs = _datasets(body.get("inputs"), "inputs", "inputFacets")
+    outputs = _datasets(body.get("outputs"), "outputs", "outputFacets")
+    return ParsedEvent(
+        kind="job",
+        event_time=when,
+        event_type=None,
+        run_id=None,
+        run_facets={},
+        job_namespace=ns,
+        job_name=name,
+        job_facets=job_facets,
+        inputs=inputs,
+        outputs=outputs,
+        namespaces=frozenset({ns, *(d.namespace for d in (*inputs, *outputs))}),
+    )

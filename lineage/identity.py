@@ -1,0 +1,74 @@
+"""The one naming source: every namespace, dataset, job and node id in Skewless.
+
+Services and the lineage plane build names only through these functions, so an offline source,
+its quarantine, a feature view, its online table, a training set and a model always resolve to the
+same lineage node whichever process emits or queries them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NewType
+
+NAMESPACE = "skewless"
+
+DatasetVersionId = NewType("DatasetVersionId", str)
+"""A dataset version as the producer names it (its ``datasetVersion`` facet or a content hash)."""
+
+RunId = NewType("RunId", str)
+"""An OpenLineage run id (a UUID string)."""
+
+_SAFE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def _checked(kind: str, value: str) -> str:
+    if not _SAFE.match(value):
+        msg = f"invalid {kind} name {value!r}: use letters, digits, '_', '-' and '.'"
+        raise ValueError(msg)
+    return value
+
+
+def source_dataset(source: str) -> str:
+    """Name the offline dataset written by ingesting ``source``.
+
+    Args:
+        source: The Feast source (or contract) name, e.g. ``customer_transactions_daily``.
+
+    Returns:
+        ``offline/<source>``.
+
+    """
+    return f"offline/{_checked('source', source)}"
+
+
+def quarantine_dataset(source: str) -> str:
+    """Name the quarantine dataset holding the rows of ``source`` that failed their contract."""
+    return f"quarantine/{_checked('source', source)}"
+
+
+def feature_view_dataset(view: str) -> str:
+    """Name the dataset of a Feast feature view: ``feature_view/<view>``."""
+    return f"feature_view/{_checked('feature view', view)}"
+
+
+def online_dataset(view: str) -> str:
+    """Name the online-store table of a feature view: ``online/<view>``."""
+    return f"online/{_checked('feature view', view)}"
+
+
+def training_set_dataset(name: str) -> str:
+    """Name a training set dataset: ``training_set/<name>``."""
+    return f"training_set/{_checked('training set', name)}"
+
+
+def model_node(name: str) -> str:
+    """Name a model as the lineage graph shows it: ``model/<name>``."""
+    return f"model/{_checked('model', name)}"
+
+
+def job_name(action: str, obj: str) -> str:
+    """Name the job that performs ``action`` on ``obj``, e.g. ``ingest.customer_profile``."""
+    return f"{_checked('action', action)}.{_checked('object', obj)}"
+
+
+TRAINING_SET_PREFIX = "training_set/"

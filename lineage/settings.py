@@ -1,0 +1,52 @@
+"""Process settings for the lineage plane: one pydantic-settings class, prefix ``LINEAGE_``.
+
+Owns every tunable of the lineage service and CLI. Unsafe values (an empty bootstrap admin token,
+an embedded SQLite database) are refused in the ``production`` profile.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class LineageSettings(BaseSettings):
+    """Settings of the lineage service, read from ``LINEAGE_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="LINEAGE_", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite:///./data/lineage.db"
+    max_body_bytes: int = Field(default=MIB, gt=0)
+    max_depth: int = Field(default=20, gt=0)
+    page_size_max: int = Field(default=500, gt=0)
+    profile: Literal["local", "production"] = "local"
+    bootstrap_admin_token: str = ""
+    spool_path: str = "./data/lineage-spool.jsonl"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> LineageSettings:
+        if self.profile != "production":
+            return self
+        if len(self.bootstrap_admin_token) < 32:
+            msg = "production profile needs LINEAGE_BOOTSTRAP_ADMIN_TOKEN of at least 32 characters"
+            raise ValueError(msg)
+        if self.database_url.startswith("sqlite"):
+            msg = "production profile needs a PostgreSQL LINEAGE_DATABASE_URL, not SQLite"
+            raise ValueError(msg)
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> LineageSettings:
+    """Return the process-wide settings, read once from the environment.
+
+    Returns:
+        The cached ``LineageSettings``.
+
+    """
+    return LineageSettings()

@@ -1,0 +1,1 @@
+"""The HTTP feature server: app factory, routes, schemas, service, error mapping."""

@@ -1,0 +1,71 @@
+"""Bearer-token authentication for the feature server.
+
+Tokens are the lineage plane's (``lineage.access``: hashed, with roles and
+namespace grants), optionally plus one static token from ``SKEWLESS_SERVE_TOKEN``.
+Reads need the ``consumer`` role (or admin), pushes the ``producer`` role.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Literal
+
+from services.settings import Settings
+
+Need = Literal["read", "write"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    role: str
+
+
+class AuthError(Exception):
+    """401 (no or bad token) or 403 (token lacks the right)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        super().__init__(reason)
+
+
+class Authenticator:
+    """Checks bearer tokens against the static token and the lineage token store."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.static = settings.serve_token
+        self._verifier = None
+        try:
+            from lineage.access import TokenVerifier
+        except ImportError:  # data-plane-only install: static token only
+            return
+        self._verifier = TokenVerifier(settings.effective_lineage_database_url)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.static) or (self._verifier is not None and self._verifier.has_tokens())
+
+    def check(self, header: str | None, need: Need) -> Caller:
+        if not self.enabled:
+            return Caller("anonymous", "admin")
+        if not header or not header.lower().startswith("bearer "):
+            raise AuthError(401, "missing bearer token")
+        token = header[7:].strip()
+        if self.static and hmac.compare_digest(token.encode(), self.static.encode()):
+            return Caller("static", "admin")
+        if self._verifier is not None:
+            principal = self._verifier.verify(token)
+            if principal is not None:
+                allowed = {
+                    "read": {"admin", "consumer", "producer"},
+                    "write": {"admin", "producer"},
+                }
+                if principal.role not in allowed[need]:
+                    raise AuthError(403, f"role {principal.role!r} may not {need}")
+                return Caller(principal.name, principal.role)
+        raise AuthError(401, "invalid token")
+
+    def close(self) -> None:
+        if self._verifier is not None:
+            self._verifier.close()

@@ -1,0 +1,97 @@
+"""Map data-plane errors to HTTP responses, in one place.
+
+Client mistakes are 4xx with a reason (never a 500); an unavailable online store
+is 503; anything unexpected is a generic 500 with a request id, logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from services.errors import (
+    BatchRejectedError,
+    EntityKeyError,
+    InputError,
+    OnlineStoreUnavailableError,
+    RequestDataError,
+    RequestError,
+    RequestTooLargeError,
+    UnknownFeatureError,
+    UnknownFeatureServiceError,
+    UnknownSourceError,
+)
+from services.serving.auth import AuthError
+
+log = logging.getLogger("skewless.serving")
+
+_STATUS: list[tuple[type[Exception], int, str]] = [
+    (UnknownFeatureServiceError, 404, "unknown_feature_service"),
+    (UnknownSourceError, 404, "unknown_source"),
+    (UnknownFeatureError, 422, "unknown_feature"),
+    (EntityKeyError, 422, "bad_entity_key"),
+    (RequestDataError, 422, "bad_request_data"),
+    (RequestTooLargeError, 413, "too_large"),
+    (BatchRejectedError, 422, "rows_rejected"),
+    (InputError, 422, "unusable_input"),
+    (RequestError, 422, "bad_request"),
+    (OnlineStoreUnavailableError, 503, "online_store_unavailable"),
+]
+
+
+def request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "-"))
+
+
+def error_body(request: Request, error: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {"error": error, "detail": detail, "request_id": request_id(request), **extra}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for exc_type, status, code in _STATUS:
+
+        def handler(
+            request: Request, exc: Exception, status: int = status, code: str = code
+        ) -> JSONResponse:
+            extra: dict[str, Any] = {}
+            if isinstance(exc, BatchRejectedError):
+                from services.serving.service import read_reasons
+
+                extra["reasons"] = read_reasons(exc.result)
+            if isinstance(exc, OnlineStoreUnavailableError):
+                request.app.state.metrics.store_errors.inc()
+            return JSONResponse(error_body(request, code, str(exc), **extra), status_code=status)
+
+        app.add_exception_handler(exc_type, handler)
+
+    def auth_handler(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AuthError)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(
+            error_body(request, "unauthorized" if exc.status == 401 else "forbidden", str(exc)),
+            status_code=exc.status,
+            headers=headers,
+        )
+
+    def validation_handler(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse(
+            error_body(request, "invalid_request", f"{where}: {first.get('msg', 'invalid')}"),
+            status_code=422,
+        )
+
+    def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error, request %s", request_id(request))
+        return JSONResponse(
+            error_body(request, "internal_error", "internal error"), status_code=500
+        )
+
+    app.add_exception_handler(AuthError, auth_handler)
+    app.add_exception_handler(RequestValidationError, validation_handler)
+    app.add_exception_handler(Exception, unexpected)

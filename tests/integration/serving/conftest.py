@@ -1,0 +1,71 @@
+"""A real feature server on a loopback port (uvicorn in a thread), over a loaded project."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from services.demo_data import write_demo_data
+from services.ingestion.gate import ingest_file
+from services.serving.app import create_app
+from services.settings import Settings
+from services.store import Store, load_definitions
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerThread:
+    def __init__(self, settings: Settings) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        for _ in range(500):  # bounded wait for startup
+            if self.server.started:
+                return self
+            time.sleep(0.02)
+        raise RuntimeError("feature server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def load_project(settings: Settings, tmp: Path) -> None:
+    store = Store(settings)
+    store.apply(load_definitions(settings.repo_path))
+    files = write_demo_data(tmp / "raw", customers=40, days=8, seed=11)
+    for name, path in files.paths.items():
+        assert ingest_file(store, name, path).accepted
+    store.close()
+
+
+@pytest.fixture
+def server(any_settings: Settings, tmp_path: Path) -> Iterator[tuple[ServerThread, httpx.Client]]:
+    load_project(any_settings, tmp_path)
+    with ServerThread(any_settings) as srv, httpx.Client(base_url=srv.url, timeout=10) as client:
+        yield srv, client

@@ -1,0 +1,150 @@
+"""The feature server over real HTTP: Feast-compatible reads, strict 4xx, push through the gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.integration.serving.conftest import ServerThread
+
+Server = tuple[ServerThread, httpx.Client]
+
+
+def _get(client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
+    return client.post("/get-online-features", json=body)
+
+
+def test_feast_shaped_response_with_honest_statuses(server: Server) -> None:
+    _, client = server
+    r = _get(
+        client,
+        {
+            "feature_service": "fraud_detection_v1",
+            "entities": {"customer_id": [1, 10**12], "transaction_amount": [50.0, 5.0]},
+        },
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    names = body["metadata"]["feature_names"]
+    assert names[0] == "customer_id"
+    assert "amount_to_avg_30d_ratio" in names
+    by_name = dict(zip(names, body["results"], strict=True))
+    assert by_name["txn_count_1d"]["statuses"][1] == "NOT_FOUND"
+    assert by_name["txn_count_1d"]["values"][1] is None
+    assert by_name["txn_count_1d"]["statuses"][0] in {"PRESENT", "OUTSIDE_MAX_AGE"}
+
+
+def test_feature_refs_work_like_feast(server: Server) -> None:
+    _, client = server
+    r = _get(
+        client, {"features": ["merchant_risk:fraud_rate_30d"], "entities": {"merchant_id": [1, 2]}}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["metadata"]["feature_names"] == ["merchant_id", "fraud_rate_30d"]
+
+
+def test_client_errors_are_4xx_never_500(server: Server) -> None:
+    _, client = server
+    cases = [
+        ({"feature_service": "nope", "entities": {"customer_id": [1]}}, 404),
+        ({"features": ["merchant_risk:nope"], "entities": {"merchant_id": [1]}}, 422),
+        ({"features": ["no_colon"], "entities": {"merchant_id": [1]}}, 422),
+        ({"features": [], "entities": {"merchant_id": [1]}}, 422),
+        ({"features": ["merchant_risk:fraud_rate_30d"], "entities": {}}, 422),
+        ({"features": ["merchant_risk:fraud_rate_30d"], "entities": {"merchant_id": ["1"]}}, 422),
+        ({"features": ["merchant_risk:fraud_rate_30d"], "entities": {"merchant_id": [1.5]}}, 422),
+        ({"features": ["merchant_risk:fraud_rate_30d"], "entities": {"merchant_id": [True]}}, 422),
+        ({"features": ["merchant_risk:fraud_rate_30d"], "entities": {"merchant_id": [None]}}, 422),
+        ({"features": ["merchant_risk:fraud_rate_30d"], "entities": {"merchant_id": [2**70]}}, 422),
+        ({"features": ["merchant_risk:fraud_rate_30d"], "entities": {"customer_id": [1]}}, 422),
+        ({"feature_service": "fraud_detection_v1", "entities": {"customer_id": [1]}}, 422),
+        (
+            {
+                "feature_service": "fraud_detection_v1",
+                "entities": {"customer_id": [1], "transaction_amount": ["12"]},
+            },
+            422,
+        ),
+        (
+            {
+                "feature_service": "fraud_detection_v1",
+                "entities": {"customer_id": [1], "transaction_amount": [-3.0]},
+            },
+            422,
+        ),
+        (
+            {
+                "features": ["merchant_risk:fraud_rate_30d"],
+                "entities": {"merchant_id": list(range(5000))},
+            },
+            413,
+        ),
+    ]
+    for body, status in cases:
+        r = _get(client, body)
+        assert r.status_code == status, (body, r.status_code, r.text)
+        assert r.json()["detail"]
+    assert (
+        client.post(
+            "/get-online-features",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        ).status_code
+        == 422
+    )
+    big = b'{"entities": {"merchant_id": [' + b"1," * 600_000 + b"1]}}"
+    assert (
+        client.post(
+            "/get-online-features", content=big, headers={"content-type": "application/json"}
+        ).status_code
+        == 413
+    )
+    # The connection is still usable after every error (no dropped keep-alive).
+    assert (
+        _get(
+            client, {"features": ["merchant_risk:fraud_rate_30d"], "entities": {"merchant_id": [1]}}
+        ).status_code
+        == 200
+    )
+
+
+def test_push_goes_through_the_gate(server: Server) -> None:
+    _, client = server
+    good = {
+        "merchant_id": [900001],
+        "event_timestamp": ["2026-01-01T00:00:00+00:00"],
+        "created_timestamp": ["2026-01-01T01:00:00Z"],
+        "merchant_category": ["fuel"],
+        "fraud_rate_30d": [0.01],
+        "chargeback_rate_30d": [0.02],
+        "txn_volume_30d": [10],
+    }
+    bad = {k: v * 2 for k, v in good.items()}
+    bad["merchant_id"] = [900001, 900002]
+    bad["fraud_rate_30d"] = [0.01, 1.5]
+    r = client.post("/push", json={"push_source_name": "merchant_risk", "df": bad})
+    assert r.status_code == 422, r.text
+    reasons = r.json()["reasons"]
+    assert [(x["row"], x["column"]) for x in reasons] == [(1, "fraud_rate_30d")]
+    # Nothing of the rejected request is stored: the merchant is not online.
+    got = _get(
+        client,
+        {"features": ["merchant_risk:fraud_rate_30d"], "entities": {"merchant_id": [900001]}},
+    )
+    assert got.json()["results"][1]["statuses"] == ["NOT_FOUND"]
+    r = client.post("/push", json={"push_source_name": "merchant_risk", "df": good})
+    assert r.status_code == 200, r.text
+    assert r.json()["written"] == 1
+    r = client.post("/push", json={"push_source_name": "nope", "df": good})
+    assert r.status_code == 404
+
+
+def test_health_and_metrics(server: Server) -> None:
+    _, client = server
+    assert client.get("/health").json()["status"] == "ok"
+    _get(client, {"features": ["merchant_risk:fraud_rate_30d"], "entities": {"merchant_id": [1]}})
+    text = client.get("/metrics").text
+    assert "skewless_request_seconds_bucket" in text
+    assert 'skewless_requests_total{route="/get-online-features",status="200"}' in text
+    assert "skewless_served_value_age_seconds_bucket" in text

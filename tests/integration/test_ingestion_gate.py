@@ -1,0 +1,292 @@
+"""The ingestion gate: exit codes, reasons, quarantine, idempotency, crash safety, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from services.cli import app
+from services.contracts.sources import MERCHANT_CATEGORIES
+from services.ingestion.gate import ingest_frame
+from services.offline.datasets import list_versions
+from services.settings import Settings
+from services.store import Store
+
+runner = CliRunner()
+T0 = pd.Timestamp("2026-01-01T00:00:00Z")
+
+
+def merchant_rows(n: int, start_id: int = 1) -> pd.DataFrame:
+    ts = pd.Series([T0 + timedelta(hours=i) for i in range(n)], dtype="datetime64[ns, UTC]")
+    return pd.DataFrame(
+        {
+            "merchant_id": np.arange(start_id, start_id + n, dtype="int64"),
+            "event_timestamp": ts,
+            "created_timestamp": ts + timedelta(minutes=5),
+            "merchant_category": ["fuel"] * n,
+            "fraud_rate_30d": [0.01] * n,
+            "chargeback_rate_30d": [0.02] * n,
+            "txn_volume_30d": np.arange(n, dtype="int64"),
+        }
+    )
+
+
+def snapshot(root: Path) -> dict[str, int]:
+    return (
+        {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+        if root.exists()
+        else {}
+    )
+
+
+def ingest_cli(path: Path, source: str = "merchant_risk", *extra: str) -> tuple[int, str]:
+    r = runner.invoke(app, ["ingest", source, str(path), "--json", *extra])
+    return r.exit_code, r.output
+
+
+@pytest.fixture
+def settings_(sqlite_settings: Settings) -> Settings:
+    return sqlite_settings
+
+
+def test_unusable_files_exit_2_and_leave_the_store_untouched(
+    settings_: Settings, tmp_path: Path
+) -> None:
+    good = tmp_path / "good.parquet"
+    merchant_rows(5).to_parquet(good)
+    assert ingest_cli(good)[0] == 0
+    before = snapshot(settings_.offline_dir)
+    empty = tmp_path / "empty.parquet"
+    empty.write_bytes(b"")
+    truncated = tmp_path / "truncated.parquet"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    garbage = tmp_path / "garbage.parquet"
+    garbage.write_bytes(b"PAR1" + os.urandom(300))
+    no_rows = tmp_path / "no_rows.parquet"
+    merchant_rows(0).to_parquet(no_rows)
+    wrong = tmp_path / "wrong.parquet"
+    pd.DataFrame({"a": [1], "b": [2]}).to_parquet(wrong)
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text('merchant_id,event_timestamp\n1,"unterminated\n')
+    binary_csv = tmp_path / "binary.csv"
+    binary_csv.write_bytes(b"\xff\xfe\x00bad")
+    cases = [
+        tmp_path / "missing.parquet",
+        empty,
+        truncated,
+        garbage,
+        no_rows,
+        wrong,
+        bad_csv,
+        binary_csv,
+        tmp_path / "data.json",
+    ]
+    (tmp_path / "data.json").write_text("{}")
+    for path in cases:
+        code, out = ingest_cli(path)
+        assert code == 2, (path.name, out)
+        assert path.name in out, out
+    code, out = ingest_cli(good, "no_such_source")
+    assert code == 2
+    assert "unknown source" in out
+    assert snapshot(settings_.offline_dir) == before
+
+
+def test_bad_rows_get_reasons_and_every_row_is_accounted_for(
+    settings_: Settings, tmp_path: Path
+) -> None:
+    frame = merchant_rows(10).astype({"fraud_rate_30d": object, "merchant_category": object})
+    frame.loc[1, "fraud_rate_30d"] = 1.5  # out of range
+    frame.loc[2, "merchant_category"] = "casino"  # not an allowed value
+    frame.loc[3, "merchant_category"] = None  # null in a non-nullable column
+    frame.loc[4, "fraud_rate_30d"] = "abc"  # wrong type
+    frame = pd.concat([frame, frame.iloc[[0]]], ignore_index=True)  # duplicate key (row 10)
+    path = tmp_path / "batch.parquet"
+    frame.astype({"fraud_rate_30d": str}).replace({"fraud_rate_30d": {"None": None}}).to_parquet(
+        path
+    )
+    code, out = ingest_cli(path, "merchant_risk", "--policy", "quarantine")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["received"] == 11
+    assert summary["written"] + summary["quarantined"] == 11
+    assert summary["quarantined"] == 5
+    q = pd.read_parquet(summary["quarantine_path"])
+    reasons = {
+        int(r): {(x["check"], x["column"]) for x in json.loads(j)}
+        for r, j in zip(q["_row"], q["_reasons"], strict=True)
+    }
+    assert reasons == {
+        1: {("less_than_or_equal_to(1)", "fraud_rate_30d")},
+        2: {
+            (
+                f"isin({list(MERCHANT_CATEGORIES)})",
+                "merchant_category",
+            )
+        },
+        3: {("not_nullable", "merchant_category")},
+        4: {("dtype(float)", "fraud_rate_30d")},
+        10: {("duplicate_key", "key")},
+    }
+    report = json.loads(Path(summary["report_path"]).read_text())
+    assert sum(c["failures"] for c in report["checks"]) == 5
+    assert (
+        settings_.offline_dir / "merchant_risk" / f"{summary['dataset_version']}.parquet"
+    ).exists()
+
+
+def test_reject_policy_writes_nothing_anywhere(settings_: Settings, tmp_path: Path) -> None:
+    frame = merchant_rows(4)
+    frame.loc[2, "txn_volume_30d"] = -1
+    path = tmp_path / "b.parquet"
+    frame.to_parquet(path)
+    code, out = ingest_cli(path, "merchant_risk", "--policy", "reject")
+    assert code == 1
+    summary = json.loads(out)
+    assert (summary["written"], summary["quarantined"], summary["dataset_version"]) == (0, 4, None)
+    assert list_versions(settings_.offline_dir, "merchant_risk") == []
+    assert Path(summary["report_path"]).exists()
+
+
+def test_naive_timestamps_extra_and_missing_columns_are_rejected_with_reasons(
+    settings_: Settings, tmp_path: Path
+) -> None:
+    naive = merchant_rows(3)
+    naive["event_timestamp"] = naive["event_timestamp"].dt.tz_localize(None)
+    extra = merchant_rows(3).assign(surprise=1)
+    missing = merchant_rows(3).drop(columns=["txn_volume_30d"])
+    for name, frame, check in [
+        ("naive", naive, "timestamp_not_tz_aware"),
+        ("extra", extra, "column_unknown"),
+        ("missing", missing, "column_missing"),
+    ]:
+        path = tmp_path / f"{name}.parquet"
+        frame.to_parquet(path)
+        code, out = ingest_cli(path, "merchant_risk", "--policy", "quarantine")
+        assert code == 1, (name, out)
+        summary = json.loads(out)
+        assert summary["quarantined"] == 3
+        q = pd.read_parquet(summary["quarantine_path"])
+        assert all(check in r for r in q["_reason"]), (name, q["_reason"].tolist())
+    assert list_versions(settings_.offline_dir, "merchant_risk") == []
+
+
+def test_csv_is_parsed_by_the_contract(settings_: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "merchant_id,event_timestamp,created_timestamp,merchant_category,fraud_rate_30d,chargeback_rate_30d,txn_volume_30d\n"
+        "1,2026-01-01T00:00:00Z,2026-01-01T01:00:00+00:00,fuel,0.1,0.2,10\n"
+        "2,2026-01-01T00:00:00,2026-01-01T01:00:00Z,fuel,0.1,0.2,10\n"
+        "3,2026-01-01T00:00:00Z,2026-01-01T01:00:00Z,fuel,0.1,0.2,1.5\n"
+        "4,2026-01-01T00:00:00Z,2026-01-01T01:00:00Z,fuel,0.1,0.2,7.0\n"
+    )
+    code, out = ingest_cli(path, "merchant_risk", "--policy", "quarantine")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert (summary["written"], summary["quarantined"]) == (2, 2)
+    q = pd.read_parquet(summary["quarantine_path"])
+    assert dict(zip(q["_row"], q["_reason"], strict=True)) == {
+        1: "timestamp_not_tz_aware on event_timestamp ('2026-01-01T00:00:00')",
+        2: "dtype(int) on txn_volume_30d ('1.5')",
+    }
+
+
+def test_identical_reingest_is_idempotent(settings_: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    merchant_rows(20).to_parquet(path)
+    first = json.loads(ingest_cli(path)[1])
+    second = json.loads(ingest_cli(path)[1])
+    assert first["dataset_version"] == second["dataset_version"]
+    assert len(list_versions(settings_.offline_dir, "merchant_risk")) == 1
+    r = runner.invoke(app, ["datasets", "merchant_risk", "--json"])
+    assert [v["rows"] for v in json.loads(r.output)] == [20]
+
+
+def test_a_process_killed_between_write_and_rename_leaves_no_version(
+    settings_: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "m.parquet"
+    merchant_rows(50).to_parquet(path)
+    script = (
+        "import os, sys\n"
+        "os.replace = lambda *a, **k: os._exit(9)  # die right before the commit point\n"
+        "from services.cli import app\n"
+        f"app(['ingest', 'merchant_risk', {str(path)!r}])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=os.environ.copy(), capture_output=True, check=False
+    )
+    assert proc.returncode == 9, proc.stderr.decode()[-2000:]
+    assert list_versions(settings_.offline_dir, "merchant_risk") == []
+    leftovers = [p.name for p in (settings_.offline_dir / "merchant_risk").iterdir() if p.is_file()]
+    assert all(name.startswith(".") for name in leftovers), leftovers  # hidden temp only
+    code, out = ingest_cli(path)  # a retry succeeds
+    assert code == 0, out
+    assert len(list_versions(settings_.offline_dir, "merchant_risk")) == 1
+
+
+_BREAKS: list[tuple[str, Any]] = [
+    ("fraud_rate_30d", 2.0),
+    ("fraud_rate_30d", -0.1),
+    ("txn_volume_30d", -5),
+    ("merchant_category", "casino"),
+    ("merchant_category", None),
+    ("chargeback_rate_30d", None),
+]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    n=st.integers(min_value=1, max_value=40),
+    breaks=st.lists(st.tuples(st.integers(0, 39), st.integers(0, len(_BREAKS) - 1)), max_size=15),
+    dups=st.lists(st.integers(0, 39), max_size=5),
+)
+def test_received_equals_written_plus_quarantined(
+    sqlite_settings: Settings, n: int, breaks: list[tuple[int, int]], dups: list[int]
+) -> None:
+    store = Store(sqlite_settings)
+    frame = merchant_rows(n, start_id=10_000 + n * 100).astype(
+        {
+            "fraud_rate_30d": object,
+            "chargeback_rate_30d": object,
+            "merchant_category": object,
+            "txn_volume_30d": object,
+        }
+    )
+    expected_bad: set[int] = set()
+    for row, which in breaks:
+        if row < n:
+            column, value = _BREAKS[which]
+            frame.loc[row, column] = value
+            expected_bad.add(row)
+    for row in dups:
+        if row < n:
+            frame = frame.iloc[[*range(len(frame)), row]].reset_index(drop=True)
+            expected_bad.add(len(frame) - 1)
+    result = ingest_frame(store, "merchant_risk", frame, policy="quarantine", update_online=False)
+    assert result.received == len(frame)
+    assert result.received == result.written + result.quarantined
+    assert result.quarantined == len(expected_bad)
+    if result.dataset_version:
+        written = pd.read_parquet(
+            sqlite_settings.offline_dir / "merchant_risk" / f"{result.dataset_version}.parquet"
+        )
+        good = frame.drop(index=sorted(expected_bad))
+        assert sorted(written["txn_volume_30d"].tolist()) == sorted(
+            int(v) for v in good["txn_volume_30d"]
+        )
+    store.close()

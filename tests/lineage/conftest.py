@@ -1,0 +1,113 @@
+"""Fixtures for the lineage tests: real SQLite and PostgreSQL databases built by Alembic.
+
+Each backend database is created once per session by ``upgrade_head`` and emptied before every
+test. PostgreSQL gets a uniquely named database on 127.0.0.1:5432, dropped at teardown.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineage import access
+from lineage.api import create_app
+from lineage.db.migrate import upgrade_head
+from lineage.db.models import AuditHead, Base
+from lineage.db.session import make_engine, make_sessionmaker, session_scope
+from lineage.settings import LineageSettings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('lineage') / 'lineage.db'}"
+    upgrade_head(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    name = f"lineage_test_{uuid.uuid4().hex}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        upgrade_head(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _empty(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(delete(table))
+            conn.execute(insert(AuditHead).values(id=1, last_id=0, last_hash="0" * 64))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)],
+)
+def db_url(request: pytest.FixtureRequest) -> str:
+    """An empty, migrated database on each backend."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    _empty(url)
+    return url
+
+
+@pytest.fixture
+def maker(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(db_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def session(maker: sessionmaker[Session]) -> Iterator[Session]:
+    with session_scope(maker) as s:
+        yield s
+
+
+@pytest.fixture
+def golden() -> Callable[[str], dict[str, Any]]:
+    def load(name: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+        return data
+
+    return load
+
+
+@pytest.fixture
+def make_token(maker: sessionmaker[Session]) -> Callable[..., str]:
+    def create(principal: str, role: str, *namespaces: str) -> str:
+        with session_scope(maker) as s:
+            return access.create_token(s, principal, role, namespaces)
+
+    return create
+
+
+@pytest.fixture
+def settings(db_url: str) -> LineageSettings:
+    return LineageSettings(database_url=db_url, max_body_bytes=64 * 1024, max_depth=10)
+
+
+@pytest.fixture
+def client(settings: LineageSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c

@@ -1,0 +1,212 @@
+"""A real lineage service on a loopback port, fed by the real openlineage-python client and by
+the Skewless emitter (HTTP and in-process), including the spool when the service is down."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import uvicorn
+from openlineage.client import OpenLineageClient
+from openlineage.client.event_v2 import Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.generated import dataset_version_dataset
+from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
+from openlineage.client.uuid import generate_new_uuid
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineage import service
+from lineage.api import create_app
+from lineage.db.models import LineageEvent
+from lineage.db.session import session_scope
+from lineage.emitter import DatasetRef, Emitter
+from lineage.identity import NAMESPACE, job_name, source_dataset, training_set_dataset
+from lineage.settings import LineageSettings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServiceThread:
+    def __init__(self, settings: LineageSettings, port: int) -> None:
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def __enter__(self) -> ServiceThread:
+        self.thread.start()
+        while not self.server.started:  # readiness poll, not a timing assertion
+            if not self.thread.is_alive():
+                raise RuntimeError("lineage service failed to start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join()
+
+
+@pytest.fixture
+def live(settings: LineageSettings) -> Iterator[ServiceThread]:
+    with ServiceThread(settings, free_port()) as svc:
+        yield svc
+
+
+def events_stored(maker: sessionmaker[Session]) -> int:
+    with session_scope(maker) as s:
+        return int(s.scalar(select(func.count()).select_from(LineageEvent)) or 0)
+
+
+def graph_ids(maker: sessionmaker[Session], node: str) -> set[str]:
+    with session_scope(maker) as s:
+        return {n["id"] for n in service.lineage_graph(s, node, 5, None)["graph"]}
+
+
+def test_openlineage_client_start_complete_and_retried_duplicate(live, make_token, maker) -> None:
+    token = make_token("producer", "producer", NAMESPACE)
+    transport = HttpTransport(HttpConfig(url=live.url, auth=ApiKeyTokenProvider({"apiKey": token})))
+    client = OpenLineageClient(transport=transport)
+    run = Run(runId=str(generate_new_uuid()))
+    job = Job(namespace=NAMESPACE, name=job_name("ingest", "customers"))
+    facets = {"version": dataset_version_dataset.DatasetVersionDatasetFacet("v1")}
+    output = OutputDataset(namespace=NAMESPACE, name=source_dataset("customers"), facets=facets)
+    now = datetime.now(UTC).isoformat()
+    start = RunEvent(
+        eventType=RunState.START, eventTime=now, run=run, job=job, producer="https://t"
+    )
+    complete = RunEvent(
+        eventType=RunState.COMPLETE,
+        eventTime=now,
+        run=run,
+        job=job,
+        producer="https://t",
+        outputs=[output],
+    )
+    client.emit(start)
+    client.emit(complete)
+    client.emit(complete)  # what the client's own retry would resend
+    assert events_stored(maker) == 2
+    assert graph_ids(maker, f"job:{NAMESPACE}:ingest.customers") == {
+        f"job:{NAMESPACE}:ingest.customers",
+        f"dataset:{NAMESPACE}:offline/customers",
+    }
+    with session_scope(maker) as s:
+        assert service.summary(s)["runs"] == {"COMPLETE": 1}
+
+
+def test_emitter_over_http_sends_start_complete_and_model(
+    live, make_token, maker, tmp_path
+) -> None:
+    token = make_token("pipeline", "producer", NAMESPACE)
+    emitter = Emitter(
+        database_url="", url=live.url, token=token, spool_path=tmp_path / "spool.jsonl"
+    )
+    raw = DatasetRef(source_dataset("customers"), version="v1", fields=(("id", "int64", "key"),))
+    ts = DatasetRef(
+        training_set_dataset("churn"),
+        version="ts1",
+        row_count=10,
+        assertions=(("not_null", True, "id"),),
+        metrics={"rowCount": 10, "id.nullCount": 0},
+    )
+    emitter.emit_run(job_name("training_set", "churn"), inputs=[raw], outputs=[ts])
+    emitter.register_model("churn", "1", "ts1", {"auc": 0.8})
+    emitter.close()
+    assert not (tmp_path / "spool.jsonl.rejected.jsonl").exists()
+    with session_scope(maker) as s:
+        found = service.provenance(s, "churn", "1")
+    assert {d["version"] for d in found["datasetVersions"]} == {"v1", "ts1"}
+    assert found["trainingSet"]["rowCount"] == 10
+
+
+def test_emitter_spools_while_down_and_flush_delivers_exactly_once(
+    settings, make_token, maker, tmp_path
+) -> None:
+    port = free_port()
+    spool = tmp_path / "spool.jsonl"
+    token = make_token("pipeline", "producer", NAMESPACE)
+    emitter = Emitter(
+        database_url="", url=f"http://127.0.0.1:{port}", token=token, spool_path=spool
+    )
+    ref = DatasetRef(source_dataset("orders"), version="o1")
+    run_id = emitter.emit_run(job_name("ingest", "orders"), outputs=[ref])
+    emitter.emit_run(
+        job_name("ingest", "orders"), outputs=[DatasetRef(source_dataset("orders"), version="o2")]
+    )
+    emitter.register_model("m", "1", "o2", {})
+    assert len(spool.read_text().splitlines()) == 5
+    assert events_stored(maker) == 0
+    with ServiceThread(settings, port):
+        assert emitter.flush() == 5
+        assert emitter.flush() == 0
+    emitter.close()
+    assert spool.read_text() == ""
+    assert events_stored(maker) == 4
+    with session_scope(maker) as s:
+        assert service.summary(s)["runs"] == {"COMPLETE": 2}
+        graph = service.lineage_graph(s, f"run:{run_id}", 1, None)
+    assert f"datasetVersion:{NAMESPACE}:offline/orders#o1" in {n["id"] for n in graph["graph"]}
+
+
+def test_replaying_an_already_delivered_record_is_harmless(
+    live, make_token, maker, tmp_path
+) -> None:
+    token = make_token("pipeline", "producer", NAMESPACE)
+    spool = tmp_path / "spool.jsonl"
+    emitter = Emitter(database_url="", url=live.url, token=token, spool_path=spool)
+    emitter.emit_run(
+        job_name("ingest", "orders"), outputs=[DatasetRef(source_dataset("orders"), version="o1")]
+    )
+    with session_scope(maker) as s:
+        payloads = [e.payload for e in s.scalars(select(LineageEvent))]
+    for payload in payloads:  # as if the service stored them but the answer was lost
+        Emitter._append(spool, {"kind": "event", "body": payload})
+    assert emitter.flush() == 2
+    emitter.close()
+    assert events_stored(maker) == 2
+
+
+def test_bad_token_is_spooled_not_raised(live, tmp_path, maker) -> None:
+    spool = tmp_path / "spool.jsonl"
+    emitter = Emitter(database_url="", url=live.url, token="wrong", spool_path=spool)
+    emitter.emit_run(job_name("ingest", "orders"))
+    emitter.close()
+    assert len(spool.read_text().splitlines()) == 2
+    assert events_stored(maker) == 0
+
+
+def test_in_process_emitter_records_failures_without_raising(db_url, maker, tmp_path) -> None:
+    emitter = Emitter(database_url=db_url, spool_path=tmp_path / "spool.jsonl")
+    error = ValueError("contract violated")
+    run_id = emitter.emit_run(
+        job_name("ingest", "orders"),
+        outputs=[DatasetRef(source_dataset("orders"), version="o1")],
+        fail=error,
+    )
+    emitter.close()
+    with session_scope(maker) as s:
+        graph = service.lineage_graph(s, f"run:{run_id}", 0, None)
+    assert graph["graph"][0]["data"]["state"] == "FAIL"
+    assert not (tmp_path / "spool.jsonl").exists() or (tmp_path / "spool.jsonl").read_text() == ""
+
+
+def test_in_process_emitter_migrates_a_new_database(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh' / 'lineage.db'}"
+    emitter = Emitter(database_url=url, spool_path=tmp_path / "spool.jsonl")
+    emitter.emit_run(
+        job_name("ingest", "orders"), outputs=[DatasetRef(source_dataset("orders"), version="o1")]
+    )
+    emitter.register_model("m", "1", "o1", {"auc": 1.0})
+    emitter.close()
+    assert (tmp_path / "fresh" / "lineage.db").exists()

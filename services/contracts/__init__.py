@@ -24,6 +24,16 @@ ALL_CONTRACTS: dict[str, type[SourceContract]] = {
     "transaction_risk": TransactionRiskFeatures,
 }
 
+
+
+def register_contract(contract: type[SourceContract], *, batch: bool = True) -> None:
+    """Make a contract defined outside this package (e.g. the benchmark's) resolvable by name."""
+    name = str(contract.Config.name)  # type: ignore[attr-defined]
+    ALL_CONTRACTS[name] = contract
+    if batch:
+        CONTRACTS[name] = contract
+
+
 __all__ = [
     "ALL_CONTRACTS",
     "CONTRACTS",
@@ -34,4 +44,5 @@ __all__ = [
     "TransactionRequest",
     "TransactionRiskFeatures",
     "get_contract",
+    "register_contract",
 ]

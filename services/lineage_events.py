@@ -8,7 +8,6 @@ spools what it cannot deliver and replays it on the next emit.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +25,7 @@ from lineage.identity import (
 from services.contracts import SourceContract
 from services.contracts.schema import column_specs
 from services.settings import Settings
+from services.store import definition_hash
 
 if TYPE_CHECKING:
     from services.ingestion.gate import IngestResult
@@ -129,17 +129,13 @@ def emit_ingest(
     )
 
 
-def view_version(spec_bytes: bytes) -> str:
-    return hashlib.sha256(spec_bytes).hexdigest()[:16]
-
-
 def emit_apply(settings: Settings, store: Store) -> list[str]:
     """One run per feature view: its source (or source views) -> the view's definition version."""
     runs = []
     emitter = emitter_for(settings)
     for fv in store.feature_views.values():
         source = fv.batch_source.name if fv.batch_source else fv.name
-        version = view_version(fv.to_proto().spec.SerializeToString(deterministic=True))
+        version = definition_hash(fv)
         fields = tuple((f.name, str(f.dtype), f.description) for f in fv.features)
         runs.append(
             emitter.emit_run(
@@ -151,7 +147,7 @@ def emit_apply(settings: Settings, store: Store) -> list[str]:
             )
         )
     for odfv in store.odfvs.values():
-        version = view_version(odfv.to_proto().spec.SerializeToString(deterministic=True))
+        version = definition_hash(odfv)
         inputs = [
             DatasetRef(name=feature_view_dataset(p.name))
             for p in odfv.source_feature_view_projections.values()

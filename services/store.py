@@ -9,6 +9,7 @@ upgrade touches this file.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 import uuid
@@ -228,6 +229,35 @@ class Store:
         client = getattr(online, "_client", None)
         if client is not None:
             client.close()
+
+
+def definition_hash(view: FeatureView | OnDemandFeatureView) -> str:
+    """A stable hash of a view's definition (its spec; an on-demand view's UDF by source text).
+
+    The pickled UDF body differs between processes for the same code, so it is left out and
+    the UDF's source text stands for it.
+    """
+    spec = view.to_proto().spec
+    if isinstance(view, OnDemandFeatureView):
+        spec.user_defined_function.ClearField("body")
+        spec.feature_transformation.user_defined_function.ClearField("body")
+    _clear_meta(spec)
+    return hashlib.sha256(spec.SerializeToString(deterministic=True)).hexdigest()[:16]
+
+
+def _clear_meta(message: Any) -> None:
+    """Drop registry bookkeeping (``meta``: created/updated times) from nested protos."""
+    for descriptor, value in message.ListFields():
+        if descriptor.name == "meta" and descriptor.message_type is not None:
+            message.ClearField("meta")
+        elif descriptor.message_type is not None:
+            if hasattr(value, "ListFields"):
+                _clear_meta(value)
+            else:  # a repeated field or a map of messages
+                items = value.values() if hasattr(value, "values") else value
+                for item in items:
+                    if hasattr(item, "ListFields"):
+                        _clear_meta(item)
 
 
 def now_utc() -> datetime:

@@ -25,7 +25,6 @@ ALL_CONTRACTS: dict[str, type[SourceContract]] = {
 }
 
 
-
 def register_contract(contract: type[SourceContract], *, batch: bool = True) -> None:
     """Make a contract defined outside this package (e.g. the benchmark's) resolvable by name."""
     name = str(contract.Config.name)  # type: ignore[attr-defined]

@@ -30,7 +30,7 @@ from services.offline.engine import (
     register_versions,
 )
 from services.resolution import ServicePlan, plan_service
-from services.store import Store
+from services.store import Store, definition_hash
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,8 @@ def _check_entities(plan: ServicePlan, entities: pd.DataFrame) -> pd.DataFrame:
 
 
 def _view_hashes(store: Store, plan: ServicePlan) -> dict[str, str]:
-    out = {}
-    for read in plan.views:
-        spec = store.feature_views[read.view].to_proto().spec
-        out[read.view] = hashlib.sha256(spec.SerializeToString(deterministic=True)).hexdigest()[:16]
-    for odfv in plan.on_demand:
-        spec = store.odfvs[odfv.view].to_proto().spec
-        out[odfv.view] = hashlib.sha256(spec.SerializeToString(deterministic=True)).hexdigest()[:16]
+    out = {read.view: definition_hash(store.feature_views[read.view]) for read in plan.views}
+    out.update({o.view: definition_hash(store.odfvs[o.view]) for o in plan.on_demand})
     return out
 
 

@@ -46,15 +46,17 @@ def _frame(rows: list[tuple[int, int, int, int]], first_id: int) -> pd.DataFrame
         if key in seen:  # the contract rejects duplicate keys within a batch; keep it valid
             continue
         seen.add(key)
-        out.append({
-            "merchant_id": first_id + ent,
-            "event_timestamp": BASE + timedelta(hours=hour),
-            "created_timestamp": BASE + timedelta(hours=hour + lag),
-            "merchant_category": "fuel",
-            "fraud_rate_30d": value / 1000,
-            "chargeback_rate_30d": 0.5,
-            "txn_volume_30d": value,
-        })
+        out.append(
+            {
+                "merchant_id": first_id + ent,
+                "event_timestamp": BASE + timedelta(hours=hour),
+                "created_timestamp": BASE + timedelta(hours=hour + lag),
+                "merchant_category": "fuel",
+                "fraud_rate_30d": value / 1000,
+                "chargeback_rate_30d": 0.5,
+                "txn_volume_30d": value,
+            }
+        )
     frame = pd.DataFrame(out)
     for col in ("event_timestamp", "created_timestamp"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
@@ -76,11 +78,15 @@ def _oracle(batches_: list[pd.DataFrame], key: int, at: datetime) -> int | None:
     return value
 
 
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(batches_=batches, rows=entity_rows)
 def test_training_sets_and_online_agree_with_the_oracle(
-    applied_store: Store, batches_: list[list[tuple[int, int, int, int]]],
+    applied_store: Store,
+    batches_: list[list[tuple[int, int, int, int]]],
     rows: list[tuple[int, int]],
 ) -> None:
     first_id = next(_ids) * 10
@@ -91,10 +97,14 @@ def test_training_sets_and_online_agree_with_the_oracle(
     plan = ServicePlan(name="prop", views=(read,), on_demand=())
 
     # Offline: every entity row, in input order, against the oracle.
-    entities = pd.DataFrame({
-        "merchant_id": pd.array([first_id + e for e, _ in rows], dtype="int64"),
-        "event_timestamp": pd.to_datetime([BASE + timedelta(hours=h) for _, h in rows], utc=True),
-    })
+    entities = pd.DataFrame(
+        {
+            "merchant_id": pd.array([first_id + e for e, _ in rows], dtype="int64"),
+            "event_timestamp": pd.to_datetime(
+                [BASE + timedelta(hours=h) for _, h in rows], utc=True
+            ),
+        }
+    )
     got, _ = join_features(applied_store, plan, entities)
     assert len(got) == len(rows)
     assert got["merchant_id"].tolist() == entities["merchant_id"].tolist()

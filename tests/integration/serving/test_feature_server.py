@@ -148,3 +148,28 @@ def test_health_and_metrics(server: Server) -> None:
     assert "skewless_request_seconds_bucket" in text
     assert 'skewless_requests_total{route="/get-online-features",status="200"}' in text
     assert "skewless_served_value_age_seconds_bucket" in text
+
+
+def test_served_rows_are_logged_for_audits(make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from tests.integration.serving.conftest import load_project
+
+    settings = make_settings("sqlite", serve_log_sample_rate=1.0)
+    load_project(settings, tmp_path)
+    with ServerThread(settings) as srv, httpx.Client(base_url=srv.url, timeout=10) as client:
+        for key in (1, 2, 3):
+            r = _get(
+                client,
+                {
+                    "feature_service": "fraud_detection_v1",
+                    "entities": {"customer_id": [key], "transaction_amount": [10.0]},
+                },
+            )
+            assert r.status_code == 200
+    parts = list((settings.data_dir / "served" / "fraud_detection_v1").rglob("*.parquet"))
+    logged = pd.concat([pd.read_parquet(p) for p in parts])
+    assert sorted(logged["customer_id"]) == [1, 2, 3]
+    assert {"_request_id", "_served_at", "txn_count_1d", "amount_to_avg_30d_ratio"} <= set(
+        logged.columns
+    )

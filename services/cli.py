@@ -375,6 +375,111 @@ def audit_parity(
         raise typer.Exit(1)
 
 
+@audit_app.command("drift")
+def audit_drift(
+    training_set: Annotated[str, typer.Option("--training-set", help="Training-set version id.")],
+    since: Annotated[datetime | None, typer.Option(help="Only rows served since (UTC).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Write an HTML report into this directory.")
+    ] = None,
+) -> None:
+    """Compare served features with a training set, feature by feature; exit 1 on drift."""
+    from services.audits.drift import audit_drift as run
+    from services.audits.report import write_drift_report
+    from services.lineage_events import emit_drift
+
+    settings = _settings()
+    with _errors():
+        result = run(_store(settings), training_set, since=_utc(since))
+    emit_drift(settings, result)
+    page = write_drift_report(result, report) if report is not None else None
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "training_set": result.training_set.version,
+                    "service": result.service,
+                    "dataset_drift": result.dataset_drift,
+                    "drifted_features": result.drifted_features,
+                    "reference_rows": result.reference_rows,
+                    "current_rows": result.current_rows,
+                    "report": None if page is None else str(page),
+                    "features": [
+                        {
+                            "feature": f.feature,
+                            "kind": f.kind,
+                            "method": f.method,
+                            "score": f.score,
+                            "threshold": f.threshold,
+                            "drifted": f.drifted,
+                            "scores": f.scores,
+                        }
+                        for f in result.features
+                    ],
+                },
+                default=str,
+            )
+        )
+    else:
+        table = Table(
+            "feature",
+            "method",
+            "score",
+            "threshold",
+            "drift",
+            title=f"drift vs {result.training_set.version} ({result.current_rows} served rows)",
+        )
+        for f in result.features:
+            table.add_row(
+                f.feature,
+                f.method,
+                f"{f.score:.4g}",
+                str(f.threshold),
+                "[red]DRIFT[/]" if f.drifted else "[green]ok[/]",
+            )
+        console.print(table)
+        console.print(
+            ("[red]dataset drift[/]" if result.dataset_drift else "[green]no dataset drift[/]")
+            + (f"; report: {page}" if page else "")
+        )
+    if result.dataset_drift:
+        raise typer.Exit(1)
+
+
+@audit_app.command("freshness")
+def audit_freshness(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Event-time age of the newest online value per view, against its SLO; exit 1 on a breach."""
+    from dataclasses import asdict
+
+    from services.audits.freshness import audit_freshness as run
+    from services.lineage_events import emit_freshness
+
+    settings = _settings()
+    with _errors():
+        views = run(_store(settings))
+    emit_freshness(settings, views)
+    if as_json:
+        print(json.dumps([asdict(v) for v in views], default=str))
+    else:
+        table = Table(
+            "view", "online entities", "newest age (h)", "SLO (h)", "expired share", "status"
+        )
+        for v in views:
+            age = "-" if v.newest_age_s is None else f"{v.newest_age_s / 3600:.1f}"
+            table.add_row(
+                v.view,
+                f"{v.online}/{v.entities}",
+                age,
+                f"{v.slo_s / 3600:.0f}",
+                f"{v.expired_share:.1%}",
+                "[red]BREACH[/]" if v.breached else "[green]ok[/]",
+            )
+        console.print(table)
+    if any(v.breached for v in views):
+        raise typer.Exit(1)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",

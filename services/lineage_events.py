@@ -212,3 +212,53 @@ def lineage_summary(settings: Settings) -> str:
     if summary is None:
         return f"events sent to {settings.lineage_url}"
     return ", ".join(f"{k}: {v}" for k, v in summary.items())
+
+
+def emit_drift(settings: Settings, report: Any) -> str | None:
+    """A drift audit run: training set + served log in, one assertion and scores per feature."""
+    ts = report.training_set
+    served = DatasetRef(
+        name=f"served/{report.service}",
+        row_count=report.current_rows,
+        metrics={"rowCount": float(report.current_rows)},
+        assertions=tuple(
+            (
+                f"drift:{f.method}{'<' if 'p_value' in f.method else '<='}{f.threshold}",
+                not f.drifted,
+                f.feature,
+            )
+            for f in report.features
+        ),
+    )
+    return emitter_for(settings).emit_run(
+        job_name("audit_drift", ts.name),
+        inputs=[DatasetRef(name=training_set_dataset(ts.name), version=ts.version), served],
+        run_facets={
+            "skewless_drift": {
+                "_producer": "skewless",
+                "_schemaURL": "https://skewless.example/facets/drift.json",
+                "datasetDrift": report.dataset_drift,
+                "driftedFeatures": report.drifted_features,
+                "scores": {
+                    f.feature: {k: v for k, v in f.scores.items() if v == v}
+                    for f in report.features
+                },
+            }
+        },
+    )
+
+
+def emit_freshness(settings: Settings, views: list[Any]) -> str | None:
+    """A freshness audit run: per view, the online dataset with its age assertion and counts."""
+    outputs = [
+        DatasetRef(
+            name=online_dataset(v.view),
+            row_count=v.online,
+            metrics={"rowCount": float(v.online)},
+            assertions=((f"freshness:newest_age<={int(v.slo_s)}s", not v.breached, None),),
+        )
+        for v in views
+    ]
+    return emitter_for(settings).emit_run(
+        job_name("audit_freshness", settings.project), inputs=outputs
+    )

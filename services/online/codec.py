@@ -6,6 +6,7 @@ Feast's ``get_online_features`` reads exactly what we write and vice versa.
 
 from __future__ import annotations
 
+import struct
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,6 +59,79 @@ def encode_column(column: pa.Array | pa.ChunkedArray, spec: ColumnSpec) -> list[
     present = [v for v in values if v is not None]
     encoded = iter(python_values_to_proto_values(present, VALUE_TYPE[spec.kind]) if present else [])
     return [next(encoded) if v is not None else ValueProto() for v in values]
+
+
+# Fast paths for the four scalar kinds the contracts use. They produce and read exactly the
+# bytes protobuf does for ``feast.types.Value`` (tests/unit/test_codec.py proves it against
+# Feast's own encoder over generated values); anything else falls back to the proto classes.
+_TAG_STRING, _TAG_INT64, _TAG_DOUBLE, _TAG_BOOL = 0x12, 0x20, 0x29, 0x38
+_DOUBLE = struct.Struct("<d")
+
+
+def _varint(value: int) -> bytes:
+    value &= (1 << 64) - 1  # negative int64 is sent as its 64-bit two's complement
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _read_varint(raw: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = raw[pos]
+        result |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def encode_values(values: list[Any], kind: Kind) -> list[bytes]:
+    """Serialized ``Value`` protos for plain Python values of one kind (None -> b"")."""
+    if kind == "float":
+        return [b"" if v is None else b"\x29" + _DOUBLE.pack(v) for v in values]
+    if kind == "int":
+        return [b"" if v is None else b"\x20" + _varint(v) for v in values]
+    if kind == "bool":
+        return [b"" if v is None else (b"\x38\x01" if v else b"\x38\x00") for v in values]
+    if kind == "string":
+        out = []
+        for v in values:
+            if v is None:
+                out.append(b"")
+            else:
+                data = v.encode("utf-8")
+                out.append(b"\x12" + _varint(len(data)) + data)
+        return out
+    present = [v for v in values if v is not None]
+    protos = iter(python_values_to_proto_values(present, VALUE_TYPE[kind]) if present else [])
+    return [next(protos).SerializeToString() if v is not None else b"" for v in values]
+
+
+def decode_fast(raw: bytes | None) -> Any:
+    """Decode a serialized ``Value`` proto; the common scalar kinds without protobuf."""
+    if not raw:
+        return None
+    tag = raw[0]
+    if tag == _TAG_DOUBLE and len(raw) == 9:
+        return _DOUBLE.unpack_from(raw, 1)[0]
+    if tag == _TAG_INT64:
+        value, end = _read_varint(raw, 1)
+        if end == len(raw):
+            return value - (1 << 64) if value >= 1 << 63 else value
+    if tag == _TAG_BOOL and len(raw) == 2:
+        return raw[1] == 1
+    if tag == _TAG_STRING:
+        length, start = _read_varint(raw, 1)
+        if start + length == len(raw):
+            return raw[start:].decode("utf-8")
+    return decode_raw(raw)
 
 
 def encode_timestamp(moment: datetime) -> bytes:

@@ -25,7 +25,7 @@ from services.errors import (
 )
 from services.online.client import redis_client
 from services.online.codec import (
-    decode_raw,
+    decode_fast,
     decode_timestamp,
     decode_value,
     entity_key,
@@ -122,7 +122,7 @@ class OnlineReader:
                 out.append((None, None))
             else:
                 out.append(
-                    (ts, {n: decode_raw(raw) for n, raw in zip(names, reply[:-1], strict=True)})
+                    (ts, {n: decode_fast(raw) for n, raw in zip(names, reply[:-1], strict=True)})
                 )
         return out
 

@@ -18,6 +18,7 @@ from services.online.client import redis_client
 from services.online.codec import (
     encode_column,
     encode_timestamp,
+    encode_values,
     entity_key,
     field_key,
     redis_key,
@@ -42,25 +43,35 @@ class OnlineWriter:
             return 0
         keys = batch.column(read.join_key).to_pylist()
         event_ts: list[datetime] = batch.column("event_timestamp").to_pylist()
-        created_ts: list[datetime] = batch.column("created_timestamp").to_pylist()
-        encoded = {f.name: encode_column(batch.column(f.name), f) for f in read.features}
         if self._redis is not None:
-            self._write_redis(read, keys, event_ts, encoded)
+            raw = {
+                f.name: encode_values(batch.column(f.name).to_pylist(), f.kind)
+                for f in read.features
+            }
+            self._write_redis(read, keys, event_ts, raw)
         else:
+            created_ts: list[datetime] = batch.column("created_timestamp").to_pylist()
+            encoded = {f.name: encode_column(batch.column(f.name), f) for f in read.features}
             self._write_feast(read, keys, event_ts, created_ts, encoded)
         return int(batch.num_rows)
 
-    def _write_redis(self, read, keys, event_ts, encoded) -> None:  # type: ignore[no-untyped-def]
+    def _write_redis(
+        self,
+        read: ViewRead,
+        keys: list[int],
+        event_ts: list[datetime],
+        raw: dict[str, list[bytes]],
+    ) -> None:
         assert self._redis is not None
         project = self.store.project
-        names = [(field_key(read.view, name), values) for name, values in encoded.items()]
+        names = [(field_key(read.view, name), values) for name, values in raw.items()]
         tsk = ts_key(read.view)
         try:
             with self._redis.pipeline(transaction=False) as pipe:
                 for i, key in enumerate(keys):
                     mapping: dict[bytes | str, bytes] = {tsk: encode_timestamp(event_ts[i])}
                     for fkey, values in names:
-                        mapping[fkey] = values[i].SerializeToString()
+                        mapping[fkey] = values[i]
                     pipe.hset(redis_key(project, read.join_key, key), mapping=mapping)
                 pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError) as exc:

@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 export SKEWLESS_DATA_DIR ?= ./data
 
-.PHONY: help bootstrap services demo test test-fast lint format bench bench-quick up clean
+.PHONY: help bootstrap services demo test test-fast lint format bench bench-tools bench-quick up clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ services: ## Start local Redis and PostgreSQL if they are not answering (this ma
 demo: bootstrap ## Run the whole flow on the embedded defaults (SQLite, parquet, no server)
 	$(RUN) skewless demo --data-dir $(SKEWLESS_DATA_DIR)
 
-test: bootstrap services ## Run every test against the real Redis and PostgreSQL
+test: bootstrap services bench-tools ## Run every test against the real Redis and PostgreSQL
 	$(RUN) pytest -q -p no:cacheprovider
 
 test-fast: bootstrap ## Unit tests only (no Redis/PostgreSQL, no e2e)
@@ -35,10 +35,13 @@ format: bootstrap ## Apply ruff's formatting and safe fixes
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: bootstrap services ## Benchmarks against Feast and the raw limit (BENCH_SCALE=1.0)
+bench-tools: ## Install the HTTP load generator (wrk, a Debian package) if missing
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+
+bench: bootstrap services bench-tools ## Benchmarks against Feast and the raw limit (BENCH_SCALE=1.0)
 	$(RUN) python -m bench.run --scale $${BENCH_SCALE:-1.0}
 
-bench-quick: bootstrap services ## The same benchmarks at 5% scale
+bench-quick: bootstrap services bench-tools ## The same benchmarks at 5% scale
 	$(RUN) python -m bench.run --scale 0.05 --quick
 
 up: ## Start the stack with docker compose (needs a Docker engine)

@@ -113,9 +113,9 @@ _risk_fields, _risk_field_tags = odfv_fields_and_tags(TransactionRiskFeatures)
 def transaction_risk(inputs: pd.DataFrame) -> pd.DataFrame:
     """Feast's entry point for the shared ``transaction_risk`` transformation."""
     # Imported here: Feast rebuilds this function from its source text, without module globals.
-    from services.contracts.transforms import transaction_risk as shared_transform
+    from services.contracts.transforms import transaction_risk_frame
 
-    return shared_transform(inputs)
+    return transaction_risk_frame(inputs)
 
 
 fraud_detection_v1 = FeatureService(

@@ -6,11 +6,10 @@ views, features, join keys, ttls, dtypes and on-demand transforms a service mean
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-
-import pandas as pd
+from typing import Any
 
 from services.contracts import ALL_CONTRACTS, CONTRACTS, SourceContract
 from services.contracts.base import ColumnSpec
@@ -20,7 +19,7 @@ from services.errors import UnknownFeatureError
 from services.store import Store
 
 # The shared on-demand functions, by view name: the same callables Feast's views wrap.
-TRANSFORMS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+TRANSFORMS: dict[str, Callable[[Any], Mapping[str, Any]]] = {
     "transaction_risk": transaction_risk,
 }
 
@@ -42,7 +41,7 @@ class OnDemandRead:
     """An on-demand view: its transform, inputs and the output columns the service uses."""
 
     view: str
-    transform: Callable[[pd.DataFrame], pd.DataFrame]
+    transform: Callable[[Any], Mapping[str, Any]]
     request_fields: tuple[ColumnSpec, ...]
     features: tuple[ColumnSpec, ...]
 

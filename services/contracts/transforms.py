@@ -6,6 +6,10 @@ path and in the online read path, so the two paths cannot compute it differently
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -36,23 +40,34 @@ class TransactionRiskFeatures(SourceContract):
 TRANSACTION_RISK_INPUTS = ("txn_amount_avg_30d", "transaction_amount")
 
 
-def transaction_risk(inputs: pd.DataFrame) -> pd.DataFrame:
+def transaction_risk(inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Compare the requested amount with the customer's 30-day average.
 
+    Works on anything column-shaped (a DataFrame, or a dict of lists on the online path),
+    with numpy only, so both paths run literally the same arithmetic; nulls are NaN.
+
     Args:
-        inputs: a frame with ``txn_amount_avg_30d`` and ``transaction_amount``.
+        inputs: columns ``txn_amount_avg_30d`` and ``transaction_amount``.
 
     Returns:
-        A frame with the ``TransactionRiskFeatures`` columns, aligned on the input index.
+        The ``TransactionRiskFeatures`` columns as float64 arrays, in input order.
 
     """
-    avg = pd.to_numeric(inputs["txn_amount_avg_30d"], errors="raise").astype("float64")
-    amount = pd.to_numeric(inputs["transaction_amount"], errors="raise").astype("float64")
-    positive_avg = avg.where(avg > 0)
-    return pd.DataFrame(
-        {
-            "amount_to_avg_30d_ratio": (amount / positive_avg).round(9),
-            "amount_minus_avg_30d": (amount - avg).round(9),
-        },
-        index=inputs.index,
-    )
+    avg = _floats(inputs["txn_amount_avg_30d"])
+    amount = _floats(inputs["transaction_amount"])
+    positive_avg = np.where(avg > 0, avg, np.nan)
+    return {
+        "amount_to_avg_30d_ratio": np.round(amount / positive_avg, 9),
+        "amount_minus_avg_30d": np.round(amount - avg, 9),
+    }
+
+
+def _floats(column: Any) -> np.ndarray:
+    if isinstance(column, pd.Series):
+        return np.asarray(column.astype("float64").to_numpy(na_value=np.nan), dtype="float64")
+    return np.array([np.nan if v is None else v for v in column], dtype="float64")
+
+
+def transaction_risk_frame(inputs: pd.DataFrame) -> pd.DataFrame:
+    """``transaction_risk`` as a DataFrame aligned on the input index (Feast's pandas mode)."""
+    return pd.DataFrame(transaction_risk(inputs), index=inputs.index)

@@ -99,7 +99,7 @@ def join_features(
     for odfv in plan.on_demand:
         computed = odfv.transform(out)
         for spec in odfv.features:
-            out[spec.name] = computed[spec.name].astype("float64")
+            out[spec.name] = pd.Series(computed[spec.name], index=out.index, dtype="float64")
     for spec in plan.output_specs:
         if spec.kind == "bool":
             out[spec.name] = out[spec.name].astype("boolean")

@@ -88,8 +88,15 @@ class OnlineReader:
 
     def read_view(self, read: ViewRead, keys: Sequence[int]) -> list[Stored]:
         """Stored (event time, {feature: value}) per key; (None, None) when absent."""
+        return self.read_views([(read, keys)])[0]
+
+    def read_views(self, wanted: Sequence[tuple[ViewRead, Sequence[int]]]) -> list[list[Stored]]:
+        """Several views at once: on Redis, one pipelined round trip for the whole request."""
         if self._redis is not None:
-            return self._read_redis(read, keys)
+            return self._read_redis(wanted)
+        return [self._read_feast(read, keys) for read, keys in wanted]
+
+    def _read_feast(self, read: ViewRead, keys: Sequence[int]) -> list[Stored]:
         fv = self.store.feature_views[read.view]
         rows = self.store.online_store().online_read(
             self.store.config,
@@ -102,29 +109,35 @@ class OnlineReader:
             for ts, values in rows
         ]
 
-    def _read_redis(self, read: ViewRead, keys: Sequence[int]) -> list[Stored]:
+    def _read_redis(self, wanted: Sequence[tuple[ViewRead, Sequence[int]]]) -> list[list[Stored]]:
         assert self._redis is not None
-        fields: list[bytes | str] = [field_key(read.view, f.name) for f in read.features]
-        fields.append(ts_key(read.view))
         project = self.store.project
         try:
             with self._redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.hmget(redis_key(project, read.join_key, key), fields)
-                replies = pipe.execute()
+                for read, keys in wanted:
+                    fields: list[bytes | str] = [
+                        field_key(read.view, f.name) for f in read.features
+                    ]
+                    fields.append(ts_key(read.view))
+                    for key in keys:
+                        pipe.hmget(redis_key(project, read.join_key, key), fields)
+                replies = iter(pipe.execute())
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise OnlineStoreUnavailableError(str(exc)) from exc
-        out: list[Stored] = []
-        names = [f.name for f in read.features]
-        for reply in replies:
-            ts = decode_timestamp(reply[-1])
-            if ts is None:
-                out.append((None, None))
-            else:
-                out.append(
-                    (ts, {n: decode_fast(raw) for n, raw in zip(names, reply[:-1], strict=True)})
-                )
-        return out
+        results: list[list[Stored]] = []
+        for read, keys in wanted:
+            names = [f.name for f in read.features]
+            out: list[Stored] = []
+            for _ in keys:
+                reply = next(replies)
+                ts = decode_timestamp(reply[-1])
+                if ts is None:
+                    out.append((None, None))
+                else:
+                    values = {n: decode_fast(r) for n, r in zip(names, reply[:-1], strict=True)}
+                    out.append((ts, values))
+            results.append(out)
+        return results
 
     def close(self) -> None:
         if self._redis is not None:
@@ -223,18 +236,17 @@ def online_features(
         FeatureColumn(k, list(entities[k]), [PRESENT] * n, [None] * n) for k in plan.join_keys
     ]
     by_name: dict[str, FeatureColumn] = {}
-    for read in plan.views:
-        keys = [int(k) for k in entities[read.join_key]]
-        view_cols = _view_columns(read, reader.read_view(read, keys), at)
+    wanted = [(read, [int(k) for k in entities[read.join_key]]) for read in plan.views]
+    for read, stored in zip(plan.views, reader.read_views(wanted), strict=True):
+        view_cols = _view_columns(read, stored, at)
         by_name.update({c.name: c for c in view_cols})
         columns.extend(view_cols)
     for odfv in plan.on_demand:
-        inputs = pd.DataFrame({name: col.values for name, col in by_name.items()})
-        for name, values in request.items():
-            inputs[name] = values
+        inputs: dict[str, Sequence[Any]] = {name: col.values for name, col in by_name.items()}
+        inputs.update(request)
         outputs = odfv.transform(inputs)
         for spec in odfv.features:
-            values = [_clean(v) for v in outputs[spec.name].tolist()]
+            values = [_clean(v) for v in list(outputs[spec.name])]
             columns.append(
                 FeatureColumn(
                     spec.name,

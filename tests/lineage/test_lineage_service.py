@@ -126,6 +126,15 @@ class TestLineageStore:
                 "version": "1",
                 "trainingSetVersion": "ts-v1",
                 "deployments": ["production"],
+                "deploymentDetails": [
+                    {
+                        "environment": "production",
+                        "featureService": None,
+                        "deployedAt": found["modelVersions"][0]["deploymentDetails"][0][
+                            "deployedAt"
+                        ],
+                    }
+                ],
             }
         ]
 

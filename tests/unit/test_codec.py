@@ -37,8 +37,11 @@ def _same(a: object, b: object) -> bool:
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(sorted(_values)).flatmap(
-    lambda kind: st.tuples(st.just(kind), st.lists(st.none() | _values[kind], max_size=8))))
+@given(
+    st.sampled_from(sorted(_values)).flatmap(
+        lambda kind: st.tuples(st.just(kind), st.lists(st.none() | _values[kind], max_size=8))
+    )
+)
 def test_fast_codec_matches_feast_bytes_and_values(case: tuple[str, list[object]]) -> None:
     kind, values = case
     ours = encode_values(values, kind)  # type: ignore[arg-type]

@@ -87,3 +87,47 @@ def test_redis_outage_gives_503_and_recovers(
         assert r.status_code == 200
         assert r.json()["results"][1]["statuses"] == ["NOT_FOUND", "NOT_FOUND"]
         assert client.get("/health").status_code == 200
+
+
+def test_the_server_survives_a_redis_restart_under_load(
+    make_settings: Callable[..., Settings], private_redis: RedisProcess, tmp_path: Path
+) -> None:
+    import threading
+    from collections import Counter
+
+    settings = make_settings("redis", redis_url=f"redis://127.0.0.1:{private_redis.port}/0")
+    load_project(settings, tmp_path)
+    body = {"features": ["merchant_risk:fraud_rate_30d"], "entities": {"merchant_id": [1, 2]}}
+    statuses: Counter[int] = Counter()
+    failures: list[str] = []
+    phase = {"stop": False}
+
+    with ServerThread(settings) as srv:
+
+        def hammer() -> None:
+            with httpx.Client(base_url=srv.url, timeout=30) as client:
+                for _ in range(2000):  # bounded
+                    if phase["stop"]:
+                        return
+                    try:
+                        statuses[client.post("/get-online-features", json=body).status_code] += 1
+                    except httpx.HTTPError as exc:  # a hang or dropped connection is a failure
+                        failures.append(repr(exc))
+
+        workers = [threading.Thread(target=hammer) for _ in range(4)]
+        for w in workers:
+            w.start()
+        time.sleep(0.5)
+        private_redis.stop()
+        time.sleep(1.0)
+        private_redis.start()
+        time.sleep(1.0)
+        phase["stop"] = True
+        for w in workers:
+            w.join(timeout=60)
+        with httpx.Client(base_url=srv.url, timeout=10) as client:
+            assert client.post("/get-online-features", json=body).status_code == 200
+    assert not failures, failures[:3]
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses[200] > 0
+    assert statuses[503] > 0

@@ -9,21 +9,28 @@ Both the lineage service and the feature server use it. Roles:
 
 A grant of ``*`` covers every namespace. Tokens are stored only as sha256 digests and are looked
 up by digest, so the plain token never touches the database.
+
+For the feature server (which may import only this module, ``emitter`` and ``identity``),
+``TokenVerifier`` checks tokens with a short cache and ``ReadAuditor`` batches read-audit entries
+into the same hash-chained audit log the lineage service writes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, cast, get_args
 
+from alembic.util.exc import CommandError
 from sqlalchemy.orm import Session
 
+from lineage.audit import PendingEntry
 from lineage.db import repositories as repo
-from lineage.db.models import Grant, Token
+from lineage.db.models import AuditLog, Grant, Token
 from lineage.db.models import Principal as PrincipalRow
 from lineage.errors import InvalidQuery, NotFound
 
@@ -32,6 +39,7 @@ Action = Literal["read", "write", "admin", "audit"]
 ROLES: tuple[str, ...] = get_args(Role)
 ALL_NAMESPACES = "*"
 TOKEN_PREFIX = "skl_"
+_log = logging.getLogger("lineage.access")
 
 
 @dataclass(frozen=True)
@@ -239,3 +247,104 @@ class TokenVerifier:
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+class ReadAuditor:
+    """Batched audit of feature reads for another process (the feature server).
+
+    ``record`` only appends to an in-memory buffer (no I/O on the request path); ``flush``
+    appends every buffered entry to the hash-chained audit log in one transaction, so
+    ``skewless lineage audit verify`` covers them. A database without the lineage tables is
+    migrated on the first flush. When a flush fails, the entries stay buffered (in order) for
+    the next one and the failure is logged: nothing is dropped.
+
+    Thread-safe: requests may ``record`` while another thread flushes.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        import threading
+
+        from lineage.db.session import make_engine, make_sessionmaker
+
+        self._database_url = database_url
+        self._engine = make_engine(database_url)
+        self._maker = make_sessionmaker(self._engine)
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._buffer: list[PendingEntry] = []
+        self._ready = False
+
+    @property
+    def pending(self) -> int:
+        """How many entries are buffered and not yet written."""
+        return len(self._buffer)
+
+    def record(
+        self, principal: str, action: str, obj: str, allowed: bool, source: str | None
+    ) -> None:
+        """Buffer one audit entry, timestamped now.
+
+        Args:
+            principal: Who read (``anonymous`` when unauthenticated).
+            action: What was done, e.g. ``read``.
+            obj: The object read, e.g. ``feature_view/merchant_risk``.
+            allowed: The authorization decision.
+            source: The client address, if known.
+
+        """
+        entry = PendingEntry(
+            ts=datetime.now(UTC),
+            principal=principal,
+            action=action,
+            object=obj,
+            allowed=allowed,
+            source_address=source or "unknown",
+        )
+        with self._lock:
+            self._buffer.append(entry)
+
+    def flush(self) -> int:
+        """Append every buffered entry to the audit log in one transaction.
+
+        Returns:
+            How many entries were written (0 when the write failed; they stay buffered).
+
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from lineage.audit import append_audit_batch
+        from lineage.db.session import session_scope
+
+        with self._flush_lock:
+            with self._lock:
+                batch, self._buffer = self._buffer, []
+            if not batch:
+                return 0
+            try:
+                self._ensure_schema()
+                with session_scope(self._maker) as session:
+                    append_audit_batch(session, batch)
+            except (SQLAlchemyError, OSError, CommandError) as exc:
+                _log.error("read audit flush failed, %d entries kept: %s", len(batch), exc)
+                with self._lock:
+                    self._buffer[:0] = batch
+                return 0
+            return len(batch)
+
+    def close(self) -> None:
+        """Flush what is buffered, then release the engine."""
+        try:
+            self.flush()
+        finally:
+            self._engine.dispose()
+
+    def _ensure_schema(self) -> None:
+        if self._ready:
+            return
+        from sqlalchemy import inspect
+
+        from lineage.db.migrate import upgrade_head
+
+        if not inspect(self._engine).has_table(AuditLog.__tablename__):
+            upgrade_head(self._database_url)
+        self._ready = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -50,6 +51,24 @@ def entry_hash(row: AuditLog) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class PendingEntry:
+    """An audit entry not yet chained: what happened, to what, when and from where."""
+
+    ts: datetime
+    principal: str
+    action: str
+    object: str
+    allowed: bool
+    source_address: str
+
+
+def _clean(text: str, limit: int | None = None) -> str:
+    # PostgreSQL refuses NUL in text; the stored (and hashed) value escapes it instead.
+    text = text.replace("\x00", "\\x00")
+    return text if limit is None else text[:limit]
+
+
 def append_audit(
     session: Session,
     *,
@@ -73,23 +92,44 @@ def append_audit(
         The stored entry.
 
     """
+    entry = PendingEntry(datetime.now(UTC), principal, action, obj, allowed, source_address)
+    return append_audit_batch(session, [entry])[0]
+
+
+def append_audit_batch(session: Session, entries: Sequence[PendingEntry]) -> list[AuditEntry]:
+    """Append entries to the chain in order, locking the head once (the caller commits).
+
+    Args:
+        session: An open session.
+        entries: The entries, oldest first; each keeps its own ``ts``.
+
+    Returns:
+        The stored entries.
+
+    """
+    if not entries:
+        return []
     head = repo.lock_audit_head(session)
-    row = AuditLog(
-        id=head.last_id + 1,
-        ts=datetime.now(UTC),
-        principal=principal[:200],
-        action=action[:64],
-        object=obj,
-        allowed=allowed,
-        source_address=source_address[:64],
-        prev_hash=head.last_hash,
-    )
-    row.hash = entry_hash(row)
-    session.add(row)
-    head.last_id = row.id
-    head.last_hash = row.hash
+    last_id, last_hash = head.last_id, head.last_hash
+    rows = []
+    for item in entries:
+        row = AuditLog(
+            id=last_id + 1,
+            ts=item.ts,
+            principal=_clean(item.principal, 200),
+            action=_clean(item.action, 64),
+            object=_clean(item.object),
+            allowed=item.allowed,
+            source_address=_clean(item.source_address, 64),
+            prev_hash=last_hash,
+        )
+        row.hash = entry_hash(row)
+        last_id, last_hash = row.id, row.hash
+        rows.append(row)
+    session.add_all(rows)
+    head.last_id, head.last_hash = last_id, last_hash
     session.flush()
-    return to_entry(row)
+    return [to_entry(r) for r in rows]
 
 
 def to_entry(row: AuditLog) -> AuditEntry:

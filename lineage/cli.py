@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +176,76 @@ def impact(
 
 
 @app.command()
-def graph(node_id: str, depth: int = typer.Option(2, "--depth")) -> None:
+def graph(
+    node_id: str,
+    depth: int = typer.Option(2, "--depth"),
+    as_of: datetime | None = typer.Option(
+        None, "--as-of", help="ISO-8601 time; only events at or before it count (naive = UTC)."
+    ),
+) -> None:
     """Show the lineage graph around NODE_ID (e.g. dataset:skewless:offline/customers)."""
     with _session() as session:
-        _print(service.lineage_graph(session, node_id, depth, None), True)
+        _print(service.lineage_graph(session, node_id, depth, None, as_of=as_of), True)
+
+
+@app.command()
+def history(
+    node_id: str,
+    limit: int = typer.Option(100, "--limit"),
+    offset: int = typer.Option(0, "--offset"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show the history of NODE_ID, newest first: versions, runs or events."""
+    with _session() as session:
+        found = service.history(session, node_id, limit=limit, offset=offset)
+    _print(found, as_json)
+
+
+@app.command()
+def usage(
+    view: str,
+    namespace: str = typer.Option(NAMESPACE, "--namespace"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show the model versions consuming feature view VIEW and the fields no model uses."""
+    with _session() as session:
+        found = service.usage(session, view, namespace=namespace)
+    if as_json:
+        _print(found, True)
+        return
+    table = Table("model", "version", "training set version", "used fields")
+    for mv in found["modelVersions"]:
+        table.add_row(
+            mv["name"], mv["version"], mv["trainingSetVersion"], ",".join(mv["usedFields"])
+        )
+    console.print(table)
+    console.print(f"fields no model uses: {', '.join(found['unusedFields']) or '(none)'}")
+
+
+@app.command()
+def reads(
+    view: str,
+    namespace: str = typer.Option(NAMESPACE, "--namespace"),
+    limit: int = typer.Option(100, "--limit"),
+    offset: int = typer.Option(0, "--offset"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show who read feature view VIEW and when: lineage runs and audited feature reads."""
+    with _session() as session:
+        found = service.reads(session, view, namespace=namespace, limit=limit, offset=offset)
+    if as_json:
+        _print(found, True)
+        return
+    table = Table("time", "who", "what", "allowed", "source")
+    for run in found["runs"]:
+        when = run["startedAt"] or run["endedAt"] or ""
+        table.add_row(when, run["job"]["name"], f"run {run['runId']}", "yes", "lineage")
+    for entry in found["accesses"]:
+        table.add_row(
+            str(entry["ts"]),
+            entry["principal"],
+            entry["action"],
+            "yes" if entry["allowed"] else "no",
+            entry["source_address"],
+        )
+    console.print(table)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -41,6 +42,21 @@ class _Redactor:
 
     def placeholder(self, real_id: str) -> str:
         return self.ids.setdefault(real_id, f"redacted:{len(self.ids) + 1}")
+
+
+def aware_utc(value: datetime | None, field_name: str) -> datetime | None:
+    """Return ``value`` in UTC (naive means UTC), or raise ``InvalidQuery`` if it cannot be.
+
+    Raises:
+        InvalidQuery: for a time that overflows when moved to UTC (e.g. year 1 at +01:00).
+
+    """
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidQuery(field=field_name, reason="date-time out of range") from None
 
 
 def _check_bounds(depth: int, max_depth: int) -> None:
@@ -89,24 +105,26 @@ def resolve_node(session: Session, node_id: str) -> Node:
     return found
 
 
-def _edges_for(session: Session, frontier: Collection[Node]) -> set[repo.Edge]:
+def _edges_for(
+    session: Session, frontier: Collection[Node], as_of: datetime | None
+) -> set[repo.Edge]:
     by_type: dict[str, list[Any]] = {t: [] for t in NODE_TYPES}
     for kind, key in frontier:
         by_type[kind].append(key)
     edges = set()
     if by_type["dataset"] or by_type["job"] or by_type["model"]:
         edges |= repo.dataset_job_edges(
-            session, by_type["dataset"], by_type["job"], by_type["model"]
+            session, by_type["dataset"], by_type["job"], by_type["model"], as_of
         )
     if by_type["datasetVersion"] or by_type["run"]:
-        edges |= repo.version_edges(session, by_type["datasetVersion"], by_type["run"], [])
+        edges |= repo.version_edges(session, by_type["datasetVersion"], by_type["run"], [], as_of)
         # model nodes reached from a version keep the version-exact mode
         edges = {e for e in edges if e[0][0] != "dataset"}
     return edges
 
 
 def _traverse(
-    session: Session, start: Node, depth: int, max_nodes: int
+    session: Session, start: Node, depth: int, max_nodes: int, as_of: datetime | None = None
 ) -> tuple[set[Node], set[repo.Edge], bool]:
     visited, frontier, kept = {start}, {start}, set()
     truncated = False
@@ -114,7 +132,7 @@ def _traverse(
     for _ in range(depth):
         if not frontier:
             break
-        found = _edges_for(session, frontier)
+        found = _edges_for(session, frontier, as_of)
         if versioned:
             found = {e for e in found if e[0][0] != "dataset" and e[1][0] != "dataset"}
         nxt: set[Node] = set()
@@ -135,8 +153,14 @@ def _traverse(
 NodeInfo = tuple[str, str, dict[str, Any]]  # (public id, namespace, data)
 
 
-def _node_info(session: Session, nodes: Iterable[Node]) -> dict[Node, NodeInfo]:
-    """Return (node id, namespace, data) for every node, with one query per node type."""
+def _node_info(
+    session: Session, nodes: Iterable[Node], as_of: datetime | None = None
+) -> dict[Node, NodeInfo]:
+    """Return (node id, namespace, data) for every node, with one query per node type.
+
+    With ``as_of``, a dataset shows the schema of its newest version at that time and a run the
+    state its events had reached by then.
+    """
     keys: dict[str, list[Any]] = {t: [] for t in NODE_TYPES}
     for kind, key in nodes:
         keys[kind].append(key)
@@ -157,7 +181,52 @@ def _node_info(session: Session, nodes: Iterable[Node]) -> dict[Node, NodeInfo]:
             "metrics": mv.metrics,
         }
         out[("model", i)] = (f"model:{m.name}:{mv.version}", m.namespace, data)
+    if as_of is not None:
+        _rewind(session, out, keys, as_of)
     return out
+
+
+def _rewind(
+    session: Session, out: dict[Node, NodeInfo], keys: dict[str, list[Any]], as_of: datetime
+) -> None:
+    """Replace current dataset schemas and run states by those known at ``as_of``."""
+    for ds_id, dv in repo.latest_versions_until(session, keys["dataset"], as_of).items():
+        ds_node: Node = ("dataset", ds_id)
+        if ds_node in out:
+            out[ds_node][2]["fields"] = dv.schema_fields.get("fields", [])
+    states: dict[str, tuple[str, datetime]] = {}
+    for run_id, event_type, when in repo.run_events_until(session, keys["run"], as_of):
+        old = states.get(run_id)
+        if old is None or run_state_wins(event_type, when, *old):
+            states[run_id] = (event_type, when)
+    for run_id, (state, _) in states.items():
+        run_node: Node = ("run", run_id)
+        if run_node in out:
+            data = out[run_node][2]
+            data["state"] = state
+            for key in ("startedAt", "endedAt"):
+                if data[key] is not None and datetime.fromisoformat(data[key]) > as_of:
+                    data[key] = None
+
+
+STATE_RANK = {"OTHER": 0, "START": 1, "RUNNING": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
+
+
+def run_state_wins(event_type: str, when: datetime, old_type: str, old_when: datetime) -> bool:
+    """Order-tolerant run state: a terminal state is never undone; among terminals the latest wins.
+
+    Args:
+        event_type: The new event's type.
+        when: The new event's time.
+        old_type: The state so far.
+        old_when: The time of the state so far.
+
+    Returns:
+        Whether the new event sets the run's state.
+
+    """
+    new_rank, old_rank = STATE_RANK[event_type], STATE_RANK[old_type]
+    return new_rank > old_rank or (new_rank == 3 and old_rank == 3 and when > old_when)
 
 
 def _dv_id(dv: DatasetVersion, ds: Dataset) -> str:
@@ -229,6 +298,7 @@ def lineage_graph(
     *,
     max_depth: int = 20,
     max_nodes: int = 500,
+    as_of: datetime | None = None,
 ) -> dict[str, Any]:
     """Return the lineage neighbourhood of a node in Marquez's ``{"graph": [...]}`` shape.
 
@@ -240,6 +310,8 @@ def lineage_graph(
         principal: The caller; None means unrestricted (in-process use).
         max_depth: Upper bound for ``depth``.
         max_nodes: Node budget; the answer carries ``truncated`` when it was hit.
+        as_of: Only what events at or before this time recorded (versions, runs, edges) counts;
+            naive times are UTC. A start node that did not exist yet is not found.
 
     Returns:
         ``{"graph": [{"id","type","data","inEdges","outEdges"}], "truncated": bool}``.
@@ -249,9 +321,12 @@ def lineage_graph(
 
     """
     _check_bounds(depth, max_depth)
+    as_of = aware_utc(as_of, "asOf")
     start = resolve_node(session, node_id)
-    nodes, edges, truncated = _traverse(session, start, depth, max_nodes)
-    info = _node_info(session, nodes)
+    if as_of is not None and not repo.node_seen_by(session, start[0], start[1], as_of):
+        raise NotFound(kind="node", key=f"{node_id} as of {as_of.isoformat()}")
+    nodes, edges, truncated = _traverse(session, start, depth, max_nodes, as_of)
+    info = _node_info(session, nodes, as_of)
     red = _Redactor(principal)
     if not red.visible(info[start][1]):
         assert principal is not None
@@ -412,14 +487,23 @@ def impact(
     models = repo.model_versions_trained_on(session, ts)
     deployments = repo.deployments_of(session, [mv.id for mv, _ in models])
     envs: dict[int, list[str]] = {}
+    details: dict[int, list[dict[str, Any]]] = {}
     for dep in deployments:
         envs.setdefault(dep.model_version_id, []).append(dep.environment)
+        details.setdefault(dep.model_version_id, []).append(
+            {
+                "environment": dep.environment,
+                "featureService": dep.feature_service,
+                "deployedAt": dep.deployed_at.isoformat(),
+            }
+        )
     out_m = [
         {
             "name": m.name,
             "version": mv.version,
             "trainingSetVersion": mv.training_set_version,
             "deployments": envs.get(mv.id, []),
+            "deploymentDetails": details.get(mv.id, []),
         }
         if red.visible(m.namespace)
         else {"id": red.placeholder(f"model:{m.name}:{mv.version}"), "type": "REDACTED"}

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from lineage.access import Principal, authorize
 from lineage.db import repositories as repo
 from lineage.db.models import (
     Dataset,
@@ -30,23 +31,25 @@ from lineage.db.models import (
     RunInput,
     RunOutput,
 )
-from lineage.errors import Conflict, NotFound
+from lineage.errors import Conflict, Forbidden, NotFound
 from lineage.events import TERMINAL_STATES, DatasetRecord, ParsedEvent, validate_event
 from lineage.identity import NAMESPACE
-from lineage.queries import impact, lineage_graph, provenance
+from lineage.queries import impact, lineage_graph, provenance, run_state_wins
+from lineage.usage import history, reads, usage
 
 __all__ = [
     "IngestResult",
+    "history",
     "impact",
     "ingest_event",
     "lineage_graph",
     "provenance",
+    "reads",
     "register_deployment",
     "register_model",
     "summary",
+    "usage",
 ]
-
-STATE_RANK = {"OTHER": 0, "START": 1, "RUNNING": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
 
 
 @dataclass(frozen=True)
@@ -203,9 +206,7 @@ def _apply_state(run: Run, event_type: str, when: datetime, created: bool) -> No
         run.ended_at = when if run.ended_at is None else max(run.ended_at, when)
     if created:
         return
-    new_rank, old_rank = STATE_RANK[event_type], STATE_RANK[run.state]
-    later_terminal = new_rank == 3 and old_rank == 3 and when > run.state_time
-    if new_rank > old_rank or later_terminal:
+    if run_state_wins(event_type, when, run.state, run.state_time):
         run.state = event_type
         run.state_time = when
 
@@ -276,22 +277,44 @@ def register_deployment(
     version: str,
     environment: str,
     deployed_at: datetime | None = None,
+    *,
+    feature_service: str | None = None,
+    principal: Principal | None = None,
 ) -> None:
     """Record that model ``model`` at ``version`` is deployed to ``environment`` (idempotent).
 
+    Args:
+        session: An open session; the caller commits.
+        model: The model name.
+        version: The model version.
+        environment: Where it runs, e.g. ``production``.
+        deployed_at: When (default: now).
+        feature_service: The Feast feature service it reads online features from.
+        principal: The caller, who needs ``write`` on the model's namespace (None: in-process).
+
     Raises:
         NotFound: if the model version is not registered.
+        Forbidden: the caller may not write in the model's namespace.
+        Conflict: the deployment is already recorded with another feature service.
 
     """
     mv = repo.find_model_version(session, model, version)
     if mv is None:
         raise NotFound(kind="model_version", key=f"{model}:{version}")
-    repo.get_or_create(
+    if principal is not None:
+        namespace = repo.model_versions_by_ids(session, [mv.id])[mv.id][1].namespace
+        if not authorize(principal, "write", namespace):
+            raise Forbidden(principal=principal.name, action="write", namespace=namespace)
+    row, created = repo.get_or_create(
         session,
         Deployment,
         {"model_version_id": mv.id, "environment": environment},
-        {"deployed_at": deployed_at or datetime.now(UTC)},
+        {"deployed_at": deployed_at or datetime.now(UTC), "feature_service": feature_service},
     )
+    if not created and feature_service is not None and row.feature_service != feature_service:
+        if row.feature_service is not None:
+            raise Conflict(kind="deployment", key=f"{model}:{version}@{environment}")
+        row.feature_service = feature_service
     session.flush()
 
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from services.contracts import ALL_CONTRACTS, CONTRACTS, SourceContract
+from services.contracts import ALL_CONTRACTS, SourceContract
 from services.contracts.base import ColumnSpec
 from services.contracts.schema import column_specs, feature_specs
 from services.contracts.transforms import transaction_risk
 from services.errors import UnknownFeatureError
-from services.store import Store
+from services.store import Store, load_definitions
 
 # The shared on-demand functions, by view name: the same callables Feast's views wrap.
 TRANSFORMS: dict[str, Callable[[Any], Mapping[str, Any]]] = {
@@ -78,6 +78,21 @@ class ServicePlan:
         ]
 
 
+def contract_of(store: Store, name: str) -> type[SourceContract]:
+    """The contract a registered object names; imports the repo once if it defines its own.
+
+    A repository may register contracts of its own (``register_contract``) when its
+    definitions are imported; a process that only reads the registry (the feature server,
+    a CLI command) has not imported them yet.
+    """
+    if name not in ALL_CONTRACTS:
+        load_definitions(store.settings.repo_path)
+    try:
+        return ALL_CONTRACTS[name]
+    except KeyError:
+        raise UnknownFeatureError(name, "no contract of that name is registered") from None
+
+
 def _pick(specs: tuple[ColumnSpec, ...], names: list[str], view: str) -> tuple[ColumnSpec, ...]:
     by_name = {s.name: s for s in specs}
     missing = [n for n in names if n not in by_name]
@@ -95,7 +110,7 @@ def plan_service(store: Store, service: str) -> ServicePlan:
         names = [f.name for f in projection.features]
         if projection.name in store.feature_views:
             fv = store.feature_views[projection.name]
-            contract = CONTRACTS[fv.tags["contract"]]
+            contract = contract_of(store, fv.tags["contract"])
             join_key = next(c.name for c in column_specs(contract) if c.role == "entity")
             views.append(
                 ViewRead(
@@ -109,11 +124,11 @@ def plan_service(store: Store, service: str) -> ServicePlan:
             )
         elif projection.name in store.odfvs:
             odfv = store.odfvs[projection.name]
-            contract = ALL_CONTRACTS[odfv.tags["contract"]]
+            contract = contract_of(store, odfv.tags["contract"])
             request_specs = tuple(
                 spec
                 for req in odfv.source_request_sources.values()
-                for spec in feature_specs(ALL_CONTRACTS[req.tags["contract"]])
+                for spec in feature_specs(contract_of(store, req.tags["contract"]))
             )
             on_demand.append(
                 OnDemandRead(
@@ -133,7 +148,7 @@ def plan_view(store: Store, view: str) -> ViewRead:
     fv = store.feature_views.get(view)
     if fv is None:
         raise UnknownFeatureError(view, "feature view not registered")
-    contract = CONTRACTS[fv.tags["contract"]]
+    contract = contract_of(store, fv.tags["contract"])
     join_key = next(c.name for c in column_specs(contract) if c.role == "entity")
     return ViewRead(
         view=fv.name,
@@ -171,11 +186,11 @@ def plan_features(store: Store, refs: list[str]) -> ServicePlan:
             )
         elif view in store.odfvs:
             odfv = store.odfvs[view]
-            contract = ALL_CONTRACTS[odfv.tags["contract"]]
+            contract = contract_of(store, odfv.tags["contract"])
             request_specs = tuple(
                 spec
                 for req in odfv.source_request_sources.values()
-                for spec in feature_specs(ALL_CONTRACTS[req.tags["contract"]])
+                for spec in feature_specs(contract_of(store, req.tags["contract"]))
             )
             on_demand.append(
                 OnDemandRead(

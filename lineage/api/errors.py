@@ -8,6 +8,7 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lineage.api.schemas import ErrorResponse
@@ -72,8 +73,15 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value (a NUL in text, a number out of range): bad input, not a bug.
+    log.info("database refused a request value: %s", exc)
+    return error_response(422, "invalid_request", "a value is not storable or comparable")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the mapping on ``app``."""
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(LineageError, _lineage_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from lineage import access, service
@@ -18,21 +18,29 @@ from lineage.api.deps import current_principal, get_app_settings, get_session, n
 from lineage.api.schemas import (
     AuditEntryResponse,
     AuditResponse,
+    DeploymentRequest,
+    DeploymentResponse,
     GraphResponse,
     HealthResponse,
+    HistoryResponse,
     ImpactResponse,
     IngestResponse,
     ModelRequest,
     ModelResponse,
     ProvenanceResponse,
+    ReadsResponse,
     TokenCreateRequest,
     TokenCreateResponse,
     TokenInfoResponse,
+    UsageResponse,
 )
 from lineage.audit import list_audit
 from lineage.db.repositories import ping
 from lineage.events import validate_event
+from lineage.identity import NAMESPACE
+from lineage.queries import aware_utc
 from lineage.settings import LineageSettings
+from lineage.usage import MAX_OFFSET
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -62,11 +70,12 @@ def get_lineage(
     request: Request,
     node_id: str = Query(alias="nodeId", min_length=1, max_length=2000),
     depth: int | None = Query(default=None, ge=0),
+    as_of: datetime | None = Query(default=None, alias="asOf"),
     principal: access.Principal = Depends(current_principal),
     session: Session = Depends(get_session, scope="function"),
     settings: LineageSettings = Depends(get_app_settings),
 ) -> GraphResponse:
-    """Return the lineage graph around ``nodeId``, redacting nodes outside the caller's grants."""
+    """Return the lineage graph around ``nodeId`` (as of ``asOf`` if given), redacted by grants."""
     note_object(request, node_id)
     graph = service.lineage_graph(
         session,
@@ -75,6 +84,7 @@ def get_lineage(
         principal,
         max_depth=settings.max_depth,
         max_nodes=settings.page_size_max,
+        as_of=as_of,
     )
     return GraphResponse.model_validate(graph)
 
@@ -155,7 +165,7 @@ def get_audit(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(default=100, ge=1),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     principal: access.Principal = Depends(current_principal),
     session: Session = Depends(get_session, scope="function"),
     settings: LineageSettings = Depends(get_app_settings),
@@ -166,8 +176,8 @@ def get_audit(
         session,
         principal=principal_name,
         obj=obj,
-        since=since,
-        until=until,
+        since=aware_utc(since, "since"),
+        until=aware_utc(until, "until"),
         limit=min(limit, settings.page_size_max),
         offset=offset,
     )
@@ -218,7 +228,7 @@ def get_tokens(
 @router.delete("/api/v1/tokens/{token_id}", status_code=204, responses=ERRORS)
 def delete_token(
     request: Request,
-    token_id: int,
+    token_id: int = Path(ge=1, le=2**63 - 1),
     principal: access.Principal = Depends(current_principal),
     session: Session = Depends(get_session, scope="function"),
 ) -> None:
@@ -226,6 +236,90 @@ def delete_token(
     note_object(request, f"token:{token_id}")
     require(principal, "admin", "*")
     access.revoke_token(session, token_id)
+
+
+@router.get("/api/v1/usage/feature-views/{view}", responses=ERRORS)
+def get_usage(
+    request: Request,
+    view: str = Path(min_length=1, max_length=400),
+    namespace: str = Query(default=NAMESPACE, min_length=1, max_length=400),
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+) -> UsageResponse:
+    """Return the model versions consuming a feature view and the fields no model uses."""
+    note_object(request, f"dataset:{namespace}:feature_view/{view}")
+    found = service.usage(session, view, principal=principal, namespace=namespace)
+    return UsageResponse.model_validate(found)
+
+
+@router.get("/api/v1/reads/feature-views/{view}", responses=ERRORS)
+def get_reads(
+    request: Request,
+    view: str = Path(min_length=1, max_length=400),
+    namespace: str = Query(default=NAMESPACE, min_length=1, max_length=400),
+    limit: int = Query(default=100, ge=1),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+    settings: LineageSettings = Depends(get_app_settings),
+) -> ReadsResponse:
+    """Return who read a feature view and when (auditors and admins), newest first."""
+    note_object(request, f"dataset:{namespace}:feature_view/{view}")
+    require(principal, "audit", "*")
+    found = service.reads(
+        session,
+        view,
+        principal=principal,
+        namespace=namespace,
+        limit=min(limit, settings.page_size_max),
+        offset=offset,
+        page_size_max=settings.page_size_max,
+    )
+    found["accesses"] = [_camel(a) for a in found["accesses"]]
+    return ReadsResponse.model_validate(found)
+
+
+@router.get("/api/v1/history", responses=ERRORS)
+def get_history(
+    request: Request,
+    node_id: str = Query(alias="nodeId", min_length=1, max_length=2000),
+    limit: int = Query(default=100, ge=1),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+    settings: LineageSettings = Depends(get_app_settings),
+) -> HistoryResponse:
+    """Return a node's history (versions, runs or events), newest first, one page at a time."""
+    note_object(request, node_id)
+    found = service.history(
+        session,
+        node_id,
+        principal=principal,
+        limit=min(limit, settings.page_size_max),
+        offset=offset,
+        page_size_max=settings.page_size_max,
+    )
+    return HistoryResponse.model_validate(found)
+
+
+@router.post("/api/v1/deployments", status_code=201, responses={**ERRORS, 409: ERRORS[404]})
+def post_deployment(
+    request: Request,
+    body: DeploymentRequest,
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+) -> DeploymentResponse:
+    """Record a model version's deployment to an environment (admins, producers in namespace)."""
+    note_object(request, f"model:{body.model}:{body.version}")
+    service.register_deployment(
+        session,
+        body.model,
+        body.version,
+        body.environment,
+        feature_service=body.featureService,
+        principal=principal,
+    )
+    return DeploymentResponse(**body.model_dump())
 
 
 @router.get("/health")

@@ -156,3 +156,55 @@ class HealthResponse(BaseModel):
 
     status: Literal["ok", "unavailable"]
     database: bool
+
+
+class UsageResponse(BaseModel):
+    """Which model versions consume a feature view, and which of its fields none uses."""
+
+    view: str
+    namespace: str
+    fields: list[str]
+    modelVersions: list[dict[str, Any]]  # noqa: N815
+    trainingSets: list[dict[str, Any]]  # noqa: N815
+    unusedFields: list[str]  # noqa: N815
+
+
+class ReadsResponse(BaseModel):
+    """Who read a feature view, and when: runs from lineage and feature reads from the audit log."""
+
+    view: str
+    namespace: str
+    runs: list[dict[str, Any]]
+    runsTotal: int  # noqa: N815
+    accesses: list[AuditEntryResponse]
+    limit: int
+    offset: int
+
+
+class HistoryResponse(BaseModel):
+    """A page of a node's history, newest first."""
+
+    nodeId: str  # noqa: N815
+    type: str
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+class DeploymentRequest(_Strict):
+    """Record that a model version is deployed, reading online features from a feature service."""
+
+    model: str = Field(min_length=1, max_length=400)
+    version: str = Field(min_length=1, max_length=200)
+    featureService: str = Field(min_length=1, max_length=400)  # noqa: N815
+    environment: str = Field(min_length=1, max_length=200)
+
+
+class DeploymentResponse(BaseModel):
+    """A recorded deployment."""
+
+    model: str
+    version: str
+    featureService: str  # noqa: N815
+    environment: str

@@ -231,6 +231,7 @@ class Deployment(Base):
     )
     environment: Mapped[str] = mapped_column(String(200))
     deployed_at: Mapped[datetime]
+    feature_service: Mapped[str | None] = mapped_column(String(400))
 
 
 class Principal(Base):

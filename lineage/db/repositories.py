@@ -11,9 +11,9 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import and_, func, literal, or_, select, update
+from sqlalchemy import and_, func, literal, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from lineage.db.models import (
     AuditHead,
@@ -162,13 +162,42 @@ def training_set_versions(session: Session, version: str) -> list[DatasetVersion
 # --- graph frontiers (a fixed number of queries per BFS level) ---------------------------------
 
 
+def _runs_seen_by(as_of: datetime) -> Any:
+    """Run ids with at least one event at or before ``as_of`` (the run existed then)."""
+    return select(LineageEvent.run_id).where(
+        LineageEvent.run_id.is_not(None), LineageEvent.event_time <= as_of
+    )
+
+
+def _edge_as_of(stmt: Any, io: type[RunInput] | type[RunOutput], as_of: datetime | None) -> Any:
+    """Keep run edges whose run and dataset version both existed at ``as_of``."""
+    if as_of is None:
+        return stmt
+    return stmt.where(
+        io.run_id.in_(_runs_seen_by(as_of)),
+        io.dataset_version_id.in_(
+            select(DatasetVersion.id).where(DatasetVersion.created_at <= as_of)
+        ),
+    )
+
+
+def _training_as_of(stmt: Any, as_of: datetime | None) -> Any:
+    if as_of is None:
+        return stmt
+    return stmt.where(ModelVersion.created_at <= as_of, DatasetVersion.created_at <= as_of)
+
+
 def dataset_job_edges(
     session: Session,
     dataset_ids: Collection[int],
     job_ids: Collection[int],
     mv_ids: Collection[int],
+    as_of: datetime | None = None,
 ) -> set[Edge]:
-    """Return current-lineage edges touching the given datasets, jobs and model versions."""
+    """Return current-lineage edges touching the given datasets, jobs and model versions.
+
+    With ``as_of``, only edges recorded by events at or before that time are returned.
+    """
     edges: set[Edge] = set()
     for io, src_is_dataset in ((RunInput, True), (RunOutput, False)):
         stmt = (
@@ -177,7 +206,7 @@ def dataset_job_edges(
             .where(or_(io.dataset_id.in_(dataset_ids), Run.job_id.in_(job_ids)))
             .distinct()
         )
-        for ds, job in session.execute(stmt):
+        for ds, job in session.execute(_edge_as_of(stmt, io, as_of)):
             pair = (("dataset", ds), ("job", job))
             edges.add(pair if src_is_dataset else (pair[1], pair[0]))
     stmt2 = (
@@ -185,12 +214,17 @@ def dataset_job_edges(
         .where(or_(Dataset.id.in_(dataset_ids), ModelVersion.id.in_(mv_ids)))
         .distinct()
     )
+    stmt2 = _training_as_of(stmt2, as_of)
     edges.update((("dataset", ds), ("model", mv)) for ds, mv in session.execute(stmt2))
     return edges
 
 
 def version_edges(
-    session: Session, dv_ids: Collection[int], run_ids: Collection[str], mv_ids: Collection[int]
+    session: Session,
+    dv_ids: Collection[int],
+    run_ids: Collection[str],
+    mv_ids: Collection[int],
+    as_of: datetime | None = None,
 ) -> set[Edge]:
     """Return version-exact edges (version -> run -> version -> model) touching the frontier."""
     edges: set[Edge] = set()
@@ -198,14 +232,69 @@ def version_edges(
         stmt = select(io.dataset_version_id, io.run_id).where(
             or_(io.dataset_version_id.in_(dv_ids), io.run_id.in_(run_ids))
         )
-        for dv, run in session.execute(stmt):
+        for dv, run in session.execute(_edge_as_of(stmt, io, as_of)):
             pair = (("datasetVersion", dv), ("run", run))
             edges.add(pair if src_is_version else (pair[1], pair[0]))
     stmt2 = _training_join(select(DatasetVersion.id, ModelVersion.id)).where(
         or_(DatasetVersion.id.in_(dv_ids), ModelVersion.id.in_(mv_ids))
     )
+    stmt2 = _training_as_of(stmt2, as_of)
     edges.update((("datasetVersion", dv), ("model", mv)) for dv, mv in session.execute(stmt2))
     return edges
+
+
+def node_seen_by(session: Session, kind: str, key: Any, as_of: datetime) -> bool:
+    """Return whether a graph node existed at ``as_of`` (judged by event times).
+
+    A dataset exists once a version of it does; a job once one of its runs has an event (or, for
+    a job never run, once it was first stored); a run once it has an event; a model version once
+    it was registered.
+    """
+    stmt: Any
+    if kind == "dataset":
+        stmt = select(DatasetVersion.id).where(
+            DatasetVersion.dataset_id == key, DatasetVersion.created_at <= as_of
+        )
+    elif kind == "datasetVersion":
+        stmt = select(DatasetVersion.id).where(
+            DatasetVersion.id == key, DatasetVersion.created_at <= as_of
+        )
+    elif kind == "run":
+        stmt = _runs_seen_by(as_of).where(LineageEvent.run_id == key)
+    elif kind == "model":
+        stmt = select(ModelVersion.id).where(
+            ModelVersion.id == key, ModelVersion.created_at <= as_of
+        )
+    else:
+        if session.scalar(select(Run.run_id).where(Run.job_id == key).limit(1)) is None:
+            stmt = select(Job.id).where(Job.id == key, Job.created_at <= as_of)
+        else:
+            stmt = select(Run.run_id).where(Run.job_id == key, Run.run_id.in_(_runs_seen_by(as_of)))
+    return session.scalar(stmt.limit(1)) is not None
+
+
+def run_events_until(
+    session: Session, run_ids: Collection[str], as_of: datetime
+) -> list[tuple[str, str, datetime]]:
+    """Return (run id, event type, event time) of run events at or before ``as_of``."""
+    stmt = (
+        select(LineageEvent.run_id, LineageEvent.event_type, LineageEvent.event_time)
+        .where(LineageEvent.run_id.in_(run_ids), LineageEvent.event_time <= as_of)
+        .order_by(LineageEvent.event_time, LineageEvent.id)
+    )
+    return [(str(r), str(t), w) for r, t, w in session.execute(stmt)]
+
+
+def latest_versions_until(
+    session: Session, dataset_ids: Collection[int], as_of: datetime
+) -> dict[int, DatasetVersion]:
+    """Return, per dataset, its newest version created at or before ``as_of``."""
+    stmt = (
+        select(DatasetVersion)
+        .where(DatasetVersion.dataset_id.in_(dataset_ids), DatasetVersion.created_at <= as_of)
+        .order_by(DatasetVersion.created_at, DatasetVersion.id)
+    )
+    return {dv.dataset_id: dv for dv in session.scalars(stmt)}
 
 
 def _training_join(stmt: Any) -> Any:
@@ -309,6 +398,147 @@ def count_summary(session: Session) -> dict[str, Any]:
     by_state = session.execute(select(Run.state, func.count()).group_by(Run.state))
     counts["runs"] = {state: n for state, n in by_state}
     return counts
+
+
+# --- usage, reads and history ------------------------------------------------------------------
+
+
+def find_dataset(session: Session, namespace: str, name: str) -> Dataset | None:
+    """Return dataset ``namespace``/``name``, if stored."""
+    stmt = select(Dataset).where(Dataset.namespace == namespace, Dataset.name == name)
+    return session.scalars(stmt).first()
+
+
+def recent_versions(session: Session, dataset_id: int, limit: int = 50) -> list[DatasetVersion]:
+    """Return a dataset's versions, newest first."""
+    stmt = (
+        select(DatasetVersion)
+        .where(DatasetVersion.dataset_id == dataset_id)
+        .order_by(DatasetVersion.created_at.desc(), DatasetVersion.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def training_sets_reading(
+    session: Session, dataset_id: int
+) -> list[tuple[DatasetVersion, Dataset, DatasetVersion]]:
+    """Return (training-set version, its dataset, input version read) for runs reading a dataset."""
+    read = aliased(DatasetVersion)
+    stmt = (
+        select(DatasetVersion, Dataset, read)
+        .select_from(RunInput)
+        .join(read, read.id == RunInput.dataset_version_id)
+        .join(RunOutput, RunOutput.run_id == RunInput.run_id)
+        .join(DatasetVersion, DatasetVersion.id == RunOutput.dataset_version_id)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(RunInput.dataset_id == dataset_id, Dataset.name.startswith(TRAINING_SET_PREFIX))
+        .order_by(DatasetVersion.id)
+    )
+    return [(ts, ds, dv) for ts, ds, dv in session.execute(stmt)]
+
+
+def column_inputs(
+    session: Session, dv_ids: Collection[int], namespace: str, name: str
+) -> dict[int, set[str]]:
+    """Return, per output version declaring column lineage, the fields it takes from a dataset.
+
+    A version that declares column lineage but none from ``namespace/name`` maps to an empty set;
+    a version declaring no column lineage at all is absent.
+    """
+    stmt = select(
+        ColumnLineage.dataset_version_id,
+        ColumnLineage.input_namespace,
+        ColumnLineage.input_name,
+        ColumnLineage.input_field,
+    ).where(ColumnLineage.dataset_version_id.in_(dv_ids))
+    out: dict[int, set[str]] = {}
+    for dv_id, in_ns, in_name, field_name in session.execute(stmt):
+        used = out.setdefault(dv_id, set())
+        if (in_ns, in_name) == (namespace, name):
+            used.add(field_name)
+    return out
+
+
+def _page(session: Session, stmt: Any, limit: int, offset: int) -> tuple[list[Any], int]:
+    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = list(session.execute(stmt.limit(limit).offset(offset)))
+    return rows, total
+
+
+def _run_time() -> Any:
+    return func.coalesce(Run.started_at, Run.state_time)
+
+
+def runs_reading(
+    session: Session, dataset_id: int, *, limit: int, offset: int
+) -> tuple[list[tuple[Run, Job, DatasetVersion]], int]:
+    """Return runs that read a dataset (with their job and the version read), newest first."""
+    stmt = (
+        select(Run, Job, DatasetVersion)
+        .select_from(RunInput)
+        .join(Run, Run.run_id == RunInput.run_id)
+        .join(Job, Job.id == Run.job_id)
+        .join(DatasetVersion, DatasetVersion.id == RunInput.dataset_version_id)
+        .where(RunInput.dataset_id == dataset_id)
+        .order_by(_run_time().desc(), Run.run_id.desc())
+    )
+    rows, total = _page(session, stmt, limit, offset)
+    return [(r, j, dv) for r, j, dv in rows], total
+
+
+def versions_of_dataset(
+    session: Session, dataset_id: int, *, limit: int, offset: int
+) -> tuple[list[DatasetVersion], int]:
+    """Return a dataset's versions, newest first, and how many there are."""
+    stmt = (
+        select(DatasetVersion)
+        .where(DatasetVersion.dataset_id == dataset_id)
+        .order_by(DatasetVersion.created_at.desc(), DatasetVersion.id.desc())
+    )
+    rows, total = _page(session, stmt, limit, offset)
+    return [r[0] for r in rows], total
+
+
+def runs_of_job(session: Session, job_id: int, *, limit: int, offset: int) -> tuple[list[Run], int]:
+    """Return a job's runs, newest first, and how many there are."""
+    stmt = select(Run).where(Run.job_id == job_id).order_by(_run_time().desc(), Run.run_id.desc())
+    rows, total = _page(session, stmt, limit, offset)
+    return [r[0] for r in rows], total
+
+
+def events_of_runs(
+    session: Session, run_ids: Any, *, limit: int, offset: int
+) -> tuple[list[LineageEvent], int]:
+    """Return stored events of the given runs (ids or a subquery), newest first."""
+    stmt = (
+        select(LineageEvent)
+        .where(LineageEvent.run_id.in_(run_ids))
+        .order_by(LineageEvent.event_time.desc(), LineageEvent.id.desc())
+    )
+    rows, total = _page(session, stmt, limit, offset)
+    return [r[0] for r in rows], total
+
+
+def runs_touching_version(dv_id: int) -> Any:
+    """A subquery of the runs that read or wrote dataset version ``dv_id``."""
+    return union(
+        select(RunInput.run_id).where(RunInput.dataset_version_id == dv_id),
+        select(RunOutput.run_id).where(RunOutput.dataset_version_id == dv_id),
+    )
+
+
+def versions_of_model(
+    session: Session, model_id: int, *, limit: int, offset: int
+) -> tuple[list[ModelVersion], int]:
+    """Return a model's versions, newest first, and how many there are."""
+    stmt = (
+        select(ModelVersion)
+        .where(ModelVersion.model_id == model_id)
+        .order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
+    )
+    rows, total = _page(session, stmt, limit, offset)
+    return [r[0] for r in rows], total
 
 
 # --- principals, tokens, grants ----------------------------------------------------------------

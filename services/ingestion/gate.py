@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.contracts import get_contract
+from services.contracts import CONTRACTS, get_contract
 from services.contracts.base import Policy
 from services.contracts.schema import column_specs, source_spec
 from services.errors import BatchRejectedError
@@ -29,7 +29,7 @@ from services.ingestion.conform import Failures, check_columns, conform
 from services.ingestion.reader import read_batch
 from services.ingestion.validate import validate_rows
 from services.offline.datasets import reports_dir, write_version
-from services.store import Store
+from services.store import Store, load_definitions
 
 
 @dataclass
@@ -65,8 +65,16 @@ class IngestResult:
 
 
 def _attempt_id(source: str, frame: pd.DataFrame) -> str:
+    """A hash of the raw input (column by column; mixed object columns hashed as text)."""
     digest = hashlib.sha256(source.encode())
-    digest.update(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes())
+    for name in frame.columns:
+        column = frame[name]
+        digest.update(str(name).encode())
+        try:
+            hashed = pd.util.hash_pandas_object(column, index=False)
+        except TypeError:  # unhashable cells (lists, dicts) in a raw object column
+            hashed = pd.util.hash_pandas_object(column.astype(str), index=False)
+        digest.update(hashed.to_numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -148,6 +156,12 @@ def validate_frame(source: str, frame: pd.DataFrame, origin: str) -> tuple[pd.Da
     return typed, failures
 
 
+def _ensure_contract(store: Store, source: str) -> None:
+    """Import the repo's definitions when it defines sources of its own (register_contract)."""
+    if source not in CONTRACTS:
+        load_definitions(store.settings.repo_path)
+
+
 def ingest_frame(
     store: Store,
     source: str,
@@ -162,6 +176,7 @@ def ingest_frame(
     Returns the result whether accepted or rejected; ``result.accepted`` is False
     when nothing was written (reject policy with invalid rows, or no valid row).
     """
+    _ensure_contract(store, source)
     contract = get_contract(source)
     policy = policy or source_spec(contract).default_policy
     settings = store.settings
@@ -251,6 +266,7 @@ def ingest_file(
     store: Store, source: str, path: Path, *, policy: Policy | None = None
 ) -> IngestResult:
     """Read a parquet/CSV file and ingest it (see ``ingest_frame``)."""
+    _ensure_contract(store, source)
     get_contract(source)  # unknown source is exit 2 before touching the file
     frame = read_batch(path)
     return ingest_frame(store, source, frame, policy=policy, origin=str(path))

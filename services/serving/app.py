@@ -42,14 +42,18 @@ def _service(request: Request) -> FeatureService:
     return service
 
 
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def _reader(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
     auth: Authenticator = request.app.state.auth
-    return auth.check(authorization, "read")
+    return auth.check(authorization, "read", _client(request))
 
 
 def _writer(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
     auth: Authenticator = request.app.state.auth
-    return auth.check(authorization, "write")
+    return auth.check(authorization, "write", _client(request))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -98,21 +102,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/get-online-features", response_model=GetOnlineFeaturesResponse, responses=_ERRORS)
     def get_online_features(
+        request: Request,
         body: GetOnlineFeaturesRequest,
         service: Annotated[FeatureService, Depends(_service)],
         caller: Annotated[Caller, Depends(_reader)],
     ) -> GetOnlineFeaturesResponse:
         """Online features for a feature service or feature refs (Feast's request shape)."""
-        return service.get_online_features(body)
+        response = service.get_online_features(body)
+        auth: Authenticator = request.app.state.auth
+        for view in service.views_read(body):
+            auth.audit(caller.name, "read", f"feature_view/{view}", True, _client(request))
+        return response
 
     @app.post("/push", response_model=PushResponse, responses=_ERRORS)
     def push(
+        request: Request,
         body: PushRequest,
         service: Annotated[FeatureService, Depends(_service)],
         caller: Annotated[Caller, Depends(_writer)],
     ) -> PushResponse:
         """Validate rows against the source's contract and write them (all or nothing)."""
-        return service.push(body)[0]
+        response = service.push(body)[0]
+        auth: Authenticator = request.app.state.auth
+        auth.audit(caller.name, "write", f"offline/{body.push_source_name}", True, _client(request))
+        return response
 
     @app.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
     def health(service: Annotated[FeatureService, Depends(_service)]) -> JSONResponse:

@@ -8,12 +8,15 @@ Reads need the ``consumer`` role (or admin), pushes the ``producer`` role.
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass
 from typing import Literal
 
 from services.settings import Settings
 
 Need = Literal["read", "write"]
+AUDIT_FLUSH_ENTRIES = 500
+AUDIT_FLUSH_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -36,20 +39,38 @@ class Authenticator:
     def __init__(self, settings: Settings) -> None:
         self.static = settings.serve_token
         self._verifier = None
+        self._auditor = None
+        self._flushed = time.monotonic()
         try:
-            from lineage.access import TokenVerifier
-        except ImportError:  # data-plane-only install: static token only
+            from lineage.access import ReadAuditor, TokenVerifier
+        except ImportError:  # data-plane-only install: static token only, no audit log
             return
         self._verifier = TokenVerifier(settings.effective_lineage_database_url)
+        self._auditor = ReadAuditor(settings.effective_lineage_database_url)
+
+    def audit(self, caller: str, action: str, obj: str, allowed: bool, source: str | None) -> None:
+        """Append to the lineage plane's hash-chained audit log (buffered, flushed in batches)."""
+        if self._auditor is None:
+            return
+        self._auditor.record(caller, action, obj, allowed, source)
+        now = time.monotonic()
+        if self._auditor.pending >= AUDIT_FLUSH_ENTRIES or now - self._flushed > AUDIT_FLUSH_S:
+            self._flushed = now
+            self._auditor.flush()
+
+    def flush_audit(self) -> None:
+        if self._auditor is not None:
+            self._auditor.flush()
 
     @property
     def enabled(self) -> bool:
         return bool(self.static) or (self._verifier is not None and self._verifier.has_tokens())
 
-    def check(self, header: str | None, need: Need) -> Caller:
+    def check(self, header: str | None, need: Need, source: str | None = None) -> Caller:
         if not self.enabled:
             return Caller("anonymous", "admin")
         if not header or not header.lower().startswith("bearer "):
+            self.audit("-", need, "feature_server", False, source)
             raise AuthError(401, "missing bearer token")
         token = header[7:].strip()
         if self.static and hmac.compare_digest(token.encode(), self.static.encode()):
@@ -62,10 +83,14 @@ class Authenticator:
                     "write": {"admin", "producer"},
                 }
                 if principal.role not in allowed[need]:
+                    self.audit(principal.name, need, "feature_server", False, source)
                     raise AuthError(403, f"role {principal.role!r} may not {need}")
                 return Caller(principal.name, principal.role)
+        self.audit("-", need, "feature_server", False, source)
         raise AuthError(401, "invalid token")
 
     def close(self) -> None:
+        if self._auditor is not None:
+            self._auditor.close()
         if self._verifier is not None:
             self._verifier.close()

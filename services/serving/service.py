@@ -81,6 +81,11 @@ class FeatureService:
             ],
         )
 
+    def views_read(self, request: GetOnlineFeaturesRequest) -> list[str]:
+        """The feature views a (successful) request read, for the read audit."""
+        plan = self.plan(request)
+        return [v.view for v in plan.views] + [o.view for o in plan.on_demand]
+
     def _observe(self, plan: ServicePlan, result: OnlineResult) -> None:
         for read in plan.views:
             col = next(c for c in result.columns if c.name == read.features[0].name)

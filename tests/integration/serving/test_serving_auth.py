@@ -73,3 +73,10 @@ def test_tokens_roles_and_static_token(
         assert call("/push", push, None) == 401
         assert call("/push", push, tokens["producer"]) == 200
         assert client.get("/health").status_code == 200  # probes need no token
+    # Every read and denial is in the hash-chained audit log (flushed at shutdown at the latest).
+    reads = runner.invoke(app, ["lineage", "reads", "merchant_risk", "--json"])
+    assert reads.exit_code == 0, reads.output
+    principals = {e["principal"] for e in json.loads(reads.output)["accesses"]}
+    assert principals == {"p-consumer", "p-producer"}
+    verify = runner.invoke(app, ["lineage", "audit", "verify"])
+    assert verify.exit_code == 0, verify.output

@@ -1,0 +1,112 @@
+"""Pandera contracts of the two benchmark sources, registered with Skewless by name."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from services.contracts import SourceContract, register_contract
+
+UtcTimestamp = Annotated[pd.DatetimeTZDtype, "ns", "UTC"]
+OWNER = "bench@skewless.example"
+STATS = "bench_user_stats"
+PROFILE = "bench_user_profile"
+
+
+def _user_id() -> pa.typing.common.Any:
+    return pa.Field(ge=1, description="User surrogate key.", metadata={"role": "entity"})
+
+
+def _event_ts() -> pa.typing.common.Any:
+    return pa.Field(description="Event time (UTC).", metadata={"role": "timestamp"})
+
+
+def _created_ts() -> pa.typing.common.Any:
+    return pa.Field(description="When the row was computed (UTC).", metadata={"role": "timestamp"})
+
+
+def _float(i: int) -> pa.typing.common.Any:
+    return pa.Field(ge=0, le=1000, description=f"Synthetic float feature {i}.")
+
+
+def _int(i: int, nullable: bool = False) -> pa.typing.common.Any:
+    return pa.Field(
+        ge=0, le=1_000_000, nullable=nullable, description=f"Synthetic integer feature {i}."
+    )
+
+
+class BenchUserStats(SourceContract):
+    """Per-user activity statistics: 10 float and 10 integer features."""
+
+    user_id: Series[int] = _user_id()
+    event_timestamp: Series[UtcTimestamp] = _event_ts()
+    created_timestamp: Series[UtcTimestamp] = _created_ts()
+    f_float_0: Series[float] = _float(0)
+    f_float_1: Series[float] = _float(1)
+    f_float_2: Series[float] = _float(2)
+    f_float_3: Series[float] = _float(3)
+    f_float_4: Series[float] = _float(4)
+    f_float_5: Series[float] = _float(5)
+    f_float_6: Series[float] = _float(6)
+    f_float_7: Series[float] = _float(7)
+    f_float_8: Series[float] = _float(8)
+    f_float_9: Series[float] = _float(9)
+    f_int_0: Series[int] = _int(0)
+    f_int_1: Series[int] = _int(1)
+    f_int_2: Series[int] = _int(2)
+    f_int_3: Series[int] = _int(3)
+    f_int_4: Series[int] = _int(4)
+    f_int_5: Series[int] = _int(5)
+    f_int_6: Series[int] = _int(6)
+    f_int_7: Series[int] = _int(7)
+    f_int_8: Series[int] = _int(8)
+    f_int_9: Series[pd.Int64Dtype] = _int(9, nullable=True)
+
+    class Config:
+        name = STATS
+        description = "Benchmark: per-user activity statistics."
+        metadata = {
+            "owner": OWNER,
+            "entity": "user",
+            "ttl_hours": 24 * 7,
+            "cadence_hours": 24,
+            "default_policy": "quarantine",
+        }
+
+
+class BenchUserProfile(SourceContract):
+    """Per-user profile snapshots, including a string feature."""
+
+    user_id: Series[int] = _user_id()
+    event_timestamp: Series[UtcTimestamp] = _event_ts()
+    created_timestamp: Series[UtcTimestamp] = _created_ts()
+    p_age: Series[int] = pa.Field(ge=0, le=150, description="Age in years.")
+    p_score: Series[float] = pa.Field(ge=0, le=1, description="Synthetic score.")
+    p_country: Series[str] = pa.Field(
+        isin=["GB", "FR", "DE", "ES", "IT", "NL", "IE", "US"], description="Country code."
+    )
+    p_balance: Series[float] = pa.Field(ge=0, le=1e6, description="Account balance.")
+    p_visits: Series[int] = pa.Field(ge=0, le=1_000_000, description="Visits so far.")
+
+    class Config:
+        name = PROFILE
+        description = "Benchmark: per-user profile snapshots."
+        metadata = {
+            "owner": OWNER,
+            "entity": "user",
+            "ttl_hours": 24 * 10,
+            "cadence_hours": 24 * 7,
+            "default_policy": "quarantine",
+        }
+
+
+def register() -> None:
+    """Make both contracts resolvable by name (idempotent)."""
+    register_contract(BenchUserStats)
+    register_contract(BenchUserProfile)
+
+
+register()

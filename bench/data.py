@@ -1,0 +1,171 @@
+"""The reference data set: two sources and an entity frame, fixed seed, scaled.
+
+At scale 1.0: ``user_stats`` 2,000,000 rows (10 float64 + 10 int64 features, ``f_int_9`` with
+~1 % nulls, ttl 7 days), ``user_profile`` 200,000 rows (5 features incl. a string, ttl 10 days),
+100,000 users over a 30-day window, 100,000 entity rows. Edge cases: ~0.5 % duplicate
+(user_id, event_timestamp) with a later ``created_timestamp`` (and new values), ~1 % entity
+rows exactly on a feature timestamp and ~1 % exactly at timestamp + ttl.
+
+``created_timestamp`` is always <= ``event_timestamp`` so that engines which ignore the
+"created after T is invisible" rule (Feast without ``filter_by_created_timestamp``) answer
+the same question. The window ends at today's midnight UTC, so the values are fresh online.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SEED = 42
+WINDOW = timedelta(days=30)
+STATS_TTL = timedelta(days=7)
+PROFILE_TTL = timedelta(days=10)
+COUNTRIES = np.array(["GB", "FR", "DE", "ES", "IT", "NL", "IE", "US"], dtype=object)
+
+
+@dataclass(frozen=True)
+class BenchData:
+    """Paths and sizes of one generated data set."""
+
+    folder: Path
+    stats: Path
+    profile: Path
+    entities: Path
+    stats_rows: int
+    profile_rows: int
+    users: int
+    entity_rows: int
+    window_start: datetime
+    window_end: datetime
+
+
+def _window_end() -> datetime:
+    now = datetime.now(UTC)
+    return datetime(now.year, now.month, now.day, tzinfo=UTC)
+
+
+def _timestamps(start: datetime, seconds: np.ndarray) -> pd.Series:
+    base = pd.Timestamp(start).as_unit("us")
+    return pd.Series(base + pd.to_timedelta(seconds, unit="s"), name=None).astype(
+        "datetime64[us, UTC]"
+    )
+
+
+def _with_duplicates(
+    rng: np.random.Generator, frame: pd.DataFrame, share: float, features: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """Append ``share`` of rows again with a later created time and new feature values."""
+    frame = frame.drop_duplicates(["user_id", "event_timestamp"]).reset_index(drop=True)
+    n = int(len(frame) * share)
+    picked = frame.iloc[rng.choice(len(frame), n, replace=False)].copy()
+    later = rng.integers(0, 60, n)
+    picked["created_timestamp"] = picked["event_timestamp"] - pd.to_timedelta(later, unit="s")
+    for name, values in features.items():
+        picked[name] = values[:n]
+    out = pd.concat([frame, picked], ignore_index=True)
+    return out.sample(frac=1.0, random_state=SEED).reset_index(drop=True)
+
+
+def _stats(rng: np.random.Generator, n: int, users: int, start: datetime) -> pd.DataFrame:
+    seconds = rng.integers(0, int(WINDOW.total_seconds()), n)
+    frame = pd.DataFrame({"user_id": rng.integers(1, users + 1, n).astype("int64")})
+    frame["event_timestamp"] = _timestamps(start, seconds)
+    frame["created_timestamp"] = frame["event_timestamp"] - pd.to_timedelta(
+        rng.integers(60, 3600, n), unit="s"
+    )
+
+    def features(rows: int) -> dict[str, np.ndarray]:
+        cols: dict[str, np.ndarray] = {}
+        for i in range(10):
+            cols[f"f_float_{i}"] = rng.random(rows) * 1000
+        for i in range(10):
+            cols[f"f_int_{i}"] = rng.integers(0, 1_000_000, rows)
+        nulls = rng.random(rows) < 0.01
+        cols["f_int_9"] = pd.array(np.where(nulls, 0, cols["f_int_9"]), dtype="Int64")
+        cols["f_int_9"][nulls] = pd.NA
+        return cols
+
+    for name, values in features(n).items():
+        frame[name] = values
+    return _with_duplicates(rng, frame, 0.005, features(n))
+
+
+def _profile(rng: np.random.Generator, n: int, users: int, start: datetime) -> pd.DataFrame:
+    seconds = rng.integers(0, int(WINDOW.total_seconds()), n)
+    frame = pd.DataFrame({"user_id": rng.integers(1, users + 1, n).astype("int64")})
+    frame["event_timestamp"] = _timestamps(start, seconds)
+    frame["created_timestamp"] = frame["event_timestamp"] - pd.to_timedelta(
+        rng.integers(60, 3600, n), unit="s"
+    )
+
+    def features(rows: int) -> dict[str, np.ndarray]:
+        return {
+            "p_age": rng.integers(18, 100, rows),
+            "p_score": rng.random(rows),
+            "p_country": COUNTRIES[rng.integers(0, len(COUNTRIES), rows)],
+            "p_balance": rng.random(rows) * 50_000,
+            "p_visits": rng.integers(0, 10_000, rows),
+        }
+
+    for name, values in features(n).items():
+        frame[name] = values
+    return _with_duplicates(rng, frame, 0.005, features(n))
+
+
+def _entities(
+    rng: np.random.Generator, n: int, users: int, stats: pd.DataFrame, start: datetime
+) -> pd.DataFrame:
+    edge = max(1, n // 100)
+    random_n = n - 2 * edge
+    seconds = rng.integers(
+        int(timedelta(days=3).total_seconds()), int(WINDOW.total_seconds()), random_n
+    )
+    plain = pd.DataFrame({"user_id": rng.integers(1, users + 1, random_n).astype("int64")})
+    plain["event_timestamp"] = _timestamps(start, seconds)
+    on_ts = stats.iloc[rng.choice(len(stats), edge, replace=False)][["user_id", "event_timestamp"]]
+    end = start + WINDOW
+    early = stats[stats["event_timestamp"] + STATS_TTL <= end]
+    at_ttl = early.iloc[rng.choice(len(early), edge, replace=False)][["user_id", "event_timestamp"]]
+    at_ttl = at_ttl.assign(event_timestamp=at_ttl["event_timestamp"] + STATS_TTL)
+    out = pd.concat([plain, on_ts, at_ttl], ignore_index=True)
+    out = out.sample(frac=1.0, random_state=SEED).reset_index(drop=True)
+    out["row_id"] = np.arange(len(out), dtype="int64")
+    return out
+
+
+def generate(scale: float, folder: Path) -> BenchData:
+    """Write ``user_stats``, ``user_profile`` and ``entities`` parquet files into ``folder``."""
+    rng = np.random.default_rng(SEED)
+    users = max(100, round(100_000 * scale))
+    end = _window_end()
+    start = end - WINDOW
+    stats = _stats(rng, max(1000, round(2_000_000 * scale)), users, start)
+    profile = _profile(rng, max(200, round(200_000 * scale)), users, start)
+    entities = _entities(rng, max(200, round(100_000 * scale)), users, stats, start)
+    for frame in (stats, profile, entities):
+        for col in ("event_timestamp", "created_timestamp"):
+            if col in frame:
+                frame[col] = frame[col].astype("datetime64[us, UTC]")
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        name: folder / f"{name}.parquet" for name in ("user_stats", "user_profile", "entities")
+    }
+    stats.to_parquet(paths["user_stats"], index=False)
+    profile.to_parquet(paths["user_profile"], index=False)
+    entities.to_parquet(paths["entities"], index=False)
+    return BenchData(
+        folder=folder,
+        stats=paths["user_stats"],
+        profile=paths["user_profile"],
+        entities=paths["entities"],
+        stats_rows=len(stats),
+        profile_rows=len(profile),
+        users=users,
+        entity_rows=len(entities),
+        window_start=start,
+        window_end=end,
+    )

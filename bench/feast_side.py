@@ -1,0 +1,95 @@
+"""Feast's own side of the benchmark: a plain Feast repo over the same raw parquet files.
+
+The definitions mirror ``bench/feature_repo`` (same entity, views, fields, ttl and service
+name) but read the raw files directly, with absolute paths (the ``duckdb`` offline store
+resolves relative paths from the working directory). The YAML file is also what
+``feast serve`` reads.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from feast import Entity, FeatureService, FeatureStore, FeatureView, FileSource, ValueType
+
+from bench.contracts import BenchUserProfile, BenchUserStats
+from services.contracts import SourceContract
+from services.contracts.schema import feast_fields, source_spec
+
+YAML = """project: {project}
+provider: local
+registry:
+  registry_type: sql
+  path: sqlite:///{registry}
+  cache_ttl_seconds: 60
+online_store:
+  type: redis
+  connection_string: "{redis}"
+offline_store:
+  type: {offline}
+entity_key_serialization_version: 3
+"""
+
+
+def feast_redis(url: str) -> str:
+    """``redis://host:port/db`` as Feast's ``host:port,db=N`` connection string."""
+    rest = url.split("://", 1)[1]
+    host, _, db = rest.partition("/")
+    return f"{host},db={db or 0}"
+
+
+def write_repo(folder: Path, project: str, redis_url: str) -> Path:
+    """Write ``feature_store.yaml`` (file) and ``feature_store_duckdb.yaml``; return folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for offline, name in (("file", "feature_store.yaml"), ("duckdb", "feature_store_duckdb.yaml")):
+        (folder / name).write_text(
+            YAML.format(
+                project=project,
+                registry=(folder / "registry.db").resolve(),
+                redis=feast_redis(redis_url),
+                offline=offline,
+            )
+        )
+    return folder
+
+
+def open_store(folder: Path, offline: str = "file") -> FeatureStore:
+    name = "feature_store.yaml" if offline == "file" else "feature_store_duckdb.yaml"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return FeatureStore(repo_path=str(folder), fs_yaml_file=folder / name)
+
+
+def objects(stats_path: Path, profile_path: Path) -> list[Any]:
+    """Entity, two file sources, two views and ``bench_service``, Feast-only."""
+    user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
+
+    def view(contract: type[SourceContract], path: Path) -> FeatureView:
+        spec = source_spec(contract)
+        source = FileSource(
+            name=spec.name,
+            path=str(path.resolve()),
+            timestamp_field="event_timestamp",
+            created_timestamp_column="created_timestamp",
+        )
+        return FeatureView(
+            name=spec.name,
+            entities=[user],
+            ttl=spec.ttl,
+            schema=feast_fields(contract),
+            source=source,
+            online=True,
+        )
+
+    stats = view(BenchUserStats, stats_path)
+    profile = view(BenchUserProfile, profile_path)
+    service = FeatureService(name="bench_service", features=[stats, profile])
+    return [user, stats.batch_source, profile.batch_source, stats, profile, service]
+
+
+def apply(store: FeatureStore, stats_path: Path, profile_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        store.apply(objects(stats_path, profile_path))

@@ -1,0 +1,171 @@
+"""Lineage service on PostgreSQL: HTTP intake of OpenLineage RunEvents, and graph queries.
+
+A fresh database per run (dropped at the end). The graph is bulk-loaded in-process through
+``lineage.service.ingest_event`` (the same intake code the API calls): chains of jobs, each
+run reading the previous dataset and sometimes a random older one, ~4 nodes per event
+(job, run, dataset, dataset version). Intake rate and query latency are then measured over
+HTTP against ``skewless lineage serve``. The limit for intake is a raw psycopg INSERT of the
+same JSON, one transaction per event; Feast has no lineage service.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.http import free_port, server
+from bench.measure import REPO_ROOT, percentile
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+PRODUCER = "https://github.com/skewless/skewless/tree/main/bench"
+SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+
+
+def _dataset(namespace: str, name: str) -> dict[str, Any]:
+    facet = {"_producer": PRODUCER, "_schemaURL": "https://openlineage.io/spec/facets/1-0-0/X.json"}
+    return {
+        "namespace": namespace,
+        "name": name,
+        "facets": {"version": {**facet, "datasetVersion": "v1"}},
+    }
+
+
+def run_event(rng: random.Random, namespace: str, i: int, inputs: list[int]) -> dict[str, Any]:
+    return {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-11-20T10:00:00+00:00",
+        "producer": PRODUCER,
+        "schemaURL": SCHEMA_URL,
+        "run": {"runId": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "facets": {}},
+        "job": {"namespace": namespace, "name": f"job_{i}", "facets": {}},
+        "inputs": [_dataset(namespace, f"ds_{k}") for k in inputs],
+        "outputs": [_dataset(namespace, f"ds_{i}")],
+    }
+
+
+def graph_events(nodes: int, seed: int = 11) -> list[dict[str, Any]]:
+    """Chains of 100 runs; each reads its predecessor and, 30 % of the time, a random older one."""
+    rng = random.Random(seed)
+    events = []
+    for i in range(max(10, nodes // 4)):
+        inputs = [i - 1] if i % 100 else []
+        if i > 1 and rng.random() < 0.3:
+            inputs.append(rng.randrange(0, i - 1))
+        events.append(run_event(rng, "bench", i, inputs))
+    return events
+
+
+def _admin(sql: str) -> None:
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as con:
+        con.execute(sql)
+
+
+def bulk_load(url: str, events: list[dict[str, Any]], batch: int = 250) -> float:
+    """Ingest events in-process, ``batch`` per transaction; returns events/s."""
+    from lineage.db.session import make_engine, make_sessionmaker, session_scope
+    from lineage.service import ingest_event
+
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    start = time.perf_counter()
+    try:
+        for offset in range(0, len(events), batch):
+            with session_scope(factory) as session:
+                for event in events[offset : offset + batch]:
+                    ingest_event(session, event, received_by="bench")
+    finally:
+        engine.dispose()
+    return len(events) / (time.perf_counter() - start)
+
+
+def raw_insert_rate(db: str, events: list[dict[str, Any]]) -> float:
+    """The limit: one INSERT of the raw JSON per event, each in its own transaction."""
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{db}", autocommit=True) as con:
+        con.execute("CREATE TABLE IF NOT EXISTS bench_raw_events (id bigserial, payload jsonb)")
+        start = time.perf_counter()
+        for event in events:
+            con.execute("INSERT INTO bench_raw_events (payload) VALUES (%s)", (json.dumps(event),))
+        return len(events) / (time.perf_counter() - start)
+
+
+def bench_lineage(
+    scratch: Path, nodes: int, intake_events: int, queries: int, runs: int
+) -> dict[str, Any]:
+    """Load a graph of ~``nodes`` nodes, then measure HTTP intake and ``depth=10`` queries."""
+    from lineage.db.migrate import upgrade_head
+
+    db = f"bench_lineage_{uuid.uuid4().hex[:10]}"
+    url = PG + db
+    _admin(f'CREATE DATABASE "{db}"')
+    try:
+        upgrade_head(url)
+        events = graph_events(nodes)
+        load_rate = bulk_load(url, events)
+        env = {"LINEAGE_DATABASE_URL": url, "PYTHONPATH": str(REPO_ROOT)}
+        skewless = str(Path(sys.executable).parent / "skewless")
+        created = subprocess.run(
+            [
+                skewless,
+                "lineage",
+                "token",
+                "create",
+                "--principal",
+                "bench",
+                "--role",
+                "admin",
+                "--json",
+            ],
+            env={**__import__("os").environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        token = json.loads(created.stdout.strip().splitlines()[-1])["token"]
+        port = free_port()
+        cmd = [skewless, "lineage", "serve", "--port", str(port)]
+        rng = random.Random(5)
+        intake, p95s, raw = [], [], []
+        with server(cmd, env, port, scratch / "lineage_serve.log", REPO_ROOT, "/health"):
+            headers = {"Authorization": f"Bearer {token}"}
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30
+            ) as client:
+                for run in range(runs):
+                    fresh = [
+                        run_event(rng, f"intake{run}", i, [i - 1] if i else [])
+                        for i in range(intake_events)
+                    ]
+                    start = time.perf_counter()
+                    for event in fresh:
+                        client.post("/api/v1/lineage", json=event).raise_for_status()
+                    intake.append(intake_events / (time.perf_counter() - start))
+                    raw.append(raw_insert_rate(db, fresh))
+                    samples = []
+                    for _ in range(queries):
+                        node = f"dataset:bench:ds_{rng.randrange(len(events))}"
+                        begin = time.perf_counter()
+                        client.get(
+                            "/api/v1/lineage", params={"nodeId": node, "depth": 10}
+                        ).raise_for_status()
+                        samples.append((time.perf_counter() - begin) * 1000)
+                    p95s.append(percentile(samples, 95))
+        return {
+            "graph_events": len(events),
+            "graph_nodes_approx": 4 * len(events),
+            "bulk_load_events_per_s": load_rate,
+            "intake": intake,
+            "raw_insert": raw,
+            "query_p95_ms": p95s,
+        }
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')

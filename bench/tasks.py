@@ -1,0 +1,167 @@
+"""Measured tasks, each run alone in a fresh interpreter by :func:`bench.measure.run_task`.
+
+Usage: ``python -m bench.tasks NAME ARGS_JSON``. Prints one JSON line: the task's result plus
+``seconds`` (wall time of the measured part only) and ``rss_mb`` (the process's peak RSS).
+Skewless tasks read their settings from the environment (see :mod:`bench.skewless_side`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.measure import peak_rss_mb
+
+TASKS: dict[str, Callable[..., dict[str, Any]]] = {}
+
+
+def task(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    TASKS[fn.__name__] = fn
+    return fn
+
+
+@task
+def skewless_ingest(sources: dict[str, str], limit: int | None = None) -> dict[str, Any]:
+    """The real gate: conform + Pandera validation + immutable dataset version per source."""
+    from bench import skewless_side
+    from services.ingestion.gate import ingest_frame
+
+    store = skewless_side.open_store()
+    frames = {name: pd.read_parquet(path).iloc[:limit] for name, path in sources.items()}
+    start = time.perf_counter()
+    received = written = quarantined = 0
+    for name, frame in frames.items():
+        result = ingest_frame(store, name, frame, policy="quarantine", update_online=False)
+        received += result.received
+        written += result.written
+        quarantined += result.quarantined
+    seconds = time.perf_counter() - start
+    store.close()
+    return {"seconds": seconds, "rows": received, "written": written, "quarantined": quarantined}
+
+
+@task
+def feast_ingest(folder: str, sources: dict[str, str], limit: int | None = None) -> dict[str, Any]:
+    """Feast's ``write_to_offline_store`` (no validation) into empty copies of the sources."""
+    import pyarrow.parquet as pq
+
+    from bench.feast_side import open_store
+
+    store = open_store(Path(folder))
+    frames = {name: pd.read_parquet(path).iloc[:limit] for name, path in sources.items()}
+    for name in frames:  # reset each target to an empty file with the source schema
+        target = Path(folder) / f"{name}.parquet"
+        pq.write_table(pq.read_schema(sources[name]).empty_table(), target)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, frame in frames.items():
+            store.write_to_offline_store(name, frame)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": sum(len(f) for f in frames.values())}
+
+
+@task
+def raw_ingest(folder: str, sources: dict[str, str], limit: int | None = None) -> dict[str, Any]:
+    """The limit: pandas -> Arrow -> parquet, no checks."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frames = {name: pd.read_parquet(path).iloc[:limit] for name, path in sources.items()}
+    start = time.perf_counter()
+    for name, frame in frames.items():
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), Path(folder) / name)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": sum(len(f) for f in frames.values())}
+
+
+@task
+def training(engine: str, data: str, out: str, feast_folder: str = "") -> dict[str, Any]:
+    """One training set by ``engine``: skewless | feast_file | feast_duckdb | sql_ref | sql_asof."""
+    from bench import offline
+
+    folder = Path(data)
+    entities = pd.read_parquet(folder / "entities.parquet")
+    if engine == "skewless":
+        from bench import skewless_side
+        from services.offline.training import join_features
+        from services.resolution import plan_service
+
+        store = skewless_side.open_store()
+        plan = plan_service(store, "bench_service")
+    elif engine.startswith("feast_"):
+        from bench.feast_side import open_store
+
+        feast = open_store(Path(feast_folder), engine.removeprefix("feast_"))
+        service = feast.get_feature_service("bench_service")
+    start = time.perf_counter()
+    if engine == "skewless":
+        frame, _ = join_features(store, plan, entities)
+    elif engine.startswith("feast_"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            job = feast.get_historical_features(entity_df=entities, features=service)
+            frame = job.to_df()
+    elif engine == "sql_ref":
+        frame = offline.reference_sql(folder)
+    elif engine == "sql_asof":
+        frame = offline.asof_sql(folder)
+    else:
+        raise ValueError(engine)
+    seconds = time.perf_counter() - start
+    frame.to_parquet(out, index=False)
+    return {"seconds": seconds, "rows": len(frame)}
+
+
+@task
+def skewless_materialize() -> dict[str, Any]:
+    from bench import skewless_side
+    from services.online.materialize import materialize
+
+    store = skewless_side.open_store()
+    start = time.perf_counter()
+    results = materialize(store)
+    seconds = time.perf_counter() - start
+    store.close()
+    return {"seconds": seconds, "rows": sum(r.rows for r in results)}
+
+
+@task
+def feast_materialize(feast_folder: str, start: str, end: str) -> dict[str, Any]:
+    from bench.feast_side import open_store
+
+    store = open_store(Path(feast_folder))
+    begin = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        store.materialize(datetime.fromisoformat(start), datetime.fromisoformat(end))
+    return {"seconds": time.perf_counter() - begin}
+
+
+@task
+def raw_materialize(data: str, project: str, redis_url: str) -> dict[str, Any]:
+    """The limit: DuckDB latest row per user + Feast value encoding + redis-py pipeline HSET."""
+    from bench.online import raw_write
+
+    begin = time.perf_counter()
+    rows = raw_write(Path(data), project, redis_url)
+    return {"seconds": time.perf_counter() - begin, "rows": rows}
+
+
+def main() -> None:
+    name, args = sys.argv[1], json.loads(sys.argv[2])
+    result = TASKS[name](**args)
+    result["rss_mb"] = peak_rss_mb()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -56,13 +56,22 @@ def get_or_create(
     found = session.scalars(stmt).first()
     if found is not None:
         return found, False
-    row = model(**lookup, **defaults)
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return session.scalars(stmt).one(), False
-    return row, True
+    # INSERT ... ON CONFLICT DO NOTHING instead of a SAVEPOINT per row: one statement, and a
+    # concurrent insert of the same key is simply not ours (both SQLite and PostgreSQL).
+    insert = _dialect_insert(session)(model).values(**lookup, **defaults)
+    result = session.execute(insert.on_conflict_do_nothing())
+    return session.scalars(stmt).one(), bool(getattr(result, "rowcount", 0) == 1)
+
+
+def _dialect_insert(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def insert_event(session: Session, row: LineageEvent) -> bool:

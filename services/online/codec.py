@@ -95,7 +95,8 @@ def _read_varint(raw: bytes, pos: int) -> tuple[int, int]:
 def encode_values(values: list[Any], kind: Kind) -> list[bytes]:
     """Serialized ``Value`` protos for plain Python values of one kind (None -> b"")."""
     if kind == "float":
-        return [b"" if v is None else b"\x29" + _DOUBLE.pack(v) for v in values]
+        # NaN is null, as in Feast's encoder (v != v only for NaN).
+        return [b"" if v is None or v != v else b"\x29" + _DOUBLE.pack(v) for v in values]
     if kind == "int":
         return [b"" if v is None else b"\x20" + _varint(v) for v in values]
     if kind == "bool":

@@ -338,6 +338,16 @@ class ReadAuditor:
         finally:
             self._engine.dispose()
 
+    def prepare(self) -> None:
+        """Create the audit tables now (if missing) rather than on the first flush.
+
+        Errors are logged, not raised: the first flush will try again.
+        """
+        try:
+            self._ensure_schema()
+        except Exception:  # the database may be down at startup; flush retries
+            logging.getLogger("lineage.access").exception("audit log not ready")
+
     def _ensure_schema(self) -> None:
         if self._ready:
             return

@@ -6,18 +6,20 @@ return a response model. Run with ``skewless serve`` (uvicorn, no worker recycli
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.serving.auth import Authenticator, Caller
-from services.serving.errors import error_body, install_error_handlers
+from services.serving.errors import install_error_handlers
 from services.serving.metrics import make_metrics
 from services.serving.schemas import (
     ErrorResponse,
@@ -56,6 +58,66 @@ def _writer(request: Request, authorization: Annotated[str | None, Header()] = N
     return auth.check(authorization, "write", _client(request))
 
 
+class BoundAndMeasure:
+    """Pure ASGI middleware: request id, body-size cap (413) and the latency/status metrics.
+
+    Written against ASGI directly rather than ``@app.middleware("http")``, whose per-request
+    task and body re-streaming cost more than the feature lookup itself.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = rid
+        rid_header = (b"x-request-id", rid.encode())
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            body = json.dumps(
+                {
+                    "error": "too_large",
+                    "request_id": rid,
+                    "detail": f"body exceeds {self.max_body} bytes",
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        rid_header,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), rid_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            path = scope["path"]
+            route = path if path in ROUTES else "other"
+            metrics = scope["app"].state.metrics
+            metrics.latency.labels(route).observe(time.perf_counter() - start)
+            metrics.requests.labels(route, str(status)).inc()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the feature server for ``settings`` (default: the process settings)."""
     settings = settings or get_settings()
@@ -76,29 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Skewless feature server", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def bound_and_measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.request_id = uuid.uuid4().hex[:16]
-        length = request.headers.get("content-length")
-        if length is not None and (
-            not length.isdigit() or int(length) > settings.serve_max_body_bytes
-        ):
-            return JSONResponse(
-                error_body(
-                    request, "too_large", f"body exceeds {settings.serve_max_body_bytes} bytes"
-                ),
-                status_code=413,
-            )
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.url.path if request.url.path in ROUTES else "other"
-        metrics = request.app.state.metrics
-        metrics.latency.labels(route).observe(time.perf_counter() - start)
-        metrics.requests.labels(route, str(response.status_code)).inc()
-        response.headers["x-request-id"] = request.state.request_id
-        return response
+    app.add_middleware(BoundAndMeasure, max_body=settings.serve_max_body_bytes)
 
     @app.post("/get-online-features", response_model=GetOnlineFeaturesResponse, responses=_ERRORS)
     def get_online_features(
@@ -106,13 +146,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body: GetOnlineFeaturesRequest,
         service: Annotated[FeatureService, Depends(_service)],
         caller: Annotated[Caller, Depends(_reader)],
-    ) -> GetOnlineFeaturesResponse:
+    ) -> Response:
         """Online features for a feature service or feature refs (Feast's request shape)."""
         response = service.get_online_features(body)
         auth: Authenticator = request.app.state.auth
         for view in service.views_read(body):
             auth.audit(caller.name, "read", f"feature_view/{view}", True, _client(request))
-        return response
+        # Serialized by pydantic-core directly: the model is already validated, skip a second pass.
+        return Response(response.model_dump_json(), media_type="application/json")
 
     @app.post("/push", response_model=PushResponse, responses=_ERRORS)
     def push(

@@ -8,15 +8,14 @@ Reads need the ``consumer`` role (or admin), pushes the ``producer`` role.
 from __future__ import annotations
 
 import hmac
-import time
+import threading
 from dataclasses import dataclass
 from typing import Literal
 
 from services.settings import Settings
 
 Need = Literal["read", "write"]
-AUDIT_FLUSH_ENTRIES = 500
-AUDIT_FLUSH_S = 5.0
+AUDIT_FLUSH_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -40,26 +39,30 @@ class Authenticator:
         self.static = settings.serve_token
         self._verifier = None
         self._auditor = None
-        self._flushed = time.monotonic()
         try:
             from lineage.access import ReadAuditor, TokenVerifier
         except ImportError:  # data-plane-only install: static token only, no audit log
             return
         self._verifier = TokenVerifier(settings.effective_lineage_database_url)
         self._auditor = ReadAuditor(settings.effective_lineage_database_url)
+        self._auditor.prepare()  # migrations at startup, never inside a request
+        self._stop = threading.Event()
+        # Flushing appends to the hash chain in one transaction; do it off the request path.
+        self._flusher = threading.Thread(target=self._flush_loop, name="audit-flush", daemon=True)
+        self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(AUDIT_FLUSH_S):
+            self.flush_audit()
 
     def audit(self, caller: str, action: str, obj: str, allowed: bool, source: str | None) -> None:
         """Append to the lineage plane's hash-chained audit log (buffered, flushed in batches)."""
         if self._auditor is None:
             return
         self._auditor.record(caller, action, obj, allowed, source)
-        now = time.monotonic()
-        if self._auditor.pending >= AUDIT_FLUSH_ENTRIES or now - self._flushed > AUDIT_FLUSH_S:
-            self._flushed = now
-            self._auditor.flush()
 
     def flush_audit(self) -> None:
-        if self._auditor is not None:
+        if self._auditor is not None and self._auditor.pending:
             self._auditor.flush()
 
     @property
@@ -91,6 +94,8 @@ class Authenticator:
 
     def close(self) -> None:
         if self._auditor is not None:
+            self._stop.set()
+            self._flusher.join(timeout=30)
             self._auditor.close()
         if self._verifier is not None:
             self._verifier.close()

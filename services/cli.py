@@ -335,9 +335,11 @@ def audit_parity(
     from dataclasses import asdict
 
     from services.audits.parity import audit_parity as run
+    from services.lineage_events import emit_parity
 
     with _errors():
         report = run(_store(), service=service, sample=None if all_entities else sample)
+    emit_parity(_settings(), report)
     if as_json:
         print(
             json.dumps(

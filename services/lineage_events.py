@@ -262,3 +262,29 @@ def emit_freshness(settings: Settings, views: list[Any]) -> str | None:
     return emitter_for(settings).emit_run(
         job_name("audit_freshness", settings.project), inputs=outputs
     )
+
+
+def emit_parity(settings: Settings, report: Any) -> str | None:
+    """A parity audit run: per view, cells compared and an assertion of zero mismatches."""
+    inputs = [
+        DatasetRef(
+            name=online_dataset(v.view),
+            row_count=v.entities,
+            metrics={"rowCount": float(v.entities)},
+            assertions=((f"parity:mismatches==0 ({v.cells} cells)", not v.mismatches, None),),
+        )
+        for v in report.views
+    ]
+    return emitter_for(settings).emit_run(
+        job_name("audit_parity", settings.project),
+        inputs=inputs,
+        run_facets={
+            "skewless_parity": {
+                "_producer": "skewless",
+                "_schemaURL": "https://skewless.example/facets/parity.json",
+                "passed": report.passed,
+                "mismatches": len(report.mismatches),
+                "cells": sum(v.cells for v in report.views),
+            }
+        },
+    )

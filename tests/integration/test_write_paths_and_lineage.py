@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy
 from typer.testing import CliRunner
 
 from lineage.emitter import Emitter
@@ -103,6 +104,21 @@ def test_cli_flow_training_set_online_parity_and_incremental(
     r = runner.invoke(app, ["audit", "parity", "--all", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["passed"] is True
+    # Each audit run is in lineage, with its assertion and metrics (dataQualityMetrics facet).
+    engine = sqlalchemy.create_engine(sqlite_settings.effective_lineage_database_url)
+    with engine.connect() as conn:
+        jobs = {row[0] for row in conn.execute(sqlalchemy.text("SELECT name FROM jobs"))}
+        events = [
+            json.loads(row[0])
+            for row in conn.execute(
+                sqlalchemy.text("SELECT payload FROM lineage_events WHERE event_type = 'COMPLETE'")
+            )
+        ]
+    engine.dispose()
+    assert f"audit_parity.{sqlite_settings.project}" in jobs
+    parity = [e for e in events if e["job"]["name"].startswith("audit_parity")][-1]
+    facets = parity["inputs"][0]["inputFacets"] | parity["inputs"][0]["facets"]
+    assert "dataQualityMetrics" in facets or "dataQualityAssertions" in facets
     out = tmp_path / "train.parquet"
     r = runner.invoke(
         app,

@@ -7,7 +7,7 @@ views, features, join keys, ttls, dtypes and on-demand transforms a service mean
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -101,46 +101,52 @@ def _pick(specs: tuple[ColumnSpec, ...], names: list[str], view: str) -> tuple[C
     return tuple(by_name[n] for n in names)
 
 
+def _on_demand_read(store: Store, view: str, names: list[str]) -> OnDemandRead:
+    odfv = store.odfvs[view]
+    request_specs = tuple(
+        spec
+        for req in odfv.source_request_sources.values()
+        for spec in feature_specs(contract_of(store, req.tags["contract"]))
+    )
+    contract = contract_of(store, odfv.tags["contract"])
+    return OnDemandRead(
+        view=odfv.name,
+        transform=TRANSFORMS[odfv.name],
+        request_fields=request_specs,
+        features=_pick(feature_specs(contract), names, view),
+    )
+
+
+def _plan(
+    store: Store,
+    name: str,
+    groups: list[tuple[str, list[str]]],
+    unknown: Callable[[str, list[str]], UnknownFeatureError],
+) -> ServicePlan:
+    """Resolve (view, feature names) groups into batch and on-demand reads, in order."""
+    views: list[ViewRead] = []
+    on_demand: list[OnDemandRead] = []
+    for view, names in groups:
+        if view in store.feature_views:
+            full = plan_view(store, view)
+            views.append(replace(full, features=_pick(full.features, names, view)))
+        elif view in store.odfvs:
+            on_demand.append(_on_demand_read(store, view, names))
+        else:
+            raise unknown(view, names)
+    return ServicePlan(name=name, views=tuple(views), on_demand=tuple(on_demand))
+
+
 def plan_service(store: Store, service: str) -> ServicePlan:
     """Resolve a registered feature service into view reads (raises if unknown)."""
     fs = store.feature_service(service)
-    views: list[ViewRead] = []
-    on_demand: list[OnDemandRead] = []
-    for projection in fs.feature_view_projections:
-        names = [f.name for f in projection.features]
-        if projection.name in store.feature_views:
-            fv = store.feature_views[projection.name]
-            contract = contract_of(store, fv.tags["contract"])
-            join_key = next(c.name for c in column_specs(contract) if c.role == "entity")
-            views.append(
-                ViewRead(
-                    view=fv.name,
-                    source=fv.batch_source.name if fv.batch_source else fv.name,
-                    contract=contract,
-                    join_key=join_key,
-                    ttl=fv.ttl or timedelta(0),
-                    features=_pick(feature_specs(contract), names, fv.name),
-                )
-            )
-        elif projection.name in store.odfvs:
-            odfv = store.odfvs[projection.name]
-            contract = contract_of(store, odfv.tags["contract"])
-            request_specs = tuple(
-                spec
-                for req in odfv.source_request_sources.values()
-                for spec in feature_specs(contract_of(store, req.tags["contract"]))
-            )
-            on_demand.append(
-                OnDemandRead(
-                    view=odfv.name,
-                    transform=TRANSFORMS[odfv.name],
-                    request_fields=request_specs,
-                    features=_pick(feature_specs(contract), names, odfv.name),
-                )
-            )
-        else:
-            raise UnknownFeatureError(projection.name, "feature view not registered")
-    return ServicePlan(name=service, views=tuple(views), on_demand=tuple(on_demand))
+    groups = [(p.name, [f.name for f in p.features]) for p in fs.feature_view_projections]
+    return _plan(
+        store,
+        service,
+        groups,
+        lambda view, _: UnknownFeatureError(view, "feature view not registered"),
+    )
 
 
 def plan_view(store: Store, view: str) -> ViewRead:
@@ -170,36 +176,9 @@ def plan_features(store: Store, refs: list[str]) -> ServicePlan:
         if not sep or not view or not feature:
             raise UnknownFeatureError(ref, "a feature reference must look like 'view:feature'")
         by_view.setdefault(view, []).append(feature)
-    views, on_demand = [], []
-    for view, names in by_view.items():
-        if view in store.feature_views:
-            full = plan_view(store, view)
-            views.append(
-                ViewRead(
-                    full.view,
-                    full.source,
-                    full.contract,
-                    full.join_key,
-                    full.ttl,
-                    _pick(full.features, names, view),
-                )
-            )
-        elif view in store.odfvs:
-            odfv = store.odfvs[view]
-            contract = contract_of(store, odfv.tags["contract"])
-            request_specs = tuple(
-                spec
-                for req in odfv.source_request_sources.values()
-                for spec in feature_specs(contract_of(store, req.tags["contract"]))
-            )
-            on_demand.append(
-                OnDemandRead(
-                    odfv.name,
-                    TRANSFORMS[odfv.name],
-                    request_specs,
-                    _pick(feature_specs(contract), names, view),
-                )
-            )
-        else:
-            raise UnknownFeatureError(f"{view}:{names[0]}", "unknown feature view")
-    return ServicePlan(name="features", views=tuple(views), on_demand=tuple(on_demand))
+    return _plan(
+        store,
+        "features",
+        list(by_view.items()),
+        lambda view, names: UnknownFeatureError(f"{view}:{names[0]}", "unknown feature view"),
+    )

@@ -6,7 +6,6 @@ Skewless's point-in-time join matches the hand-written reference SQL cell for ce
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ NO_FEAST = ("lineage",)  # Feast has no lineage service
 NO_LIMIT = ("HTTP", "lineage GET")  # no raw HTTP server / raw graph query baseline
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 def test_bench_quick_completes_and_skewless_is_exact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,7 +7,7 @@ owner and a description (``skewless apply`` refuses it otherwise).
 from __future__ import annotations
 
 import pandas as pd
-from feast import Entity, FeatureService, FeatureView, FileSource, RequestSource, ValueType
+from feast import Entity, FeatureService, FileSource, RequestSource, ValueType
 from feast.on_demand_feature_view import on_demand_feature_view
 
 from services.contracts import (
@@ -17,6 +17,7 @@ from services.contracts import (
     SourceContract,
     TransactionRequest,
 )
+from services.contracts.feast_objects import contract_source, contract_view
 from services.contracts.schema import (
     feast_fields,
     odfv_fields_and_tags,
@@ -45,46 +46,18 @@ merchant = Entity(
 
 
 def _source(contract: type[SourceContract]) -> FileSource:
-    spec = source_spec(contract)
-    return FileSource(
-        name=spec.name,
-        path=str((get_settings().offline_dir / spec.name).resolve()),
-        timestamp_field="event_timestamp",
-        created_timestamp_column="created_timestamp",
-        owner=spec.owner,
-        description=spec.description,
-        tags={"contract": spec.name, "schema": schema_fingerprint(contract)},
-    )
-
-
-def _view(contract: type[SourceContract], entity: Entity, source: FileSource) -> FeatureView:
-    spec = source_spec(contract)
-    return FeatureView(
-        name=spec.name,
-        entities=[entity],
-        ttl=spec.ttl,
-        schema=feast_fields(contract),
-        source=source,
-        online=True,
-        owner=spec.owner,
-        description=spec.description,
-        tags={
-            "contract": spec.name,
-            "schema": schema_fingerprint(contract),
-            "freshness_slo_seconds": str(int(spec.freshness_slo.total_seconds())),
-        },
-    )
+    return contract_source(contract, get_settings().offline_dir)
 
 
 customer_transactions_daily_source = _source(CustomerTransactionsDaily)
 customer_profile_source = _source(CustomerProfile)
 merchant_risk_source = _source(MerchantRisk)
 
-customer_transactions_daily = _view(
+customer_transactions_daily = contract_view(
     CustomerTransactionsDaily, customer, customer_transactions_daily_source
 )
-customer_profile = _view(CustomerProfile, customer, customer_profile_source)
-merchant_risk = _view(MerchantRisk, merchant, merchant_risk_source)
+customer_profile = contract_view(CustomerProfile, customer, customer_profile_source)
+merchant_risk = contract_view(MerchantRisk, merchant, merchant_risk_source)
 
 transaction_request = RequestSource(
     name="transaction_request",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from feast import Entity, FeatureService, FeatureView, FileSource, ValueType
+from feast import Entity, FeatureService, FeatureView, ValueType
 
 from bench.contracts import OWNER, BenchUserProfile, BenchUserStats
 from services.contracts import SourceContract
-from services.contracts.schema import feast_fields, schema_fingerprint, source_spec
+from services.contracts.feast_objects import contract_source, contract_view
 from services.settings import get_settings
 
 user = Entity(
@@ -19,28 +19,8 @@ user = Entity(
 
 
 def _view(contract: type[SourceContract]) -> FeatureView:
-    spec = source_spec(contract)
-    tags = {"contract": spec.name, "schema": schema_fingerprint(contract)}
-    source = FileSource(
-        name=spec.name,
-        path=str((get_settings().offline_dir / spec.name).resolve()),
-        timestamp_field="event_timestamp",
-        created_timestamp_column="created_timestamp",
-        owner=spec.owner,
-        description=spec.description,
-        tags=tags,
-    )
-    return FeatureView(
-        name=spec.name,
-        entities=[user],
-        ttl=spec.ttl,
-        schema=feast_fields(contract),
-        source=source,
-        online=True,
-        owner=spec.owner,
-        description=spec.description,
-        tags=tags,
-    )
+    source = contract_source(contract, get_settings().offline_dir)
+    return contract_view(contract, user, source)
 
 
 bench_user_stats = _view(BenchUserStats)

@@ -17,6 +17,7 @@ from services.store import Store
 
 runner = CliRunner()
 HAND_WRITTEN_VIEW = """
+from feast import FeatureView
 from feast import Field as _Field
 from feast.types import Float64 as _Float64
 merchant_risk = FeatureView(

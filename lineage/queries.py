@@ -7,6 +7,7 @@ caller may not read come back as ``{"id": "redacted:<n>", "type": "REDACTED"}`` 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -332,18 +333,23 @@ def lineage_graph(
         assert principal is not None
         raise Forbidden(principal=principal.name, action="read", namespace=info[start][1])
     public = {n: (i[0] if red.visible(i[1]) else red.placeholder(i[0])) for n, i in info.items()}
+    into: dict[str, list[dict[str, str]]] = defaultdict(list)
+    out_of: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for a, b in edges:  # each edge indexed once by both ends (not rescanned per node)
+        link = {"origin": public[a], "destination": public[b]}
+        into[link["destination"]].append(link)
+        out_of[link["origin"]].append(link)
     graph = []
     for node in sorted(info, key=lambda n: info[n][0]):
         _, ns, data = info[node]
         visible = red.visible(ns)
-        links = [{"origin": public[a], "destination": public[b]} for a, b in edges]
         graph.append(
             {
                 "id": public[node],
                 "type": NODE_TYPES[node[0]] if visible else "REDACTED",
                 "data": data if visible else None,
-                "inEdges": sorted((x for x in links if x["destination"] == public[node]), key=repr),
-                "outEdges": sorted((x for x in links if x["origin"] == public[node]), key=repr),
+                "inEdges": sorted(into[public[node]], key=repr),
+                "outEdges": sorted(out_of[public[node]], key=repr),
             }
         )
     return {"graph": graph, "truncated": truncated}

@@ -2,15 +2,14 @@
 
 Intake stores the raw event first (idempotent by content hash), then derives the graph in the same
 transaction: datasets, dataset versions, jobs, runs (order-tolerant state), run -> version edges
-and column lineage. A duplicate event is a no-op. Graph queries live in ``lineage.queries`` and
-are re-exported here so callers have one entry point.
+and column lineage (``lineage.derive``, set-based per batch). A duplicate event is a no-op.
+Graph queries live in ``lineage.queries`` and are re-exported here so callers have one entry point.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,30 +17,23 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lineage.access import Principal, authorize
+from lineage.db import intake_sql
 from lineage.db import repositories as repo
-from lineage.db.models import (
-    Dataset,
-    DatasetVersion,
-    Deployment,
-    Job,
-    LineageEvent,
-    Model,
-    ModelVersion,
-    Run,
-    RunInput,
-    RunOutput,
-)
+from lineage.db.models import Deployment, LineageEvent, Model, ModelVersion
+from lineage.derive import canonical_json, derive
 from lineage.errors import Conflict, Forbidden, NotFound
-from lineage.events import TERMINAL_STATES, DatasetRecord, ParsedEvent, validate_event
+from lineage.events import ParsedEvent, validate_event
 from lineage.identity import NAMESPACE
-from lineage.queries import impact, lineage_graph, provenance, run_state_wins
+from lineage.queries import impact, lineage_graph, provenance
 from lineage.usage import history, reads, usage
 
 __all__ = [
+    "Incoming",
     "IngestResult",
     "history",
     "impact",
     "ingest_event",
+    "ingest_events",
     "lineage_graph",
     "provenance",
     "reads",
@@ -62,9 +54,26 @@ class IngestResult:
     run_id: str | None
 
 
-def canonical_json(value: Any) -> str:
-    """Serialize JSON deterministically (sorted keys, no spaces) for hashing."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+@dataclass(frozen=True)
+class Incoming:
+    """A validated event waiting to be stored, with its content hash and sender."""
+
+    event: Mapping[str, Any]
+    parsed: ParsedEvent
+    digest: str
+    received_by: str | None = None
+
+    @classmethod
+    def of(cls, event: Mapping[str, Any], received_by: str | None = None) -> Incoming:
+        """Validate ``event`` and hash its canonical JSON.
+
+        Raises:
+            InvalidEvent: naming the failing field.
+
+        """
+        parsed = validate_event(dict(event))
+        digest = hashlib.sha256(canonical_json(event).encode("utf-8")).hexdigest()
+        return cls(event, parsed, digest, received_by)
 
 
 def ingest_event(
@@ -84,155 +93,54 @@ def ingest_event(
         InvalidEvent: naming the failing field; nothing is written.
 
     """
-    parsed = validate_event(dict(event))
-    digest = hashlib.sha256(canonical_json(event).encode("utf-8")).hexdigest()
-    row = LineageEvent(
-        event_hash=digest,
-        event_kind=parsed.kind,
-        event_type=parsed.event_type,
-        event_time=parsed.event_time,
-        run_id=parsed.run_id,
-        payload=dict(event),
-        received_at=datetime.now(UTC),
-        received_by=received_by,
-    )
-    if not repo.insert_event(session, row):
-        return IngestResult(digest, duplicate=True, kind=parsed.kind, run_id=parsed.run_id)
-    if parsed.kind == "dataset" and parsed.dataset is not None:
-        _derive_dataset(session, parsed.dataset, parsed.event_time)
-    elif parsed.kind == "job":
-        _upsert_job(session, parsed)
-    else:
-        _derive_run(session, parsed)
-    session.flush()
-    return IngestResult(digest, duplicate=False, kind=parsed.kind, run_id=parsed.run_id)
+    return ingest_events(session, [Incoming.of(event, received_by)])[0]
 
 
-def _upsert_job(session: Session, parsed: ParsedEvent) -> Job:
+def ingest_events(session: Session, items: Sequence[Incoming]) -> list[IngestResult]:
+    """Store a batch of validated events and derive their graph, in arrival order.
+
+    The raw events are appended first (a hash already stored, or repeated earlier in the batch,
+    is a duplicate and a no-op), then the graph is derived from the new ones with a fixed number
+    of statements (``lineage.derive``). Intake writers are serialized for the transaction.
+
+    Args:
+        session: An open session; the caller commits.
+        items: Validated events (``Incoming.of``).
+
+    Returns:
+        One result per item, in order.
+
+    """
+    if not items:
+        return []
+    intake_sql.lock_intake(session)
+    seen = intake_sql.stored_event_hashes(session, {item.digest for item in items})
     now = datetime.now(UTC)
-    job, _ = repo.get_or_create(
-        session,
-        Job,
-        {"namespace": parsed.job_namespace, "name": parsed.job_name},
-        {"facets": {}, "created_at": now, "updated_at": now},
-    )
-    if parsed.job_facets:
-        job.facets = {**job.facets, **parsed.job_facets}
-        job.updated_at = now
-    return job
-
-
-def _schema_hash(record: DatasetRecord) -> str:
-    fields = record.facets.get("schema", {}).get("fields", [])
-    text = canonical_json([record.namespace, record.name, fields])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def _derive_dataset(
-    session: Session, record: DatasetRecord, when: datetime
-) -> tuple[DatasetVersion, str]:
-    """Upsert the dataset and the version this mention refers to; return it and its source."""
-    now = datetime.now(UTC)
-    dataset, _ = repo.get_or_create(
-        session,
-        Dataset,
-        {"namespace": record.namespace, "name": record.name},
-        {"facets": {}, "created_at": now, "updated_at": now},
-    )
-    if record.facets:
-        dataset.facets = {**dataset.facets, **record.facets}
-        dataset.updated_at = now
-    if "version" in record.facets:
-        version, source = str(record.facets["version"]["datasetVersion"]), "facet"
-    elif "schema" in record.facets:
-        version, source = _schema_hash(record), "schema"
-    else:
-        latest = repo.latest_dataset_version(session, dataset.id)
-        if latest is not None:
-            return latest, "inferred"
-        version, source = _schema_hash(record), "inferred"
-    facets = {**record.facets, **record.io_facets}
-    dv, created = repo.get_or_create(
-        session,
-        DatasetVersion,
-        {"dataset_id": dataset.id, "version": version},
+    results, fresh = [], []
+    for item in items:
+        duplicate = item.digest in seen
+        seen.add(item.digest)
+        if not duplicate:
+            fresh.append(item)
+        results.append(IngestResult(item.digest, duplicate, item.parsed.kind, item.parsed.run_id))
+    rows = [
         {
-            "version_source": source,
-            "schema_fields": {"fields": record.facets.get("schema", {}).get("fields", [])},
-            "facets": facets,
-            "created_at": when,
-        },
-    )
-    if not created and facets:
-        dv.facets = {**dv.facets, **facets}
-    return dv, source
-
-
-def _derive_run(session: Session, parsed: ParsedEvent) -> None:
-    job = _upsert_job(session, parsed)
-    assert parsed.run_id is not None, "validated"
-    assert parsed.event_type is not None, "validated"
-    run, created = repo.get_or_create(
-        session,
-        Run,
-        {"run_id": parsed.run_id},
-        {
-            "job_id": job.id,
-            "state": parsed.event_type,
-            "state_time": parsed.event_time,
-            "started_at": None,
-            "ended_at": None,
-            "facets": {},
-            "job_facets": {},
-        },
-    )
-    _apply_state(run, parsed.event_type, parsed.event_time, created)
-    run.facets = {**run.facets, **parsed.run_facets}
-    run.job_facets = {**run.job_facets, **parsed.job_facets}
-    session.flush()
-    for edge, records in ((RunInput, parsed.inputs), (RunOutput, parsed.outputs)):
-        for record in records:
-            dv, source = _derive_dataset(session, record, parsed.event_time)
-            repo.upsert_run_edge(session, edge, run.run_id, dv, source)
-            if edge is RunOutput:
-                _derive_column_lineage(session, dv, record)
-
-
-def _apply_state(run: Run, event_type: str, when: datetime, created: bool) -> None:
-    """Order-tolerant state: a terminal state is never undone; among terminals the latest wins."""
-    if event_type == "START":
-        run.started_at = when if run.started_at is None else min(run.started_at, when)
-    if event_type in TERMINAL_STATES:
-        run.ended_at = when if run.ended_at is None else max(run.ended_at, when)
-    if created:
-        return
-    if run_state_wins(event_type, when, run.state, run.state_time):
-        run.state = event_type
-        run.state_time = when
-
-
-def _derive_column_lineage(session: Session, dv: DatasetVersion, record: DatasetRecord) -> None:
-    fields = record.facets.get("columnLineage", {}).get("fields", {})
-    rows: list[dict[str, Any]] = []
-    for out_field, spec in fields.items():
-        for item in (spec or {}).get("inputFields", []) or []:
-            if not isinstance(item, dict) or not all(
-                isinstance(item.get(k), str) for k in ("namespace", "name", "field")
-            ):
-                continue
-            transforms = item.get("transformations") or [{}]
-            first = transforms[0] if isinstance(transforms[0], dict) else {}
-            rows.append(
-                {
-                    "dataset_version_id": dv.id,
-                    "output_field": str(out_field),
-                    "input_namespace": item["namespace"],
-                    "input_name": item["name"],
-                    "input_field": item["field"],
-                    "transformation": first.get("type"),
-                }
-            )
-    repo.add_column_lineage(session, rows)
+            "event_hash": item.digest,
+            "event_kind": item.parsed.kind,
+            "event_type": item.parsed.event_type,
+            "event_time": item.parsed.event_time,
+            "run_id": item.parsed.run_id,
+            "payload": dict(item.event),
+            "received_at": now,
+            "received_by": item.received_by,
+        }
+        for item in fresh
+    ]
+    intake_sql.insert_rows(session, LineageEvent, rows)
+    derive(session, [item.parsed for item in fresh], now)
+    if session.identity_map:
+        session.expire_all()  # ORM objects the caller holds were changed by bulk statements
+    return results
 
 
 def register_model(

@@ -13,6 +13,7 @@ from lineage.api.errors import install_error_handlers
 from lineage.api.middleware import AuditMiddleware, BodyLimitMiddleware
 from lineage.api.routes import router
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
+from lineage.intake import IntakeQueue
 from lineage.settings import LineageSettings, get_settings
 
 BOOTSTRAP_PRINCIPAL = "bootstrap-admin"
@@ -37,6 +38,7 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.intake = IntakeQueue(app.state.sessionmaker)
         if settings.bootstrap_admin_token:
             with session_scope(app.state.sessionmaker) as session:
                 access.ensure_token(
@@ -45,6 +47,7 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.intake.close()
             engine.dispose()
 
     app = FastAPI(title="Skewless lineage", version="1", lifespan=lifespan)

@@ -112,7 +112,7 @@ class AuditMiddleware:
                 raise
             status = 500
             await internal_error(exc)(scope, receive, send)
-        if scope.get("path") not in UNAUDITED_PATHS:
+        if scope.get("path") not in UNAUDITED_PATHS and not scope.get("state", {}).get("audited"):
             await self._audit(scope, status)
 
     async def _audit(self, scope: Scope, status: int) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import and_, func, literal, or_, select, union, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String, and_, func, literal, or_, select, union, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, aliased
 
 from lineage.db.models import (
@@ -38,9 +38,6 @@ from lineage.identity import TRAINING_SET_PREFIX
 
 T = TypeVar("T", bound=Base)
 Edge = tuple[tuple[str, Any], tuple[str, Any]]
-
-# A stronger source of a run's dataset version replaces a weaker one; never the reverse.
-VERSION_PRECEDENCE = {"inferred": 0, "schema": 1, "facet": 2}
 
 
 def get_or_create(
@@ -72,52 +69,6 @@ def _dialect_insert(session: Session) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert
-
-
-def insert_event(session: Session, row: LineageEvent) -> bool:
-    """Append a raw event; returns False (and writes nothing) if its hash is already stored."""
-    if session.scalar(select(LineageEvent.id).where(LineageEvent.event_hash == row.event_hash)):
-        return False
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return False
-    return True
-
-
-def latest_dataset_version(session: Session, dataset_id: int) -> DatasetVersion | None:
-    """Return the most recently created version of a dataset, if any."""
-    stmt = (
-        select(DatasetVersion)
-        .where(DatasetVersion.dataset_id == dataset_id)
-        .order_by(DatasetVersion.created_at.desc(), DatasetVersion.id.desc())
-        .limit(1)
-    )
-    return session.scalars(stmt).first()
-
-
-def upsert_run_edge(
-    session: Session,
-    edge: type[RunInput] | type[RunOutput],
-    run_id: str,
-    version: DatasetVersion,
-    source: str,
-) -> None:
-    """Link a run to a dataset version; a stronger version source replaces a weaker one."""
-    key = {"run_id": run_id, "dataset_id": version.dataset_id}
-    row, created = get_or_create(
-        session, edge, key, {"dataset_version_id": version.id, "version_source": source}
-    )
-    if not created and VERSION_PRECEDENCE[source] > VERSION_PRECEDENCE[row.version_source]:
-        row.dataset_version_id = version.id
-        row.version_source = source
-
-
-def add_column_lineage(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert column-lineage edges, skipping those already stored."""
-    for row in rows:
-        get_or_create(session, ColumnLineage, row, {})
 
 
 # --- node lookup -------------------------------------------------------------------------------
@@ -196,6 +147,22 @@ def _training_as_of(stmt: Any, as_of: datetime | None) -> Any:
     return stmt.where(ModelVersion.created_at <= as_of, DatasetVersion.created_at <= as_of)
 
 
+def _tagged_pairs(session: Session, parts: Sequence[tuple[int, Any]]) -> list[tuple[int, Any, Any]]:
+    """Run two-column selects as one UNION, each row tagged with its part's number.
+
+    Each part filters on one indexed column (``x IN (...)``); an ``OR`` across columns of two
+    joined tables would defeat the indexes, and one statement keeps a BFS level to one round trip.
+    """
+    if not parts:
+        return []
+    tagged: list[Any] = [part.add_columns(literal(tag).label("tag")) for tag, part in parts]
+    stmt: Any = tagged[0] if len(tagged) == 1 else union(*tagged)
+    rows: list[tuple[int, Any, Any]] = []
+    for row in session.execute(stmt):
+        rows.append((int(row[2]), row[0], row[1]))
+    return rows
+
+
 def dataset_job_edges(
     session: Session,
     dataset_ids: Collection[int],
@@ -207,24 +174,25 @@ def dataset_job_edges(
 
     With ``as_of``, only edges recorded by events at or before that time are returned.
     """
+    parts: list[tuple[int, Any]] = []
+    for tag, io in ((0, RunInput), (1, RunOutput)):
+        base = select(io.dataset_id, Run.job_id).join(Run, Run.run_id == io.run_id)
+        if dataset_ids:
+            parts.append((tag, _edge_as_of(base.where(io.dataset_id.in_(dataset_ids)), io, as_of)))
+        if job_ids:
+            parts.append((tag, _edge_as_of(base.where(Run.job_id.in_(job_ids)), io, as_of)))
+    training = _training_as_of(_training_join(select(Dataset.id, ModelVersion.id)), as_of)
+    if dataset_ids:
+        parts.append((2, training.where(Dataset.id.in_(dataset_ids))))
+    if mv_ids:
+        parts.append((2, training.where(ModelVersion.id.in_(mv_ids))))
     edges: set[Edge] = set()
-    for io, src_is_dataset in ((RunInput, True), (RunOutput, False)):
-        stmt = (
-            select(io.dataset_id, Run.job_id)
-            .join(Run, Run.run_id == io.run_id)
-            .where(or_(io.dataset_id.in_(dataset_ids), Run.job_id.in_(job_ids)))
-            .distinct()
-        )
-        for ds, job in session.execute(_edge_as_of(stmt, io, as_of)):
-            pair = (("dataset", ds), ("job", job))
-            edges.add(pair if src_is_dataset else (pair[1], pair[0]))
-    stmt2 = (
-        _training_join(select(Dataset.id, ModelVersion.id))
-        .where(or_(Dataset.id.in_(dataset_ids), ModelVersion.id.in_(mv_ids)))
-        .distinct()
-    )
-    stmt2 = _training_as_of(stmt2, as_of)
-    edges.update((("dataset", ds), ("model", mv)) for ds, mv in session.execute(stmt2))
+    for tag, a, b in _tagged_pairs(session, parts):
+        if tag == 2:
+            edges.add((("dataset", a), ("model", b)))
+        else:
+            pair = (("dataset", a), ("job", b))
+            edges.add(pair if tag == 0 else (pair[1], pair[0]))
     return edges
 
 
@@ -236,19 +204,29 @@ def version_edges(
     as_of: datetime | None = None,
 ) -> set[Edge]:
     """Return version-exact edges (version -> run -> version -> model) touching the frontier."""
+    parts: list[tuple[int, Any]] = []
+    for tag, io in ((0, RunInput), (1, RunOutput)):
+        base = select(io.dataset_version_id, io.run_id)
+        if dv_ids:
+            parts.append(
+                (tag, _edge_as_of(base.where(io.dataset_version_id.in_(dv_ids)), io, as_of))
+            )
+        if run_ids:
+            parts.append((tag, _edge_as_of(base.where(io.run_id.in_(run_ids)), io, as_of)))
+    # The union's second column holds run ids (text), so the model-version id goes as text too.
+    model_id = sql_cast(ModelVersion.id, String)
+    training = _training_as_of(_training_join(select(DatasetVersion.id, model_id)), as_of)
+    if dv_ids:
+        parts.append((2, training.where(DatasetVersion.id.in_(dv_ids))))
+    if mv_ids:
+        parts.append((2, training.where(ModelVersion.id.in_(mv_ids))))
     edges: set[Edge] = set()
-    for io, src_is_version in ((RunInput, True), (RunOutput, False)):
-        stmt = select(io.dataset_version_id, io.run_id).where(
-            or_(io.dataset_version_id.in_(dv_ids), io.run_id.in_(run_ids))
-        )
-        for dv, run in session.execute(_edge_as_of(stmt, io, as_of)):
-            pair = (("datasetVersion", dv), ("run", run))
-            edges.add(pair if src_is_version else (pair[1], pair[0]))
-    stmt2 = _training_join(select(DatasetVersion.id, ModelVersion.id)).where(
-        or_(DatasetVersion.id.in_(dv_ids), ModelVersion.id.in_(mv_ids))
-    )
-    stmt2 = _training_as_of(stmt2, as_of)
-    edges.update((("datasetVersion", dv), ("model", mv)) for dv, mv in session.execute(stmt2))
+    for tag, a, b in _tagged_pairs(session, parts):
+        if tag == 2:
+            edges.add((("datasetVersion", a), ("model", int(b))))
+        else:
+            pair = (("datasetVersion", a), ("run", b))
+            edges.add(pair if tag == 0 else (pair[1], pair[0]))
     return edges
 
 
@@ -562,6 +540,20 @@ def find_token(session: Session, token_hash: str) -> tuple[Token, Principal] | N
     )
     row = session.execute(stmt).first()
     return None if row is None else (row[0], row[1])
+
+
+def find_tokens(
+    session: Session, token_hashes: Collection[str]
+) -> dict[str, tuple[Token, Principal]]:
+    """Return the live tokens with these hashes and their principals, keyed by hash."""
+    if not token_hashes:
+        return {}
+    stmt = (
+        select(Token, Principal)
+        .join(Principal, Principal.id == Token.principal_id)
+        .where(Token.token_hash.in_(token_hashes), Token.revoked_at.is_(None))
+    )
+    return {token.token_hash: (token, principal) for token, principal in session.execute(stmt)}
 
 
 def grants_of(session: Session, principal_ids: Collection[int]) -> dict[int, list[str]]:

@@ -3,12 +3,15 @@ the Skewless emitter (HTTP and in-process), including the spool when the service
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 import uvicorn
 from openlineage.client import OpenLineageClient
@@ -21,7 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineage import service
 from lineage.api import create_app
-from lineage.db.models import LineageEvent
+from lineage.audit import verify_chain
+from lineage.db.models import AuditLog, LineageEvent
 from lineage.db.session import session_scope
 from lineage.emitter import DatasetRef, Emitter
 from lineage.identity import NAMESPACE, job_name, source_dataset, training_set_dataset
@@ -210,3 +214,58 @@ def test_in_process_emitter_migrates_a_new_database(tmp_path) -> None:
     emitter.register_model("m", "1", "o1", {"auc": 1.0})
     emitter.close()
     assert (tmp_path / "fresh" / "lineage.db").exists()
+
+
+def _run_event(namespace: str, name: str, event_time: str | None = "2026-11-20T10:00:00Z") -> dict:
+    facet = {"_producer": "https://example.com/t", "_schemaURL": "https://example.com/s.json"}
+    event = {
+        "eventType": "COMPLETE",
+        "producer": "https://example.com/t",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": str(generate_new_uuid())},
+        "job": {"namespace": namespace, "name": name},
+        "outputs": [
+            {
+                "namespace": namespace,
+                "name": f"{name}_out",
+                "facets": {"version": {**facet, "datasetVersion": "v1"}},
+            }
+        ],
+    }
+    if event_time is not None:
+        event["eventTime"] = event_time
+    return event
+
+
+def test_concurrent_posts_share_commits_yet_each_is_authorized_and_audited(
+    live, make_token, maker
+) -> None:
+    """Concurrent requests are committed in shared batches by the intake writer; each still gets
+    its own status (201, 401, 403, 422) and its own audit entry, and nothing valid is lost."""
+    token = make_token("producer", "producer", "good")
+    valid = [_run_event("good", f"job_{i}") for i in range(30)]
+    cases = [(token, e, 201) for e in valid]
+    cases += [(token, valid[0], 201)] * 4  # retried duplicates
+    cases += [("wrong-token", _run_event("good", "x"), 401)] * 4
+    cases += [(token, _run_event("other", f"y{i}"), 403) for i in range(4)]
+    cases += [(token, _run_event("good", f"z{i}", event_time=None), 422) for i in range(4)]
+    random.Random(7).shuffle(cases)
+
+    def post(case: tuple[str, dict, int]) -> int:
+        with httpx.Client(base_url=live.url, timeout=30) as http:
+            headers = {"Authorization": f"Bearer {case[0]}"}
+            return http.post("/api/v1/lineage", json=case[1], headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(post, cases))
+    assert statuses == [expected for _, _, expected in cases]
+    assert events_stored(maker) == len(valid)
+    with session_scope(maker) as s:
+        posts = s.scalars(select(AuditLog).where(AuditLog.action == "POST /api/v1/lineage")).all()
+        assert verify_chain(s) is None
+    assert len(posts) == len(cases)
+    assert sum(not p.allowed for p in posts) == 8  # 4 unauthenticated + 4 forbidden
+    assert sum(p.principal == "anonymous" for p in posts) == 4
+    assert {p.object for p in posts if p.allowed and p.principal == "producer"} >= {
+        f"job:good:job_{i}" for i in range(30)
+    }

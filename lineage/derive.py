@@ -1,0 +1,458 @@
+"""Deriving the lineage graph from a batch of new events, with a fixed number of statements.
+
+The rules are those of one event at a time (see ``lineage.service``): jobs and datasets are
+upserted with their facets merged; a dataset mention resolves to the version its ``version``
+facet names, else a hash of its schema, else the dataset's latest version; runs keep an
+order-tolerant state; a run keeps one edge per dataset, and a stronger version source replaces a
+weaker one; outputs record column lineage. A batch applies the events in order to an in-memory
+copy of the rows they touch (read with one query per table), then writes what changed with one
+statement per table and kind of change. The caller holds ``lock_intake`` so nobody writes the
+same rows in between.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lineage.db import intake_sql as sql
+from lineage.db.models import (
+    ColumnLineage,
+    Dataset,
+    DatasetVersion,
+    Job,
+    Run,
+    RunInput,
+    RunOutput,
+)
+from lineage.events import TERMINAL_STATES, DatasetRecord, ParsedEvent
+from lineage.queries import run_state_wins
+
+# A stronger source of a run's dataset version replaces a weaker one; never the reverse.
+VERSION_PRECEDENCE = {"inferred": 0, "schema": 1, "facet": 2}
+_NEW_ORDER = 1 << 62  # new rows sort after every stored id, in creation order
+
+Key = tuple[str, str]
+
+
+def canonical_json(value: Any) -> str:
+    """Serialize JSON deterministically (sorted keys, no spaces) for hashing."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def schema_hash(record: DatasetRecord) -> str:
+    """Hash of a dataset's identity and schema fields: its version when no facet names one."""
+    fields = record.facets.get("schema", {}).get("fields", [])
+    text = canonical_json([record.namespace, record.name, fields])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _explicit_version(record: DatasetRecord) -> tuple[str, str] | None:
+    if "version" in record.facets:
+        return str(record.facets["version"]["datasetVersion"]), "facet"
+    if "schema" in record.facets:
+        return schema_hash(record), "schema"
+    return None
+
+
+@dataclass
+class _Node:
+    """A job or a dataset: its id once stored, and its merged facets."""
+
+    id: int | None
+    facets: dict[str, Any]
+    new: bool = False
+    dirty: bool = False
+
+
+@dataclass
+class _Version:
+    dataset: Key
+    version: str
+    id: int | None
+    source: str
+    facets: dict[str, Any]
+    created_at: datetime
+    order: int
+    schema_fields: dict[str, Any] = field(default_factory=dict)
+    stored: bool = False
+    dirty: bool = False
+
+    def newer_than(self, other: _Version | None) -> bool:
+        return other is None or (self.created_at, self.order) > (other.created_at, other.order)
+
+
+@dataclass
+class _Run:
+    run_id: str
+    job: Key | None  # set for a new run; a stored run keeps its job_id
+    job_id: int | None
+    state: str
+    state_time: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    facets: dict[str, Any]
+    job_facets: dict[str, Any]
+    new: bool
+    dirty: bool = False
+
+
+@dataclass
+class _Edge:
+    version: _Version | None  # None for a stored edge this batch has not changed
+    source: str
+    new: bool
+    dirty: bool = False
+
+
+class GraphBatch:
+    """The rows a batch of events touches, read once, changed in memory, written once."""
+
+    def __init__(self, session: Session, events: Sequence[ParsedEvent], now: datetime) -> None:
+        self.session = session
+        self.now = now
+        self._counter = itertools.count(_NEW_ORDER)
+        self.jobs: dict[Key, _Node] = {}
+        self.datasets: dict[Key, _Node] = {}
+        self.versions: dict[tuple[Key, str], _Version] = {}
+        self.latest: dict[Key, _Version | None] = {}
+        self.runs: dict[str, _Run] = {}
+        self.edges: dict[tuple[type[RunInput] | type[RunOutput], str, Key], _Edge] = {}
+        self.columns: dict[tuple[Any, ...], tuple[_Version, dict[str, Any]]] = {}
+        self._load(events)
+
+    # --- read ----------------------------------------------------------------------------------
+
+    def _load(self, events: Sequence[ParsedEvent]) -> None:
+        job_keys: set[Key] = set()
+        records: list[DatasetRecord] = []
+        run_ids: set[str] = set()
+        for event in events:
+            if event.job_namespace is not None and event.job_name is not None:
+                job_keys.add((event.job_namespace, event.job_name))
+            if event.kind == "run" and event.run_id is not None:
+                run_ids.add(event.run_id)
+                records.extend((*event.inputs, *event.outputs))
+            if event.dataset is not None:
+                records.append(event.dataset)
+        for key, (id_, facets) in sql.jobs_by_keys(self.session, job_keys).items():
+            self.jobs[key] = _Node(id_, facets)
+        ds_keys = {(r.namespace, r.name) for r in records}
+        stored = sql.datasets_by_keys(self.session, ds_keys)
+        for key, (id_, facets) in stored.items():
+            self.datasets[key] = _Node(id_, facets)
+        by_id = {node.id: key for key, node in self.datasets.items()}
+        wanted = set()
+        for record in records:
+            explicit = _explicit_version(record)
+            key = (record.namespace, record.name)
+            if explicit is not None and key in stored:
+                wanted.add((stored[key][0], explicit[0]))
+        for row in sql.versions_by_keys(self.session, wanted):
+            self._remember(by_id[row.dataset_id], row)
+        for row in sql.latest_versions(self.session, [id_ for id_, _ in stored.values()]):
+            self.latest[by_id[row.dataset_id]] = self._remember(by_id[row.dataset_id], row)
+        for row in sql.runs_by_ids(self.session, run_ids):
+            self.runs[row.run_id] = _Run(
+                row.run_id,
+                None,
+                row.job_id,
+                row.state,
+                row.state_time,
+                row.started_at,
+                row.ended_at,
+                row.facets,
+                row.job_facets,
+                new=False,
+            )
+        self._load_edges(by_id)
+
+    def _remember(self, dataset: Key, row: Any) -> _Version:
+        key = (dataset, row.version)
+        if key not in self.versions:
+            self.versions[key] = _Version(
+                dataset,
+                row.version,
+                row.id,
+                row.version_source,
+                row.facets,
+                row.created_at,
+                row.id,
+                stored=True,
+            )
+        return self.versions[key]
+
+    def _load_edges(self, by_id: dict[int | None, Key]) -> None:
+        stored_runs = [run_id for run_id, run in self.runs.items() if not run.new]
+        for edge in (RunInput, RunOutput):
+            for (run_id, ds_id), (_, source) in sql.run_edges(
+                self.session, edge, stored_runs
+            ).items():
+                if ds_id in by_id:  # edges to datasets this batch does not mention stay as they are
+                    self.edges[(edge, run_id, by_id[ds_id])] = _Edge(None, source, new=False)
+
+    # --- apply ---------------------------------------------------------------------------------
+
+    def apply(self, event: ParsedEvent) -> None:
+        """Apply one event's graph changes to the in-memory rows."""
+        if event.kind == "dataset" and event.dataset is not None:
+            self._dataset(event.dataset, event.event_time)
+        elif event.kind == "job":
+            self._job(event)
+        else:
+            self._run(event)
+
+    def _job(self, event: ParsedEvent) -> Key:
+        assert event.job_namespace is not None, "validated"
+        assert event.job_name is not None, "validated"
+        key = (event.job_namespace, event.job_name)
+        node = self.jobs.setdefault(key, _Node(None, {}, new=True))
+        if event.job_facets:
+            node.facets = {**node.facets, **event.job_facets}
+            node.dirty = True
+        return key
+
+    def _dataset(self, record: DatasetRecord, when: datetime) -> tuple[_Version, str]:
+        key = (record.namespace, record.name)
+        node = self.datasets.setdefault(key, _Node(None, {}, new=True))
+        if record.facets:
+            node.facets = {**node.facets, **record.facets}
+            node.dirty = True
+        explicit = _explicit_version(record)
+        if explicit is None:
+            latest = self.latest.get(key)
+            if latest is not None:
+                return latest, "inferred"
+            explicit = (schema_hash(record), "inferred")
+        version, source = explicit
+        facets = {**record.facets, **record.io_facets}
+        found = self.versions.get((key, version))
+        if found is None:
+            found = _Version(
+                key,
+                version,
+                None,
+                source,
+                facets,
+                when,
+                next(self._counter),
+                schema_fields={"fields": record.facets.get("schema", {}).get("fields", [])},
+                dirty=True,
+            )
+            self.versions[(key, version)] = found
+            if found.newer_than(self.latest.get(key)):
+                self.latest[key] = found
+        elif facets:
+            found.facets = {**found.facets, **facets}
+            found.dirty = True
+        return found, source
+
+    def _run(self, event: ParsedEvent) -> None:
+        job = self._job(event)
+        assert event.run_id is not None, "validated"
+        assert event.event_type is not None, "validated"
+        run = self.runs.get(event.run_id)
+        created = run is None
+        if run is None:
+            run = _Run(
+                event.run_id,
+                job,
+                None,
+                event.event_type,
+                event.event_time,
+                None,
+                None,
+                {},
+                {},
+                new=True,
+            )
+            self.runs[event.run_id] = run
+        _apply_state(run, event.event_type, event.event_time, created)
+        run.facets = {**run.facets, **event.run_facets}
+        run.job_facets = {**run.job_facets, **event.job_facets}
+        run.dirty = True
+        for edge, records in ((RunInput, event.inputs), (RunOutput, event.outputs)):
+            for record in records:
+                version, source = self._dataset(record, event.event_time)
+                self._edge(edge, run.run_id, version, source)
+                if edge is RunOutput:
+                    self._columns(version, record)
+
+    def _edge(
+        self, edge: type[RunInput] | type[RunOutput], run_id: str, version: _Version, source: str
+    ) -> None:
+        key = (edge, run_id, version.dataset)
+        found = self.edges.get(key)
+        if found is None:
+            self.edges[key] = _Edge(version, source, new=True)
+        elif VERSION_PRECEDENCE[source] > VERSION_PRECEDENCE[found.source]:
+            found.version, found.source, found.dirty = version, source, True
+
+    def _columns(self, version: _Version, record: DatasetRecord) -> None:
+        fields = record.facets.get("columnLineage", {}).get("fields", {})
+        for out_field, spec in fields.items():
+            for item in (spec or {}).get("inputFields", []) or []:
+                if not isinstance(item, dict) or not all(
+                    isinstance(item.get(k), str) for k in ("namespace", "name", "field")
+                ):
+                    continue
+                transforms = item.get("transformations") or [{}]
+                first = transforms[0] if isinstance(transforms[0], dict) else {}
+                ident = (str(out_field), item["namespace"], item["name"], item["field"])
+                self.columns.setdefault(
+                    (version.dataset, version.version, *ident),
+                    (version, {"transformation": first.get("type")}),
+                )
+
+    # --- write ---------------------------------------------------------------------------------
+
+    def write(self) -> None:
+        """Write every new and changed row: one statement per table and kind of change."""
+        self._write_nodes(Job, self.jobs)
+        self._write_nodes(Dataset, self.datasets)
+        self._write_versions()
+        self._write_runs()
+        for edge in (RunInput, RunOutput):
+            self._write_edges(edge)
+        self._write_columns()
+
+    def _write_nodes(self, model: type[Job] | type[Dataset], nodes: dict[Key, _Node]) -> None:
+        new = [(key, node) for key, node in nodes.items() if node.new]
+        rows = [
+            {
+                "namespace": ns,
+                "name": name,
+                "facets": node.facets,
+                "created_at": self.now,
+                "updated_at": self.now,
+            }
+            for (ns, name), node in new
+        ]
+        sql.insert_rows(self.session, model, rows)
+        read = sql.jobs_by_keys if model is Job else sql.datasets_by_keys
+        ids = read(self.session, [key for key, _ in new])
+        for key, node in new:
+            node.id = ids[key][0]
+        changed = [
+            {"id": node.id, "facets": node.facets, "updated_at": self.now}
+            for node in nodes.values()
+            if node.dirty and not node.new
+        ]
+        sql.update_by_pk(self.session, model, changed)
+
+    def _write_versions(self) -> None:
+        new = [v for v in self.versions.values() if v.id is None]
+        rows = [
+            {
+                "dataset_id": self.datasets[v.dataset].id,
+                "version": v.version,
+                "version_source": v.source,
+                "schema_fields": v.schema_fields,
+                "facets": v.facets,
+                "created_at": v.created_at,
+            }
+            for v in new
+        ]
+        sql.insert_rows(self.session, DatasetVersion, rows)
+        keys = [(self._dataset_id(v.dataset), v.version) for v in new]
+        ids = sql.versions_by_dataset_ids(self.session, keys)
+        for version, key in zip(new, keys, strict=True):
+            version.id = ids[key]
+            version.dirty = False
+        changed = [{"id": v.id, "facets": v.facets} for v in self.versions.values() if v.dirty]
+        sql.update_by_pk(self.session, DatasetVersion, changed)
+
+    def _dataset_id(self, key: Key) -> int:
+        found = self.datasets[key].id
+        assert found is not None, "datasets are written before their versions"
+        return found
+
+    def _write_runs(self) -> None:
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        for run in self.runs.values():
+            if not (run.new or run.dirty):
+                continue
+            row = {
+                "run_id": run.run_id,
+                "state": run.state,
+                "state_time": run.state_time,
+                "started_at": run.started_at,
+                "ended_at": run.ended_at,
+                "facets": run.facets,
+                "job_facets": run.job_facets,
+            }
+            if run.new:
+                assert run.job is not None
+                new.append({**row, "job_id": self.jobs[run.job].id})
+            else:
+                changed.append(row)
+        sql.insert_rows(self.session, Run, new)
+        sql.update_by_pk(self.session, Run, changed)
+
+    def _write_edges(self, edge: type[RunInput] | type[RunOutput]) -> None:
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        for (kind, run_id, dataset), item in self.edges.items():
+            if kind is not edge or not (item.new or item.dirty):
+                continue
+            assert item.version is not None, "a new or changed edge names its version"
+            row = {
+                "run_id": run_id,
+                "dataset_id": self.datasets[dataset].id,
+                "dataset_version_id": item.version.id,
+                "version_source": item.source,
+            }
+            (new if item.new else changed).append(row)
+        sql.insert_rows(self.session, edge, new)
+        sql.update_by_pk(self.session, edge, changed)
+
+    def _write_columns(self) -> None:
+        stored = {v.id for v, _ in self.columns.values() if v.stored and v.id is not None}
+        known = sql.column_lineage_keys(self.session, stored)
+        rows = []
+        for (_, _, *ident), (version, extra) in self.columns.items():
+            if (version.id, *ident) in known:
+                continue
+            out_field, in_ns, in_name, in_field = ident
+            rows.append(
+                {
+                    "dataset_version_id": version.id,
+                    "output_field": out_field,
+                    "input_namespace": in_ns,
+                    "input_name": in_name,
+                    "input_field": in_field,
+                    **extra,
+                }
+            )
+        sql.insert_rows(self.session, ColumnLineage, rows)
+
+
+def _apply_state(run: _Run, event_type: str, when: datetime, created: bool) -> None:
+    """Order-tolerant state: a terminal state is never undone; among terminals the latest wins."""
+    if event_type == "START":
+        run.started_at = when if run.started_at is None else min(run.started_at, when)
+    if event_type in TERMINAL_STATES:
+        run.ended_at = when if run.ended_at is None else max(run.ended_at, when)
+    if created:
+        return
+    if run_state_wins(event_type, when, run.state, run.state_time):
+        run.state = event_type
+        run.state_time = when
+
+
+def derive(session: Session, events: Sequence[ParsedEvent], now: datetime) -> None:
+    """Derive the graph changes of ``events`` (new, in arrival order) and write them."""
+    if not events:
+        return
+    batch = GraphBatch(session, events, now)
+    for event in events:
+        batch.apply(event)
+    batch.write()

@@ -1,71 +1,33 @@
 """The ``skewless`` command line: thin Typer commands over the data-plane modules.
 
-Exit codes, in one place (``_fail``): 0 success; 1 a verdict against the data
-(batch rejected, parity mismatch, governance problems); 2 unusable input
-(missing/corrupt file, unknown source, malformed request).
+Exit codes are chosen in one place, ``services.cli_common.fail``; the audit commands live in
+``services.cli_audit`` and the lineage commands in ``lineage.cli``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from services.errors import GovernanceError, InputError, RequestError, SkewlessError
-from services.settings import Settings, get_settings
+from services.cli_audit import audit_app
+from services.cli_common import console, err, errors, open_store, settings_for, utc
+from services.errors import GovernanceError, InputError
+from services.settings import get_settings
 
 app = typer.Typer(
     help="Skewless: a governed feature store on Feast.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-audit_app = typer.Typer(help="Audits: parity, drift, freshness.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
-console = Console()
-err = Console(stderr=True)
-
-
-def _fail(exc: Exception) -> NoReturn:
-    if isinstance(exc, GovernanceError):
-        for line in exc.problems:
-            err.print(line, markup=False)
-        raise typer.Exit(1)
-    if isinstance(exc, InputError | RequestError):
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(2)
-    err.print(f"error: {exc}", markup=False)
-    raise typer.Exit(1)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except SkewlessError as exc:
-        _fail(exc)
-
-
-def _settings(repo: Path | None = None) -> Settings:
-    settings = get_settings()
-    if repo is not None:
-        settings = settings.model_copy(update={"repo_path": repo})
-    return settings
-
-
-def _store(settings: Settings | None = None) -> Any:
-    from services.store import Store
-
-    return Store(settings or _settings())
 
 
 @app.command("demo-data")
@@ -94,15 +56,15 @@ def apply(
     from services.governance import lint
     from services.store import load_definitions
 
-    settings = _settings(repo)
-    with _errors():
+    settings = settings_for(repo)
+    with errors():
         if not settings.repo_path.is_dir():
             raise InputError(f"{settings.repo_path}: not a directory")
         definitions = load_definitions(settings.repo_path)
         problems = lint(definitions)
         if problems:
             raise GovernanceError(problems)
-        store = _store(settings)
+        store = open_store(settings)
         store.apply(definitions)
         from services.lineage_events import emit_apply
 
@@ -141,8 +103,8 @@ def ingest(
     if policy not in (None, "reject", "quarantine"):
         err.print(f"error: --policy must be reject or quarantine, not {policy!r}")
         raise typer.Exit(2)
-    with _errors():
-        result = ingest_file(_store(), source, path, policy=policy)  # type: ignore[arg-type]
+    with errors():
+        result = ingest_file(open_store(), source, path, policy=policy)  # type: ignore[arg-type]
     if as_json:
         print(json.dumps(result.summary()))
     else:
@@ -162,9 +124,9 @@ def datasets(
     from services.contracts import get_contract
     from services.offline.datasets import list_versions
 
-    with _errors():
+    with errors():
         get_contract(source)
-        versions = list_versions(_settings().offline_dir, source)
+        versions = list_versions(settings_for().offline_dir, source)
     if as_json:
         print(json.dumps([asdict(v) for v in versions]))
         return
@@ -200,8 +162,8 @@ def materialize(
     if (start is None) != (end is None) or (incremental and start is not None):
         err.print("error: give --start and --end together, or --incremental, or neither")
         raise typer.Exit(2)
-    store = _store()
-    with _errors(), _progress() as progress:
+    store = open_store()
+    with errors(), _progress() as progress:
         tasks: dict[str, Any] = {}
 
         def tick(name: str, rows: int) -> None:
@@ -212,8 +174,8 @@ def materialize(
         results = run(
             store,
             views=view,
-            start=_utc(start),
-            end=_utc(end),
+            start=utc(start),
+            end=utc(end),
             incremental=incremental,
             progress=tick,
         )
@@ -224,14 +186,6 @@ def materialize(
     for r in results:
         table.add_row(r.view, str(r.entities), str(len(r.versions)))
     console.print(table)
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return (
-        pd.Timestamp(moment).tz_localize("UTC").to_pydatetime() if moment.tzinfo is None else moment
-    )
 
 
 def _read_entities(path: Path) -> pd.DataFrame:
@@ -263,8 +217,8 @@ def training_set(
 
     from services.sdk import Client
 
-    with _errors():
-        client = Client(_settings())
+    with errors():
+        client = Client(settings_for())
         frame, version = client.training_set(_read_entities(entities), service, name=name)
         out.parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(out, index=False)
@@ -298,8 +252,8 @@ def online(
                 raise typer.Exit(2) from None
         return out
 
-    with _errors():
-        result = Client(_settings()).online_features(
+    with errors():
+        result = Client(settings_for()).online_features(
             service, parse(entity, int), parse(request or [], float)
         )
     rows = [
@@ -320,166 +274,6 @@ def online(
     for r in rows:
         table.add_row(r["feature"], str(r["value"]), r["status"], str(r["event_timestamp"] or ""))
     console.print(table)
-
-
-@audit_app.command("parity")
-def audit_parity(
-    sample: Annotated[int, typer.Option(min=1, help="Entities sampled per view.")] = 200,
-    all_entities: Annotated[
-        bool, typer.Option("--all", help="Every entity, not a sample.")
-    ] = False,
-    service: Annotated[str | None, typer.Option(help="Only this feature service's views.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Prove online == offline (and == Feast's reads); exit 1 on any mismatch."""
-    from dataclasses import asdict
-
-    from services.audits.parity import audit_parity as run
-    from services.lineage_events import emit_parity
-
-    with _errors():
-        report = run(_store(), service=service, sample=None if all_entities else sample)
-    emit_parity(_settings(), report)
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "at": report.at.isoformat(),
-                    "passed": report.passed,
-                    "views": [asdict(v) for v in report.views],
-                },
-                default=str,
-            )
-        )
-    else:
-        table = Table(
-            "view",
-            "entities",
-            "cells",
-            "mismatches",
-            title=f"parity at {report.at:%Y-%m-%d %H:%M:%S}Z",
-        )
-        for v in report.views:
-            table.add_row(
-                v.view,
-                str(v.entities),
-                str(v.cells),
-                f"[{'green' if not v.mismatches else 'red'}]{len(v.mismatches)}[/]",
-            )
-        console.print(table)
-        for m in report.mismatches[:50]:
-            console.print(
-                f"MISMATCH {m.view} entity={m.entity} {m.feature}: online={m.online!r} "
-                f"{m.against}={m.expected!r}",
-                markup=False,
-            )
-    if not report.passed:
-        raise typer.Exit(1)
-
-
-@audit_app.command("drift")
-def audit_drift(
-    training_set: Annotated[str, typer.Option("--training-set", help="Training-set version id.")],
-    since: Annotated[datetime | None, typer.Option(help="Only rows served since (UTC).")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    report: Annotated[
-        Path | None, typer.Option(help="Write an HTML report into this directory.")
-    ] = None,
-) -> None:
-    """Compare served features with a training set, feature by feature; exit 1 on drift."""
-    from services.audits.drift import audit_drift as run
-    from services.audits.report import write_drift_report
-    from services.lineage_events import emit_drift
-
-    settings = _settings()
-    with _errors():
-        result = run(_store(settings), training_set, since=_utc(since))
-    emit_drift(settings, result)
-    page = write_drift_report(result, report) if report is not None else None
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "training_set": result.training_set.version,
-                    "service": result.service,
-                    "dataset_drift": result.dataset_drift,
-                    "drifted_features": result.drifted_features,
-                    "reference_rows": result.reference_rows,
-                    "current_rows": result.current_rows,
-                    "report": None if page is None else str(page),
-                    "features": [
-                        {
-                            "feature": f.feature,
-                            "kind": f.kind,
-                            "method": f.method,
-                            "score": f.score,
-                            "threshold": f.threshold,
-                            "drifted": f.drifted,
-                            "scores": f.scores,
-                        }
-                        for f in result.features
-                    ],
-                },
-                default=str,
-            )
-        )
-    else:
-        table = Table(
-            "feature",
-            "method",
-            "score",
-            "threshold",
-            "drift",
-            title=f"drift vs {result.training_set.version} ({result.current_rows} served rows)",
-        )
-        for f in result.features:
-            table.add_row(
-                f.feature,
-                f.method,
-                f"{f.score:.4g}",
-                str(f.threshold),
-                "[red]DRIFT[/]" if f.drifted else "[green]ok[/]",
-            )
-        console.print(table)
-        console.print(
-            ("[red]dataset drift[/]" if result.dataset_drift else "[green]no dataset drift[/]")
-            + (f"; report: {page}" if page else "")
-        )
-    if result.dataset_drift:
-        raise typer.Exit(1)
-
-
-@audit_app.command("freshness")
-def audit_freshness(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Event-time age of the newest online value per view, against its SLO; exit 1 on a breach."""
-    from dataclasses import asdict
-
-    from services.audits.freshness import audit_freshness as run
-    from services.lineage_events import emit_freshness
-
-    settings = _settings()
-    with _errors():
-        views = run(_store(settings))
-    emit_freshness(settings, views)
-    if as_json:
-        print(json.dumps([asdict(v) for v in views], default=str))
-    else:
-        table = Table(
-            "view", "online entities", "newest age (h)", "SLO (h)", "expired share", "status"
-        )
-        for v in views:
-            age = "-" if v.newest_age_s is None else f"{v.newest_age_s / 3600:.1f}"
-            table.add_row(
-                v.view,
-                f"{v.online}/{v.entities}",
-                age,
-                f"{v.slo_s / 3600:.0f}",
-                f"{v.expired_share:.1%}",
-                "[red]BREACH[/]" if v.breached else "[green]ok[/]",
-            )
-        console.print(table)
-    if any(v.breached for v in views):
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -517,8 +311,8 @@ def demo(
         # The feature repo reads the data dir from the environment, like every process.
         os.environ["SKEWLESS_DATA_DIR"] = str(data_dir)
         get_settings.cache_clear()
-    settings = _settings()
-    with _errors():
+    settings = settings_for()
+    with errors():
         ok = run_demo(settings, console, customers=customers, seed=seed)
     if not ok:
         raise typer.Exit(1)

@@ -1,0 +1,65 @@
+"""What every ``skewless`` command module shares: consoles, exit codes, settings and the store.
+
+Exit codes, in one place (``fail``): 0 success; 1 a verdict against the data (batch rejected,
+parity mismatch, governance problems); 2 unusable input (missing/corrupt file, unknown source,
+malformed request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pandas as pd
+import typer
+from rich.console import Console
+
+from services.errors import GovernanceError, InputError, RequestError, SkewlessError
+from services.settings import Settings, get_settings
+
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(exc: Exception) -> NoReturn:
+    if isinstance(exc, GovernanceError):
+        for line in exc.problems:
+            err.print(line, markup=False)
+        raise typer.Exit(1)
+    if isinstance(exc, InputError | RequestError):
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2)
+    err.print(f"error: {exc}", markup=False)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    try:
+        yield
+    except SkewlessError as exc:
+        fail(exc)
+
+
+def settings_for(repo: Path | None = None) -> Settings:
+    settings = get_settings()
+    if repo is not None:
+        settings = settings.model_copy(update={"repo_path": repo})
+    return settings
+
+
+def open_store(settings: Settings | None = None) -> Any:
+    from services.store import Store
+
+    return Store(settings or settings_for())
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return (
+        pd.Timestamp(moment).tz_localize("UTC").to_pydatetime() if moment.tzinfo is None else moment
+    )

@@ -29,6 +29,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.orm import Session
 
 from lineage.audit import PendingEntry
+from lineage.db import access_sql
 from lineage.db import repositories as repo
 from lineage.db.models import AuditLog, Grant, Token
 from lineage.db.models import Principal as PrincipalRow
@@ -117,7 +118,7 @@ def create_token(session: Session, principal: str, role: str, namespaces: Iterab
 
 def ensure_token(session: Session, principal: str, role: str, token: str) -> None:
     """Register a known token (e.g. the bootstrap admin token) if its digest is not stored yet."""
-    if repo.find_token(session, hash_token(token)) is not None:
+    if access_sql.find_token(session, hash_token(token)) is not None:
         return
     row = _upsert_principal(session, principal, _check_role(role), [ALL_NAMESPACES])
     session.add(
@@ -133,14 +134,14 @@ def revoke_token(session: Session, token_id: int) -> None:
         NotFound: if no live token has this id.
 
     """
-    if not repo.revoke_token(session, token_id, datetime.now(UTC)):
+    if not access_sql.revoke_token(session, token_id, datetime.now(UTC)):
         raise NotFound(kind="token", key=str(token_id))
 
 
 def list_tokens(session: Session) -> list[TokenInfo]:
     """List every token (live and revoked) with its principal, role and grants."""
-    rows = repo.list_tokens(session)
-    grants = repo.grants_of(session, {p.id for _, p in rows})
+    rows = access_sql.list_tokens(session)
+    grants = access_sql.grants_of(session, {p.id for _, p in rows})
     return [
         TokenInfo(
             id=t.id,
@@ -162,8 +163,8 @@ def authenticate(session: Session, token: str) -> Principal | None:
 def authenticate_many(session: Session, tokens: Iterable[str]) -> dict[str, Principal]:
     """Authenticate several tokens with two queries; unknown or revoked tokens are left out."""
     by_hash = {hash_token(t): t for t in tokens if t}
-    found = repo.find_tokens(session, list(by_hash))
-    grants = repo.grants_of(session, {row.id for _, row in found.values()})
+    found = access_sql.find_tokens(session, list(by_hash))
+    grants = access_sql.grants_of(session, {row.id for _, row in found.values()})
     return {
         by_hash[digest]: Principal(
             name=row.name, role=_check_role(row.role), namespaces=frozenset(grants[row.id])

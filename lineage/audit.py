@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from lineage.db import repositories as repo
+from lineage.db import access_sql
 from lineage.db.models import AuditLog
 
 GENESIS_HASH = "0" * 64
@@ -109,7 +109,7 @@ def append_audit_batch(session: Session, entries: Sequence[PendingEntry]) -> lis
     """
     if not entries:
         return []
-    head = repo.lock_audit_head(session)
+    head = access_sql.lock_audit_head(session)
     last_id, last_hash = head.last_id, head.last_hash
     rows = []
     for item in entries:
@@ -154,12 +154,12 @@ def verify_chain(session: Session) -> int | None:
     """
     prev = GENESIS_HASH
     last_id = 0
-    for row in repo.iter_audit(session):
+    for row in access_sql.iter_audit(session):
         if row.prev_hash != prev or entry_hash(row) != row.hash:
             return row.id
         prev = row.hash
         last_id = row.id
-    head = repo.lock_audit_head(session)
+    head = access_sql.lock_audit_head(session)
     if head.last_hash != prev:
         return head.last_id if head.last_id != last_id else last_id
     return None
@@ -178,7 +178,7 @@ def list_audit(
     """Return audit entries matching the filters, newest first (naive times are UTC)."""
     since = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
     until = until.replace(tzinfo=UTC) if until and until.tzinfo is None else until
-    rows = repo.query_audit(
+    rows = access_sql.query_audit(
         session, principal=principal, obj=obj, since=since, until=until, limit=limit, offset=offset
     )
     return [to_entry(r) for r in rows]

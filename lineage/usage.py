@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from lineage.access import Principal
 from lineage.audit import list_audit
+from lineage.db import history_sql
 from lineage.db import repositories as repo
 from lineage.db.models import LineageEvent
 from lineage.errors import Forbidden, InvalidQuery, NotFound
@@ -52,7 +53,7 @@ def _view_dataset_name(view: str) -> str:
 
 def _view_fields(session: Session, dataset_id: int, facets: dict[str, Any]) -> list[str]:
     """Field names of the view's newest version that declares a schema."""
-    for dv in repo.recent_versions(session, dataset_id):
+    for dv in history_sql.recent_versions(session, dataset_id):
         fields = dv.schema_fields.get("fields") or []
         if fields:
             return [str(f.get("name")) for f in fields if isinstance(f, dict)]
@@ -88,12 +89,12 @@ def usage(
     red = _Redactor(principal)
     if principal is not None and not red.visible(namespace):
         raise Forbidden(principal=principal.name, action="read", namespace=namespace)
-    dataset = repo.find_dataset(session, namespace, name)
+    dataset = history_sql.find_dataset(session, namespace, name)
     if dataset is None:
         raise NotFound(kind="feature_view", key=f"{namespace}:{name}")
     fields = _view_fields(session, dataset.id, dataset.facets)
-    reads = repo.training_sets_reading(session, dataset.id)
-    declared = repo.column_inputs(session, [ts.id for ts, _, _ in reads], namespace, name)
+    reads = history_sql.training_sets_reading(session, dataset.id)
+    declared = history_sql.column_inputs(session, [ts.id for ts, _, _ in reads], namespace, name)
     by_ts: dict[str, tuple[set[str], set[str]]] = {}  # ts version -> (view versions, fields)
     for ts, _, read in reads:
         versions, used = by_ts.setdefault(ts.version, (set(), set()))
@@ -164,11 +165,11 @@ def reads(
     check_page(limit, offset, page_size_max)
     if principal is not None and not authorize(principal, "audit", "*"):
         raise Forbidden(principal=principal.name, action="audit", namespace="*")
-    dataset = repo.find_dataset(session, namespace, name)
+    dataset = history_sql.find_dataset(session, namespace, name)
     runs: list[dict[str, Any]] = []
     total = 0
     if dataset is not None:
-        rows, total = repo.runs_reading(session, dataset.id, limit=limit, offset=offset)
+        rows, total = history_sql.runs_reading(session, dataset.id, limit=limit, offset=offset)
         runs = [{**run_data(run, job), "version": dv.version} for run, job, dv in rows]
     entries = list_audit(session, obj=name, limit=limit, offset=offset)
     return {
@@ -223,27 +224,29 @@ def history(
     if kind == "dataset":
         ds = repo.datasets_by_ids(session, [key])[key]
         namespace = ds.namespace
-        dvs, total = repo.versions_of_dataset(session, key, **page)
+        dvs, total = history_sql.versions_of_dataset(session, key, **page)
         items = [version_data(dv, ds) for dv in dvs]
     elif kind == "job":
         job = repo.jobs_by_ids(session, [key])[key]
         namespace = job.namespace
-        runs, total = repo.runs_of_job(session, key, **page)
+        runs, total = history_sql.runs_of_job(session, key, **page)
         items = [run_data(run, job) for run in runs]
     elif kind == "run":
         _, job = repo.runs_by_ids(session, [key])[key]
         namespace = job.namespace
-        events, total = repo.events_of_runs(session, [key], **page)
+        events, total = history_sql.events_of_runs(session, [key], **page)
         items = [_event_data(e) for e in events]
     elif kind == "datasetVersion":
         _, ds = repo.dataset_versions_by_ids(session, [key])[key]
         namespace = ds.namespace
-        events, total = repo.events_of_runs(session, repo.runs_touching_version(key), **page)
+        events, total = history_sql.events_of_runs(
+            session, history_sql.runs_touching_version(key), **page
+        )
         items = [_event_data(e) for e in events]
     else:
         _, model = repo.model_versions_by_ids(session, [key])[key]
         namespace = model.namespace
-        mvs, total = repo.versions_of_model(session, model.id, **page)
+        mvs, total = history_sql.versions_of_model(session, model.id, **page)
         items = [
             {
                 "name": model.name,

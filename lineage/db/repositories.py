@@ -1,5 +1,7 @@
-"""Repositories: the only place SQL lives (SQLAlchemy 2 ``select()`` style).
+"""Repositories of the graph: node lookup, BFS frontiers and bulk node data (SQLAlchemy 2).
 
+SQL lives only in ``lineage.db``: here the graph reads, in ``intake_sql`` the intake writes, in
+``history_sql`` the usage and history pages, in ``access_sql`` tokens, grants and the audit log.
 Functions take a ``Session`` and plain values and return ORM rows or plain tuples; callers own the
 transaction. Graph reads take whole frontiers (sets of ids) so a traversal costs a fixed number of
 queries per BFS level, never one per node.
@@ -7,32 +9,26 @@ queries per BFS level, never one per node.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import String, and_, func, literal, or_, select, union, update
+from sqlalchemy import String, and_, func, literal, or_, select, union
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from lineage.db.models import (
-    AuditHead,
-    AuditLog,
     Base,
-    ColumnLineage,
     Dataset,
     DatasetVersion,
     Deployment,
-    Grant,
     Job,
     LineageEvent,
     Model,
     ModelVersion,
-    Principal,
     Run,
     RunInput,
     RunOutput,
-    Token,
 )
 from lineage.identity import TRAINING_SET_PREFIX
 
@@ -385,255 +381,6 @@ def count_summary(session: Session) -> dict[str, Any]:
     by_state = session.execute(select(Run.state, func.count()).group_by(Run.state))
     counts["runs"] = {state: n for state, n in by_state}
     return counts
-
-
-# --- usage, reads and history ------------------------------------------------------------------
-
-
-def find_dataset(session: Session, namespace: str, name: str) -> Dataset | None:
-    """Return dataset ``namespace``/``name``, if stored."""
-    stmt = select(Dataset).where(Dataset.namespace == namespace, Dataset.name == name)
-    return session.scalars(stmt).first()
-
-
-def recent_versions(session: Session, dataset_id: int, limit: int = 50) -> list[DatasetVersion]:
-    """Return a dataset's versions, newest first."""
-    stmt = (
-        select(DatasetVersion)
-        .where(DatasetVersion.dataset_id == dataset_id)
-        .order_by(DatasetVersion.created_at.desc(), DatasetVersion.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
-def training_sets_reading(
-    session: Session, dataset_id: int
-) -> list[tuple[DatasetVersion, Dataset, DatasetVersion]]:
-    """Return (training-set version, its dataset, input version read) for runs reading a dataset."""
-    read = aliased(DatasetVersion)
-    stmt = (
-        select(DatasetVersion, Dataset, read)
-        .select_from(RunInput)
-        .join(read, read.id == RunInput.dataset_version_id)
-        .join(RunOutput, RunOutput.run_id == RunInput.run_id)
-        .join(DatasetVersion, DatasetVersion.id == RunOutput.dataset_version_id)
-        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-        .where(RunInput.dataset_id == dataset_id, Dataset.name.startswith(TRAINING_SET_PREFIX))
-        .order_by(DatasetVersion.id)
-    )
-    return [(ts, ds, dv) for ts, ds, dv in session.execute(stmt)]
-
-
-def column_inputs(
-    session: Session, dv_ids: Collection[int], namespace: str, name: str
-) -> dict[int, set[str]]:
-    """Return, per output version declaring column lineage, the fields it takes from a dataset.
-
-    A version that declares column lineage but none from ``namespace/name`` maps to an empty set;
-    a version declaring no column lineage at all is absent.
-    """
-    stmt = select(
-        ColumnLineage.dataset_version_id,
-        ColumnLineage.input_namespace,
-        ColumnLineage.input_name,
-        ColumnLineage.input_field,
-    ).where(ColumnLineage.dataset_version_id.in_(dv_ids))
-    out: dict[int, set[str]] = {}
-    for dv_id, in_ns, in_name, field_name in session.execute(stmt):
-        used = out.setdefault(dv_id, set())
-        if (in_ns, in_name) == (namespace, name):
-            used.add(field_name)
-    return out
-
-
-def _page(session: Session, stmt: Any, limit: int, offset: int) -> tuple[list[Any], int]:
-    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = list(session.execute(stmt.limit(limit).offset(offset)))
-    return rows, total
-
-
-def _run_time() -> Any:
-    return func.coalesce(Run.started_at, Run.state_time)
-
-
-def runs_reading(
-    session: Session, dataset_id: int, *, limit: int, offset: int
-) -> tuple[list[tuple[Run, Job, DatasetVersion]], int]:
-    """Return runs that read a dataset (with their job and the version read), newest first."""
-    stmt = (
-        select(Run, Job, DatasetVersion)
-        .select_from(RunInput)
-        .join(Run, Run.run_id == RunInput.run_id)
-        .join(Job, Job.id == Run.job_id)
-        .join(DatasetVersion, DatasetVersion.id == RunInput.dataset_version_id)
-        .where(RunInput.dataset_id == dataset_id)
-        .order_by(_run_time().desc(), Run.run_id.desc())
-    )
-    rows, total = _page(session, stmt, limit, offset)
-    return [(r, j, dv) for r, j, dv in rows], total
-
-
-def versions_of_dataset(
-    session: Session, dataset_id: int, *, limit: int, offset: int
-) -> tuple[list[DatasetVersion], int]:
-    """Return a dataset's versions, newest first, and how many there are."""
-    stmt = (
-        select(DatasetVersion)
-        .where(DatasetVersion.dataset_id == dataset_id)
-        .order_by(DatasetVersion.created_at.desc(), DatasetVersion.id.desc())
-    )
-    rows, total = _page(session, stmt, limit, offset)
-    return [r[0] for r in rows], total
-
-
-def runs_of_job(session: Session, job_id: int, *, limit: int, offset: int) -> tuple[list[Run], int]:
-    """Return a job's runs, newest first, and how many there are."""
-    stmt = select(Run).where(Run.job_id == job_id).order_by(_run_time().desc(), Run.run_id.desc())
-    rows, total = _page(session, stmt, limit, offset)
-    return [r[0] for r in rows], total
-
-
-def events_of_runs(
-    session: Session, run_ids: Any, *, limit: int, offset: int
-) -> tuple[list[LineageEvent], int]:
-    """Return stored events of the given runs (ids or a subquery), newest first."""
-    stmt = (
-        select(LineageEvent)
-        .where(LineageEvent.run_id.in_(run_ids))
-        .order_by(LineageEvent.event_time.desc(), LineageEvent.id.desc())
-    )
-    rows, total = _page(session, stmt, limit, offset)
-    return [r[0] for r in rows], total
-
-
-def runs_touching_version(dv_id: int) -> Any:
-    """A subquery of the runs that read or wrote dataset version ``dv_id``."""
-    return union(
-        select(RunInput.run_id).where(RunInput.dataset_version_id == dv_id),
-        select(RunOutput.run_id).where(RunOutput.dataset_version_id == dv_id),
-    )
-
-
-def versions_of_model(
-    session: Session, model_id: int, *, limit: int, offset: int
-) -> tuple[list[ModelVersion], int]:
-    """Return a model's versions, newest first, and how many there are."""
-    stmt = (
-        select(ModelVersion)
-        .where(ModelVersion.model_id == model_id)
-        .order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
-    )
-    rows, total = _page(session, stmt, limit, offset)
-    return [r[0] for r in rows], total
-
-
-# --- principals, tokens, grants ----------------------------------------------------------------
-
-
-def find_token(session: Session, token_hash: str) -> tuple[Token, Principal] | None:
-    """Return the live token with this hash and its principal."""
-    stmt = (
-        select(Token, Principal)
-        .join(Principal, Principal.id == Token.principal_id)
-        .where(Token.token_hash == token_hash, Token.revoked_at.is_(None))
-    )
-    row = session.execute(stmt).first()
-    return None if row is None else (row[0], row[1])
-
-
-def find_tokens(
-    session: Session, token_hashes: Collection[str]
-) -> dict[str, tuple[Token, Principal]]:
-    """Return the live tokens with these hashes and their principals, keyed by hash."""
-    if not token_hashes:
-        return {}
-    stmt = (
-        select(Token, Principal)
-        .join(Principal, Principal.id == Token.principal_id)
-        .where(Token.token_hash.in_(token_hashes), Token.revoked_at.is_(None))
-    )
-    return {token.token_hash: (token, principal) for token, principal in session.execute(stmt)}
-
-
-def grants_of(session: Session, principal_ids: Collection[int]) -> dict[int, list[str]]:
-    """Return granted namespaces keyed by principal id."""
-    out: dict[int, list[str]] = {pid: [] for pid in principal_ids}
-    stmt = select(Grant).where(Grant.principal_id.in_(principal_ids)).order_by(Grant.namespace)
-    for grant in session.scalars(stmt):
-        out[grant.principal_id].append(grant.namespace)
-    return out
-
-
-def list_tokens(session: Session) -> list[tuple[Token, Principal]]:
-    """Return every token with its principal, oldest first."""
-    stmt = select(Token, Principal).join(Principal, Principal.id == Token.principal_id)
-    return list(session.execute(stmt.order_by(Token.id)))
-
-
-def revoke_token(session: Session, token_id: int, now: datetime) -> bool:
-    """Mark a token revoked; returns False if no live token has this id."""
-    stmt = (
-        update(Token)
-        .where(Token.id == token_id, Token.revoked_at.is_(None))
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
-
-
-# --- audit log ---------------------------------------------------------------------------------
-
-
-def lock_audit_head(session: Session) -> AuditHead:
-    """Lock and return the chain head (``SELECT ... FOR UPDATE``; SQLite serializes writers)."""
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
-    if head is None:
-        head, _ = get_or_create(
-            session, AuditHead, {"id": 1}, {"last_id": 0, "last_hash": "0" * 64}
-        )
-    return head
-
-
-def next_audit_id(session: Session) -> int:
-    """Return the id the next audit entry will get."""
-    return int(session.scalar(select(func.coalesce(func.max(AuditLog.id), 0))) or 0) + 1
-
-
-def iter_audit(session: Session, batch: int = 1000) -> Iterator[AuditLog]:
-    """Yield every audit entry in id order, ``batch`` rows per query."""
-    last = 0
-    while True:
-        stmt = select(AuditLog).where(AuditLog.id > last).order_by(AuditLog.id).limit(batch)
-        rows = list(session.scalars(stmt))
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].id
-
-
-def query_audit(
-    session: Session,
-    *,
-    principal: str | None,
-    obj: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-    offset: int,
-) -> list[AuditLog]:
-    """Return audit entries matching the filters, newest first."""
-    stmt = select(AuditLog)
-    if principal is not None:
-        stmt = stmt.where(AuditLog.principal == principal)
-    if obj is not None:
-        stmt = stmt.where(AuditLog.object == obj)
-    if since is not None:
-        stmt = stmt.where(AuditLog.ts >= since)
-    if until is not None:
-        stmt = stmt.where(AuditLog.ts < until)
-    stmt = stmt.order_by(AuditLog.id.desc()).limit(limit).offset(offset)
-    return list(session.scalars(stmt))
 
 
 def ping(session: Session) -> bool:

@@ -1,0 +1,126 @@
+"""SQL of access control and the audit log: principals, tokens, grants and the hash chain's rows.
+
+Functions take a ``Session`` and plain values; callers own the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from lineage.db.models import (
+    AuditHead,
+    AuditLog,
+    Grant,
+    Principal,
+    Token,
+)
+from lineage.db.repositories import get_or_create
+
+
+def find_token(session: Session, token_hash: str) -> tuple[Token, Principal] | None:
+    """Return the live token with this hash and its principal."""
+    stmt = (
+        select(Token, Principal)
+        .join(Principal, Principal.id == Token.principal_id)
+        .where(Token.token_hash == token_hash, Token.revoked_at.is_(None))
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else (row[0], row[1])
+
+
+def find_tokens(
+    session: Session, token_hashes: Collection[str]
+) -> dict[str, tuple[Token, Principal]]:
+    """Return the live tokens with these hashes and their principals, keyed by hash."""
+    if not token_hashes:
+        return {}
+    stmt = (
+        select(Token, Principal)
+        .join(Principal, Principal.id == Token.principal_id)
+        .where(Token.token_hash.in_(token_hashes), Token.revoked_at.is_(None))
+    )
+    return {token.token_hash: (token, principal) for token, principal in session.execute(stmt)}
+
+
+def grants_of(session: Session, principal_ids: Collection[int]) -> dict[int, list[str]]:
+    """Return granted namespaces keyed by principal id."""
+    out: dict[int, list[str]] = {pid: [] for pid in principal_ids}
+    stmt = select(Grant).where(Grant.principal_id.in_(principal_ids)).order_by(Grant.namespace)
+    for grant in session.scalars(stmt):
+        out[grant.principal_id].append(grant.namespace)
+    return out
+
+
+def list_tokens(session: Session) -> list[tuple[Token, Principal]]:
+    """Return every token with its principal, oldest first."""
+    stmt = select(Token, Principal).join(Principal, Principal.id == Token.principal_id)
+    return list(session.execute(stmt.order_by(Token.id)))
+
+
+def revoke_token(session: Session, token_id: int, now: datetime) -> bool:
+    """Mark a token revoked; returns False if no live token has this id."""
+    stmt = (
+        update(Token)
+        .where(Token.id == token_id, Token.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+# --- audit log ---------------------------------------------------------------------------------
+
+
+def lock_audit_head(session: Session) -> AuditHead:
+    """Lock and return the chain head (``SELECT ... FOR UPDATE``; SQLite serializes writers)."""
+    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    if head is None:
+        head, _ = get_or_create(
+            session, AuditHead, {"id": 1}, {"last_id": 0, "last_hash": "0" * 64}
+        )
+    return head
+
+
+def next_audit_id(session: Session) -> int:
+    """Return the id the next audit entry will get."""
+    return int(session.scalar(select(func.coalesce(func.max(AuditLog.id), 0))) or 0) + 1
+
+
+def iter_audit(session: Session, batch: int = 1000) -> Iterator[AuditLog]:
+    """Yield every audit entry in id order, ``batch`` rows per query."""
+    last = 0
+    while True:
+        stmt = select(AuditLog).where(AuditLog.id > last).order_by(AuditLog.id).limit(batch)
+        rows = list(session.scalars(stmt))
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+
+
+def query_audit(
+    session: Session,
+    *,
+    principal: str | None,
+    obj: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> list[AuditLog]:
+    """Return audit entries matching the filters, newest first."""
+    stmt = select(AuditLog)
+    if principal is not None:
+        stmt = stmt.where(AuditLog.principal == principal)
+    if obj is not None:
+        stmt = stmt.where(AuditLog.object == obj)
+    if since is not None:
+        stmt = stmt.where(AuditLog.ts >= since)
+    if until is not None:
+        stmt = stmt.where(AuditLog.ts < until)
+    stmt = stmt.order_by(AuditLog.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(stmt))

@@ -1,4 +1,8 @@
-"""Pandera contracts of the two benchmark sources, registered with Skewless by name."""
+"""Pandera contracts of the benchmark sources, registered with Skewless by name.
+
+``bench_user_stats`` and ``bench_user_profile`` feed the training, materialization and
+serving benchmarks; ``bench_user_activity`` (25 columns of mixed types) is only ingested.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,9 @@ UtcTimestamp = Annotated[pd.DatetimeTZDtype, "ns", "UTC"]
 OWNER = "bench@skewless.example"
 STATS = "bench_user_stats"
 PROFILE = "bench_user_profile"
+ACTIVITY = "bench_user_activity"
+COUNTRIES = ("GB", "FR", "DE", "ES", "IT", "NL", "IE", "US")
+DEVICES = ("ios", "android", "web")
 
 
 def _user_id() -> pa.typing.common.Any:
@@ -85,9 +92,7 @@ class BenchUserProfile(SourceContract):
     created_timestamp: Series[UtcTimestamp] = _created_ts()
     p_age: Series[int] = pa.Field(ge=0, le=150, description="Age in years.")
     p_score: Series[float] = pa.Field(ge=0, le=1, description="Synthetic score.")
-    p_country: Series[str] = pa.Field(
-        isin=["GB", "FR", "DE", "ES", "IT", "NL", "IE", "US"], description="Country code."
-    )
+    p_country: Series[str] = pa.Field(isin=list(COUNTRIES), description="Country code.")
     p_balance: Series[float] = pa.Field(ge=0, le=1e6, description="Account balance.")
     p_visits: Series[int] = pa.Field(ge=0, le=1_000_000, description="Visits so far.")
 
@@ -103,10 +108,60 @@ class BenchUserProfile(SourceContract):
         }
 
 
+class BenchUserActivity(SourceContract):
+    """Per-user activity events for the ingestion benchmark: 25 columns of mixed types.
+
+    Keys and timestamps, 8 float and 8 integer features with ranges, a nullable integer,
+    two categorical strings, a flag, a bounded integer and a bounded score.
+    """
+
+    user_id: Series[int] = _user_id()
+    event_timestamp: Series[UtcTimestamp] = _event_ts()
+    created_timestamp: Series[UtcTimestamp] = _created_ts()
+    a_country: Series[str] = pa.Field(isin=list(COUNTRIES), description="Country code.")
+    a_device: Series[str] = pa.Field(isin=list(DEVICES), description="Device family.")
+    a_is_premium: Series[bool] = pa.Field(description="Paying subscriber.")
+    a_age: Series[int] = pa.Field(in_range={"min_value": 13, "max_value": 120}, description="Age.")
+    a_sessions_7d: Series[pd.Int64Dtype] = pa.Field(
+        ge=0, le=10_000, nullable=True, description="Sessions in the last 7 days, if known."
+    )
+    a_score: Series[float] = pa.Field(
+        in_range={"min_value": 0, "max_value": 1}, description="Engagement score."
+    )
+    f_float_0: Series[float] = _float(0)
+    f_float_1: Series[float] = _float(1)
+    f_float_2: Series[float] = _float(2)
+    f_float_3: Series[float] = _float(3)
+    f_float_4: Series[float] = _float(4)
+    f_float_5: Series[float] = _float(5)
+    f_float_6: Series[float] = _float(6)
+    f_float_7: Series[float] = _float(7)
+    f_int_0: Series[int] = _int(0)
+    f_int_1: Series[int] = _int(1)
+    f_int_2: Series[int] = _int(2)
+    f_int_3: Series[int] = _int(3)
+    f_int_4: Series[int] = _int(4)
+    f_int_5: Series[int] = _int(5)
+    f_int_6: Series[int] = _int(6)
+    f_int_7: Series[int] = _int(7)
+
+    class Config:
+        name = ACTIVITY
+        description = "Benchmark: per-user activity events (ingestion only)."
+        metadata = {
+            "owner": OWNER,
+            "entity": "user",
+            "ttl_hours": 24 * 7,
+            "cadence_hours": 24,
+            "default_policy": "quarantine",
+        }
+
+
 def register() -> None:
-    """Make both contracts resolvable by name (idempotent)."""
+    """Make the benchmark contracts resolvable by name (idempotent)."""
     register_contract(BenchUserStats)
     register_contract(BenchUserProfile)
+    register_contract(BenchUserActivity)
 
 
 register()

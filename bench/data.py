@@ -9,6 +9,10 @@ rows exactly on a feature timestamp and ~1 % exactly at timestamp + ttl.
 ``created_timestamp`` is always <= ``event_timestamp`` so that engines which ignore the
 "created after T is invisible" rule (Feast without ``filter_by_created_timestamp``) answer
 the same question. The window ends at today's midnight UTC, so the values are fresh online.
+
+The ingestion benchmark has its own frame, written on demand by :func:`generate_activity`:
+``user_activity`` with exactly ``1,000,000 x scale`` rows and the 25 columns of
+``bench_user_activity``, ~0.1 % of them invalid (out of range, unknown category, duplicate key).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ WINDOW = timedelta(days=30)
 STATS_TTL = timedelta(days=7)
 PROFILE_TTL = timedelta(days=10)
 COUNTRIES = np.array(["GB", "FR", "DE", "ES", "IT", "NL", "IE", "US"], dtype=object)
+DEVICES = np.array(["ios", "android", "web"], dtype=object)
+BAD_SHARE = 0.001
 
 
 @dataclass(frozen=True)
@@ -169,3 +175,49 @@ def generate(scale: float, folder: Path) -> BenchData:
         window_start=start,
         window_end=end,
     )
+
+
+def _activity(rng: np.random.Generator, n: int, users: int, start: datetime) -> pd.DataFrame:
+    seconds = rng.integers(0, int(WINDOW.total_seconds()), n)
+    frame = pd.DataFrame({"user_id": rng.integers(1, users + 1, n).astype("int64")})
+    frame["event_timestamp"] = _timestamps(start, seconds)
+    frame["created_timestamp"] = frame["event_timestamp"] - pd.to_timedelta(
+        rng.integers(60, 3600, n), unit="s"
+    )
+    frame["a_country"] = COUNTRIES[rng.integers(0, len(COUNTRIES), n)]
+    frame["a_device"] = DEVICES[rng.integers(0, len(DEVICES), n)]
+    frame["a_is_premium"] = rng.random(n) < 0.2
+    frame["a_age"] = rng.integers(13, 121, n)
+    sessions = pd.array(rng.integers(0, 200, n), dtype="Int64")
+    sessions[rng.random(n) < 0.05] = pd.NA
+    frame["a_sessions_7d"] = sessions
+    frame["a_score"] = rng.random(n)
+    for i in range(8):
+        frame[f"f_float_{i}"] = rng.random(n) * 1000
+    for i in range(8):
+        frame[f"f_int_{i}"] = rng.integers(0, 1_000_000, n)
+    # The invalid share: a third out of range, a third unknown category, a third duplicate keys.
+    bad = rng.choice(n, max(3, int(n * BAD_SHARE)), replace=False)
+    third = len(bad) // 3
+    frame.loc[bad[:third], "a_score"] = 1.5
+    frame.loc[bad[third : 2 * third], "a_country"] = "XX"
+    originals = rng.choice(np.setdiff1d(np.arange(n), bad), len(bad) - 2 * third, replace=False)
+    for key in ("user_id", "event_timestamp", "created_timestamp"):
+        values = frame[key].array.copy()
+        values[bad[2 * third :]] = values[originals]
+        frame[key] = values
+    for key in ("event_timestamp", "created_timestamp"):
+        frame[key] = frame[key].astype("datetime64[us, UTC]")
+    return frame
+
+
+def generate_activity(scale: float, folder: Path) -> tuple[Path, int]:
+    """Write the ingestion benchmark's 25-column ``user_activity`` frame; return path and rows."""
+    rng = np.random.default_rng(SEED + 1)
+    rows = max(1000, round(1_000_000 * scale))
+    end = _window_end()
+    frame = _activity(rng, rows, max(100, round(100_000 * scale)), end - WINDOW)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "user_activity.parquet"
+    frame.to_parquet(path, index=False)
+    return path, len(frame)

@@ -14,7 +14,7 @@ from typing import Any
 
 from feast import Entity, FeatureService, FeatureStore, FeatureView, FileSource, ValueType
 
-from bench.contracts import BenchUserProfile, BenchUserStats
+from bench.contracts import BenchUserActivity, BenchUserProfile, BenchUserStats
 from services.contracts import SourceContract
 from services.contracts.schema import feast_fields, source_spec
 
@@ -62,34 +62,45 @@ def open_store(folder: Path, offline: str = "file") -> FeatureStore:
         return FeatureStore(repo_path=str(folder), fs_yaml_file=folder / name)
 
 
+def _user() -> Entity:
+    return Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
+
+
+def _view(contract: type[SourceContract], path: Path, user: Entity) -> FeatureView:
+    spec = source_spec(contract)
+    source = FileSource(
+        name=spec.name,
+        path=str(path.resolve()),
+        timestamp_field="event_timestamp",
+        created_timestamp_column="created_timestamp",
+    )
+    return FeatureView(
+        name=spec.name,
+        entities=[user],
+        ttl=spec.ttl,
+        schema=feast_fields(contract),
+        source=source,
+        online=True,
+    )
+
+
 def objects(stats_path: Path, profile_path: Path) -> list[Any]:
     """Entity, two file sources, two views and ``bench_service``, Feast-only."""
-    user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
-
-    def view(contract: type[SourceContract], path: Path) -> FeatureView:
-        spec = source_spec(contract)
-        source = FileSource(
-            name=spec.name,
-            path=str(path.resolve()),
-            timestamp_field="event_timestamp",
-            created_timestamp_column="created_timestamp",
-        )
-        return FeatureView(
-            name=spec.name,
-            entities=[user],
-            ttl=spec.ttl,
-            schema=feast_fields(contract),
-            source=source,
-            online=True,
-        )
-
-    stats = view(BenchUserStats, stats_path)
-    profile = view(BenchUserProfile, profile_path)
+    user = _user()
+    stats = _view(BenchUserStats, stats_path, user)
+    profile = _view(BenchUserProfile, profile_path, user)
     service = FeatureService(name="bench_service", features=[stats, profile])
     return [user, stats.batch_source, profile.batch_source, stats, profile, service]
 
 
-def apply(store: FeatureStore, stats_path: Path, profile_path: Path) -> None:
+def apply(
+    store: FeatureStore, stats_path: Path, profile_path: Path, activity_path: Path | None = None
+) -> None:
+    """Apply :func:`objects`, plus the ingestion-only ``bench_user_activity`` view if given."""
+    applied = objects(stats_path, profile_path)
+    if activity_path is not None:
+        view = _view(BenchUserActivity, activity_path, applied[0])
+        applied += [view.batch_source, view]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        store.apply(objects(stats_path, profile_path))
+        store.apply(applied)

@@ -77,6 +77,10 @@ def _numeric(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
         bad = raw.notna().to_numpy()
         failures.add(np.flatnonzero(bad), f"dtype({spec.kind})", spec.name, raw[bad])
         return pd.Series(np.nan, index=raw.index, dtype="float64")
+    if pd.api.types.is_integer_dtype(raw.dtype) and spec.kind == "int":
+        return _integers(raw, spec, failures)
+    if pd.api.types.is_float_dtype(raw.dtype) and spec.kind == "float":
+        return raw.astype("float64", copy=False)  # widening a float is exact
     if pd.api.types.is_numeric_dtype(raw.dtype):
         values = raw.astype("float64")
         bad = np.zeros(len(raw), dtype=bool)
@@ -101,12 +105,33 @@ def _numeric(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
     if bad.any():
         failures.add(np.flatnonzero(bad), f"dtype({spec.kind})", spec.name, raw[bad])
         values = values.mask(bad)
-    return values
+    return _integral_floats(values) if spec.kind == "int" else values
+
+
+def _integers(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
+    """Integers of any width are kept exactly; only unsigned values past int64 fail."""
+    if raw.dtype.kind != "u" or raw.dtype.itemsize < 8:
+        return raw
+    huge = (raw >= 2**63).fillna(False).to_numpy(dtype=bool)
+    if not huge.any():
+        return raw
+    failures.add(np.flatnonzero(huge), "dtype(int)", spec.name, raw[huge])
+    empty = raw.isna().to_numpy() | huge
+    data = np.where(empty, 0, raw.to_numpy(dtype="uint64", na_value=0)).astype("int64")
+    return pd.Series(pd.arrays.IntegerArray(data, empty), index=raw.index)
+
+
+def _integral_floats(values: pd.Series) -> pd.Series:
+    """Whole-number float64 (NaN for empty cells) as nullable ``Int64``, without a Python pass."""
+    floats = values.to_numpy(dtype="float64")
+    empty = np.isnan(floats)
+    data = np.where(empty, 0, floats).astype("int64")
+    return pd.Series(pd.arrays.IntegerArray(data, empty), index=values.index)
 
 
 def _timestamps(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        return raw.dt.tz_convert("UTC").astype("datetime64[ns, UTC]", copy=False)
     if pd.api.types.is_datetime64_dtype(raw.dtype):
         bad = raw.notna().to_numpy()
         failures.add(np.flatnonzero(bad), "timestamp_not_tz_aware", spec.name, raw[bad])
@@ -125,16 +150,22 @@ def _timestamps(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Seri
 
 
 def _strings(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
-    is_str = raw.map(lambda v: isinstance(v, str)).to_numpy()
-    bad = raw.notna().to_numpy() & ~is_str
+    not_null = raw.notna().to_numpy()
+    if pd.api.types.infer_dtype(raw, skipna=True) == "string":  # every present cell is text
+        is_str = not_null
+    else:
+        is_str = raw.map(lambda v: isinstance(v, str)).to_numpy()
+    bad = not_null & ~is_str
     if bad.any():
         failures.add(np.flatnonzero(bad), "dtype(string)", spec.name, raw[bad])
+    if raw.dtype == object and is_str.all():
+        return raw
     return raw.where(is_str, None).astype(object)
 
 
 def _bools(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
     if pd.api.types.is_bool_dtype(raw.dtype):
-        return raw.astype("boolean")
+        return raw
     lowered = raw.map(lambda v: v.strip().lower() if isinstance(v, str) else v)
     out = lowered.map(lambda v: True if v in _TRUE else False if v in _FALSE else None)
     bad = raw.notna().to_numpy() & out.isna().to_numpy()
@@ -151,14 +182,20 @@ def conform(
     Cells that fail conversion, and nulls in non-nullable integer/bool columns
     (which cannot be held in those dtypes), are recorded and filled with a
     placeholder; those rows are quarantined whatever the later checks say.
+
+    Columns already in their contract dtype are not copied: the result may share
+    memory with ``frame``, so treat it as read-only.
     """
-    out = {}
     n = len(frame)
+    if not isinstance(frame.index, pd.RangeIndex) or not frame.index.equals(pd.RangeIndex(n)):
+        frame = frame.copy(deep=False)  # positions are the row numbers; no data copied
+        frame.index = pd.RangeIndex(n)
+    out = {}
     for spec in column_specs(contract):
         if spec.name not in frame.columns:
             out[spec.name] = pd.Series([None] * n, dtype=object)
             continue
-        raw = frame[spec.name].reset_index(drop=True)
+        raw = frame[spec.name]
         if spec.kind in ("int", "float"):
             col = _numeric(raw, spec, failures)
         elif spec.kind == "timestamp":
@@ -168,11 +205,12 @@ def conform(
         else:
             col = _strings(raw, spec, failures)
         if spec.kind in ("int", "bool") and not spec.nullable:
-            nulls = col.isna().to_numpy() & raw.isna().to_numpy()
-            if nulls.any():
-                failures.add(np.flatnonzero(nulls), "not_nullable", spec.name, raw[nulls])
-            col = col.fillna(0 if spec.kind == "int" else False)
-        if spec.kind == "int":
-            col = col.astype("Int64")
-        out[spec.name] = col.astype(pandas_dtype(spec))
-    return pd.DataFrame(out)
+            empty = col.isna().to_numpy()
+            if empty.any():
+                nulls = empty & raw.isna().to_numpy()
+                if nulls.any():
+                    failures.add(np.flatnonzero(nulls), "not_nullable", spec.name, raw[nulls])
+                col = col.fillna(0 if spec.kind == "int" else False)
+        out[spec.name] = col.astype(pandas_dtype(spec), copy=False)
+    # copy=False: one block per column instead of consolidating (copying) them all.
+    return pd.DataFrame(out, copy=False)

@@ -87,7 +87,7 @@ def _write_quarantine(
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"q{attempt}.parquet"
-    bad = frame.iloc[rows].reset_index(drop=True).copy()
+    bad = frame.iloc[rows].reset_index(drop=True)  # positional: any index of the caller's
     for name in bad.columns:  # keep the original value, whatever its type, as text when mixed
         if bad[name].dtype == object:
             bad[name] = bad[name].map(lambda v: None if v is None else str(v))
@@ -148,8 +148,9 @@ def validate_frame(source: str, frame: pd.DataFrame, origin: str) -> tuple[pd.Da
     failures = Failures()
     failures.batch.extend(check_columns(frame, contract, origin))
     typed = conform(frame, contract, failures)
-    candidates = np.setdiff1d(np.arange(len(typed)), np.fromiter(failures.reasons, dtype="int64"))
-    validate_rows(typed, contract, candidates, failures)
+    unconverted = np.zeros(len(typed), dtype=bool)
+    unconverted[list(failures.reasons)] = True
+    validate_rows(typed, contract, np.flatnonzero(~unconverted), failures)
     if failures.batch:
         for row in range(len(typed)):
             failures.reasons.setdefault(row, []).extend(failures.batch)
@@ -196,22 +197,27 @@ def ingest_frame(
             _write_quarantine(
                 settings.quarantine_dir / source,
                 attempt,
-                frame.reset_index(drop=True),
+                frame,
                 np.flatnonzero(invalid),
                 failures.reasons,
             )
         )
-    valid = typed.loc[~invalid].reset_index(drop=True)
+    quarantined = int(invalid.sum())
     version, new = (None, False)
-    if len(valid):
+    if quarantined < received:  # the valid rows are written straight from ``typed``, no copy
         version, new = write_version(
-            settings.offline_dir, contract, valid, quarantined=int(invalid.sum()), received=received
+            settings.offline_dir,
+            contract,
+            typed,
+            quarantined=quarantined,
+            received=received,
+            keep=~invalid if quarantined else None,
         )
     result = IngestResult(
         source=source,
         received=received,
-        written=len(valid),
-        quarantined=int(invalid.sum()),
+        written=received - quarantined,
+        quarantined=quarantined,
         dataset_version=version.version if version else None,
         quarantine_path=quarantine_path,
         report_path=str(
@@ -225,7 +231,7 @@ def ingest_frame(
         batch_problems=failures.batch,
     )
     if version is not None and update_online:
-        result.online_entities = _update_online(store, source, valid, version.version)
+        result.online_entities = _update_online(store, source, typed, ~invalid, version.version)
     _write_report(Path(result.report_path), _report(result, failures.reasons, origin))
     from services.lineage_events import emit_ingest  # local: lineage is optional at import
 
@@ -233,8 +239,13 @@ def ingest_frame(
     return result
 
 
-def _update_online(store: Store, source: str, valid: pd.DataFrame, version: str) -> int:
-    """Write the latest row of each touched entity, for every view reading this source."""
+def _update_online(
+    store: Store, source: str, typed: pd.DataFrame, valid: np.ndarray, version: str
+) -> int:
+    """Write the latest row of each touched entity, for every view reading this source.
+
+    ``valid`` is the boolean mask of the rows of ``typed`` that were written.
+    """
     from services.online.materialize import mark_materialized, write_entities
     from services.online.writer import OnlineWriter
     from services.resolution import plan_view
@@ -247,7 +258,7 @@ def _update_online(store: Store, source: str, valid: pd.DataFrame, version: str)
     if not views:
         return 0
     join_key = next(c.name for c in column_specs(get_contract(source)) if c.role == "entity")
-    keys = [int(k) for k in pd.unique(valid[join_key])]
+    keys = [int(k) for k in pd.unique(typed[join_key].to_numpy()[valid])]
     writer = OnlineWriter(store)
     total = 0
     try:

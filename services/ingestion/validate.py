@@ -1,6 +1,7 @@
 """Run a contract's Pandera schema lazily and turn its failures into row reasons.
 
-One pass collects every failure (``lazy=True``); the key uniqueness check uses
+One pass collects every failure (``lazy=True``), on the frame itself when every
+row converted (no copy); the key uniqueness check uses
 ``report_duplicates="exclude_first"`` so only later copies of a key fail.
 Column-level failures (no row index) are batch problems and fail every row.
 """
@@ -24,7 +25,8 @@ def validate_rows(
     """Validate ``frame.iloc[candidates]``; add each failing row's reasons to ``failures``."""
     if len(candidates) == 0:
         return
-    subset = frame.iloc[candidates]
+    # Every row converted: validate the frame itself rather than a copy of it.
+    subset = frame if len(candidates) == len(frame) else frame.iloc[candidates]
     subset.index = pd.RangeIndex(len(subset))
     try:
         with warnings.catch_warnings():
@@ -33,7 +35,9 @@ def validate_rows(
             warnings.filterwarnings(
                 "ignore", "The behavior of DataFrame concatenation", FutureWarning
             )
-            validation_schema(contract).validate(subset, lazy=True)
+            # inplace: the schema does not coerce, so Pandera has nothing to write and
+            # need not copy the frame first.
+            validation_schema(contract).validate(subset, lazy=True, inplace=True)
         return
     except pa_errors.SchemaErrors as exc:
         cases = exc.failure_cases

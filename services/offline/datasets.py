@@ -17,16 +17,24 @@ import os
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from services.contracts import SourceContract
-from services.contracts.schema import arrow_schema, schema_fingerprint, source_spec
+from services.contracts.schema import (
+    arrow_schema,
+    column_specs,
+    schema_fingerprint,
+    source_spec,
+)
 from services.errors import VersionNotFoundError
 
 _META_KEY = b"skewless.version"
+ROW_GROUP_ROWS = 256_000
 
 
 @dataclass(frozen=True)
@@ -52,11 +60,18 @@ def source_dir(offline_dir: Path, source: str) -> Path:
     return offline_dir / source
 
 
-def content_hash(frame: pd.DataFrame, contract: type[SourceContract]) -> str:
-    """SHA-256 over the contract fingerprint and a row-wise hash of the frame."""
+def content_hash(
+    frame: pd.DataFrame, contract: type[SourceContract], keep: np.ndarray | None = None
+) -> str:
+    """SHA-256 over the contract fingerprint and a row-wise hash of the frame.
+
+    With ``keep`` (a boolean row mask) the hash is that of ``frame[keep]``: row hashes
+    do not depend on the other rows, so the kept ones are selected after hashing.
+    """
     digest = hashlib.sha256(schema_fingerprint(contract).encode())
     digest.update(",".join(frame.columns).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    digest.update((rows if keep is None else rows[keep]).tobytes())
     return digest.hexdigest()
 
 
@@ -75,16 +90,18 @@ def write_version(
     *,
     quarantined: int,
     received: int,
+    keep: np.ndarray | None = None,
 ) -> tuple[DatasetVersion, bool]:
-    """Write ``frame`` (already valid) as a new version; return it and whether it is new.
+    """Write ``frame[keep]`` (already valid) as a new version; return it and whether it is new.
 
     Identical content maps to the same version id, so a re-ingest returns the
-    existing version and writes nothing.
+    existing version and writes nothing. ``keep`` is a boolean row mask (every row
+    when ``None``); rows are selected one row group at a time, never as a whole copy.
     """
     spec = source_spec(contract)
     folder = source_dir(offline_dir, spec.name)
     folder.mkdir(parents=True, exist_ok=True)
-    full_hash = content_hash(frame, contract)
+    full_hash = content_hash(frame, contract, keep)
     version = f"v{full_hash[:16]}"
     final = folder / f"{version}.parquet"
     if final.exists():
@@ -93,7 +110,7 @@ def write_version(
         source=spec.name,
         version=version,
         created=datetime.now(UTC).isoformat(),
-        rows=len(frame),
+        rows=len(frame) if keep is None else int(keep.sum()),
         content_hash=full_hash,
         quarantined=quarantined,
         received=received,
@@ -101,11 +118,10 @@ def write_version(
         path=str(final),
     )
     schema = arrow_schema(contract).with_metadata({_META_KEY: json.dumps(asdict(meta)).encode()})
-    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False, safe=True)
     tmp = folder / f".{version}.parquet.tmp-{os.getpid()}"
     try:
         with tmp.open("wb") as handle:
-            pq.write_table(table, handle, compression="zstd", row_group_size=256_000)
+            _write_row_groups(handle, frame, keep, schema, _dictionary_columns(contract))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, final)
@@ -113,6 +129,42 @@ def write_version(
         tmp.unlink(missing_ok=True)
     _fsync_dir(folder)
     return meta, True
+
+
+def _dictionary_columns(contract: type[SourceContract]) -> list[str]:
+    """The columns worth dictionary-encoding: entity keys and text, which repeat.
+
+    Measures and timestamps are near-unique: building a dictionary for them only to
+    abandon it took most of the write time and made the file larger.
+    """
+    return [c.name for c in column_specs(contract) if c.role == "entity" or c.kind == "string"]
+
+
+def _write_row_groups(
+    sink: BinaryIO,
+    frame: pd.DataFrame,
+    keep: np.ndarray | None,
+    schema: pa.Schema,
+    dictionary: list[str],
+) -> None:
+    """Convert and write one row group at a time, so Arrow never holds the whole frame."""
+    writer: pq.ParquetWriter | None = None
+    try:
+        for start in range(0, len(frame), ROW_GROUP_ROWS):
+            chunk = frame.iloc[start : start + ROW_GROUP_ROWS]
+            if keep is not None:
+                chunk = chunk[keep[start : start + ROW_GROUP_ROWS]]
+            if chunk.empty:
+                continue
+            table = pa.Table.from_pandas(chunk, schema=schema, preserve_index=False, safe=True)
+            if writer is None:
+                writer = pq.ParquetWriter(
+                    sink, table.schema, compression="zstd", use_dictionary=dictionary or False
+                )
+            writer.write_table(table.replace_schema_metadata(writer.schema.metadata))
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def read_version_meta(path: Path) -> DatasetVersion:

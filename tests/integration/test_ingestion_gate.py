@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from services.cli import app
 from services.contracts.sources import MERCHANT_CATEGORIES
 from services.ingestion.gate import ingest_frame
+from services.offline import datasets
 from services.offline.datasets import list_versions
 from services.settings import Settings
 from services.store import Store
@@ -235,6 +236,27 @@ def test_a_process_killed_between_write_and_rename_leaves_no_version(
     code, out = ingest_cli(path)  # a retry succeeds
     assert code == 0, out
     assert len(list_versions(settings_.offline_dir, "merchant_risk")) == 1
+
+
+def test_valid_rows_are_written_exactly_and_name_the_same_version_alone(
+    sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(datasets, "ROW_GROUP_ROWS", 7)  # several row groups, some with bad rows
+    store = Store(sqlite_settings)
+    frame = merchant_rows(30).astype({"fraud_rate_30d": object})
+    frame.loc[[3, 8, 9, 29], "fraud_rate_30d"] = [2.0, "abc", -1.0, 5.0]
+    frame.index = frame.index * 10 + 5  # the caller's index is not positions
+    mixed = ingest_frame(store, "merchant_risk", frame, policy="quarantine", update_online=False)
+    assert (mixed.written, mixed.quarantined) == (26, 4)
+    assert pd.read_parquet(mixed.quarantine_path)["_row"].tolist() == [3, 8, 9, 29]
+    written = pd.read_parquet(
+        sqlite_settings.offline_dir / "merchant_risk" / f"{mixed.dataset_version}.parquet"
+    )
+    good = merchant_rows(30).drop(index=[3, 8, 9, 29]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(written, good.astype(written.dtypes.to_dict()))
+    alone = ingest_frame(store, "merchant_risk", good, update_online=False)
+    assert (alone.dataset_version, alone.new_version) == (mixed.dataset_version, False)
+    store.close()
 
 
 _BREAKS: list[tuple[str, Any]] = [

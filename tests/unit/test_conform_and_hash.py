@@ -1,0 +1,71 @@
+"""Conversion keeps values exact on every path, and a version's hash only sees its rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.contracts import BenchUserActivity
+from services.contracts import get_contract
+from services.ingestion.conform import Failures, conform
+from services.offline.datasets import content_hash
+
+
+def activity_rows(n: int, seed: int = 0) -> pd.DataFrame:
+    """Valid ``bench_user_activity`` rows in the dtypes a parquet reader returns."""
+    rng = np.random.default_rng(seed)
+    ts = pd.Series(
+        pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), unit="min")
+    ).astype("datetime64[us, UTC]")
+    frame = pd.DataFrame(
+        {
+            "user_id": np.arange(1, n + 1, dtype="int64"),
+            "event_timestamp": ts,
+            "created_timestamp": ts - pd.Timedelta("1min"),
+            "a_country": np.array(["GB", "FR"], dtype=object)[rng.integers(0, 2, n)],
+            "a_device": np.array(["ios", "web"], dtype=object)[rng.integers(0, 2, n)],
+            "a_is_premium": rng.random(n) < 0.5,
+            "a_age": rng.integers(13, 121, n),
+            "a_sessions_7d": pd.array(rng.integers(0, 100, n), dtype="Int64"),
+            "a_score": rng.random(n),
+        }
+    )
+    frame.loc[::3, "a_sessions_7d"] = pd.NA
+    for i in range(8):
+        frame[f"f_float_{i}"] = rng.random(n) * 1000
+        frame[f"f_int_{i}"] = rng.integers(0, 1_000_000, n)
+    return frame
+
+
+def test_native_and_text_columns_conform_to_the_same_frame() -> None:
+    native = activity_rows(50)
+    as_text = native.astype({c: object for c in native.columns if "timestamp" not in c})
+    for name in ("a_age", "f_int_0", "f_float_0", "a_score", "a_sessions_7d"):
+        as_text[name] = native[name].map(lambda v: None if pd.isna(v) else str(v))
+    as_text["a_is_premium"] = native["a_is_premium"].map(str)
+    contract = get_contract("bench_user_activity")
+    fast, slow = Failures(), Failures()
+    typed_fast = conform(native, contract, fast)
+    typed_slow = conform(as_text, contract, slow)
+    assert fast.reasons == slow.reasons == {}
+    pd.testing.assert_frame_equal(typed_fast, typed_slow)
+
+
+def test_integers_keep_their_exact_value_and_unsigned_overflow_fails() -> None:
+    frame = activity_rows(4)
+    frame["f_int_0"] = np.array([2**53 + 1, 2**62 + 1, -(2**63), 7], dtype="int64")
+    frame["f_int_1"] = np.array([1, 2**63, 3, 2**64 - 1], dtype="uint64")
+    failures = Failures()
+    typed = conform(frame, BenchUserActivity, failures)
+    assert typed["f_int_0"].tolist() == [2**53 + 1, 2**62 + 1, -(2**63), 7]
+    assert typed["f_int_1"].dtype == "int64"
+    assert sorted(failures.reasons) == [1, 3]
+    assert {r[0]["check"] for r in failures.reasons.values()} == {"dtype(int)"}
+
+
+def test_hash_of_kept_rows_is_the_hash_of_those_rows_alone() -> None:
+    frame = conform(activity_rows(40), BenchUserActivity, Failures())
+    keep = np.random.default_rng(3).random(len(frame)) < 0.7
+    subset = frame.loc[keep].reset_index(drop=True)
+    assert content_hash(frame, BenchUserActivity, keep) == content_hash(subset, BenchUserActivity)
+    assert content_hash(frame, BenchUserActivity) != content_hash(subset, BenchUserActivity)

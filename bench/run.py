@@ -203,7 +203,20 @@ class Bench:
 
     # -- materialization -------------------------------------------------------------------
 
+    def _seed_skewless(self) -> None:
+        """Give Skewless its offline data (unmeasured) when the ingestion section did not run."""
+        from services.offline.datasets import list_versions
+
+        if list_versions(self.store.settings.offline_dir, "bench_user_stats"):
+            return
+        sources = {
+            "bench_user_stats": str(self.data.stats),
+            "bench_user_profile": str(self.data.profile),
+        }
+        run_task("skewless_ingest", {"sources": sources, "limit": None}, self.sk_env)
+
     def materialization(self) -> None:
+        self._seed_skewless()
         d, p = self.data, self.projects
         source_rows = d.stats_rows + d.profile_rows
         start = (d.window_start - timedelta(days=1)).isoformat()

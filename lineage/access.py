@@ -287,9 +287,16 @@ class ReadAuditor:
         return len(self._buffer)
 
     def record(
-        self, principal: str, action: str, obj: str, allowed: bool, source: str | None
+        self,
+        principal: str,
+        action: str,
+        obj: str,
+        allowed: bool,
+        source: str | None,
+        *,
+        ts: datetime | None = None,
     ) -> None:
-        """Buffer one audit entry, timestamped now.
+        """Buffer one audit entry, timestamped ``ts`` (default: now).
 
         Args:
             principal: Who read (``anonymous`` when unauthenticated).
@@ -297,10 +304,11 @@ class ReadAuditor:
             obj: The object read, e.g. ``feature_view/merchant_risk``.
             allowed: The authorization decision.
             source: The client address, if known.
+            ts: When the read happened, if it was recorded elsewhere first.
 
         """
         entry = PendingEntry(
-            ts=datetime.now(UTC),
+            ts=ts or datetime.now(UTC),
             principal=principal,
             action=action,
             object=obj,

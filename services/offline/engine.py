@@ -138,13 +138,23 @@ def latest_rows(
     if keys is not None:
         con.register("_wanted_keys", pa.table({"k": pa.array(list(keys), pa.int64())}))
         where += f" AND s.{key} IN (SELECT k FROM _wanted_keys)"
+    # Two phases, same rule: the newest visible event time per entity (a narrow hash
+    # aggregate), then the tie-break on created time and version among the few rows holding
+    # it. A window over every row and column would sort the whole source instead.
     sql = f"""
+        WITH newest AS (
+            SELECT s.{key} AS k, max(s.event_timestamp) AS ts
+            FROM {src} s
+            WHERE {where}
+            GROUP BY s.{key}
+        )
         SELECT s.{key}, s.event_timestamp, s.created_timestamp, {feats}
         FROM {src} s
+        JOIN newest n ON s.{key} = n.k AND s.event_timestamp = n.ts
         WHERE {where}
         QUALIFY row_number() OVER (
             PARTITION BY s.{key}
-            ORDER BY s.event_timestamp DESC, s.created_timestamp DESC, s._seq DESC) = 1
+            ORDER BY s.created_timestamp DESC, s._seq DESC) = 1
     """
     yield from con.sql(sql, params=params).to_arrow_reader(batch_rows)
 

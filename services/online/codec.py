@@ -7,7 +7,8 @@ Feast's ``get_online_features`` reads exactly what we write and vice versa.
 from __future__ import annotations
 
 import struct
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import pyarrow as pa
@@ -36,13 +37,29 @@ def entity_key(join_key: str, value: int) -> EntityKeyProto:
     return EntityKeyProto(join_keys=[join_key], entity_values=[ValueProto(int64_val=value)])
 
 
-def redis_key(project: str, join_key: str, value: int) -> bytes:
-    """Feast's Redis hash key: serialized entity key followed by the project name."""
-    key: bytes = serialize_entity_key(
-        entity_key(join_key, value),
+_INT64 = struct.Struct("<q")
+_PROBE = 0x0102030405060708
+
+
+@cache
+def entity_key_prefix(join_key: str) -> bytes:
+    """What Feast's serialized single-int64 entity key holds before the value's 8 bytes.
+
+    Derived from Feast's own ``serialize_entity_key`` once per join key, so the hot paths
+    can build keys by concatenation; a layout change in Feast fails loudly here.
+    """
+    probe: bytes = serialize_entity_key(
+        entity_key(join_key, _PROBE),
         entity_key_serialization_version=ENTITY_KEY_SERIALIZATION_VERSION,
     )
-    return key + project.encode("utf-8")
+    if not probe.endswith(_INT64.pack(_PROBE)):
+        raise RuntimeError("Feast's entity key layout changed: int64 value is not last")
+    return probe[:-8]
+
+
+def redis_key(project: str, join_key: str, value: int) -> bytes:
+    """Feast's Redis hash key: serialized entity key followed by the project name."""
+    return entity_key_prefix(join_key) + _INT64.pack(value) + project.encode("utf-8")
 
 
 def field_key(view: str, feature: str) -> bytes:
@@ -64,8 +81,9 @@ def encode_column(column: pa.Array | pa.ChunkedArray, spec: ColumnSpec) -> list[
 # Fast paths for the four scalar kinds the contracts use. They produce and read exactly the
 # bytes protobuf does for ``feast.types.Value`` (tests/unit/test_codec.py proves it against
 # Feast's own encoder over generated values); anything else falls back to the proto classes.
-_TAG_STRING, _TAG_INT64, _TAG_DOUBLE, _TAG_BOOL = 0x12, 0x20, 0x29, 0x38
+TAG_STRING, TAG_INT64, TAG_DOUBLE, TAG_BOOL = 0x12, 0x20, 0x29, 0x38
 _DOUBLE = struct.Struct("<d")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _varint(value: int) -> bytes:
@@ -120,19 +138,45 @@ def decode_fast(raw: bytes | None) -> Any:
     if not raw:
         return None
     tag = raw[0]
-    if tag == _TAG_DOUBLE and len(raw) == 9:
+    if tag == TAG_DOUBLE and len(raw) == 9:
         return _DOUBLE.unpack_from(raw, 1)[0]
-    if tag == _TAG_INT64:
+    if tag == TAG_INT64:
         value, end = _read_varint(raw, 1)
         if end == len(raw):
             return value - (1 << 64) if value >= 1 << 63 else value
-    if tag == _TAG_BOOL and len(raw) == 2:
+    if tag == TAG_BOOL and len(raw) == 2:
         return raw[1] == 1
-    if tag == _TAG_STRING:
+    if tag == TAG_STRING:
         length, start = _read_varint(raw, 1)
         if start + length == len(raw):
             return raw[start:].decode("utf-8")
     return decode_raw(raw)
+
+
+def decode_column(raws: list[bytes | None], kind: str) -> list[Any]:
+    """:func:`decode_fast` over one feature's values, with the kind's common case inlined."""
+    if kind == "float":
+        unpack = _DOUBLE.unpack_from
+        return [
+            unpack(r, 1)[0] if r and len(r) == 9 and r[0] == TAG_DOUBLE else decode_fast(r)
+            for r in raws
+        ]
+    if kind == "int":
+        return [_small_int(r) for r in raws]
+    return [decode_fast(r) for r in raws]
+
+
+def _small_int(raw: bytes | None) -> Any:
+    """An int64 value of one to three varint bytes (0 .. 2**21 - 1) without the loop."""
+    if raw and raw[0] == TAG_INT64:
+        n = len(raw)
+        if n == 2 and raw[1] < 0x80:
+            return raw[1]
+        if n == 3 and raw[1] & 0x80 and raw[2] < 0x80:
+            return (raw[1] & 0x7F) | (raw[2] << 7)
+        if n == 4 and raw[1] & 0x80 and raw[2] & 0x80 and raw[3] < 0x80:
+            return (raw[1] & 0x7F) | ((raw[2] & 0x7F) << 7) | (raw[3] << 14)
+    return decode_fast(raw)
 
 
 def encode_timestamp(moment: datetime) -> bytes:
@@ -143,8 +187,26 @@ def encode_timestamp(moment: datetime) -> bytes:
 
 
 def decode_timestamp(raw: bytes | None) -> datetime | None:
+    """A serialized ``google.protobuf.Timestamp`` as an aware UTC datetime (as ``ToDatetime``)."""
     if not raw:
         return None
+    seconds = nanos = pos = 0
+    while pos < len(raw):
+        tag = raw[pos]
+        if tag == 0x08:
+            seconds, pos = _read_varint(raw, pos + 1)
+        elif tag == 0x10:
+            nanos, pos = _read_varint(raw, pos + 1)
+        else:
+            return _decode_timestamp_proto(raw)
+    if seconds >= 1 << 63:
+        seconds -= 1 << 64
+    if nanos >= 1_000_000_000:
+        return _decode_timestamp_proto(raw)
+    return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+
+
+def _decode_timestamp_proto(raw: bytes) -> datetime:
     ts = Timestamp()
     ts.ParseFromString(raw)
     moment: datetime = ts.ToDatetime(tzinfo=UTC)

@@ -15,17 +15,19 @@ import redis
 
 from services.errors import OnlineStoreUnavailableError
 from services.online.client import redis_client
-from services.online.codec import (
-    encode_column,
-    encode_timestamp,
-    encode_values,
-    entity_key,
-    field_key,
-    redis_key,
-    ts_key,
+from services.online.codec import encode_column, entity_key, field_key, ts_key
+from services.online.columnar import (
+    bulk_timestamps,
+    encode_bulk,
+    hset_commands,
+    redis_keys_array,
 )
 from services.resolution import ViewRead
 from services.store import Store
+
+# Commands per socket write: small enough that Redis answers each chunk well within the
+# socket timeout, large enough that the round trips do not matter.
+CHUNK_ROWS = 4_096
 
 
 class OnlineWriter:
@@ -41,41 +43,56 @@ class OnlineWriter:
         """Write one batch (join key, event/created timestamps, features); return rows written."""
         if batch.num_rows == 0:
             return 0
+        if self._redis is not None:
+            self._write_redis(read, batch)
+            return int(batch.num_rows)
         keys = batch.column(read.join_key).to_pylist()
         event_ts: list[datetime] = batch.column("event_timestamp").to_pylist()
-        if self._redis is not None:
-            raw = {
-                f.name: encode_values(batch.column(f.name).to_pylist(), f.kind)
-                for f in read.features
-            }
-            self._write_redis(read, keys, event_ts, raw)
-        else:
-            created_ts: list[datetime] = batch.column("created_timestamp").to_pylist()
-            encoded = {f.name: encode_column(batch.column(f.name), f) for f in read.features}
-            self._write_feast(read, keys, event_ts, created_ts, encoded)
+        created_ts: list[datetime] = batch.column("created_timestamp").to_pylist()
+        encoded = {f.name: encode_column(batch.column(f.name), f) for f in read.features}
+        self._write_feast(read, keys, event_ts, created_ts, encoded)
         return int(batch.num_rows)
 
-    def _write_redis(
-        self,
-        read: ViewRead,
-        keys: list[int],
-        event_ts: list[datetime],
-        raw: dict[str, list[bytes]],
-    ) -> None:
+    def _write_redis(self, read: ViewRead, batch: pa.RecordBatch | pa.Table) -> None:
+        """HSET every row's hash as raw RESP built column-wise, one chunk in flight.
+
+        Chunk ``k + 1`` is encoded while Redis applies chunk ``k``, so the two overlap.
+        """
         assert self._redis is not None
-        project = self.store.project
-        names = [(field_key(read.view, name), values) for name, values in raw.items()]
-        tsk = ts_key(read.view)
+        pool = self._redis.connection_pool
         try:
-            with self._redis.pipeline(transaction=False) as pipe:
-                for i, key in enumerate(keys):
-                    mapping: dict[bytes | str, bytes] = {tsk: encode_timestamp(event_ts[i])}
-                    for fkey, values in names:
-                        mapping[fkey] = values[i]
-                    pipe.hset(redis_key(project, read.join_key, key), mapping=mapping)
-                pipe.execute()
+            conn = pool.get_connection()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise OnlineStoreUnavailableError(str(exc)) from exc
+        try:
+            in_flight = 0
+            for start in range(0, batch.num_rows, CHUNK_ROWS):
+                payload = self._hset_payload(read, batch.slice(start, CHUNK_ROWS))
+                conn.send_packed_command([payload], check_health=False)
+                for _ in range(in_flight):
+                    conn.read_response()
+                in_flight = min(CHUNK_ROWS, batch.num_rows - start)
+            for _ in range(in_flight):
+                conn.read_response()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            conn.disconnect()
+            raise OnlineStoreUnavailableError(str(exc)) from exc
+        except BaseException:
+            conn.disconnect()  # unread replies would corrupt the next user of the connection
+            raise
+        finally:
+            pool.release(conn)
+
+    def _hset_payload(self, read: ViewRead, rows: pa.RecordBatch | pa.Table) -> memoryview:
+        keys = redis_keys_array(self.store.project, read.join_key, rows.column(read.join_key))
+        fields = [(ts_key(read.view).encode(), bulk_timestamps(rows.column("event_timestamp")))]
+        fields += [
+            (field_key(read.view, f.name), encode_bulk(rows.column(f.name), f.kind))
+            for f in read.features
+        ]
+        commands, offsets = hset_commands(keys, fields)
+        data = memoryview(commands.buffers()[2])
+        return data[offsets[0] : offsets[-1]]
 
     def _write_feast(self, read, keys, event_ts, created_ts, encoded) -> None:  # type: ignore[no-untyped-def]
         fv = self.store.feature_views[read.view]

@@ -51,12 +51,24 @@ def error_body(request: Request, error: str, detail: str, **extra: Any) -> dict[
     return {"error": error, "detail": detail, "request_id": request_id(request), **extra}
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def error_response(request: Request, exc: Exception) -> JSONResponse:
+    """The response for any exception a route raised: the one status mapping of this app."""
+    if isinstance(exc, AuthError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(
+            error_body(request, "unauthorized" if exc.status == 401 else "forbidden", str(exc)),
+            status_code=exc.status,
+            headers=headers,
+        )
+    if isinstance(exc, RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse(
+            error_body(request, "invalid_request", f"{where}: {first.get('msg', 'invalid')}"),
+            status_code=422,
+        )
     for exc_type, status, code in _STATUS:
-
-        def handler(
-            request: Request, exc: Exception, status: int = status, code: str = code
-        ) -> JSONResponse:
+        if isinstance(exc, exc_type):
             extra: dict[str, Any] = {}
             if isinstance(exc, BatchRejectedError):
                 from services.serving.service import read_reasons
@@ -65,33 +77,10 @@ def install_error_handlers(app: FastAPI) -> None:
             if isinstance(exc, OnlineStoreUnavailableError):
                 request.app.state.metrics.store_errors.inc()
             return JSONResponse(error_body(request, code, str(exc), **extra), status_code=status)
+    log.exception("unhandled error, request %s", request_id(request), exc_info=exc)
+    return JSONResponse(error_body(request, "internal_error", "internal error"), status_code=500)
 
-        app.add_exception_handler(exc_type, handler)
 
-    def auth_handler(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, AuthError)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(
-            error_body(request, "unauthorized" if exc.status == 401 else "forbidden", str(exc)),
-            status_code=exc.status,
-            headers=headers,
-        )
-
-    def validation_handler(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return JSONResponse(
-            error_body(request, "invalid_request", f"{where}: {first.get('msg', 'invalid')}"),
-            status_code=422,
-        )
-
-    def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error, request %s", request_id(request))
-        return JSONResponse(
-            error_body(request, "internal_error", "internal error"), status_code=500
-        )
-
-    app.add_exception_handler(AuthError, auth_handler)
-    app.add_exception_handler(RequestValidationError, validation_handler)
-    app.add_exception_handler(Exception, unexpected)
+def install_error_handlers(app: FastAPI) -> None:
+    for exc_type in [AuthError, RequestValidationError, *(t for t, _, _ in _STATUS), Exception]:
+        app.add_exception_handler(exc_type, error_response)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -17,6 +18,16 @@ class Metrics:
     requests: Counter
     store_errors: Counter
     value_age: Histogram
+    _children: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict)
+
+    def observe_request(self, route: str, status: int, seconds: float) -> None:
+        """Count a request and its latency (label children resolved once, not per request)."""
+        children = self._children.get((route, status))
+        if children is None:
+            children = (self.latency.labels(route), self.requests.labels(route, str(status)))
+            self._children[(route, status)] = children
+        children[0].observe(seconds)
+        children[1].inc()
 
 
 def make_metrics() -> Metrics:

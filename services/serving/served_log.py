@@ -2,7 +2,8 @@
 
 Each worker buffers rows and writes parquet parts under
 ``<data>/served/<service>/date=<YYYY-MM-DD>/`` (atomic rename), which the drift
-audit reads as one dataset.
+audit reads as one dataset. Requests only sample and append to the buffer; a full
+buffer is written by a background thread, never on the request path.
 """
 
 from __future__ import annotations
@@ -11,11 +12,19 @@ import os
 import random
 import threading
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
+
+
+class Column(Protocol):
+    """What a served column offers the log: its name and one value per entity row."""
+
+    name: str
+    values: list[Any]
 
 
 class ServedLog:
@@ -28,21 +37,32 @@ class ServedLog:
         self._rng = random.Random(seed)
         self._rows: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
+        self._flushing: threading.Thread | None = None
 
     def record(
-        self, service: str, request_id: str, at: datetime, rows: list[dict[str, Any]]
+        self, service: str, request_id: str, at: datetime, columns: Sequence[Column]
     ) -> None:
-        if self.rate <= 0:
+        """Sample the rows of one answer (``columns`` hold one value per entity row)."""
+        if self.rate <= 0 or not columns:
             return
+        rng, rate = self._rng, self.rate
+        kept = [i for i in range(len(columns[0].values)) if rng.random() < rate]
+        if not kept:
+            return
+        rows = [
+            {"_request_id": request_id, "_served_at": at, **{c.name: c.values[i] for c in columns}}
+            for i in kept
+        ]
         with self._lock:
-            kept = [r for r in rows if self._rng.random() < self.rate]
-            if not kept:
-                return
             buf = self._rows.setdefault(service, [])
-            buf.extend({"_request_id": request_id, "_served_at": at, **r} for r in kept)
+            buf.extend(rows)
             full = len(buf) >= self.flush_rows
-        if full:
-            self.flush(service)
+            busy = self._flushing is not None and self._flushing.is_alive()
+            if full and not busy:
+                self._flushing = threading.Thread(
+                    target=self.flush, args=(service,), name="served-log-flush", daemon=True
+                )
+                self._flushing.start()
 
     def flush(self, service: str | None = None) -> list[Path]:
         with self._lock:
@@ -60,3 +80,11 @@ class ServedLog:
             os.replace(tmp, path)
             written.append(path)
         return written
+
+    def close(self) -> list[Path]:
+        """Wait for a background write, then write what is buffered."""
+        with self._lock:
+            flushing = self._flushing
+        if flushing is not None:
+            flushing.join()
+        return self.flush()

@@ -6,22 +6,27 @@ Routes call these methods with parsed requests; nothing here knows about HTTP.
 from __future__ import annotations
 
 import math
-import uuid
+import random
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
+import pydantic_core
 
 from services.errors import BatchRejectedError, RequestError, RequestTooLargeError
 from services.ingestion.gate import IngestResult, ingest_frame
-from services.online.reader import OnlineReader, OnlineResult, online_features
+from services.online.reader import (
+    FeatureColumn,
+    OnlineReader,
+    OnlineResult,
+    online_features,
+    online_features_async,
+)
 from services.resolution import ServicePlan, plan_features, plan_service
 from services.serving.metrics import Metrics
 from services.serving.schemas import (
-    FeatureResult,
     GetOnlineFeaturesRequest,
     GetOnlineFeaturesResponse,
-    Metadata,
     PushRequest,
     PushResponse,
 )
@@ -46,6 +51,7 @@ class FeatureService:
             store.settings.data_dir / "served", store.settings.serve_log_sample_rate
         )
         self._plans: dict[str, ServicePlan] = {}
+        self._ages: dict[str, Any] = {}  # value-age histogram child per view
 
     def plan(self, request: GetOnlineFeaturesRequest) -> ServicePlan:
         if request.feature_service and request.features:
@@ -57,44 +63,67 @@ class FeatureService:
             return self._plans[name]
         return plan_features(self.store, list(request.features or []))
 
-    def get_online_features(self, request: GetOnlineFeaturesRequest) -> GetOnlineFeaturesResponse:
+    def _inputs(
+        self, request: GetOnlineFeaturesRequest
+    ) -> tuple[ServicePlan, dict[str, list[Any]], dict[str, list[Any]]]:
         plan = self.plan(request)
         request_names = {f.name for f in plan.request_fields}
         entities = {k: v for k, v in request.entities.items() if k not in request_names}
         request_data = {k: v for k, v in request.entities.items() if k in request_names}
         request_data.update(request.request_data or {})
+        return plan, entities, request_data
+
+    def get_online_features(self, request: GetOnlineFeaturesRequest) -> GetOnlineFeaturesResponse:
+        """Feast's ``/get-online-features`` answer, read synchronously (SDK-style callers)."""
+        plan, entities, request_data = self._inputs(request)
         result = online_features(self.reader, plan, entities, request_data)
-        self._observe(plan, result)
+        self._observe(plan, result, f"{random.getrandbits(64):016x}")
+        return GetOnlineFeaturesResponse.model_validate(self._body(plan, request, result))
+
+    async def serve_online_features(
+        self, request: GetOnlineFeaturesRequest, request_id: str
+    ) -> tuple[bytes, list[str]]:
+        """The JSON body of the answer, read on the event loop, and the views it read.
+
+        Serialized straight from plain lists (the shape of ``GetOnlineFeaturesResponse``):
+        building and validating a model per feature cost more than the lookup itself.
+        """
+        plan, entities, request_data = self._inputs(request)
+        result = await online_features_async(self.reader, plan, entities, request_data)
+        self._observe(plan, result, request_id)
+        views = [v.view for v in plan.views] + [o.view for o in plan.on_demand]
+        return pydantic_core.to_json(self._body(plan, request, result)), views
+
+    def _body(
+        self, plan: ServicePlan, request: GetOnlineFeaturesRequest, result: OnlineResult
+    ) -> dict[str, Any]:
         names = [c.name for c in result.columns]
         if request.full_feature_names:
-            names = plan.join_keys + plan.feature_refs
-            names = [n.replace(":", "__") for n in names]
-        return GetOnlineFeaturesResponse(
-            metadata=Metadata(feature_names=names),
-            results=[
-                FeatureResult(
-                    values=c.values,
-                    statuses=c.statuses,
-                    event_timestamps=[_iso(t) for t in c.event_timestamps],
-                )
-                for c in result.columns
-            ],
-        )
+            names = [n.replace(":", "__") for n in plan.join_keys + plan.feature_refs]
+        iso: dict[datetime | None, str] = {}
+        results = []
+        for c in result.columns:
+            stamps = []
+            for t in c.event_timestamps:
+                text = iso.get(t)
+                if text is None:
+                    text = iso[t] = _iso(t)
+                stamps.append(text)
+            results.append({"values": c.values, "statuses": c.statuses, "event_timestamps": stamps})
+        return {"metadata": {"feature_names": names}, "results": results}
 
-    def views_read(self, request: GetOnlineFeaturesRequest) -> list[str]:
-        """The feature views a (successful) request read, for the read audit."""
-        plan = self.plan(request)
-        return [v.view for v in plan.views] + [o.view for o in plan.on_demand]
-
-    def _observe(self, plan: ServicePlan, result: OnlineResult) -> None:
+    def _observe(self, plan: ServicePlan, result: OnlineResult, request_id: str) -> None:
+        by_name: dict[str, FeatureColumn] = {}
+        for c in result.columns:
+            by_name.setdefault(c.name, c)
         for read in plan.views:
-            col = next(c for c in result.columns if c.name == read.features[0].name)
-            for age in col.ages(result.at):
-                if age is not None:
-                    self.metrics.value_age.labels(read.view).observe(max(age, 0.0))
-        n = len(result.columns[0].values) if result.columns else 0
-        rows = [{c.name: c.values[i] for c in result.columns} for i in range(n)]
-        self.log.record(plan.name, uuid.uuid4().hex, result.at, rows)
+            age = self._ages.get(read.view)
+            if age is None:
+                age = self._ages[read.view] = self.metrics.value_age.labels(read.view)
+            for seconds in by_name[read.features[0].name].ages(result.at):
+                if seconds is not None:
+                    age.observe(max(seconds, 0.0))
+        self.log.record(plan.name, request_id, result.at, result.columns)
 
     def push(self, request: PushRequest) -> tuple[PushResponse, IngestResult]:
         lengths = {len(v) for v in request.df.values()}
@@ -126,8 +155,13 @@ class FeatureService:
         ), result
 
     def close(self) -> None:
-        self.log.flush()
+        self.log.close()
         self.reader.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, plus the event loop's Redis connections (the server's shutdown)."""
+        self.log.close()
+        await self.reader.aclose()
 
 
 def read_reasons(result: Any) -> list[dict[str, Any]]:

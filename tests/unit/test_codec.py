@@ -10,7 +10,13 @@ from feast.type_map import python_values_to_proto_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.online.codec import VALUE_TYPE, decode_fast, decode_raw, encode_values
+from services.online.codec import (
+    VALUE_TYPE,
+    decode_column,
+    decode_fast,
+    decode_raw,
+    encode_values,
+)
 
 _values = {
     "int": st.integers(min_value=-(2**63), max_value=2**63 - 1),
@@ -50,6 +56,18 @@ def test_fast_codec_matches_feast_bytes_and_values(case: tuple[str, list[object]
         expected = None if isinstance(value, float) and math.isnan(value) else value  # NaN is null
         assert _same(decode_fast(raw), expected)
         assert _same(decode_fast(raw), decode_raw(raw))
+    column = decode_column(ours, kind)
+    assert all(_same(a, decode_fast(r)) for a, r in zip(column, ours, strict=True))
+
+
+@given(
+    st.lists(
+        st.none() | st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.integers(0, 2**22)
+    )
+)
+def test_int_columns_decode_like_protobuf(values: list[int | None]) -> None:
+    raw = encode_values(values, "int")
+    assert decode_column([*raw, None], "int") == [*values, None]
 
 
 def test_other_kinds_fall_back_to_protobuf() -> None:

@@ -157,7 +157,10 @@ class GraphBatch:
                 wanted.add((stored[key][0], explicit[0]))
         for row in sql.versions_by_keys(self.session, wanted):
             self._remember(by_id[row.dataset_id], row)
-        for row in sql.latest_versions(self.session, [id_ for id_, _ in stored.values()]):
+        # The latest version is only consulted for a mention that names no version.
+        inferred = {(r.namespace, r.name) for r in records if _explicit_version(r) is None}
+        latest_of = [stored[key][0] for key in inferred if key in stored]
+        for row in sql.latest_versions(self.session, latest_of):
             self.latest[by_id[row.dataset_id]] = self._remember(by_id[row.dataset_id], row)
         for row in sql.runs_by_ids(self.session, run_ids):
             self.runs[row.run_id] = _Run(
@@ -215,16 +218,14 @@ class GraphBatch:
         key = (event.job_namespace, event.job_name)
         node = self.jobs.setdefault(key, _Node(None, {}, new=True))
         if event.job_facets:
-            node.facets = {**node.facets, **event.job_facets}
-            node.dirty = True
+            node.dirty |= _merge(node, event.job_facets)
         return key
 
     def _dataset(self, record: DatasetRecord, when: datetime) -> tuple[_Version, str]:
         key = (record.namespace, record.name)
         node = self.datasets.setdefault(key, _Node(None, {}, new=True))
         if record.facets:
-            node.facets = {**node.facets, **record.facets}
-            node.dirty = True
+            node.dirty |= _merge(node, record.facets)
         explicit = _explicit_version(record)
         if explicit is None:
             latest = self.latest.get(key)
@@ -250,8 +251,7 @@ class GraphBatch:
             if found.newer_than(self.latest.get(key)):
                 self.latest[key] = found
         elif facets:
-            found.facets = {**found.facets, **facets}
-            found.dirty = True
+            found.dirty |= _merge(found, facets)
         return found, source
 
     def _run(self, event: ParsedEvent) -> None:
@@ -274,10 +274,13 @@ class GraphBatch:
                 new=True,
             )
             self.runs[event.run_id] = run
+        before = (run.state, run.state_time, run.started_at, run.ended_at)
         _apply_state(run, event.event_type, event.event_time, created)
-        run.facets = {**run.facets, **event.run_facets}
-        run.job_facets = {**run.job_facets, **event.job_facets}
-        run.dirty = True
+        run.dirty |= before != (run.state, run.state_time, run.started_at, run.ended_at)
+        run.dirty |= _merge(run, event.run_facets)
+        merged_job_facets = {**run.job_facets, **event.job_facets}
+        run.dirty |= merged_job_facets != run.job_facets
+        run.job_facets = merged_job_facets
         for edge, records in ((RunInput, event.inputs), (RunOutput, event.outputs)):
             for record in records:
                 version, source = self._dataset(record, event.event_time)
@@ -433,6 +436,14 @@ class GraphBatch:
                 }
             )
         sql.insert_rows(self.session, ColumnLineage, rows)
+
+
+def _merge(row: _Node | _Version | _Run, facets: dict[str, Any]) -> bool:
+    """Merge ``facets`` into ``row.facets``; return whether anything changed (a write is due)."""
+    merged = {**row.facets, **facets}
+    changed = merged != row.facets
+    row.facets = merged
+    return changed
 
 
 def _apply_state(run: _Run, event_type: str, when: datetime, created: bool) -> None:

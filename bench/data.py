@@ -76,13 +76,19 @@ def _with_duplicates(
     return out.sample(frac=1.0, random_state=SEED).reset_index(drop=True)
 
 
-def _stats(rng: np.random.Generator, n: int, users: int, start: datetime) -> pd.DataFrame:
+def _keyed_frame(rng: np.random.Generator, n: int, users: int, start: datetime) -> pd.DataFrame:
+    """``n`` rows of random users at random times in the window, created up to an hour earlier."""
     seconds = rng.integers(0, int(WINDOW.total_seconds()), n)
     frame = pd.DataFrame({"user_id": rng.integers(1, users + 1, n).astype("int64")})
     frame["event_timestamp"] = _timestamps(start, seconds)
     frame["created_timestamp"] = frame["event_timestamp"] - pd.to_timedelta(
         rng.integers(60, 3600, n), unit="s"
     )
+    return frame
+
+
+def _stats(rng: np.random.Generator, n: int, users: int, start: datetime) -> pd.DataFrame:
+    frame = _keyed_frame(rng, n, users, start)
 
     def features(rows: int) -> dict[str, np.ndarray]:
         cols: dict[str, np.ndarray] = {}
@@ -101,12 +107,7 @@ def _stats(rng: np.random.Generator, n: int, users: int, start: datetime) -> pd.
 
 
 def _profile(rng: np.random.Generator, n: int, users: int, start: datetime) -> pd.DataFrame:
-    seconds = rng.integers(0, int(WINDOW.total_seconds()), n)
-    frame = pd.DataFrame({"user_id": rng.integers(1, users + 1, n).astype("int64")})
-    frame["event_timestamp"] = _timestamps(start, seconds)
-    frame["created_timestamp"] = frame["event_timestamp"] - pd.to_timedelta(
-        rng.integers(60, 3600, n), unit="s"
-    )
+    frame = _keyed_frame(rng, n, users, start)
 
     def features(rows: int) -> dict[str, np.ndarray]:
         return {
@@ -178,12 +179,7 @@ def generate(scale: float, folder: Path) -> BenchData:
 
 
 def _activity(rng: np.random.Generator, n: int, users: int, start: datetime) -> pd.DataFrame:
-    seconds = rng.integers(0, int(WINDOW.total_seconds()), n)
-    frame = pd.DataFrame({"user_id": rng.integers(1, users + 1, n).astype("int64")})
-    frame["event_timestamp"] = _timestamps(start, seconds)
-    frame["created_timestamp"] = frame["event_timestamp"] - pd.to_timedelta(
-        rng.integers(60, 3600, n), unit="s"
-    )
+    frame = _keyed_frame(rng, n, users, start)
     frame["a_country"] = COUNTRIES[rng.integers(0, len(COUNTRIES), n)]
     frame["a_device"] = DEVICES[rng.integers(0, len(DEVICES), n)]
     frame["a_is_premium"] = rng.random(n) < 0.2

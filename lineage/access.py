@@ -118,7 +118,7 @@ def create_token(session: Session, principal: str, role: str, namespaces: Iterab
 
 def ensure_token(session: Session, principal: str, role: str, token: str) -> None:
     """Register a known token (e.g. the bootstrap admin token) if its digest is not stored yet."""
-    if access_sql.find_token(session, hash_token(token)) is not None:
+    if access_sql.find_tokens(session, [hash_token(token)]):
         return
     row = _upsert_principal(session, principal, _check_role(role), [ALL_NAMESPACES])
     session.add(

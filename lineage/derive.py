@@ -352,20 +352,20 @@ class GraphBatch:
 
     def _write_versions(self) -> None:
         new = [v for v in self.versions.values() if v.id is None]
+        keys = [(self._dataset_id(v.dataset), v.version) for v in new]
         rows = [
             {
-                "dataset_id": self.datasets[v.dataset].id,
+                "dataset_id": dataset_id,
                 "version": v.version,
                 "version_source": v.source,
                 "schema_fields": v.schema_fields,
                 "facets": v.facets,
                 "created_at": v.created_at,
             }
-            for v in new
+            for (dataset_id, _), v in zip(keys, new, strict=True)
         ]
         sql.insert_rows(self.session, DatasetVersion, rows)
-        keys = [(self._dataset_id(v.dataset), v.version) for v in new]
-        ids = sql.versions_by_dataset_ids(self.session, keys)
+        ids = {(r.dataset_id, r.version): r.id for r in sql.versions_by_keys(self.session, keys)}
         for version, key in zip(new, keys, strict=True):
             version.id = ids[key]
             version.dirty = False

@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -151,14 +151,7 @@ def handle(session: Session, submissions: list[Submission]) -> list[Outcome]:
             outcome = Outcome(principal.name, error=_forbidden(principal, submission.incoming))
             if outcome.error is None:
                 slots.append(len(outcomes))
-                accepted.append(
-                    service.Incoming(
-                        submission.incoming.event,
-                        submission.incoming.parsed,
-                        submission.incoming.digest,
-                        principal.name,
-                    )
-                )
+                accepted.append(replace(submission.incoming, received_by=principal.name))
         allowed = not isinstance(outcome.error, Unauthenticated | Forbidden)
         entries.append(_entry(submission, outcome.principal, allowed=allowed))
         outcomes.append(outcome)

@@ -21,17 +21,6 @@ from lineage.db.models import (
 from lineage.db.repositories import get_or_create
 
 
-def find_token(session: Session, token_hash: str) -> tuple[Token, Principal] | None:
-    """Return the live token with this hash and its principal."""
-    stmt = (
-        select(Token, Principal)
-        .join(Principal, Principal.id == Token.principal_id)
-        .where(Token.token_hash == token_hash, Token.revoked_at.is_(None))
-    )
-    row = session.execute(stmt).first()
-    return None if row is None else (row[0], row[1])
-
-
 def find_tokens(
     session: Session, token_hashes: Collection[str]
 ) -> dict[str, tuple[Token, Principal]]:

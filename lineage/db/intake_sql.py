@@ -154,23 +154,11 @@ def column_lineage_keys(session: Session, dv_ids: Collection[int]) -> set[tuple[
 def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert rows with one executemany of a Core statement (no ORM bookkeeping, no RETURNING).
 
-    Ids of new rows are read back by key (``jobs_by_keys`` ...): a multi-row INSERT ... RETURNING
-    costs more to build and parse on the client than the extra indexed SELECT.
+    Ids of new rows are read back by key (``jobs_by_keys``, ``versions_by_keys``): a multi-row
+    INSERT ... RETURNING costs more to build and parse on the client than the indexed SELECT.
     """
     if rows:
         session.connection().execute(insert(model.__table__), list(rows))  # type: ignore[arg-type]
-
-
-def versions_by_dataset_ids(
-    session: Session, keys: Collection[tuple[int, str]]
-) -> dict[tuple[int, str], int]:
-    """Return ids of dataset versions keyed by (dataset id, version)."""
-    if not keys:
-        return {}
-    stmt = select(DatasetVersion.dataset_id, DatasetVersion.version, DatasetVersion.id).where(
-        tuple_(DatasetVersion.dataset_id, DatasetVersion.version).in_(list(keys))
-    )
-    return {(ds, version): id_ for ds, version, id_ in session.execute(stmt)}
 
 
 def update_by_pk(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:

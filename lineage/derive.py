@@ -12,9 +12,7 @@ same rows in between.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,33 +31,11 @@ from lineage.db.models import (
     RunOutput,
 )
 from lineage.events import TERMINAL_STATES, DatasetRecord, ParsedEvent
-from lineage.queries import run_state_wins
+from lineage.rules import VERSION_PRECEDENCE, explicit_version, run_state_wins, schema_hash
 
-# A stronger source of a run's dataset version replaces a weaker one; never the reverse.
-VERSION_PRECEDENCE = {"inferred": 0, "schema": 1, "facet": 2}
 _NEW_ORDER = 1 << 62  # new rows sort after every stored id, in creation order
 
 Key = tuple[str, str]
-
-
-def canonical_json(value: Any) -> str:
-    """Serialize JSON deterministically (sorted keys, no spaces) for hashing."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def schema_hash(record: DatasetRecord) -> str:
-    """Hash of a dataset's identity and schema fields: its version when no facet names one."""
-    fields = record.facets.get("schema", {}).get("fields", [])
-    text = canonical_json([record.namespace, record.name, fields])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def _explicit_version(record: DatasetRecord) -> tuple[str, str] | None:
-    if "version" in record.facets:
-        return str(record.facets["version"]["datasetVersion"]), "facet"
-    if "schema" in record.facets:
-        return schema_hash(record), "schema"
-    return None
 
 
 @dataclass
@@ -151,14 +127,14 @@ class GraphBatch:
         by_id = {node.id: key for key, node in self.datasets.items()}
         wanted = set()
         for record in records:
-            explicit = _explicit_version(record)
+            explicit = explicit_version(record)
             key = (record.namespace, record.name)
             if explicit is not None and key in stored:
                 wanted.add((stored[key][0], explicit[0]))
         for row in sql.versions_by_keys(self.session, wanted):
             self._remember(by_id[row.dataset_id], row)
         # The latest version is only consulted for a mention that names no version.
-        inferred = {(r.namespace, r.name) for r in records if _explicit_version(r) is None}
+        inferred = {(r.namespace, r.name) for r in records if explicit_version(r) is None}
         latest_of = [stored[key][0] for key in inferred if key in stored]
         for row in sql.latest_versions(self.session, latest_of):
             self.latest[by_id[row.dataset_id]] = self._remember(by_id[row.dataset_id], row)
@@ -226,7 +202,7 @@ class GraphBatch:
         node = self.datasets.setdefault(key, _Node(None, {}, new=True))
         if record.facets:
             node.dirty |= _merge(node, record.facets)
-        explicit = _explicit_version(record)
+        explicit = explicit_version(record)
         if explicit is None:
             latest = self.latest.get(key)
             if latest is not None:

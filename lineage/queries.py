@@ -20,6 +20,7 @@ from lineage.db import repositories as repo
 from lineage.db.models import Dataset, DatasetVersion, Job, Run, RunInput, RunOutput
 from lineage.errors import Forbidden, InvalidQuery, NotFound
 from lineage.identity import TRAINING_SET_PREFIX
+from lineage.rules import run_state_wins
 
 Node = tuple[str, Any]  # (type, database key)
 NODE_TYPES = {
@@ -208,26 +209,6 @@ def _rewind(
             for key in ("startedAt", "endedAt"):
                 if data[key] is not None and datetime.fromisoformat(data[key]) > as_of:
                     data[key] = None
-
-
-STATE_RANK = {"OTHER": 0, "START": 1, "RUNNING": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
-
-
-def run_state_wins(event_type: str, when: datetime, old_type: str, old_when: datetime) -> bool:
-    """Order-tolerant run state: a terminal state is never undone; among terminals the latest wins.
-
-    Args:
-        event_type: The new event's type.
-        when: The new event's time.
-        old_type: The state so far.
-        old_when: The time of the state so far.
-
-    Returns:
-        Whether the new event sets the run's state.
-
-    """
-    new_rank, old_rank = STATE_RANK[event_type], STATE_RANK[old_type]
-    return new_rank > old_rank or (new_rank == 3 and old_rank == 3 and when > old_when)
 
 
 def _dv_id(dv: DatasetVersion, ds: Dataset) -> str:

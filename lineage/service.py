@@ -20,11 +20,12 @@ from lineage.access import Principal, authorize
 from lineage.db import intake_sql
 from lineage.db import repositories as repo
 from lineage.db.models import Deployment, LineageEvent, Model, ModelVersion
-from lineage.derive import canonical_json, derive
+from lineage.derive import derive
 from lineage.errors import Conflict, Forbidden, NotFound
 from lineage.events import ParsedEvent, validate_event
 from lineage.identity import NAMESPACE
 from lineage.queries import impact, lineage_graph, provenance
+from lineage.rules import canonical_json
 from lineage.usage import history, reads, usage
 
 __all__ = [

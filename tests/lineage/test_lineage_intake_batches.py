@@ -32,8 +32,8 @@ from lineage.db.models import (
     RunOutput,
 )
 from lineage.db.session import session_scope
-from lineage.derive import schema_hash
 from lineage.events import DatasetRecord
+from lineage.rules import schema_hash
 
 PRODUCER = "https://github.com/skewless/skewless/tests"
 RUN_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"

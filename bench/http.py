@@ -102,7 +102,8 @@ def parse_wrk(text: str) -> dict[str, Any]:
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
     ):
         errors += sum(int(x) for x in m.groups())
-    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors}
+    done = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors, "requests": done}
 
 
 def run_wrk(port: int, script: Path, seconds: int) -> dict[str, Any]:

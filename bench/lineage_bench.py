@@ -4,11 +4,14 @@ A fresh database per run (dropped at the end). The graph is bulk-loaded in-proce
 ``lineage.service.ingest_events`` (the same intake code the API's writer calls): chains of jobs,
 each run reading the previous dataset and sometimes a random older one, ~4 nodes per event
 (job, run, dataset, dataset version). Intake rate and query latency are then measured over
-HTTP against ``skewless lineage serve``: intake once by one sequential producer (httpx, one
-request at a time) and once by the openlineage-python client's own ``AsyncHttpTransport`` (the
-way a busy producer sends, up to 32 requests in flight), every event checked as accepted. The
-limit for intake is a raw psycopg INSERT of the same JSON, one transaction per event; Feast has
-no lineage service.
+HTTP against ``skewless lineage serve``: intake by one sequential producer (httpx, one request
+at a time); by the openlineage-python client's own ``AsyncHttpTransport`` (up to 32 requests in
+flight; this client spends a few ms of CPU per event itself, so on a 2-core machine it measures
+the client as much as the service); and by wrk (-t2 -c32, distinct RunEvents from a Lua script),
+which costs the machine almost nothing and so measures what the service can take. Every event
+is checked as accepted, and wrk's acknowledged events are counted back in the database. The limit
+for intake is a raw psycopg INSERT of the same JSON, one transaction per event; Feast has no
+lineage service.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import httpx
 import psycopg
 
-from bench.http import free_port, server
+from bench.http import free_port, run_wrk, server
 from bench.measure import REPO_ROOT, percentile
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
@@ -65,6 +69,57 @@ def graph_events(nodes: int, seed: int = 11) -> list[dict[str, Any]]:
             inputs.append(rng.randrange(0, i - 1))
         events.append(run_event(rng, "bench", i, inputs))
     return events
+
+
+# Every request is a distinct COMPLETE RunEvent (run id, job and output dataset unique per wrk
+# thread and request) that reads the previous request's output dataset.
+WRK_EVENTS = Template(r"""
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local n = 0
+local version = '{"_producer":"p","_schemaURL":"https://openlineage.io/spec/facets/1-0-0/X.json",'
+  .. '"datasetVersion":"v1"}'
+local function dataset(name)
+  return '{"namespace":"$ns","name":"' .. name .. '","facets":{"version":' .. version .. '}}'
+end
+function request()
+  n = n + 1
+  local run = string.format("%08x-0000-4000-8000-%04x%08x", n, tid, n)
+  local body = '{"eventType":"COMPLETE","eventTime":"2026-11-20T10:00:00+00:00",'
+    .. '"producer":"$producer","schemaURL":"$schema",'
+    .. '"run":{"runId":"' .. run .. '","facets":{}},'
+    .. '"job":{"namespace":"$ns","name":"job_' .. tid .. '_' .. n .. '","facets":{}},'
+    .. '"inputs":[' .. dataset("ds_" .. tid .. "_" .. (n - 1)) .. '],'
+    .. '"outputs":[' .. dataset("ds_" .. tid .. "_" .. n) .. ']}'
+  return wrk.format("POST", "/api/v1/lineage",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer $token"}, body)
+end
+""")
+
+
+def wrk_intake(
+    scratch: Path, db: str, port: int, token: str, namespace: str, seconds: int
+) -> float:
+    """Events/s that wrk (-t2 -c32) gets accepted; every acknowledged event must be stored."""
+    script = scratch / f"lineage_{namespace}.lua"
+    script.write_text(
+        WRK_EVENTS.substitute(ns=namespace, producer=PRODUCER, schema=SCHEMA_URL, token=token)
+    )
+    out = run_wrk(port, script, seconds)
+    if out["errors"]:
+        raise RuntimeError(f"lineage intake under wrk: {out['errors']} requests failed")
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{db}") as con:
+        row = con.execute(
+            "SELECT count(*) FROM lineage_events WHERE payload->'job'->>'namespace' = %s",
+            (namespace,),
+        ).fetchone()
+    stored = int(row[0]) if row else 0
+    if stored < out["requests"]:
+        raise RuntimeError(f"wrk saw {out['requests']} events accepted, {stored} are stored")
+    return float(out["rps"])
 
 
 def _admin(sql: str) -> None:
@@ -118,8 +173,13 @@ def client_event(event: dict[str, Any]) -> Any:
     )
 
 
-def concurrent_intake(url: str, token: str, events: list[dict[str, Any]], in_flight: int) -> float:
-    """Send ``events`` with openlineage-python's AsyncHttpTransport; returns accepted events/s."""
+def concurrent_intake(
+    url: str, token: str, events: list[dict[str, Any]], in_flight: int
+) -> tuple[float, float]:
+    """Send ``events`` with openlineage-python's AsyncHttpTransport.
+
+    Returns accepted events/s, and the CPU ms per event the sending process spent.
+    """
     from openlineage.client.transport.async_http import AsyncHttpConfig, AsyncHttpTransport
     from openlineage.client.transport.http import ApiKeyTokenProvider
 
@@ -132,18 +192,19 @@ def concurrent_intake(url: str, token: str, events: list[dict[str, Any]], in_fli
     transport = AsyncHttpTransport(config)
     built = [client_event(e) for e in events]  # built before the clock starts
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for event in built:
             transport.emit(event)
         if not transport.wait_for_completion(timeout=600):
             raise RuntimeError("openlineage AsyncHttpTransport did not finish within 600 s")
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
         stats = dict(transport.get_stats())
     finally:
         transport.close(timeout=30)
     if stats.get("success") != len(events) or stats.get("failed"):
         raise RuntimeError(f"intake lost events: sent {len(events)}, transport stats {stats}")
-    return len(events) / elapsed
+    return len(events) / elapsed, cpu / len(events) * 1000
 
 
 def raw_insert_rate(db: str, events: list[dict[str, Any]]) -> float:
@@ -157,7 +218,13 @@ def raw_insert_rate(db: str, events: list[dict[str, Any]]) -> float:
 
 
 def bench_lineage(
-    scratch: Path, nodes: int, intake_events: int, queries: int, runs: int, in_flight: int = 32
+    scratch: Path,
+    nodes: int,
+    intake_events: int,
+    queries: int,
+    runs: int,
+    in_flight: int = 32,
+    wrk_seconds: int = 10,
 ) -> dict[str, Any]:
     """Load a graph of ~``nodes`` nodes, then measure HTTP intake and ``depth=10`` queries."""
     from lineage.db.migrate import upgrade_head
@@ -197,7 +264,7 @@ def bench_lineage(
         port = free_port()
         cmd = [skewless, "lineage", "serve", "--port", str(port)]
         rng = random.Random(5)
-        intake, burst, p95s, raw = [], [], [], []
+        intake, burst, client_cpu, p95s, raw, loaded = [], [], [], [], [], []
         with server(cmd, env, port, scratch / "lineage_serve.log", REPO_ROOT, "/health"):
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(
@@ -218,7 +285,10 @@ def bench_lineage(
                         for i in range(4 * intake_events)
                     ]
                     base = f"http://127.0.0.1:{port}"
-                    burst.append(concurrent_intake(base, token, many, in_flight))
+                    rate, cpu = concurrent_intake(base, token, many, in_flight)
+                    burst.append(rate)
+                    client_cpu.append(cpu)
+                    loaded.append(wrk_intake(scratch, db, port, token, f"wrk{run}", wrk_seconds))
                     samples = []
                     for _ in range(queries):
                         node = f"dataset:bench:ds_{rng.randrange(len(events))}"
@@ -234,6 +304,8 @@ def bench_lineage(
             "bulk_load_events_per_s": load_rate,
             "intake": intake,
             "intake_concurrent": burst,
+            "client_cpu_ms_per_event": client_cpu,
+            "intake_wrk": loaded,
             "in_flight": in_flight,
             "raw_insert": raw,
             "query_p95_ms": p95s,

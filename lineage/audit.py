@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from lineage.db import access_sql
+from lineage.db.bulk import insert_rows
 from lineage.db.models import AuditLog
 
 GENESIS_HASH = "0" * 64
@@ -36,17 +37,26 @@ class AuditEntry:
 
 
 def entry_hash(row: AuditLog) -> str:
-    """Compute the chained hash of an audit row from its fields and ``prev_hash``."""
-    payload = [
-        row.id,
-        row.ts.astimezone(UTC).isoformat(),
-        row.principal,
-        row.action,
-        row.object,
-        bool(row.allowed),
-        row.source_address,
-        row.prev_hash,
-    ]
+    """Compute the chained hash of a stored audit row from its fields and ``prev_hash``."""
+    return chain_hash(
+        [
+            row.id,
+            row.ts.astimezone(UTC).isoformat(),
+            row.principal,
+            row.action,
+            row.object,
+            bool(row.allowed),
+            row.source_address,
+            row.prev_hash,
+        ]
+    )
+
+
+def chain_hash(payload: list[object]) -> str:
+    """Hash an entry's fields: [id, UTC ISO time, principal, action, object, allowed, source, prev].
+
+    sha256 over their compact JSON, so the hash depends on every field and on the previous entry.
+    """
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -109,27 +119,36 @@ def append_audit_batch(session: Session, entries: Sequence[PendingEntry]) -> lis
     """
     if not entries:
         return []
-    head = access_sql.lock_audit_head(session)
-    last_id, last_hash = head.last_id, head.last_hash
-    rows = []
+    last_id, last_hash = access_sql.lock_audit_head(session)
+    rows, stored = [], []
     for item in entries:
-        row = AuditLog(
-            id=last_id + 1,
-            ts=item.ts,
-            principal=_clean(item.principal, 200),
-            action=_clean(item.action, 64),
-            object=_clean(item.object),
-            allowed=item.allowed,
-            source_address=_clean(item.source_address, 64),
-            prev_hash=last_hash,
+        entry_id, principal = last_id + 1, _clean(item.principal, 200)
+        action, obj = _clean(item.action, 64), _clean(item.object)
+        source = _clean(item.source_address, 64)
+        when = item.ts.astimezone(UTC)
+        digest = chain_hash(
+            [entry_id, when.isoformat(), principal, action, obj, item.allowed, source, last_hash]
         )
-        row.hash = entry_hash(row)
-        last_id, last_hash = row.id, row.hash
-        rows.append(row)
-    session.add_all(rows)
-    head.last_id, head.last_hash = last_id, last_hash
-    session.flush()
-    return [to_entry(r) for r in rows]
+        rows.append(
+            {
+                "id": entry_id,
+                "ts": when,
+                "principal": principal,
+                "action": action,
+                "object": obj,
+                "allowed": item.allowed,
+                "source_address": source,
+                "prev_hash": last_hash,
+                "hash": digest,
+            }
+        )
+        stored.append(
+            AuditEntry(entry_id, when, principal, action, obj, item.allowed, source, digest)
+        )
+        last_id, last_hash = entry_id, digest
+    insert_rows(session, AuditLog, rows)
+    access_sql.move_audit_head(session, last_id, last_hash)
+    return stored
 
 
 def to_entry(row: AuditLog) -> AuditEntry:
@@ -159,9 +178,9 @@ def verify_chain(session: Session) -> int | None:
             return row.id
         prev = row.hash
         last_id = row.id
-    head = access_sql.lock_audit_head(session)
-    if head.last_hash != prev:
-        return head.last_id if head.last_id != last_id else last_id
+    head_id, head_hash = access_sql.lock_audit_head(session)
+    if head_hash != prev:
+        return head_id if head_id != last_id else last_id
     return None
 
 

@@ -59,15 +59,25 @@ def _print(data: Any, as_json: bool) -> None:
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 5010) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 5010,
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every request to stdout."),
+) -> None:
     """Migrate the database, then run the lineage service."""
     import uvicorn
 
-    from lineage.api import create_app
-
     settings = _settings()
     upgrade_head(settings.database_url)
-    uvicorn.run(create_app(settings), host=host, port=port)
+    uvicorn.run(
+        "lineage.api:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+    )
 
 
 @app.command()

@@ -21,7 +21,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lineage.db import intake_sql as sql
+from lineage.db.bulk import Rows, allocate_ids, insert_all, update_by_pk
 from lineage.db.models import (
+    Base,
     ColumnLineage,
     Dataset,
     DatasetVersion,
@@ -292,108 +294,125 @@ class GraphBatch:
 
     # --- write ---------------------------------------------------------------------------------
 
-    def write(self) -> None:
-        """Write every new and changed row: one statement per table and kind of change."""
-        self._write_nodes(Job, self.jobs)
-        self._write_nodes(Dataset, self.datasets)
-        self._write_versions()
-        self._write_runs()
-        for edge in (RunInput, RunOutput):
-            self._write_edges(edge)
-        self._write_columns()
+    def write(self, also: Sequence[tuple[type[Base], Rows]] = ()) -> None:
+        """Write every new row (with ``also``) in one statement, then every changed row.
 
-    def _write_nodes(self, model: type[Job] | type[Dataset], nodes: dict[Key, _Node]) -> None:
-        new = [(key, node) for key, node in nodes.items() if node.new]
-        rows = [
+        Ids of new jobs, datasets and versions are reserved first, so the rows that reference
+        them are complete before anything is written.
+        """
+        self._assign_ids()
+        inserts: list[tuple[type[Base], Rows]] = [
+            *also,
+            (Job, self._new_nodes(self.jobs)),
+            (Dataset, self._new_nodes(self.datasets)),
+            (DatasetVersion, self._new_versions()),
+            (Run, [self._run_row(run) for run in self.runs.values() if run.new]),
+            (RunInput, self._edge_rows(RunInput, new=True)),
+            (RunOutput, self._edge_rows(RunOutput, new=True)),
+            (ColumnLineage, self._column_rows()),
+        ]
+        insert_all(self.session, inserts)
+        for model, nodes in ((Job, self.jobs), (Dataset, self.datasets)):
+            changed = [
+                {"id": node.id, "facets": node.facets, "updated_at": self.now}
+                for node in nodes.values()
+                if node.dirty and not node.new
+            ]
+            update_by_pk(self.session, model, changed)
+        versions = [{"id": v.id, "facets": v.facets} for v in self.versions.values() if v.dirty]
+        update_by_pk(self.session, DatasetVersion, versions)
+        runs = [self._run_row(run) for run in self.runs.values() if run.dirty and not run.new]
+        update_by_pk(self.session, Run, runs)
+        for edge in (RunInput, RunOutput):
+            update_by_pk(self.session, edge, self._edge_rows(edge, new=False))
+
+    def _assign_ids(self) -> None:
+        new_jobs = [node for node in self.jobs.values() if node.new]
+        new_datasets = [node for node in self.datasets.values() if node.new]
+        new_versions = [v for v in self.versions.values() if v.id is None]
+        ids = allocate_ids(
+            self.session,
+            {Job: len(new_jobs), Dataset: len(new_datasets), DatasetVersion: len(new_versions)},
+        )
+        for node, id_ in zip(new_jobs, ids[Job], strict=True):
+            node.id = id_
+        for node, id_ in zip(new_datasets, ids[Dataset], strict=True):
+            node.id = id_
+        for version, id_ in zip(new_versions, ids[DatasetVersion], strict=True):
+            version.id = id_
+
+    def _new_nodes(self, nodes: dict[Key, _Node]) -> list[dict[str, Any]]:
+        return [
             {
+                "id": node.id,
                 "namespace": ns,
                 "name": name,
                 "facets": node.facets,
                 "created_at": self.now,
                 "updated_at": self.now,
             }
-            for (ns, name), node in new
+            for (ns, name), node in nodes.items()
+            if node.new
         ]
-        sql.insert_rows(self.session, model, rows)
-        read = sql.jobs_by_keys if model is Job else sql.datasets_by_keys
-        ids = read(self.session, [key for key, _ in new])
-        for key, node in new:
-            node.id = ids[key][0]
-        changed = [
-            {"id": node.id, "facets": node.facets, "updated_at": self.now}
-            for node in nodes.values()
-            if node.dirty and not node.new
-        ]
-        sql.update_by_pk(self.session, model, changed)
 
-    def _write_versions(self) -> None:
-        new = [v for v in self.versions.values() if v.id is None]
-        keys = [(self._dataset_id(v.dataset), v.version) for v in new]
-        rows = [
-            {
-                "dataset_id": dataset_id,
-                "version": v.version,
-                "version_source": v.source,
-                "schema_fields": v.schema_fields,
-                "facets": v.facets,
-                "created_at": v.created_at,
-            }
-            for (dataset_id, _), v in zip(keys, new, strict=True)
-        ]
-        sql.insert_rows(self.session, DatasetVersion, rows)
-        ids = {(r.dataset_id, r.version): r.id for r in sql.versions_by_keys(self.session, keys)}
-        for version, key in zip(new, keys, strict=True):
-            version.id = ids[key]
-            version.dirty = False
-        changed = [{"id": v.id, "facets": v.facets} for v in self.versions.values() if v.dirty]
-        sql.update_by_pk(self.session, DatasetVersion, changed)
+    def _new_versions(self) -> list[dict[str, Any]]:
+        rows = []
+        for v in self.versions.values():
+            if v.stored:
+                continue
+            v.dirty = False  # its merged facets go out with the new row
+            rows.append(
+                {
+                    "id": v.id,
+                    "dataset_id": self._dataset_id(v.dataset),
+                    "version": v.version,
+                    "version_source": v.source,
+                    "schema_fields": v.schema_fields,
+                    "facets": v.facets,
+                    "created_at": v.created_at,
+                }
+            )
+        return rows
 
     def _dataset_id(self, key: Key) -> int:
         found = self.datasets[key].id
-        assert found is not None, "datasets are written before their versions"
+        assert found is not None, "ids are assigned before rows are built"
         return found
 
-    def _write_runs(self) -> None:
-        new: list[dict[str, Any]] = []
-        changed: list[dict[str, Any]] = []
-        for run in self.runs.values():
-            if not (run.new or run.dirty):
-                continue
-            row = {
-                "run_id": run.run_id,
-                "state": run.state,
-                "state_time": run.state_time,
-                "started_at": run.started_at,
-                "ended_at": run.ended_at,
-                "facets": run.facets,
-                "job_facets": run.job_facets,
-            }
-            if run.new:
-                assert run.job is not None
-                new.append({**row, "job_id": self.jobs[run.job].id})
-            else:
-                changed.append(row)
-        sql.insert_rows(self.session, Run, new)
-        sql.update_by_pk(self.session, Run, changed)
+    def _run_row(self, run: _Run) -> dict[str, Any]:
+        row = {
+            "run_id": run.run_id,
+            "state": run.state,
+            "state_time": run.state_time,
+            "started_at": run.started_at,
+            "ended_at": run.ended_at,
+            "facets": run.facets,
+            "job_facets": run.job_facets,
+        }
+        if run.new:
+            assert run.job is not None
+            row["job_id"] = self.jobs[run.job].id
+        return row
 
-    def _write_edges(self, edge: type[RunInput] | type[RunOutput]) -> None:
-        new: list[dict[str, Any]] = []
-        changed: list[dict[str, Any]] = []
+    def _edge_rows(
+        self, edge: type[RunInput] | type[RunOutput], *, new: bool
+    ) -> list[dict[str, Any]]:
+        rows = []
         for (kind, run_id, dataset), item in self.edges.items():
-            if kind is not edge or not (item.new or item.dirty):
+            if kind is not edge or item.new is not new or not (item.new or item.dirty):
                 continue
             assert item.version is not None, "a new or changed edge names its version"
-            row = {
-                "run_id": run_id,
-                "dataset_id": self.datasets[dataset].id,
-                "dataset_version_id": item.version.id,
-                "version_source": item.source,
-            }
-            (new if item.new else changed).append(row)
-        sql.insert_rows(self.session, edge, new)
-        sql.update_by_pk(self.session, edge, changed)
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "dataset_id": self.datasets[dataset].id,
+                    "dataset_version_id": item.version.id,
+                    "version_source": item.source,
+                }
+            )
+        return rows
 
-    def _write_columns(self) -> None:
+    def _column_rows(self) -> list[dict[str, Any]]:
         stored = {v.id for v, _ in self.columns.values() if v.stored and v.id is not None}
         known = sql.column_lineage_keys(self.session, stored)
         rows = []
@@ -411,7 +430,7 @@ class GraphBatch:
                     **extra,
                 }
             )
-        sql.insert_rows(self.session, ColumnLineage, rows)
+        return rows
 
 
 def _merge(row: _Node | _Version | _Run, facets: dict[str, Any]) -> bool:
@@ -435,11 +454,17 @@ def _apply_state(run: _Run, event_type: str, when: datetime, created: bool) -> N
         run.state_time = when
 
 
-def derive(session: Session, events: Sequence[ParsedEvent], now: datetime) -> None:
-    """Derive the graph changes of ``events`` (new, in arrival order) and write them."""
-    if not events:
-        return
+def derive(
+    session: Session,
+    events: Sequence[ParsedEvent],
+    now: datetime,
+    also: Sequence[tuple[type[Base], Rows]] = (),
+) -> None:
+    """Derive the graph changes of ``events`` (new, in arrival order) and write them.
+
+    ``also`` holds other new rows (the raw events) to insert in the same statement.
+    """
     batch = GraphBatch(session, events, now)
     for event in events:
         batch.apply(event)
-    batch.write()
+    batch.write(also)

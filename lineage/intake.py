@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -57,9 +58,12 @@ _STOP = object()
 class IntakeQueue:
     """A writer thread that commits queued intake requests in batches."""
 
-    def __init__(self, factory: sessionmaker[Session], max_batch: int = 500) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], max_batch: int = 500, linger: float = 0.002
+    ) -> None:
         self._factory = factory
         self._max_batch = max_batch
+        self._linger = linger
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="lineage-intake", daemon=True)
         self._thread.start()
@@ -76,15 +80,23 @@ class IntakeQueue:
         self._thread.join()
 
     def _run(self) -> None:
+        last = 0  # size of the previous batch: how many producers were just answered
         while True:
             first = self._queue.get()
             if first is _STOP:
                 return
             batch = [first]
+            # Producers answered by the previous batch are sending their next event: wait up to
+            # ``linger`` for them (group commit's commit delay), so that concurrent producers
+            # share one transaction instead of splitting into alternating halves. A lone
+            # producer (last == 1) never waits.
+            wanted = min(self._max_batch, self._queue.qsize() + 1 + (last if last > 1 else 0))
+            deadline = time.monotonic() + self._linger
             stop = False
             while len(batch) < self._max_batch:
+                wait = deadline - time.monotonic() if len(batch) < wanted else 0.0
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:
@@ -92,6 +104,7 @@ class IntakeQueue:
                     break
                 batch.append(item)
             self._process(batch)  # type: ignore[arg-type]
+            last = len(batch)
             if stop:
                 return
 

@@ -137,8 +137,7 @@ def ingest_events(session: Session, items: Sequence[Incoming]) -> list[IngestRes
         }
         for item in fresh
     ]
-    intake_sql.insert_rows(session, LineageEvent, rows)
-    derive(session, [item.parsed for item in fresh], now)
+    derive(session, [item.parsed for item in fresh], now, also=[(LineageEvent, rows)])
     if session.identity_map:
         session.expire_all()  # ORM objects the caller holds were changed by bulk statements
     return results

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineage import access
 from lineage.api.errors import install_error_handlers
+from lineage.api.intake_path import IntakeEndpoint
 from lineage.api.middleware import AuditMiddleware, BodyLimitMiddleware
 from lineage.api.routes import router
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
@@ -60,5 +61,6 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware, factory=factory)
+    app.add_middleware(IntakeEndpoint, limit=settings.max_body_bytes, factory=factory)
     app.include_router(router)
     return app

@@ -51,11 +51,21 @@ def internal_error(exc: BaseException) -> JSONResponse:
     return JSONResponse(body.model_dump(by_alias=True, exclude_none=True), 500)
 
 
-async def _lineage_error(_request: Request, exc: Exception) -> JSONResponse:
+def lineage_error_response(exc: Exception) -> JSONResponse:
+    """The response for a lineage error (an unknown one is an internal error)."""
     for kind, status, code in STATUS:
         if isinstance(exc, kind):
             return error_response(status, code, str(exc), getattr(exc, "field", None))
     return internal_error(exc)
+
+
+def data_error_response() -> JSONResponse:
+    """The response when the database refused a request value: bad input, not a bug."""
+    return error_response(422, "invalid_request", "a value is not storable or comparable")
+
+
+async def _lineage_error(_request: Request, exc: Exception) -> JSONResponse:
+    return lineage_error_response(exc)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -76,7 +86,7 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
     # The database refused a value (a NUL in text, a number out of range): bad input, not a bug.
     log.info("database refused a request value: %s", exc)
-    return error_response(422, "invalid_request", "a value is not storable or comparable")
+    return data_error_response()
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lineage.api.errors import error_response, internal_error, log
@@ -60,8 +61,12 @@ class BodyLimitMiddleware:
             await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, "body_too_large", f"body exceeds {self.limit} bytes")
-        await response(scope, receive, send)
+        await too_large(self.limit)(scope, receive, send)
+
+
+def too_large(limit: int) -> JSONResponse:
+    """The 413 answer to a body over ``limit`` bytes."""
+    return error_response(413, "body_too_large", f"body exceeds {limit} bytes")
 
 
 def _audit_fields(scope: Scope, status: int) -> dict[str, Any]:
@@ -113,17 +118,19 @@ class AuditMiddleware:
             status = 500
             await internal_error(exc)(scope, receive, send)
         if scope.get("path") not in UNAUDITED_PATHS and not scope.get("state", {}).get("audited"):
-            await self._audit(scope, status)
+            await audit_request(self.factory(), scope, status)
 
-    async def _audit(self, scope: Scope, status: int) -> None:
-        fields = _audit_fields(scope, status)
 
-        def write() -> None:
-            with session_scope(self.factory()) as session:
-                append_audit(session, **fields)
+async def audit_request(factory: sessionmaker[Session], scope: Scope, status: int) -> None:
+    """Append the audit entry of a finished request in its own transaction (off the loop)."""
+    fields = _audit_fields(scope, status)
 
-        try:
-            await run_in_threadpool(write)
-        except Exception:
-            # The response is already sent; the failure is logged loudly for operators.
-            log.exception("could not append to the audit log: %s", fields)
+    def write() -> None:
+        with session_scope(factory) as session:
+            append_audit(session, **fields)
+
+    try:
+        await run_in_threadpool(write)
+    except Exception:
+        # The response is already sent; the failure is logged loudly for operators.
+        log.exception("could not append to the audit log: %s", fields)

@@ -6,17 +6,17 @@ thread pool). No SQL and no business rules here.
 
 from __future__ import annotations
 
-import asyncio
-import json
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from lineage import access, service
 from lineage.api.deps import current_principal, get_app_settings, get_session, note_object, require
+from lineage.api.intake_path import ingest_request
 from lineage.api.schemas import (
     AuditEntryResponse,
     AuditResponse,
@@ -38,9 +38,7 @@ from lineage.api.schemas import (
 )
 from lineage.audit import list_audit
 from lineage.db.repositories import ping
-from lineage.errors import InvalidEvent
 from lineage.identity import NAMESPACE
-from lineage.intake import Submission
 from lineage.queries import aware_utc
 from lineage.settings import LineageSettings
 from lineage.usage import MAX_OFFSET
@@ -60,45 +58,27 @@ EVENT_BODY = {
 }
 
 
-@router.post("/api/v1/lineage", status_code=201, responses=ERRORS, openapi_extra=EVENT_BODY)
-async def post_lineage(request: Request) -> IngestResponse:
+@router.post(
+    "/api/v1/lineage",
+    status_code=201,
+    response_model=IngestResponse,
+    responses=ERRORS,
+    openapi_extra=EVENT_BODY,
+)
+async def post_lineage(request: Request) -> JSONResponse:
     """Accept one OpenLineage RunEvent, DatasetEvent or JobEvent (idempotent).
 
-    Runs on the event loop: the event is parsed and validated here, and stored, authorized and
-    audited by the intake writer (``lineage.intake``) together with concurrent requests; the
-    response waits for the commit.
+    Served by ``lineage.api.intake_path.IntakeEndpoint`` ahead of the routing stack; this route
+    declares the contract in the OpenAPI schema and answers the same way if it is reached.
     """
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    incoming, error = None, None
-    try:
-        incoming = service.Incoming.of(_json_object(await request.body()))
-    except InvalidEvent as exc:
-        error = exc
-    submission = Submission(
-        token=token.strip() if scheme.lower() == "bearer" else "",
-        incoming=incoming,
-        error=error,
-        source_address=request.client.host if request.client else "unknown",
-        path=request.url.path,
-    )
     request.state.audited = True  # the intake writer appends this request's audit entry
-    outcome = await asyncio.wrap_future(request.app.state.intake.submit(submission))
-    if outcome.error is not None:
-        raise outcome.error
-    result = outcome.result
-    assert result is not None, "an outcome holds a result or an error"
-    status = "duplicate" if result.duplicate else "created"
-    return IngestResponse(status=status, eventHash=result.event_hash, runId=result.run_id)
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidEvent(field="body", reason="not valid JSON") from None
-    if not isinstance(value, dict):
-        raise InvalidEvent(field="body", reason="not a JSON object")
-    return value
+    return await ingest_request(
+        request.app.state.intake,
+        request.headers.get("authorization", ""),
+        await request.body(),
+        request.client.host if request.client else "unknown",
+        request.url.path,
+    )
 
 
 @router.get("/api/v1/lineage", responses=ERRORS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from lineage.db.models import (
@@ -33,6 +33,29 @@ def find_tokens(
         .where(Token.token_hash.in_(token_hashes), Token.revoked_at.is_(None))
     )
     return {token.token_hash: (token, principal) for token, principal in session.execute(stmt)}
+
+
+_CALLERS = (
+    select(Token.token_hash, Principal.name, Principal.role, Grant.namespace)
+    .join(Principal, Principal.id == Token.principal_id)
+    .outerjoin(Grant, Grant.principal_id == Principal.id)
+    .where(Token.token_hash.in_(bindparam("keys", expanding=True)), Token.revoked_at.is_(None))
+)
+
+
+def callers(
+    session: Session, token_hashes: Collection[str]
+) -> dict[str, tuple[str, str, set[str]]]:
+    """Return (principal name, role, granted namespaces) keyed by live token hash, in one query."""
+    if not token_hashes:
+        return {}
+    out: dict[str, tuple[str, str, set[str]]] = {}
+    rows = session.connection().execute(_CALLERS, {"keys": list(token_hashes)})
+    for token_hash, name, role, namespace in rows:
+        found = out.setdefault(token_hash, (name, role, set()))
+        if namespace is not None:
+            found[2].add(namespace)
+    return out
 
 
 def grants_of(session: Session, principal_ids: Collection[int]) -> dict[int, list[str]]:
@@ -64,14 +87,31 @@ def revoke_token(session: Session, token_id: int, now: datetime) -> bool:
 # --- audit log ---------------------------------------------------------------------------------
 
 
-def lock_audit_head(session: Session) -> AuditHead:
-    """Lock and return the chain head (``SELECT ... FOR UPDATE``; SQLite serializes writers)."""
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
-    if head is None:
+_HEAD = select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()
+_MOVE_HEAD = (
+    update(AuditHead)
+    .where(AuditHead.id == 1)
+    .values(last_id=bindparam("last_id"), last_hash=bindparam("last_hash"))
+)
+
+
+def lock_audit_head(session: Session) -> tuple[int, str]:
+    """Lock the chain head and return its (last id, last hash).
+
+    ``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite serializes writers already.
+    """
+    row = session.connection().execute(_HEAD).first()
+    if row is None:
         head, _ = get_or_create(
             session, AuditHead, {"id": 1}, {"last_id": 0, "last_hash": "0" * 64}
         )
-    return head
+        return head.last_id, head.last_hash
+    return int(row.last_id), str(row.last_hash)
+
+
+def move_audit_head(session: Session, last_id: int, last_hash: str) -> None:
+    """Point the (locked) chain head at its new last entry."""
+    session.connection().execute(_MOVE_HEAD, {"last_id": last_id, "last_hash": last_hash})
 
 
 def next_audit_id(session: Session) -> int:

@@ -7,14 +7,13 @@ hold ``lock_intake`` for it, which makes read-then-write safe across processes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import Executable, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from lineage.db.models import (
-    Base,
     ColumnLineage,
     Dataset,
     DatasetVersion,
@@ -30,46 +29,18 @@ INTAKE_LOCK_KEY = 0x5EE71E55
 Key = tuple[str, str]
 
 
-def lock_intake(session: Session) -> None:
-    """Serialize intake writers until the transaction ends.
-
-    PostgreSQL takes a transaction-scoped advisory lock; SQLite already serializes writers
-    (``BEGIN IMMEDIATE``, see ``lineage.db.session``).
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(INTAKE_LOCK_KEY)))
-
-
-def stored_event_hashes(session: Session, hashes: Collection[str]) -> set[str]:
-    """Return which of ``hashes`` are already stored."""
-    if not hashes:
-        return set()
-    stmt = select(LineageEvent.event_hash).where(LineageEvent.event_hash.in_(hashes))
-    return set(session.scalars(stmt))
-
-
-def jobs_by_keys(session: Session, keys: Collection[Key]) -> dict[Key, tuple[int, dict[str, Any]]]:
-    """Return (id, facets) of stored jobs keyed by (namespace, name)."""
-    if not keys:
-        return {}
-    stmt = select(Job.namespace, Job.name, Job.id, Job.facets).where(
-        tuple_(Job.namespace, Job.name).in_(list(keys))
-    )
-    return {(ns, name): (id_, facets) for ns, name, id_, facets in session.execute(stmt)}
-
-
-def datasets_by_keys(
-    session: Session, keys: Collection[Key]
-) -> dict[Key, tuple[int, dict[str, Any]]]:
-    """Return (id, facets) of stored datasets keyed by (namespace, name)."""
-    if not keys:
-        return {}
-    stmt = select(Dataset.namespace, Dataset.name, Dataset.id, Dataset.facets).where(
-        tuple_(Dataset.namespace, Dataset.name).in_(list(keys))
-    )
-    return {(ns, name): (id_, facets) for ns, name, id_, facets in session.execute(stmt)}
-
-
+# Statements are built once: executing a prebuilt statement skips building and hashing it again,
+# and "expanding" parameters take the key sets of each batch.
+_LOCK = select(func.pg_advisory_xact_lock(INTAKE_LOCK_KEY))
+_HASHES = select(LineageEvent.event_hash).where(
+    LineageEvent.event_hash.in_(bindparam("keys", expanding=True))
+)
+_JOBS = select(Job.namespace, Job.name, Job.id, Job.facets).where(
+    tuple_(Job.namespace, Job.name).in_(bindparam("keys", expanding=True))
+)
+_DATASETS = select(Dataset.namespace, Dataset.name, Dataset.id, Dataset.facets).where(
+    tuple_(Dataset.namespace, Dataset.name).in_(bindparam("keys", expanding=True))
+)
 _VERSION_COLUMNS = (
     DatasetVersion.id,
     DatasetVersion.dataset_id,
@@ -78,52 +49,99 @@ _VERSION_COLUMNS = (
     DatasetVersion.facets,
     DatasetVersion.created_at,
 )
-
-
-def versions_by_keys(session: Session, keys: Collection[tuple[int, str]]) -> list[Any]:
-    """Return stored dataset versions for (dataset id, version) keys."""
-    if not keys:
-        return []
-    stmt = select(*_VERSION_COLUMNS).where(
-        tuple_(DatasetVersion.dataset_id, DatasetVersion.version).in_(list(keys))
-    )
-    return list(session.execute(stmt))
-
-
-def latest_versions(session: Session, dataset_ids: Collection[int]) -> list[Any]:
-    """Return, per dataset, its most recently created version (created_at, then id)."""
-    if not dataset_ids:
-        return []
-    rank = (
+_VERSIONS = select(*_VERSION_COLUMNS).where(
+    tuple_(DatasetVersion.dataset_id, DatasetVersion.version).in_(bindparam("keys", expanding=True))
+)
+_RANKED = (
+    select(
+        *_VERSION_COLUMNS,
         func.row_number()
         .over(
             partition_by=DatasetVersion.dataset_id,
             order_by=(DatasetVersion.created_at.desc(), DatasetVersion.id.desc()),
         )
-        .label("rank")
+        .label("rank"),
     )
-    ranked = (
-        select(*_VERSION_COLUMNS, rank).where(DatasetVersion.dataset_id.in_(dataset_ids)).subquery()
+    .where(DatasetVersion.dataset_id.in_(bindparam("keys", expanding=True)))
+    .subquery()
+)
+_LATEST = select(*(_RANKED.c[c.key] for c in _VERSION_COLUMNS)).where(_RANKED.c.rank == 1)
+_RUNS = select(
+    Run.run_id,
+    Run.job_id,
+    Run.state,
+    Run.state_time,
+    Run.started_at,
+    Run.ended_at,
+    Run.facets,
+    Run.job_facets,
+).where(Run.run_id.in_(bindparam("keys", expanding=True)))
+_EDGES = {
+    edge: select(edge.run_id, edge.dataset_id, edge.dataset_version_id, edge.version_source).where(
+        edge.run_id.in_(bindparam("keys", expanding=True))
     )
-    stmt = select(*(ranked.c[c.key] for c in _VERSION_COLUMNS)).where(ranked.c.rank == 1)
-    return list(session.execute(stmt))
+    for edge in (RunInput, RunOutput)
+}
 
 
-def runs_by_ids(session: Session, run_ids: Collection[str]) -> list[Any]:
+def _rows(session: Session, stmt: Executable, keys: Collection[Any]) -> Sequence[Any]:
+    return session.connection().execute(stmt, {"keys": list(keys)}).all()
+
+
+def lock_intake(session: Session) -> None:
+    """Serialize intake writers until the transaction ends.
+
+    PostgreSQL takes a transaction-scoped advisory lock; SQLite already serializes writers
+    (``BEGIN IMMEDIATE``, see ``lineage.db.session``).
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK)
+
+
+def stored_event_hashes(session: Session, hashes: Collection[str]) -> set[str]:
+    """Return which of ``hashes`` are already stored."""
+    if not hashes:
+        return set()
+    return {row[0] for row in _rows(session, _HASHES, hashes)}
+
+
+def jobs_by_keys(session: Session, keys: Collection[Key]) -> dict[Key, tuple[int, dict[str, Any]]]:
+    """Return (id, facets) of stored jobs keyed by (namespace, name)."""
+    if not keys:
+        return {}
+    return {(ns, name): (id_, facets) for ns, name, id_, facets in _rows(session, _JOBS, keys)}
+
+
+def datasets_by_keys(
+    session: Session, keys: Collection[Key]
+) -> dict[Key, tuple[int, dict[str, Any]]]:
+    """Return (id, facets) of stored datasets keyed by (namespace, name)."""
+    if not keys:
+        return {}
+    rows = _rows(session, _DATASETS, keys)
+    return {(ns, name): (id_, facets) for ns, name, id_, facets in rows}
+
+
+def versions_by_keys(session: Session, keys: Collection[tuple[int, str]]) -> Sequence[Any]:
+    """Return stored dataset versions for (dataset id, version) keys."""
+    if not keys:
+        return []
+    return _rows(session, _VERSIONS, keys)
+
+
+def latest_versions(session: Session, dataset_ids: Collection[int]) -> Sequence[Any]:
+    """Return, per dataset, its most recently created version (created_at, then id)."""
+    if not dataset_ids:
+        return []
+    return _rows(session, _LATEST, dataset_ids)
+
+
+def runs_by_ids(session: Session, run_ids: Collection[str]) -> Sequence[Any]:
     """Return stored runs (every column) for the given run ids."""
     if not run_ids:
         return []
-    stmt = select(
-        Run.run_id,
-        Run.job_id,
-        Run.state,
-        Run.state_time,
-        Run.started_at,
-        Run.ended_at,
-        Run.facets,
-        Run.job_facets,
-    ).where(Run.run_id.in_(run_ids))
-    return list(session.execute(stmt))
+    return _rows(session, _RUNS, run_ids)
 
 
 def run_edges(
@@ -132,8 +150,7 @@ def run_edges(
     """Return (dataset version id, version source) keyed by (run id, dataset id)."""
     if not run_ids:
         return {}
-    stmt = select(edge.run_id, edge.dataset_id, edge.dataset_version_id, edge.version_source)
-    rows = session.execute(stmt.where(edge.run_id.in_(run_ids)))
+    rows = _rows(session, _EDGES[edge], run_ids)
     return {(run, ds): (dv, source) for run, ds, dv, source in rows}
 
 
@@ -149,19 +166,3 @@ def column_lineage_keys(session: Session, dv_ids: Collection[int]) -> set[tuple[
         ColumnLineage.input_field,
     ).where(ColumnLineage.dataset_version_id.in_(dv_ids))
     return {tuple(row) for row in session.execute(stmt)}
-
-
-def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert rows with one executemany of a Core statement (no ORM bookkeeping, no RETURNING).
-
-    Ids of new rows are read back by key (``jobs_by_keys``, ``versions_by_keys``): a multi-row
-    INSERT ... RETURNING costs more to build and parse on the client than the indexed SELECT.
-    """
-    if rows:
-        session.connection().execute(insert(model.__table__), list(rows))  # type: ignore[arg-type]
-
-
-def update_by_pk(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
-    """Update rows by primary key (each mapping holds the key and the changed columns)."""
-    if rows:
-        session.execute(update(model), list(rows))

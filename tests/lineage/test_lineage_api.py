@@ -100,6 +100,24 @@ class TestIntake:
         response = client.post(LINEAGE, content=chunks, headers=headers)
         assert response.status_code == 413
 
+    def test_value_the_database_refuses_fails_alone_and_is_audited(
+        self, client, make_token, golden, db_url
+    ) -> None:
+        headers = bearer(make_token("p", "producer", "*"))
+        event = golden("ingest_complete")
+        event["job"]["name"] = "ingest\x00customers"
+        response = client.post(LINEAGE, json=event, headers=headers)
+        if db_url.startswith("postgresql"):  # PostgreSQL text cannot hold NUL
+            assert response.status_code == 422
+            assert response.json()["code"] == "invalid_request"
+        else:  # SQLite text can
+            assert response.status_code == 201
+        assert client.post(LINEAGE, json=golden("ingest_start"), headers=headers).status_code == 201
+        auditor = bearer(make_token("aud", "auditor"))
+        entries = client.get("/api/v1/audit", params={"principal": "p"}, headers=auditor).json()
+        assert [e["action"] for e in entries["entries"]] == ["POST /api/v1/lineage"] * 2
+        assert all(e["allowed"] for e in entries["entries"])
+
     @pytest.mark.parametrize("header", [None, "Bearer nope", "Basic abc", "Bearer "])
     def test_missing_or_bad_token_is_401(self, client, golden, header) -> None:
         headers = {"Authorization": header} if header else {}

@@ -1,0 +1,128 @@
+"""``POST /api/v1/lineage`` answered at the edge of the app, outside FastAPI's routing stack.
+
+Intake is the service's hot path: producers send every START and COMPLETE. The request is
+handled on the event loop by this pure-ASGI layer: the body is read under the size cap (413),
+parsed and validated, and handed to the intake writer (``lineage.intake``), which authenticates,
+authorizes, stores and audits it with concurrent requests in one transaction; the response waits
+for that commit. Every other request goes to the FastAPI app unchanged. The route declared in
+``lineage.api.routes`` documents the same contract in the OpenAPI schema and shares
+``ingest_request`` with this layer, so both answer alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.exc import DataError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from lineage import service
+from lineage.api.errors import data_error_response, internal_error, lineage_error_response
+from lineage.api.middleware import audit_request, too_large
+from lineage.errors import InvalidEvent
+from lineage.intake import IntakeQueue, Submission
+
+PATH = "/api/v1/lineage"
+
+
+async def ingest_request(
+    intake: IntakeQueue, authorization: str, body: bytes, source_address: str, path: str
+) -> JSONResponse:
+    """Validate one intake request, wait for its batch to commit, and build the response."""
+    scheme, _, token = authorization.partition(" ")
+    incoming, error = None, None
+    try:
+        incoming = service.Incoming.of(_json_object(body))
+    except InvalidEvent as exc:
+        error = exc
+    submission = Submission(
+        token=token.strip() if scheme.lower() == "bearer" else "",
+        incoming=incoming,
+        error=error,
+        source_address=source_address,
+        path=path,
+    )
+    try:
+        outcome = await asyncio.wrap_future(intake.submit(submission))
+    except DataError:  # the database refused a value; the writer audited the request
+        return data_error_response()
+    if outcome.error is not None:
+        return lineage_error_response(outcome.error)
+    result = outcome.result
+    assert result is not None, "an outcome holds a result or an error"
+    content = {
+        "status": "duplicate" if result.duplicate else "created",
+        "eventHash": result.event_hash,
+        "runId": result.run_id,
+    }
+    return JSONResponse(content, status_code=201)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidEvent(field="body", reason="not valid JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidEvent(field="body", reason="not a JSON object")
+    return value
+
+
+class IntakeEndpoint:
+    """Serve ``POST /api/v1/lineage`` directly; pass every other request to ``app``."""
+
+    def __init__(
+        self, app: ASGIApp, limit: int, factory: Callable[[], sessionmaker[Session]]
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.factory = factory
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = await self._handle(scope, receive)
+        except Exception as exc:  # a bug, not bad input: logged under a request id
+            response = internal_error(exc)
+        await response(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive) -> JSONResponse:
+        headers = dict(scope["headers"])
+        body = await self._body(headers.get(b"content-length"), receive)
+        if body is None:
+            await audit_request(self.factory(), scope, 413)
+            return too_large(self.limit)
+        client = scope.get("client")
+        intake: IntakeQueue = scope["app"].state.intake
+        return await ingest_request(
+            intake,
+            headers.get(b"authorization", b"").decode("latin-1"),
+            body,
+            client[0] if client else "unknown",
+            PATH,
+        )
+
+    async def _body(self, declared: bytes | None, receive: Receive) -> bytes | None:
+        """Read the whole body, or return None once it is over the cap (by header or by size)."""
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return None
+        chunks, seen = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)

@@ -71,8 +71,8 @@ def graph_events(nodes: int, seed: int = 11) -> list[dict[str, Any]]:
     return events
 
 
-# Every request is a distinct COMPLETE RunEvent (run id, job and output dataset unique per wrk
-# thread and request) that reads the previous request's output dataset.
+# Every request is a distinct COMPLETE RunEvent (run id, job and output dataset unique per run,
+# wrk thread and request) that reads the previous request's output dataset.
 WRK_EVENTS = Template(r"""
 local threads = 0
 function setup(thread)
@@ -87,7 +87,7 @@ local function dataset(name)
 end
 function request()
   n = n + 1
-  local run = string.format("%08x-0000-4000-8000-%04x%08x", n, tid, n)
+  local run = string.format("%08x-$salt-4000-8000-%04x%08x", n, tid, n)
   local body = '{"eventType":"COMPLETE","eventTime":"2026-11-20T10:00:00+00:00",'
     .. '"producer":"$producer","schemaURL":"$schema",'
     .. '"run":{"runId":"' .. run .. '","facets":{}},'
@@ -106,7 +106,13 @@ def wrk_intake(
     """Events/s that wrk (-t2 -c32) gets accepted; every acknowledged event must be stored."""
     script = scratch / f"lineage_{namespace}.lua"
     script.write_text(
-        WRK_EVENTS.substitute(ns=namespace, producer=PRODUCER, schema=SCHEMA_URL, token=token)
+        WRK_EVENTS.substitute(
+            ns=namespace,
+            producer=PRODUCER,
+            schema=SCHEMA_URL,
+            token=token,
+            salt=uuid.uuid4().hex[:4],  # run ids differ from every earlier run's
+        )
     )
     out = run_wrk(port, script, seconds)
     if out["errors"]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, func, select, tuple_
+from sqlalchemy import BigInteger, Executable, Select, Text, and_, bindparam, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from lineage.db.models import (
@@ -52,6 +53,39 @@ _VERSION_COLUMNS = (
 _VERSIONS = select(*_VERSION_COLUMNS).where(
     tuple_(DatasetVersion.dataset_id, DatasetVersion.version).in_(bindparam("keys", expanding=True))
 )
+
+
+def _pairs_pg(stmt: Select[Any], first: Any, second: Any, kinds: tuple[Any, Any]) -> Select[Any]:
+    """``stmt`` restricted to (first, second) pairs given as two arrays: constant SQL text.
+
+    PostgreSQL prepares it once and looks each pair up in the unique index; a row-value IN
+    list has a new text (parse and plan) for every batch size.
+    """
+    pairs = (
+        func.unnest(bindparam("a", type_=ARRAY(kinds[0])), bindparam("b", type_=ARRAY(kinds[1])))
+        .table_valued("a", "b")
+        .render_derived("pairs")
+    )
+    return stmt.join(pairs, and_(first == pairs.c.a, second == pairs.c.b))
+
+
+_BY_PAIRS = {
+    _JOBS: _pairs_pg(
+        select(Job.namespace, Job.name, Job.id, Job.facets), Job.namespace, Job.name, (Text, Text)
+    ),
+    _DATASETS: _pairs_pg(
+        select(Dataset.namespace, Dataset.name, Dataset.id, Dataset.facets),
+        Dataset.namespace,
+        Dataset.name,
+        (Text, Text),
+    ),
+    _VERSIONS: _pairs_pg(
+        select(*_VERSION_COLUMNS),
+        DatasetVersion.dataset_id,
+        DatasetVersion.version,
+        (BigInteger, Text),
+    ),
+}
 _RANKED = (
     select(
         *_VERSION_COLUMNS,
@@ -85,7 +119,12 @@ _EDGES = {
 
 
 def _rows(session: Session, stmt: Executable, keys: Collection[Any]) -> Sequence[Any]:
-    return session.connection().execute(stmt, {"keys": list(keys)}).all()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and stmt in _BY_PAIRS:
+        unique = list(dict.fromkeys(keys))
+        params = {"a": [k[0] for k in unique], "b": [k[1] for k in unique]}
+        return connection.execute(_BY_PAIRS[stmt], params).all()
+    return connection.execute(stmt, {"keys": list(keys)}).all()
 
 
 def lock_intake(session: Session) -> None:

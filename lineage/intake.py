@@ -13,11 +13,11 @@ refuses) fails alone; a failed request's audit entry is written in a transaction
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -53,6 +53,7 @@ class Outcome:
 
 
 _STOP = object()
+Waiter = asyncio.Future["Outcome"]
 
 
 class IntakeQueue:
@@ -68,11 +69,16 @@ class IntakeQueue:
         self._thread = threading.Thread(target=self._run, name="lineage-intake", daemon=True)
         self._thread.start()
 
-    def submit(self, submission: Submission) -> Future[Outcome]:
-        """Queue a request; the future resolves once its batch has committed."""
-        future: Future[Outcome] = Future()
-        self._queue.put((submission, future))
-        return future
+    async def submit(self, submission: Submission) -> Outcome:
+        """Queue a request and wait (on the event loop) until its batch has committed.
+
+        Raises:
+            Exception: what the database raised when the request failed on its own.
+
+        """
+        waiter: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._queue.put((submission, waiter))
+        return await waiter
 
     def close(self) -> None:
         """Answer what is queued, then stop the writer thread."""
@@ -108,7 +114,7 @@ class IntakeQueue:
             if stop:
                 return
 
-    def _process(self, batch: list[tuple[Submission, Future[Outcome]]]) -> None:
+    def _process(self, batch: list[tuple[Submission, Waiter]]) -> None:
         try:
             with session_scope(self._factory) as session:
                 outcomes = handle(session, [s for s, _ in batch])
@@ -119,10 +125,9 @@ class IntakeQueue:
                 return
             self._fail(*batch[0], exc)
             return
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            future.set_result(outcome)
+        _settle([(waiter, outcome) for (_, waiter), outcome in zip(batch, outcomes, strict=True)])
 
-    def _fail(self, submission: Submission, future: Future[Outcome], exc: Exception) -> None:
+    def _fail(self, submission: Submission, waiter: Waiter, exc: Exception) -> None:
         try:
             with session_scope(self._factory) as session:
                 principal = access.authenticate(session, submission.token)
@@ -130,7 +135,29 @@ class IntakeQueue:
                 append_audit_batch(session, [_entry(submission, name, allowed=True)])
         except Exception:
             log.exception("could not append to the audit log for a failed intake request")
-        future.set_exception(exc)
+        _settle([(waiter, exc)])
+
+
+def _settle(results: list[tuple[Waiter, Outcome | Exception]]) -> None:
+    """Hand results to the waiting requests: one wake-up of each event loop per batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, Outcome | Exception]]] = {}
+    for waiter, result in results:
+        by_loop.setdefault(waiter.get_loop(), []).append((waiter, result))
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, items)
+        except RuntimeError:  # the loop has closed: nobody is waiting any more
+            log.warning("event loop closed before %d intake answers were delivered", len(items))
+
+
+def _resolve(items: list[tuple[Waiter, Outcome | Exception]]) -> None:
+    for waiter, result in items:
+        if waiter.done():  # the request was cancelled (client gone)
+            continue
+        if isinstance(result, Exception):
+            waiter.set_exception(result)
+        else:
+            waiter.set_result(result)
 
 
 def _entry(submission: Submission, principal: str, *, allowed: bool) -> PendingEntry:

@@ -11,7 +11,6 @@ for that commit. Every other request goes to the FastAPI app unchanged. The rout
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -48,7 +47,7 @@ async def ingest_request(
         path=path,
     )
     try:
-        outcome = await asyncio.wrap_future(intake.submit(submission))
+        outcome = await intake.submit(submission)
     except DataError:  # the database refused a value; the writer audited the request
         return data_error_response()
     if outcome.error is not None:

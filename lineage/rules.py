@@ -3,7 +3,8 @@
 An event's identity is the hash of its canonical JSON. A dataset mention's version is the one
 its ``version`` facet names, else a hash of its schema, else (neither given) inferred; a stronger
 source replaces a weaker one. A run's state is order-tolerant: a terminal state is never undone,
-and among terminal states the latest event wins.
+and among terminal states the latest event wins. A job's code version is what its source-code
+facets say.
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ from lineage.events import DatasetRecord
 
 # A stronger source of a run's dataset version replaces a weaker one; never the reverse.
 VERSION_PRECEDENCE = {"inferred": 0, "schema": 1, "facet": 2}
+
+# Where a job's (or a run's job's) code version is recorded: (facet, key) per reported field.
+CODE_FACETS = {
+    "codeVersion": ("sourceCodeLocation", "version"),
+    "codeLocation": ("sourceCodeLocation", "url"),
+    "codeLanguage": ("sourceCode", "language"),
+}
 
 
 def canonical_json(value: Any) -> str:

@@ -26,7 +26,7 @@ from lineage.db import repositories as repo
 from lineage.db.models import LineageEvent
 from lineage.errors import Forbidden, InvalidQuery, NotFound
 from lineage.identity import NAMESPACE, feature_view_dataset
-from lineage.queries import NODE_TYPES, _Redactor, resolve_node, run_data, version_data
+from lineage.nodes import NODE_TYPES, Redactor, resolve_node, run_data, version_data
 
 MAX_OFFSET = 2**31 - 1
 
@@ -86,7 +86,7 @@ def usage(
 
     """
     name = _view_dataset_name(view)
-    red = _Redactor(principal)
+    red = Redactor(principal)
     if principal is not None and not red.visible(namespace):
         raise Forbidden(principal=principal.name, action="read", namespace=namespace)
     dataset = history_sql.find_dataset(session, namespace, name)
@@ -232,13 +232,11 @@ def history(
         runs, total = history_sql.runs_of_job(session, key, **page)
         items = [run_data(run, job) for run in runs]
     elif kind == "run":
-        _, job = repo.runs_by_ids(session, [key])[key]
-        namespace = job.namespace
+        namespace = repo.runs_by_ids(session, [key])[key].namespace
         events, total = history_sql.events_of_runs(session, [key], **page)
         items = [_event_data(e) for e in events]
     elif kind == "datasetVersion":
-        _, ds = repo.dataset_versions_by_ids(session, [key])[key]
-        namespace = ds.namespace
+        namespace = repo.dataset_versions_by_ids(session, [key])[key].namespace
         events, total = history_sql.events_of_runs(
             session, history_sql.runs_touching_version(key), **page
         )
@@ -257,6 +255,6 @@ def history(
             }
             for m in mvs
         ]
-    if principal is not None and not _Redactor(principal).visible(namespace):
+    if principal is not None and not Redactor(principal).visible(namespace):
         raise Forbidden(principal=principal.name, action="read", namespace=namespace)
     return {"nodeId": node_id, "type": NODE_TYPES[kind], "items": items, "total": total, **page}

@@ -1,20 +1,19 @@
-"""Repositories of the graph: node lookup, BFS frontiers and bulk node data (SQLAlchemy 2).
+"""Repositories of the graph: node lookup, node rows by id, version walks, models (SQLAlchemy 2).
 
-SQL lives only in ``lineage.db``: here the graph reads, in ``intake_sql`` the intake writes, in
-``history_sql`` the usage and history pages, in ``access_sql`` tokens, grants and the audit log.
-Functions take a ``Session`` and plain values and return ORM rows or plain tuples; callers own the
-transaction. Graph reads take whole frontiers (sets of ids) so a traversal costs a fixed number of
-queries per BFS level, never one per node.
+SQL lives only in ``lineage.db``: here node lookups and rows, in ``graph_sql`` the lineage
+traversal's levels, in ``intake_sql`` the intake writes, in ``history_sql`` the usage and history
+pages, in ``access_sql`` tokens, grants and the audit log. Functions take a ``Session`` and plain
+values and return ORM rows or column rows; callers own the transaction. Reads take whole sets of
+ids so a walk costs a fixed number of queries per level, never one per node.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import String, and_, func, literal, or_, select, union
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import ARRAY, Row, and_, any_, bindparam, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from lineage.db.models import (
@@ -31,9 +30,9 @@ from lineage.db.models import (
     RunOutput,
 )
 from lineage.identity import TRAINING_SET_PREFIX
+from lineage.rules import CODE_FACETS
 
 T = TypeVar("T", bound=Base)
-Edge = tuple[tuple[str, Any], tuple[str, Any]]
 
 
 def get_or_create(
@@ -65,6 +64,23 @@ def _dialect_insert(session: Session) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert
+
+
+def is_postgresql(session: Session) -> bool:
+    """Return whether ``session`` talks to PostgreSQL (else SQLite)."""
+    return bool(session.get_bind().dialect.name == "postgresql")
+
+
+def any_of(column: Any, name: str, postgresql: bool) -> Any:
+    """Return "``column`` is one of the values bound to ``name``".
+
+    PostgreSQL gets one array parameter (``= ANY(:name)``), so the statement's text does not
+    depend on how many values there are: it is compiled once and psycopg prepares it server-side
+    after a few executions. SQLite gets an expanding ``IN`` (one parameter per value).
+    """
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 # --- node lookup -------------------------------------------------------------------------------
@@ -115,178 +131,7 @@ def training_set_versions(session: Session, version: str) -> list[DatasetVersion
     return list(session.scalars(stmt))
 
 
-# --- graph frontiers (a fixed number of queries per BFS level) ---------------------------------
-
-
-def _runs_seen_by(as_of: datetime) -> Any:
-    """Run ids with at least one event at or before ``as_of`` (the run existed then)."""
-    return select(LineageEvent.run_id).where(
-        LineageEvent.run_id.is_not(None), LineageEvent.event_time <= as_of
-    )
-
-
-def _edge_as_of(stmt: Any, io: type[RunInput] | type[RunOutput], as_of: datetime | None) -> Any:
-    """Keep run edges whose run and dataset version both existed at ``as_of``."""
-    if as_of is None:
-        return stmt
-    return stmt.where(
-        io.run_id.in_(_runs_seen_by(as_of)),
-        io.dataset_version_id.in_(
-            select(DatasetVersion.id).where(DatasetVersion.created_at <= as_of)
-        ),
-    )
-
-
-def _training_as_of(stmt: Any, as_of: datetime | None) -> Any:
-    if as_of is None:
-        return stmt
-    return stmt.where(ModelVersion.created_at <= as_of, DatasetVersion.created_at <= as_of)
-
-
-def _tagged_pairs(session: Session, parts: Sequence[tuple[int, Any]]) -> list[tuple[int, Any, Any]]:
-    """Run two-column selects as one UNION, each row tagged with its part's number.
-
-    Each part filters on one indexed column (``x IN (...)``); an ``OR`` across columns of two
-    joined tables would defeat the indexes, and one statement keeps a BFS level to one round trip.
-    """
-    if not parts:
-        return []
-    tagged: list[Any] = [part.add_columns(literal(tag).label("tag")) for tag, part in parts]
-    stmt: Any = tagged[0] if len(tagged) == 1 else union(*tagged)
-    rows: list[tuple[int, Any, Any]] = []
-    for row in session.execute(stmt):
-        rows.append((int(row[2]), row[0], row[1]))
-    return rows
-
-
-def dataset_job_edges(
-    session: Session,
-    dataset_ids: Collection[int],
-    job_ids: Collection[int],
-    mv_ids: Collection[int],
-    as_of: datetime | None = None,
-) -> set[Edge]:
-    """Return current-lineage edges touching the given datasets, jobs and model versions.
-
-    With ``as_of``, only edges recorded by events at or before that time are returned.
-    """
-    parts: list[tuple[int, Any]] = []
-    for tag, io in ((0, RunInput), (1, RunOutput)):
-        base = select(io.dataset_id, Run.job_id).join(Run, Run.run_id == io.run_id)
-        if dataset_ids:
-            parts.append((tag, _edge_as_of(base.where(io.dataset_id.in_(dataset_ids)), io, as_of)))
-        if job_ids:
-            parts.append((tag, _edge_as_of(base.where(Run.job_id.in_(job_ids)), io, as_of)))
-    training = _training_as_of(_training_join(select(Dataset.id, ModelVersion.id)), as_of)
-    if dataset_ids:
-        parts.append((2, training.where(Dataset.id.in_(dataset_ids))))
-    if mv_ids:
-        parts.append((2, training.where(ModelVersion.id.in_(mv_ids))))
-    edges: set[Edge] = set()
-    for tag, a, b in _tagged_pairs(session, parts):
-        if tag == 2:
-            edges.add((("dataset", a), ("model", b)))
-        else:
-            pair = (("dataset", a), ("job", b))
-            edges.add(pair if tag == 0 else (pair[1], pair[0]))
-    return edges
-
-
-def version_edges(
-    session: Session,
-    dv_ids: Collection[int],
-    run_ids: Collection[str],
-    mv_ids: Collection[int],
-    as_of: datetime | None = None,
-) -> set[Edge]:
-    """Return version-exact edges (version -> run -> version -> model) touching the frontier."""
-    parts: list[tuple[int, Any]] = []
-    for tag, io in ((0, RunInput), (1, RunOutput)):
-        base = select(io.dataset_version_id, io.run_id)
-        if dv_ids:
-            parts.append(
-                (tag, _edge_as_of(base.where(io.dataset_version_id.in_(dv_ids)), io, as_of))
-            )
-        if run_ids:
-            parts.append((tag, _edge_as_of(base.where(io.run_id.in_(run_ids)), io, as_of)))
-    # The union's second column holds run ids (text), so the model-version id goes as text too.
-    model_id = sql_cast(ModelVersion.id, String)
-    training = _training_as_of(_training_join(select(DatasetVersion.id, model_id)), as_of)
-    if dv_ids:
-        parts.append((2, training.where(DatasetVersion.id.in_(dv_ids))))
-    if mv_ids:
-        parts.append((2, training.where(ModelVersion.id.in_(mv_ids))))
-    edges: set[Edge] = set()
-    for tag, a, b in _tagged_pairs(session, parts):
-        if tag == 2:
-            edges.add((("datasetVersion", a), ("model", int(b))))
-        else:
-            pair = (("datasetVersion", a), ("run", b))
-            edges.add(pair if tag == 0 else (pair[1], pair[0]))
-    return edges
-
-
-def node_seen_by(session: Session, kind: str, key: Any, as_of: datetime) -> bool:
-    """Return whether a graph node existed at ``as_of`` (judged by event times).
-
-    A dataset exists once a version of it does; a job once one of its runs has an event (or, for
-    a job never run, once it was first stored); a run once it has an event; a model version once
-    it was registered.
-    """
-    stmt: Any
-    if kind == "dataset":
-        stmt = select(DatasetVersion.id).where(
-            DatasetVersion.dataset_id == key, DatasetVersion.created_at <= as_of
-        )
-    elif kind == "datasetVersion":
-        stmt = select(DatasetVersion.id).where(
-            DatasetVersion.id == key, DatasetVersion.created_at <= as_of
-        )
-    elif kind == "run":
-        stmt = _runs_seen_by(as_of).where(LineageEvent.run_id == key)
-    elif kind == "model":
-        stmt = select(ModelVersion.id).where(
-            ModelVersion.id == key, ModelVersion.created_at <= as_of
-        )
-    else:
-        if session.scalar(select(Run.run_id).where(Run.job_id == key).limit(1)) is None:
-            stmt = select(Job.id).where(Job.id == key, Job.created_at <= as_of)
-        else:
-            stmt = select(Run.run_id).where(Run.job_id == key, Run.run_id.in_(_runs_seen_by(as_of)))
-    return session.scalar(stmt.limit(1)) is not None
-
-
-def run_events_until(
-    session: Session, run_ids: Collection[str], as_of: datetime
-) -> list[tuple[str, str, datetime]]:
-    """Return (run id, event type, event time) of run events at or before ``as_of``."""
-    stmt = (
-        select(LineageEvent.run_id, LineageEvent.event_type, LineageEvent.event_time)
-        .where(LineageEvent.run_id.in_(run_ids), LineageEvent.event_time <= as_of)
-        .order_by(LineageEvent.event_time, LineageEvent.id)
-    )
-    return [(str(r), str(t), w) for r, t, w in session.execute(stmt)]
-
-
-def latest_versions_until(
-    session: Session, dataset_ids: Collection[int], as_of: datetime
-) -> dict[int, DatasetVersion]:
-    """Return, per dataset, its newest version created at or before ``as_of``."""
-    stmt = (
-        select(DatasetVersion)
-        .where(DatasetVersion.dataset_id.in_(dataset_ids), DatasetVersion.created_at <= as_of)
-        .order_by(DatasetVersion.created_at, DatasetVersion.id)
-    )
-    return {dv.dataset_id: dv for dv in session.scalars(stmt)}
-
-
-def _training_join(stmt: Any) -> Any:
-    return (
-        stmt.select_from(ModelVersion)
-        .join(DatasetVersion, DatasetVersion.version == ModelVersion.training_set_version)
-        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-        .where(Dataset.name.startswith(TRAINING_SET_PREFIX))
-    )
+# --- version walks (provenance and impact) -----------------------------------------------------
 
 
 def run_io(
@@ -306,32 +151,79 @@ def run_io(
 # --- bulk node data ----------------------------------------------------------------------------
 
 
-def datasets_by_ids(session: Session, ids: Collection[int]) -> dict[int, Dataset]:
-    """Return datasets keyed by id."""
-    return {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
+@cache
+def _node_rows(kind: str, postgresql: bool) -> Any:
+    """The column select of one node kind, keyed by ``:ids`` (built once per kind and dialect).
+
+    Datasets and jobs bring only the parts of their facets a node shows, taken out in SQL: facets
+    can be large (column lineage, a job's source code) and are not needed whole.
+    """
+    stmt: Any
+    key: Any
+    if kind == "dataset":
+        fields = Dataset.facets[("schema", "fields")].label("fields")
+        stmt = select(Dataset.id, Dataset.namespace, Dataset.name, fields, Dataset.updated_at)
+        key = Dataset.id
+    elif kind == "job":
+        code = (Job.facets[path].label(name) for name, path in CODE_FACETS.items())
+        stmt = select(Job.id, Job.namespace, Job.name, *code, Job.updated_at)
+        key = Job.id
+    elif kind == "datasetVersion":
+        dv = DatasetVersion
+        stmt = select(
+            dv.id,
+            dv.version,
+            dv.version_source,
+            dv.created_at,
+            dv.facets,
+            Dataset.namespace,
+            Dataset.name,
+        ).join(Dataset, Dataset.id == dv.dataset_id)
+        key = dv.id
+    else:
+        stmt = select(
+            Run.run_id,
+            Run.state,
+            Run.started_at,
+            Run.ended_at,
+            Run.job_facets,
+            Job.namespace,
+            Job.name,
+        ).join(Job, Job.id == Run.job_id)
+        key = Run.run_id
+    return stmt.where(any_of(key, "ids", postgresql))
 
 
-def jobs_by_ids(session: Session, ids: Collection[int]) -> dict[int, Job]:
-    """Return jobs keyed by id."""
-    return {j.id: j for j in session.scalars(select(Job).where(Job.id.in_(ids)))}
+def _rows_by_ids(session: Session, kind: str, ids: Collection[Any]) -> list[Row[Any]]:
+    if not ids:
+        return []
+    return list(session.execute(_node_rows(kind, is_postgresql(session)), {"ids": list(ids)}))
 
 
-def dataset_versions_by_ids(
-    session: Session, ids: Collection[int]
-) -> dict[int, tuple[DatasetVersion, Dataset]]:
-    """Return dataset versions with their datasets, keyed by version id."""
-    stmt = (
-        select(DatasetVersion, Dataset)
-        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-        .where(DatasetVersion.id.in_(ids))
-    )
-    return {dv.id: (dv, ds) for dv, ds in session.execute(stmt)}
+def datasets_by_ids(session: Session, ids: Collection[int]) -> dict[int, Row[Any]]:
+    """Return datasets (id, namespace, name, fields of the schema facet, updated_at) by id."""
+    return {r.id: r for r in _rows_by_ids(session, "dataset", ids)}
 
 
-def runs_by_ids(session: Session, ids: Collection[str]) -> dict[str, tuple[Run, Job]]:
-    """Return runs with their jobs, keyed by run id."""
-    stmt = select(Run, Job).join(Job, Job.id == Run.job_id).where(Run.run_id.in_(ids))
-    return {r.run_id: (r, j) for r, j in session.execute(stmt)}
+def jobs_by_ids(session: Session, ids: Collection[int]) -> dict[int, Row[Any]]:
+    """Return jobs keyed by id: id, namespace, name, the ``CODE_FACETS`` fields, updated_at."""
+    return {r.id: r for r in _rows_by_ids(session, "job", ids)}
+
+
+def dataset_versions_by_ids(session: Session, ids: Collection[int]) -> dict[int, Row[Any]]:
+    """Return dataset versions keyed by id, each row with its dataset's namespace and name.
+
+    Columns: id, version, version_source, created_at, facets (the version's), namespace, name.
+    """
+    return {r.id: r for r in _rows_by_ids(session, "datasetVersion", ids)}
+
+
+def runs_by_ids(session: Session, ids: Collection[str]) -> dict[str, Row[Any]]:
+    """Return runs keyed by run id, each row with its job's namespace and name.
+
+    Columns: run_id, state, started_at, ended_at, job_facets, namespace, name.
+    """
+    return {r.run_id: r for r in _rows_by_ids(session, "run", ids)}
 
 
 def model_versions_by_ids(

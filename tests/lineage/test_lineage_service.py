@@ -167,6 +167,26 @@ class TestLineageStore:
         types = {n["type"] for n in graph["graph"]}
         assert types == {"DATASET_VERSION", "RUN", "MODEL"}
 
+    def test_graph_nodes_show_schema_fields_and_code_version(self, maker, golden) -> None:
+        load_pipeline(maker, golden)
+        event = golden("ingest_complete")
+        version = "datasetVersion:skewless:offline/customer_transactions#off-v1"
+        with session_scope(maker) as s:
+            graph = service.lineage_graph(s, "dataset:skewless:raw/customer_transactions", 10, None)
+            runs = service.lineage_graph(s, version, 1, None)
+        data = {n["id"]: n["data"] for n in graph["graph"]}
+        schema = event["inputs"][0]["facets"]["schema"]["fields"]
+        assert data["dataset:skewless:raw/customer_transactions"]["fields"] == schema
+        assert data["dataset:skewless:training_set/churn"]["fields"] == []  # no schema facet
+        location = event["job"]["facets"]["sourceCodeLocation"]
+        code = {"codeVersion": location["version"], "codeLocation": location["url"]}
+        expected = {**code, "codeLanguage": None}
+        job = data["job:skewless:ingest.customer_transactions"]
+        assert {key: job[key] for key in expected} == expected
+        run_data = [n["data"] for n in runs["graph"] if n["type"] == "RUN"]
+        assert len(run_data) == 2
+        assert all({key: run[key] for key in expected} == expected for run in run_data)
+
     def test_column_lineage_is_derived(self, maker, golden) -> None:
         ingest(maker, golden("ingest_complete"))
         with session_scope(maker) as s:

@@ -1,0 +1,233 @@
+"""Reads of the bounded lineage traversal: each BFS level's edges in one statement, and as-of facts.
+
+A level's edges come from one ``UNION`` whose every part filters one indexed column by the frontier
+(an ``OR`` across columns of two joined tables would defeat the indexes); each row is tagged with
+the kind of edge it is. The statements are built once per shape (which node kinds the frontier
+holds, whether the query is as of a time, the dialect) and take the frontier as parameters
+(``repositories.any_of``), so a level costs one round trip and no statement building.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Integer, String, bindparam, literal_column, select, union
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import Session
+
+from lineage.db.models import (
+    Dataset,
+    DatasetVersion,
+    Job,
+    LineageEvent,
+    ModelVersion,
+    Run,
+    RunInput,
+    RunOutput,
+    UTCDateTime,
+)
+from lineage.db.repositories import any_of, is_postgresql
+from lineage.identity import TRAINING_SET_PREFIX
+
+Edge = tuple[tuple[str, Any], tuple[str, Any]]
+_READ, _WROTE, _TRAINED = 0, 1, 2  # edge tags: a run read / wrote a dataset, a model trained on it
+
+
+def _tag(tag: int) -> Any:
+    return literal_column(str(tag), Integer).label("tag")
+
+
+def _runs_seen_by(as_of: Any) -> Any:
+    """Run ids with at least one event at or before ``as_of`` (the run existed then)."""
+    return select(LineageEvent.run_id).where(
+        LineageEvent.run_id.is_not(None), LineageEvent.event_time <= as_of
+    )
+
+
+def _edge_as_of(stmt: Any, io: type[RunInput] | type[RunOutput], as_of: Any) -> Any:
+    """Keep run edges whose run and dataset version both existed at ``as_of``."""
+    if as_of is None:
+        return stmt
+    return stmt.where(
+        io.run_id.in_(_runs_seen_by(as_of)),
+        io.dataset_version_id.in_(
+            select(DatasetVersion.id).where(DatasetVersion.created_at <= as_of)
+        ),
+    )
+
+
+def _training(columns: tuple[Any, ...], as_of: Any) -> Any:
+    """Select ``columns`` over (model version, training-set version, training-set dataset)."""
+    stmt = (
+        select(*columns)
+        .select_from(ModelVersion)
+        .join(DatasetVersion, DatasetVersion.version == ModelVersion.training_set_version)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(Dataset.name.startswith(TRAINING_SET_PREFIX))
+    )
+    if as_of is None:
+        return stmt
+    return stmt.where(ModelVersion.created_at <= as_of, DatasetVersion.created_at <= as_of)
+
+
+def _as_of_param(timed: bool) -> Any:
+    return bindparam("as_of", type_=UTCDateTime()) if timed else None
+
+
+@cache
+def _current_level(postgresql: bool, datasets: bool, jobs: bool, models: bool, timed: bool) -> Any:
+    """The UNION of current-lineage edges touching ``:datasets``, ``:jobs`` and ``:models``."""
+    as_of = _as_of_param(timed)
+    parts = []
+    for tag, io in ((_READ, RunInput), (_WROTE, RunOutput)):
+        base = select(io.dataset_id, Run.job_id, _tag(tag)).join(Run, Run.run_id == io.run_id)
+        for wanted, column, name in (
+            (datasets, io.dataset_id, "datasets"),
+            (jobs, Run.job_id, "jobs"),
+        ):
+            if wanted:
+                parts.append(_edge_as_of(base.where(any_of(column, name, postgresql)), io, as_of))
+    training = _training((Dataset.id, ModelVersion.id, _tag(_TRAINED)), as_of)
+    if datasets:
+        parts.append(training.where(any_of(Dataset.id, "datasets", postgresql)))
+    if models:
+        parts.append(training.where(any_of(ModelVersion.id, "models", postgresql)))
+    return parts[0] if len(parts) == 1 else union(*parts)
+
+
+def current_edges(
+    session: Session,
+    dataset_ids: Collection[int],
+    job_ids: Collection[int],
+    mv_ids: Collection[int],
+    as_of: datetime | None = None,
+) -> set[Edge]:
+    """Return current-lineage edges touching the given datasets, jobs and model versions.
+
+    Edges run dataset -> job (the job's runs read it), job -> dataset (they wrote it) and
+    dataset -> model (a training set the model version was trained on). With ``as_of``, only
+    edges recorded by events at or before that time are returned.
+    """
+    if not (dataset_ids or job_ids or mv_ids):
+        return set()
+    shape = (bool(dataset_ids), bool(job_ids), bool(mv_ids), as_of is not None)
+    stmt = _current_level(is_postgresql(session), *shape)
+    params = {
+        "datasets": list(dataset_ids),
+        "jobs": list(job_ids),
+        "models": list(mv_ids),
+        "as_of": as_of,
+    }
+    edges: set[Edge] = set()
+    for dataset, other, tag in session.execute(stmt, params):
+        if tag == _TRAINED:
+            edges.add((("dataset", dataset), ("model", other)))
+        elif tag == _READ:
+            edges.add((("dataset", dataset), ("job", other)))
+        else:
+            edges.add((("job", other), ("dataset", dataset)))
+    return edges
+
+
+@cache
+def _version_level(postgresql: bool, versions: bool, runs: bool, timed: bool) -> Any:
+    """The UNION of version-exact edges touching ``:versions`` and ``:runs``."""
+    as_of = _as_of_param(timed)
+    parts = []
+    for tag, io in ((_READ, RunInput), (_WROTE, RunOutput)):
+        base = select(io.dataset_version_id, io.run_id, _tag(tag))
+        for wanted, column, name in (
+            (versions, io.dataset_version_id, "versions"),
+            (runs, io.run_id, "runs"),
+        ):
+            if wanted:
+                parts.append(_edge_as_of(base.where(any_of(column, name, postgresql)), io, as_of))
+    if versions:
+        # The union's second column holds run ids (text), so the model-version id goes as text.
+        model_id = sql_cast(ModelVersion.id, String)
+        training = _training((DatasetVersion.id, model_id, _tag(_TRAINED)), as_of)
+        parts.append(training.where(any_of(DatasetVersion.id, "versions", postgresql)))
+    return parts[0] if len(parts) == 1 else union(*parts)
+
+
+def version_edges(
+    session: Session,
+    dv_ids: Collection[int],
+    run_ids: Collection[str],
+    as_of: datetime | None = None,
+) -> set[Edge]:
+    """Return version-exact edges (version -> run -> version -> model) touching the frontier.
+
+    A model version is where version-exact lineage ends: nothing is followed out of it.
+    """
+    if not (dv_ids or run_ids):
+        return set()
+    shape = (bool(dv_ids), bool(run_ids), as_of is not None)
+    stmt = _version_level(is_postgresql(session), *shape)
+    params = {"versions": list(dv_ids), "runs": list(run_ids), "as_of": as_of}
+    edges: set[Edge] = set()
+    for version, other, tag in session.execute(stmt, params):
+        if tag == _TRAINED:
+            edges.add((("datasetVersion", version), ("model", int(other))))
+        elif tag == _READ:
+            edges.add((("datasetVersion", version), ("run", other)))
+        else:
+            edges.add((("run", other), ("datasetVersion", version)))
+    return edges
+
+
+def node_seen_by(session: Session, kind: str, key: Any, as_of: datetime) -> bool:
+    """Return whether a graph node existed at ``as_of`` (judged by event times).
+
+    A dataset exists once a version of it does; a job once one of its runs has an event (or, for
+    a job never run, once it was first stored); a run once it has an event; a model version once
+    it was registered.
+    """
+    stmt: Any
+    if kind == "dataset":
+        stmt = select(DatasetVersion.id).where(
+            DatasetVersion.dataset_id == key, DatasetVersion.created_at <= as_of
+        )
+    elif kind == "datasetVersion":
+        stmt = select(DatasetVersion.id).where(
+            DatasetVersion.id == key, DatasetVersion.created_at <= as_of
+        )
+    elif kind == "run":
+        stmt = _runs_seen_by(as_of).where(LineageEvent.run_id == key)
+    elif kind == "model":
+        stmt = select(ModelVersion.id).where(
+            ModelVersion.id == key, ModelVersion.created_at <= as_of
+        )
+    else:
+        if session.scalar(select(Run.run_id).where(Run.job_id == key).limit(1)) is None:
+            stmt = select(Job.id).where(Job.id == key, Job.created_at <= as_of)
+        else:
+            stmt = select(Run.run_id).where(Run.job_id == key, Run.run_id.in_(_runs_seen_by(as_of)))
+    return session.scalar(stmt.limit(1)) is not None
+
+
+def run_events_until(
+    session: Session, run_ids: Collection[str], as_of: datetime
+) -> list[tuple[str, str, datetime]]:
+    """Return (run id, event type, event time) of run events at or before ``as_of``."""
+    stmt = (
+        select(LineageEvent.run_id, LineageEvent.event_type, LineageEvent.event_time)
+        .where(LineageEvent.run_id.in_(run_ids), LineageEvent.event_time <= as_of)
+        .order_by(LineageEvent.event_time, LineageEvent.id)
+    )
+    return [(str(r), str(t), w) for r, t, w in session.execute(stmt)]
+
+
+def schemas_until(
+    session: Session, dataset_ids: Collection[int], as_of: datetime
+) -> dict[int, dict[str, Any]]:
+    """Return, per dataset, the schema of its newest version created at or before ``as_of``."""
+    stmt = (
+        select(DatasetVersion.dataset_id, DatasetVersion.schema_fields)
+        .where(DatasetVersion.dataset_id.in_(dataset_ids), DatasetVersion.created_at <= as_of)
+        .order_by(DatasetVersion.created_at, DatasetVersion.id)
+    )
+    return {dataset_id: fields for dataset_id, fields in session.execute(stmt)}

@@ -1,0 +1,199 @@
+"""Provenance and impact: breadth-first walks over exact dataset versions through runs.
+
+``provenance`` walks upstream from a model version's training set (what exactly trained it);
+``impact`` walks downstream from one dataset version (what it feeds, up to models and their
+deployments). Each walk costs two set-based queries per level and is bounded by a depth and a node
+budget; objects outside the caller's grants come back as placeholders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lineage.access import Principal
+from lineage.db import repositories as repo
+from lineage.db.models import RunInput, RunOutput
+from lineage.errors import Forbidden, NotFound
+from lineage.identity import TRAINING_SET_PREFIX
+from lineage.nodes import Redactor, run_data, version_data, version_id
+
+
+def _walk_versions(
+    session: Session,
+    start: Collection[int],
+    step: Callable[[Collection[int]], tuple[set[str], set[int]]],
+    max_depth: int,
+    max_nodes: int,
+) -> tuple[set[int], set[str], bool]:
+    """BFS over dataset versions through runs; ``step`` maps versions to (runs, next versions)."""
+    versions, frontier = set(start), set(start)
+    runs: set[str] = set()
+    for _ in range(max_depth):
+        if not frontier:
+            return versions, runs, False
+        new_runs, nxt = step(frontier)
+        runs |= new_runs
+        frontier = nxt - versions
+        versions |= frontier
+        if len(versions) + len(runs) > max_nodes:
+            return versions, runs, True
+    return versions, runs, bool(frontier)
+
+
+def _upstream(session: Session) -> Callable[[Collection[int]], tuple[set[str], set[int]]]:
+    def step(frontier: Collection[int]) -> tuple[set[str], set[int]]:
+        runs = {r for r, _ in repo.run_io(session, RunOutput, dv_ids=frontier)}
+        return runs, {v for _, v in repo.run_io(session, RunInput, run_ids=runs)}
+
+    return step
+
+
+def _downstream(session: Session) -> Callable[[Collection[int]], tuple[set[str], set[int]]]:
+    def step(frontier: Collection[int]) -> tuple[set[str], set[int]]:
+        runs = {r for r, _ in repo.run_io(session, RunInput, dv_ids=frontier)}
+        return runs, {v for _, v in repo.run_io(session, RunOutput, run_ids=runs)}
+
+    return step
+
+
+def _describe(
+    session: Session, versions: Collection[int], runs: Collection[str], red: Redactor
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Describe versions and runs, redacting those outside the caller's grants.
+
+    Version and run rows carry their dataset's or job's namespace and name, so each row describes
+    both sides.
+    """
+    dvs = repo.dataset_versions_by_ids(session, versions)
+    out_v = [
+        version_data(dv, dv)
+        if red.visible(dv.namespace)
+        else {"id": red.placeholder(version_id(dv, dv)), "type": "REDACTED"}
+        for dv in sorted(dvs.values(), key=lambda r: (r.namespace, r.name, r.version))
+    ]
+    rs = repo.runs_by_ids(session, runs)
+    out_r = [
+        run_data(run, run)
+        if red.visible(run.namespace)
+        else {"id": red.placeholder(f"run:{run.run_id}"), "type": "REDACTED"}
+        for run in sorted(rs.values(), key=lambda r: (r.name, r.run_id))
+    ]
+    return out_v, out_r
+
+
+def provenance(
+    session: Session,
+    model: str,
+    version: str,
+    *,
+    principal: Principal | None = None,
+    max_depth: int = 20,
+    max_nodes: int = 500,
+) -> dict[str, Any]:
+    """Answer "what exactly trained model ``model`` at ``version``?".
+
+    Returns:
+        The model version and metrics, its training-set version, every upstream dataset version
+        (exact, not "latest") and the runs that produced them with their code versions.
+
+    Raises:
+        NotFound: the model version is unknown. Forbidden: the model is outside the grants.
+
+    """
+    mv = repo.find_model_version(session, model, version)
+    if mv is None:
+        raise NotFound(kind="model_version", key=f"{model}:{version}")
+    (mv_row, model_row) = repo.model_versions_by_ids(session, [mv.id])[mv.id]
+    red = Redactor(principal)
+    if principal is not None and not red.visible(model_row.namespace):
+        raise Forbidden(principal=principal.name, action="read", namespace=model_row.namespace)
+    ts = repo.training_set_versions(session, mv.training_set_version)
+    versions, runs, truncated = _walk_versions(
+        session, [t.id for t in ts], _upstream(session), max_depth, max_nodes
+    )
+    out_v, out_r = _describe(session, versions, runs, red)
+    ts_data = _describe(session, [t.id for t in ts[:1]], [], red)[0]
+    return {
+        "model": model,
+        "version": version,
+        "namespace": model_row.namespace,
+        "metrics": mv_row.metrics,
+        "trainingSetVersion": mv.training_set_version,
+        "trainingSet": ts_data[0] if ts_data else None,
+        "datasetVersions": out_v,
+        "runs": out_r,
+        "truncated": truncated,
+    }
+
+
+def impact(
+    session: Session,
+    namespace: str,
+    dataset: str,
+    version: str,
+    *,
+    principal: Principal | None = None,
+    max_depth: int = 20,
+    max_nodes: int = 500,
+) -> dict[str, Any]:
+    """Answer "what is downstream of dataset ``namespace``/``dataset`` at ``version``?".
+
+    Returns:
+        Downstream dataset versions and runs (transitively), the training sets among them, the
+        model versions trained on those training sets, and their deployments.
+
+    Raises:
+        NotFound: unknown dataset version. Forbidden: the dataset is outside the grants.
+
+    """
+    dv = repo.find_dataset_version(session, namespace, dataset, version)
+    if dv is None:
+        raise NotFound(kind="dataset_version", key=f"{namespace}:{dataset}#{version}")
+    red = Redactor(principal)
+    if principal is not None and not red.visible(namespace):
+        raise Forbidden(principal=principal.name, action="read", namespace=namespace)
+    versions, runs, truncated = _walk_versions(
+        session, [dv.id], _downstream(session), max_depth, max_nodes
+    )
+    dvs = repo.dataset_versions_by_ids(session, versions)
+    ts = {d.version for d in dvs.values() if d.name.startswith(TRAINING_SET_PREFIX)}
+    models = repo.model_versions_trained_on(session, ts)
+    deployments = repo.deployments_of(session, [mv.id for mv, _ in models])
+    envs: dict[int, list[str]] = {}
+    details: dict[int, list[dict[str, Any]]] = {}
+    for dep in deployments:
+        envs.setdefault(dep.model_version_id, []).append(dep.environment)
+        details.setdefault(dep.model_version_id, []).append(
+            {
+                "environment": dep.environment,
+                "featureService": dep.feature_service,
+                "deployedAt": dep.deployed_at.isoformat(),
+            }
+        )
+    out_m = [
+        {
+            "name": m.name,
+            "version": mv.version,
+            "trainingSetVersion": mv.training_set_version,
+            "deployments": envs.get(mv.id, []),
+            "deploymentDetails": details.get(mv.id, []),
+        }
+        if red.visible(m.namespace)
+        else {"id": red.placeholder(f"model:{m.name}:{mv.version}"), "type": "REDACTED"}
+        for mv, m in models
+    ]
+    out_v, out_r = _describe(session, versions - {dv.id}, runs, red)
+    training = [v for v in out_v if str(v.get("name", "")).startswith(TRAINING_SET_PREFIX)]
+    return {
+        "namespace": namespace,
+        "dataset": dataset,
+        "version": version,
+        "datasetVersions": out_v,
+        "runs": out_r,
+        "trainingSets": training,
+        "modelVersions": out_m,
+        "truncated": truncated,
+    }

@@ -20,6 +20,20 @@ from __future__ import annotations
 class LineageError(Exception):
     """Base class of every lineage error."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take keyword-only arguments, which default exception pickling cannot pass;
+        # rebuild from args and attributes instead (errors cross to the intake writer process).
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(
+    kind: type[LineageError], args: tuple[object, ...], state: dict[str, object]
+) -> LineageError:
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class InvalidEvent(LineageError):  # noqa: N818 (httpx-style names, fixed by the public API)
     """An OpenLineage event is malformed; ``field`` is a dotted path such as ``run.runId``."""

@@ -18,9 +18,12 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineage import access, service
@@ -52,16 +55,39 @@ class Outcome:
     error: LineageError | None = None
 
 
+class RefusedValue(Exception):  # noqa: N818 (a condition, not a failure of the service)
+    """The database refused a value of this request (a NUL in text, a number out of range)."""
+
+
 _STOP = object()
 Waiter = asyncio.Future["Outcome"]
+Answer = Outcome | Exception
+Deliver = Callable[[list[tuple[Any, Answer]]], None]
+
+
+class Writer(Protocol):
+    """What the HTTP layer needs of an intake writer (in-process thread or separate process)."""
+
+    async def submit(self, submission: Submission) -> Outcome:
+        """Queue a request and wait until its batch has committed."""
+        ...
+
+    async def aclose(self) -> None:
+        """Answer what is queued, then stop."""
+        ...
 
 
 class IntakeQueue:
     """A writer thread that commits queued intake requests in batches."""
 
     def __init__(
-        self, factory: sessionmaker[Session], max_batch: int = 500, linger: float = 0.002
+        self,
+        factory: sessionmaker[Session],
+        max_batch: int = 500,
+        linger: float = 0.002,
+        deliver: Deliver | None = None,
     ) -> None:
+        self._deliver = deliver or settle
         self._factory = factory
         self._max_batch = max_batch
         self._linger = linger
@@ -77,13 +103,21 @@ class IntakeQueue:
 
         """
         waiter: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._queue.put((submission, waiter))
+        self.put(submission, waiter)
         return await waiter
+
+    def put(self, submission: Submission, key: Any) -> None:
+        """Queue a request; its answer goes to ``deliver`` with ``key`` after the commit."""
+        self._queue.put((submission, key))
 
     def close(self) -> None:
         """Answer what is queued, then stop the writer thread."""
         self._queue.put(_STOP)
         self._thread.join()
+
+    async def aclose(self) -> None:
+        """``close`` without blocking the event loop."""
+        await asyncio.to_thread(self.close)
 
     def _run(self) -> None:
         last = 0  # size of the previous batch: how many producers were just answered
@@ -114,7 +148,7 @@ class IntakeQueue:
             if stop:
                 return
 
-    def _process(self, batch: list[tuple[Submission, Waiter]]) -> None:
+    def _process(self, batch: list[tuple[Submission, Any]]) -> None:
         try:
             with session_scope(self._factory) as session:
                 outcomes = handle(session, [s for s, _ in batch])
@@ -125,9 +159,9 @@ class IntakeQueue:
                 return
             self._fail(*batch[0], exc)
             return
-        _settle([(waiter, outcome) for (_, waiter), outcome in zip(batch, outcomes, strict=True)])
+        self._deliver([(key, outcome) for (_, key), outcome in zip(batch, outcomes, strict=True)])
 
-    def _fail(self, submission: Submission, waiter: Waiter, exc: Exception) -> None:
+    def _fail(self, submission: Submission, key: Any, exc: Exception) -> None:
         try:
             with session_scope(self._factory) as session:
                 principal = access.authenticate(session, submission.token)
@@ -135,12 +169,17 @@ class IntakeQueue:
                 append_audit_batch(session, [_entry(submission, name, allowed=True)])
         except Exception:
             log.exception("could not append to the audit log for a failed intake request")
-        _settle([(waiter, exc)])
+        if isinstance(exc, DataError):
+            answer: Exception = RefusedValue(str(exc.orig))
+        else:
+            log.error("intake request failed", exc_info=exc)
+            answer = RuntimeError(f"intake failed: {type(exc).__name__}")
+        self._deliver([(key, answer)])
 
 
-def _settle(results: list[tuple[Waiter, Outcome | Exception]]) -> None:
+def settle(results: list[tuple[Any, Answer]]) -> None:
     """Hand results to the waiting requests: one wake-up of each event loop per batch."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, Outcome | Exception]]] = {}
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, Answer]]] = {}
     for waiter, result in results:
         by_loop.setdefault(waiter.get_loop(), []).append((waiter, result))
     for loop, items in by_loop.items():
@@ -150,7 +189,7 @@ def _settle(results: list[tuple[Waiter, Outcome | Exception]]) -> None:
             log.warning("event loop closed before %d intake answers were delivered", len(items))
 
 
-def _resolve(items: list[tuple[Waiter, Outcome | Exception]]) -> None:
+def _resolve(items: list[tuple[Waiter, Answer]]) -> None:
     for waiter, result in items:
         if waiter.done():  # the request was cancelled (client gone)
             continue

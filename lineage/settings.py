@@ -23,6 +23,9 @@ class LineageSettings(BaseSettings):
     database_url: str = "sqlite:///./data/lineage.db"
     max_body_bytes: int = Field(default=MIB, gt=0)
     max_depth: int = Field(default=20, gt=0)
+    # Where POST /api/v1/lineage is written: a child process (the server's GIL stays free for
+    # HTTP) or a thread of the server (no extra process; what in-process tests use).
+    intake_writer: Literal["process", "thread"] = "process"
     page_size_max: int = Field(default=500, gt=0)
     profile: Literal["local", "production"] = "local"
     bootstrap_admin_token: str = ""

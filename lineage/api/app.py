@@ -15,6 +15,7 @@ from lineage.api.middleware import AuditMiddleware, BodyLimitMiddleware
 from lineage.api.routes import router
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
 from lineage.intake import IntakeQueue
+from lineage.intake_process import IntakeProcess
 from lineage.settings import LineageSettings, get_settings
 
 BOOTSTRAP_PRINCIPAL = "bootstrap-admin"
@@ -39,7 +40,11 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.intake = IntakeQueue(app.state.sessionmaker)
+        app.state.intake = (
+            IntakeProcess(settings.database_url)
+            if settings.intake_writer == "process"
+            else IntakeQueue(app.state.sessionmaker)
+        )
         if settings.bootstrap_admin_token:
             with session_scope(app.state.sessionmaker) as session:
                 access.ensure_token(
@@ -48,7 +53,7 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            app.state.intake.close()
+            await app.state.intake.aclose()
             engine.dispose()
 
     app = FastAPI(title="Skewless lineage", version="1", lifespan=lifespan)

@@ -15,7 +15,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -24,13 +23,13 @@ from lineage import service
 from lineage.api.errors import data_error_response, internal_error, lineage_error_response
 from lineage.api.middleware import audit_request, too_large
 from lineage.errors import InvalidEvent
-from lineage.intake import IntakeQueue, Submission
+from lineage.intake import RefusedValue, Submission, Writer
 
 PATH = "/api/v1/lineage"
 
 
 async def ingest_request(
-    intake: IntakeQueue, authorization: str, body: bytes, source_address: str, path: str
+    intake: Writer, authorization: str, body: bytes, source_address: str, path: str
 ) -> JSONResponse:
     """Validate one intake request, wait for its batch to commit, and build the response."""
     scheme, _, token = authorization.partition(" ")
@@ -48,7 +47,7 @@ async def ingest_request(
     )
     try:
         outcome = await intake.submit(submission)
-    except DataError:  # the database refused a value; the writer audited the request
+    except RefusedValue:  # the database refused a value; the writer audited the request
         return data_error_response()
     if outcome.error is not None:
         return lineage_error_response(outcome.error)
@@ -99,7 +98,7 @@ class IntakeEndpoint:
             await audit_request(self.factory(), scope, 413)
             return too_large(self.limit)
         client = scope.get("client")
-        intake: IntakeQueue = scope["app"].state.intake
+        intake: Writer = scope["app"].state.intake
         return await ingest_request(
             intake,
             headers.get(b"authorization", b"").decode("latin-1"),

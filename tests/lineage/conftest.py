@@ -104,7 +104,10 @@ def make_token(maker: sessionmaker[Session]) -> Callable[..., str]:
 
 @pytest.fixture
 def settings(db_url: str) -> LineageSettings:
-    return LineageSettings(database_url=db_url, max_body_bytes=64 * 1024, max_depth=10)
+    # The intake writer as a thread here; tests over a real socket use the process writer.
+    return LineageSettings(
+        database_url=db_url, max_body_bytes=64 * 1024, max_depth=10, intake_writer="thread"
+    )
 
 
 @pytest.fixture

@@ -63,7 +63,8 @@ class ServiceThread:
 
 @pytest.fixture
 def live(settings: LineageSettings) -> Iterator[ServiceThread]:
-    with ServiceThread(settings, free_port()) as svc:
+    served = settings.model_copy(update={"intake_writer": "process"})  # as `lineage serve` runs
+    with ServiceThread(served, free_port()) as svc:
         yield svc
 
 
@@ -238,10 +239,11 @@ def _run_event(namespace: str, name: str, event_time: str | None = "2026-11-20T1
 
 
 def test_concurrent_posts_share_commits_yet_each_is_authorized_and_audited(
-    live, make_token, maker
+    live, make_token, maker, db_url
 ) -> None:
-    """Concurrent requests are committed in shared batches by the intake writer; each still gets
-    its own status (201, 401, 403, 422) and its own audit entry, and nothing valid is lost."""
+    """Concurrent requests are committed in shared batches by the intake writer process; each
+    still gets its own status (201, 401, 403, 422) and its own audit entry, a value the database
+    refuses fails alone, and nothing valid is lost."""
     token = make_token("producer", "producer", "good")
     valid = [_run_event("good", f"job_{i}") for i in range(30)]
     cases = [(token, e, 201) for e in valid]
@@ -249,6 +251,9 @@ def test_concurrent_posts_share_commits_yet_each_is_authorized_and_audited(
     cases += [("wrong-token", _run_event("good", "x"), 401)] * 4
     cases += [(token, _run_event("other", f"y{i}"), 403) for i in range(4)]
     cases += [(token, _run_event("good", f"z{i}", event_time=None), 422) for i in range(4)]
+    postgresql = db_url.startswith("postgresql")  # its text cannot hold NUL; SQLite's can
+    refused = [_run_event("good", f"nul\x00{i}") for i in range(3)]
+    cases += [(token, e, 422 if postgresql else 201) for e in refused]
     random.Random(7).shuffle(cases)
 
     def post(case: tuple[str, dict, int]) -> int:
@@ -259,13 +264,14 @@ def test_concurrent_posts_share_commits_yet_each_is_authorized_and_audited(
     with ThreadPoolExecutor(max_workers=16) as pool:
         statuses = list(pool.map(post, cases))
     assert statuses == [expected for _, _, expected in cases]
-    assert events_stored(maker) == len(valid)
+    assert events_stored(maker) == len(valid) + (0 if postgresql else len(refused))
     with session_scope(maker) as s:
         posts = s.scalars(select(AuditLog).where(AuditLog.action == "POST /api/v1/lineage")).all()
         assert verify_chain(s) is None
     assert len(posts) == len(cases)
     assert sum(not p.allowed for p in posts) == 8  # 4 unauthenticated + 4 forbidden
     assert sum(p.principal == "anonymous" for p in posts) == 4
+    assert sum(p.principal == "producer" for p in posts) == len(cases) - 4
     assert {p.object for p in posts if p.allowed and p.principal == "producer"} >= {
         f"job:good:job_{i}" for i in range(30)
     }

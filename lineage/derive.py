@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from lineage.batch_rows import EdgeRow, Key, NodeRow, RunRow, VersionRow, apply_state, merge_facets
 from lineage.db import intake_sql as sql
 from lineage.db.bulk import Rows, allocate_ids, insert_all, update_by_pk
 from lineage.db.models import (
@@ -32,62 +32,10 @@ from lineage.db.models import (
     RunInput,
     RunOutput,
 )
-from lineage.events import TERMINAL_STATES, DatasetRecord, ParsedEvent
-from lineage.rules import VERSION_PRECEDENCE, explicit_version, run_state_wins, schema_hash
+from lineage.events import DatasetRecord, ParsedEvent
+from lineage.rules import VERSION_PRECEDENCE, explicit_version, schema_hash
 
 _NEW_ORDER = 1 << 62  # new rows sort after every stored id, in creation order
-
-Key = tuple[str, str]
-
-
-@dataclass
-class _Node:
-    """A job or a dataset: its id once stored, and its merged facets."""
-
-    id: int | None
-    facets: dict[str, Any]
-    new: bool = False
-    dirty: bool = False
-
-
-@dataclass
-class _Version:
-    dataset: Key
-    version: str
-    id: int | None
-    source: str
-    facets: dict[str, Any]
-    created_at: datetime
-    order: int
-    schema_fields: dict[str, Any] = field(default_factory=dict)
-    stored: bool = False
-    dirty: bool = False
-
-    def newer_than(self, other: _Version | None) -> bool:
-        return other is None or (self.created_at, self.order) > (other.created_at, other.order)
-
-
-@dataclass
-class _Run:
-    run_id: str
-    job: Key | None  # set for a new run; a stored run keeps its job_id
-    job_id: int | None
-    state: str
-    state_time: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
-    facets: dict[str, Any]
-    job_facets: dict[str, Any]
-    new: bool
-    dirty: bool = False
-
-
-@dataclass
-class _Edge:
-    version: _Version | None  # None for a stored edge this batch has not changed
-    source: str
-    new: bool
-    dirty: bool = False
 
 
 class GraphBatch:
@@ -97,13 +45,13 @@ class GraphBatch:
         self.session = session
         self.now = now
         self._counter = itertools.count(_NEW_ORDER)
-        self.jobs: dict[Key, _Node] = {}
-        self.datasets: dict[Key, _Node] = {}
-        self.versions: dict[tuple[Key, str], _Version] = {}
-        self.latest: dict[Key, _Version | None] = {}
-        self.runs: dict[str, _Run] = {}
-        self.edges: dict[tuple[type[RunInput] | type[RunOutput], str, Key], _Edge] = {}
-        self.columns: dict[tuple[Any, ...], tuple[_Version, dict[str, Any]]] = {}
+        self.jobs: dict[Key, NodeRow] = {}
+        self.datasets: dict[Key, NodeRow] = {}
+        self.versions: dict[tuple[Key, str], VersionRow] = {}
+        self.latest: dict[Key, VersionRow | None] = {}
+        self.runs: dict[str, RunRow] = {}
+        self.edges: dict[tuple[type[RunInput] | type[RunOutput], str, Key], EdgeRow] = {}
+        self.columns: dict[tuple[Any, ...], tuple[VersionRow, dict[str, Any]]] = {}
         self._load(events)
 
     # --- read ----------------------------------------------------------------------------------
@@ -121,11 +69,11 @@ class GraphBatch:
             if event.dataset is not None:
                 records.append(event.dataset)
         for key, (id_, facets) in sql.jobs_by_keys(self.session, job_keys).items():
-            self.jobs[key] = _Node(id_, facets)
+            self.jobs[key] = NodeRow(id_, facets)
         ds_keys = {(r.namespace, r.name) for r in records}
         stored = sql.datasets_by_keys(self.session, ds_keys)
         for key, (id_, facets) in stored.items():
-            self.datasets[key] = _Node(id_, facets)
+            self.datasets[key] = NodeRow(id_, facets)
         by_id = {node.id: key for key, node in self.datasets.items()}
         wanted = set()
         for record in records:
@@ -141,7 +89,7 @@ class GraphBatch:
         for row in sql.latest_versions(self.session, latest_of):
             self.latest[by_id[row.dataset_id]] = self._remember(by_id[row.dataset_id], row)
         for row in sql.runs_by_ids(self.session, run_ids):
-            self.runs[row.run_id] = _Run(
+            self.runs[row.run_id] = RunRow(
                 row.run_id,
                 None,
                 row.job_id,
@@ -155,10 +103,10 @@ class GraphBatch:
             )
         self._load_edges(by_id)
 
-    def _remember(self, dataset: Key, row: Any) -> _Version:
+    def _remember(self, dataset: Key, row: Any) -> VersionRow:
         key = (dataset, row.version)
         if key not in self.versions:
-            self.versions[key] = _Version(
+            self.versions[key] = VersionRow(
                 dataset,
                 row.version,
                 row.id,
@@ -177,7 +125,7 @@ class GraphBatch:
                 self.session, edge, stored_runs
             ).items():
                 if ds_id in by_id:  # edges to datasets this batch does not mention stay as they are
-                    self.edges[(edge, run_id, by_id[ds_id])] = _Edge(None, source, new=False)
+                    self.edges[(edge, run_id, by_id[ds_id])] = EdgeRow(None, source, new=False)
 
     # --- apply ---------------------------------------------------------------------------------
 
@@ -194,16 +142,16 @@ class GraphBatch:
         assert event.job_namespace is not None, "validated"
         assert event.job_name is not None, "validated"
         key = (event.job_namespace, event.job_name)
-        node = self.jobs.setdefault(key, _Node(None, {}, new=True))
+        node = self.jobs.setdefault(key, NodeRow(None, {}, new=True))
         if event.job_facets:
-            node.dirty |= _merge(node, event.job_facets)
+            node.dirty |= merge_facets(node, event.job_facets)
         return key
 
-    def _dataset(self, record: DatasetRecord, when: datetime) -> tuple[_Version, str]:
+    def _dataset(self, record: DatasetRecord, when: datetime) -> tuple[VersionRow, str]:
         key = (record.namespace, record.name)
-        node = self.datasets.setdefault(key, _Node(None, {}, new=True))
+        node = self.datasets.setdefault(key, NodeRow(None, {}, new=True))
         if record.facets:
-            node.dirty |= _merge(node, record.facets)
+            node.dirty |= merge_facets(node, record.facets)
         explicit = explicit_version(record)
         if explicit is None:
             latest = self.latest.get(key)
@@ -214,7 +162,7 @@ class GraphBatch:
         facets = {**record.facets, **record.io_facets}
         found = self.versions.get((key, version))
         if found is None:
-            found = _Version(
+            found = VersionRow(
                 key,
                 version,
                 None,
@@ -229,7 +177,7 @@ class GraphBatch:
             if found.newer_than(self.latest.get(key)):
                 self.latest[key] = found
         elif facets:
-            found.dirty |= _merge(found, facets)
+            found.dirty |= merge_facets(found, facets)
         return found, source
 
     def _run(self, event: ParsedEvent) -> None:
@@ -239,7 +187,7 @@ class GraphBatch:
         run = self.runs.get(event.run_id)
         created = run is None
         if run is None:
-            run = _Run(
+            run = RunRow(
                 event.run_id,
                 job,
                 None,
@@ -253,9 +201,9 @@ class GraphBatch:
             )
             self.runs[event.run_id] = run
         before = (run.state, run.state_time, run.started_at, run.ended_at)
-        _apply_state(run, event.event_type, event.event_time, created)
+        apply_state(run, event.event_type, event.event_time, created)
         run.dirty |= before != (run.state, run.state_time, run.started_at, run.ended_at)
-        run.dirty |= _merge(run, event.run_facets)
+        run.dirty |= merge_facets(run, event.run_facets)
         merged_job_facets = {**run.job_facets, **event.job_facets}
         run.dirty |= merged_job_facets != run.job_facets
         run.job_facets = merged_job_facets
@@ -267,16 +215,16 @@ class GraphBatch:
                     self._columns(version, record)
 
     def _edge(
-        self, edge: type[RunInput] | type[RunOutput], run_id: str, version: _Version, source: str
+        self, edge: type[RunInput] | type[RunOutput], run_id: str, version: VersionRow, source: str
     ) -> None:
         key = (edge, run_id, version.dataset)
         found = self.edges.get(key)
         if found is None:
-            self.edges[key] = _Edge(version, source, new=True)
+            self.edges[key] = EdgeRow(version, source, new=True)
         elif VERSION_PRECEDENCE[source] > VERSION_PRECEDENCE[found.source]:
             found.version, found.source, found.dirty = version, source, True
 
-    def _columns(self, version: _Version, record: DatasetRecord) -> None:
+    def _columns(self, version: VersionRow, record: DatasetRecord) -> None:
         fields = record.facets.get("columnLineage", {}).get("fields", {})
         for out_field, spec in fields.items():
             for item in (spec or {}).get("inputFields", []) or []:
@@ -341,7 +289,7 @@ class GraphBatch:
         for version, id_ in zip(new_versions, ids[DatasetVersion], strict=True):
             version.id = id_
 
-    def _new_nodes(self, nodes: dict[Key, _Node]) -> list[dict[str, Any]]:
+    def _new_nodes(self, nodes: dict[Key, NodeRow]) -> list[dict[str, Any]]:
         return [
             {
                 "id": node.id,
@@ -379,7 +327,7 @@ class GraphBatch:
         assert found is not None, "ids are assigned before rows are built"
         return found
 
-    def _run_row(self, run: _Run) -> dict[str, Any]:
+    def _run_row(self, run: RunRow) -> dict[str, Any]:
         row = {
             "run_id": run.run_id,
             "state": run.state,
@@ -431,27 +379,6 @@ class GraphBatch:
                 }
             )
         return rows
-
-
-def _merge(row: _Node | _Version | _Run, facets: dict[str, Any]) -> bool:
-    """Merge ``facets`` into ``row.facets``; return whether anything changed (a write is due)."""
-    merged = {**row.facets, **facets}
-    changed = merged != row.facets
-    row.facets = merged
-    return changed
-
-
-def _apply_state(run: _Run, event_type: str, when: datetime, created: bool) -> None:
-    """Order-tolerant state: a terminal state is never undone; among terminals the latest wins."""
-    if event_type == "START":
-        run.started_at = when if run.started_at is None else min(run.started_at, when)
-    if event_type in TERMINAL_STATES:
-        run.ended_at = when if run.ended_at is None else max(run.ended_at, when)
-    if created:
-        return
-    if run_state_wins(event_type, when, run.state, run.state_time):
-        run.state = event_type
-        run.state_time = when
 
 
 def derive(

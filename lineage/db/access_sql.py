@@ -5,12 +5,15 @@ Functions take a ``Session`` and plain values; callers own the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Text, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from lineage.db import raw
 from lineage.db.models import (
     AuditHead,
     AuditLog,
@@ -35,12 +38,15 @@ def find_tokens(
     return {token.token_hash: (token, principal) for token, principal in session.execute(stmt)}
 
 
-_CALLERS = (
+_TOKENS = (
     select(Token.token_hash, Principal.name, Principal.role, Grant.namespace)
     .join(Principal, Principal.id == Token.principal_id)
     .outerjoin(Grant, Grant.principal_id == Principal.id)
-    .where(Token.token_hash.in_(bindparam("keys", expanding=True)), Token.revoked_at.is_(None))
+    .where(Token.revoked_at.is_(None))
 )
+_CALLERS = _TOKENS.where(Token.token_hash.in_(bindparam("keys", expanding=True)))
+# PostgreSQL: the hashes as one array (constant text), run on psycopg directly (lineage.db.raw).
+_CALLERS_PG = _TOKENS.where(Token.token_hash == any_(bindparam("keys", type_=ARRAY(Text))))
 
 
 def callers(
@@ -50,7 +56,12 @@ def callers(
     if not token_hashes:
         return {}
     out: dict[str, tuple[str, str, set[str]]] = {}
-    rows = session.connection().execute(_CALLERS, {"keys": list(token_hashes)})
+    params = {"keys": list(token_hashes)}
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        rows: Iterable[Any] = raw.execute(session, _CALLERS_PG, params)
+    else:
+        rows = connection.execute(_CALLERS, params)
     for token_hash, name, role, namespace in rows:
         found = out.setdefault(token_hash, (name, role, set()))
         if namespace is not None:
@@ -100,7 +111,11 @@ def lock_audit_head(session: Session) -> tuple[int, str]:
 
     ``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite serializes writers already.
     """
-    row = session.connection().execute(_HEAD).first()
+    if session.connection().dialect.name == "postgresql":
+        found = raw.execute(session, _HEAD, {})
+        row = found[0] if found else None
+    else:
+        row = session.connection().execute(_HEAD).first()
     if row is None:
         head, _ = get_or_create(
             session, AuditHead, {"id": 1}, {"last_id": 0, "last_hash": "0" * 64}
@@ -111,7 +126,11 @@ def lock_audit_head(session: Session) -> tuple[int, str]:
 
 def move_audit_head(session: Session, last_id: int, last_hash: str) -> None:
     """Point the (locked) chain head at its new last entry."""
-    session.connection().execute(_MOVE_HEAD, {"last_id": last_id, "last_hash": last_hash})
+    params = {"last_id": last_id, "last_hash": last_hash}
+    if session.connection().dialect.name == "postgresql":
+        raw.execute(session, _MOVE_HEAD, params)
+    else:
+        session.connection().execute(_MOVE_HEAD, params)
 
 
 def next_audit_id(session: Session) -> int:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Executable, Select, Text, and_, bindparam, func, select, tuple_
+from sqlalchemy import BigInteger, Select, Text, and_, any_, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from lineage.db import raw
 from lineage.db.models import (
     ColumnLineage,
     Dataset,
@@ -30,37 +31,23 @@ INTAKE_LOCK_KEY = 0x5EE71E55
 Key = tuple[str, str]
 
 
-# Statements are built once: executing a prebuilt statement skips building and hashing it again,
-# and "expanding" parameters take the key sets of each batch.
-_LOCK = select(func.pg_advisory_xact_lock(INTAKE_LOCK_KEY))
-_HASHES = select(LineageEvent.event_hash).where(
-    LineageEvent.event_hash.in_(bindparam("keys", expanding=True))
-)
-_JOBS = select(Job.namespace, Job.name, Job.id, Job.facets).where(
-    tuple_(Job.namespace, Job.name).in_(bindparam("keys", expanding=True))
-)
-_DATASETS = select(Dataset.namespace, Dataset.name, Dataset.id, Dataset.facets).where(
-    tuple_(Dataset.namespace, Dataset.name).in_(bindparam("keys", expanding=True))
-)
-_VERSION_COLUMNS = (
-    DatasetVersion.id,
-    DatasetVersion.dataset_id,
-    DatasetVersion.version,
-    DatasetVersion.version_source,
-    DatasetVersion.facets,
-    DatasetVersion.created_at,
-)
-_VERSIONS = select(*_VERSION_COLUMNS).where(
-    tuple_(DatasetVersion.dataset_id, DatasetVersion.version).in_(bindparam("keys", expanding=True))
-)
+# Statements are built once: executing a prebuilt statement skips building and hashing it again.
+# Each read has two forms. Generic: an "expanding" IN list (SQLite). PostgreSQL: the keys as
+# arrays, so the text is constant (prepared once, one index probe per key; an IN list has a new
+# text, parse and plan for every batch size) and it runs on psycopg directly (``lineage.db.raw``).
+_TEXTS, _IDS = ARRAY(Text), ARRAY(BigInteger)
 
 
-def _pairs_pg(stmt: Select[Any], first: Any, second: Any, kinds: tuple[Any, Any]) -> Select[Any]:
-    """``stmt`` restricted to (first, second) pairs given as two arrays: constant SQL text.
+def _in(column: Any) -> Any:
+    return column.in_(bindparam("keys", expanding=True))
 
-    PostgreSQL prepares it once and looks each pair up in the unique index; a row-value IN
-    list has a new text (parse and plan) for every batch size.
-    """
+
+def _any(column: Any, kind: ARRAY[Any]) -> Any:
+    return column == any_(bindparam("keys", type_=kind))
+
+
+def _pairs(stmt: Select[Any], first: Any, second: Any, kinds: tuple[Any, Any]) -> Select[Any]:
+    """``stmt`` restricted to (first, second) pairs given as two arrays ``a`` and ``b``."""
     pairs = (
         func.unnest(bindparam("a", type_=ARRAY(kinds[0])), bindparam("b", type_=ARRAY(kinds[1])))
         .table_valued("a", "b")
@@ -69,38 +56,17 @@ def _pairs_pg(stmt: Select[Any], first: Any, second: Any, kinds: tuple[Any, Any]
     return stmt.join(pairs, and_(first == pairs.c.a, second == pairs.c.b))
 
 
-_BY_PAIRS = {
-    _JOBS: _pairs_pg(
-        select(Job.namespace, Job.name, Job.id, Job.facets), Job.namespace, Job.name, (Text, Text)
-    ),
-    _DATASETS: _pairs_pg(
-        select(Dataset.namespace, Dataset.name, Dataset.id, Dataset.facets),
-        Dataset.namespace,
-        Dataset.name,
-        (Text, Text),
-    ),
-    _VERSIONS: _pairs_pg(
-        select(*_VERSION_COLUMNS),
-        DatasetVersion.dataset_id,
-        DatasetVersion.version,
-        (BigInteger, Text),
-    ),
-}
-_RANKED = (
-    select(
-        *_VERSION_COLUMNS,
-        func.row_number()
-        .over(
-            partition_by=DatasetVersion.dataset_id,
-            order_by=(DatasetVersion.created_at.desc(), DatasetVersion.id.desc()),
-        )
-        .label("rank"),
-    )
-    .where(DatasetVersion.dataset_id.in_(bindparam("keys", expanding=True)))
-    .subquery()
+_JOB_COLUMNS = (Job.namespace, Job.name, Job.id, Job.facets)
+_DATASET_COLUMNS = (Dataset.namespace, Dataset.name, Dataset.id, Dataset.facets)
+_VERSION_COLUMNS = (
+    DatasetVersion.id,
+    DatasetVersion.dataset_id,
+    DatasetVersion.version,
+    DatasetVersion.version_source,
+    DatasetVersion.facets,
+    DatasetVersion.created_at,
 )
-_LATEST = select(*(_RANKED.c[c.key] for c in _VERSION_COLUMNS)).where(_RANKED.c.rank == 1)
-_RUNS = select(
+_RUN_COLUMNS = (
     Run.run_id,
     Run.job_id,
     Run.state,
@@ -109,22 +75,78 @@ _RUNS = select(
     Run.ended_at,
     Run.facets,
     Run.job_facets,
-).where(Run.run_id.in_(bindparam("keys", expanding=True)))
-_EDGES = {
-    edge: select(edge.run_id, edge.dataset_id, edge.dataset_version_id, edge.version_source).where(
-        edge.run_id.in_(bindparam("keys", expanding=True))
+)
+
+
+def _latest(where: Any) -> Select[Any]:
+    rank = func.row_number().over(
+        partition_by=DatasetVersion.dataset_id,
+        order_by=(DatasetVersion.created_at.desc(), DatasetVersion.id.desc()),
     )
-    for edge in (RunInput, RunOutput)
+    ranked = select(*_VERSION_COLUMNS, rank.label("rank")).where(where).subquery()
+    return select(*(ranked.c[c.key] for c in _VERSION_COLUMNS)).where(ranked.c.rank == 1)
+
+
+def _edges(edge: type[RunInput] | type[RunOutput]) -> Any:
+    return select(edge.run_id, edge.dataset_id, edge.dataset_version_id, edge.version_source)
+
+
+_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+_HASHES = select(LineageEvent.event_hash)
+_READS: dict[str, tuple[Select[Any], Select[Any]]] = {
+    "hashes": (
+        _HASHES.where(_in(LineageEvent.event_hash)),
+        _HASHES.where(_any(LineageEvent.event_hash, _TEXTS)),
+    ),
+    "jobs": (
+        select(*_JOB_COLUMNS).where(_in(tuple_(Job.namespace, Job.name))),
+        _pairs(select(*_JOB_COLUMNS), Job.namespace, Job.name, (Text, Text)),
+    ),
+    "datasets": (
+        select(*_DATASET_COLUMNS).where(_in(tuple_(Dataset.namespace, Dataset.name))),
+        _pairs(select(*_DATASET_COLUMNS), Dataset.namespace, Dataset.name, (Text, Text)),
+    ),
+    "versions": (
+        select(*_VERSION_COLUMNS).where(
+            _in(tuple_(DatasetVersion.dataset_id, DatasetVersion.version))
+        ),
+        _pairs(
+            select(*_VERSION_COLUMNS),
+            DatasetVersion.dataset_id,
+            DatasetVersion.version,
+            (BigInteger, Text),
+        ),
+    ),
+    "latest": (
+        _latest(_in(DatasetVersion.dataset_id)),
+        _latest(_any(DatasetVersion.dataset_id, _IDS)),
+    ),
+    "runs": (
+        select(*_RUN_COLUMNS).where(_in(Run.run_id)),
+        select(*_RUN_COLUMNS).where(_any(Run.run_id, _TEXTS)),
+    ),
+    **{
+        f"edges:{edge.__tablename__}": (
+            _edges(edge).where(_in(edge.run_id)),
+            _edges(edge).where(_any(edge.run_id, _TEXTS)),
+        )
+        for edge in (RunInput, RunOutput)
+    },
 }
+_PAIRED = frozenset({"jobs", "datasets", "versions"})
 
 
-def _rows(session: Session, stmt: Executable, keys: Collection[Any]) -> Sequence[Any]:
+def _rows(session: Session, read: str, keys: Collection[Any]) -> Sequence[Any]:
+    generic, postgresql = _READS[read]
     connection = session.connection()
-    if connection.dialect.name == "postgresql" and stmt in _BY_PAIRS:
-        unique = list(dict.fromkeys(keys))
-        params = {"a": [k[0] for k in unique], "b": [k[1] for k in unique]}
-        return connection.execute(_BY_PAIRS[stmt], params).all()
-    return connection.execute(stmt, {"keys": list(keys)}).all()
+    if connection.dialect.name != "postgresql":
+        return connection.execute(generic, {"keys": list(keys)}).all()
+    unique = list(dict.fromkeys(keys))
+    if read in _PAIRED:
+        return raw.execute(
+            session, postgresql, {"a": [k[0] for k in unique], "b": [k[1] for k in unique]}
+        )
+    return raw.execute(session, postgresql, {"keys": unique})
 
 
 def lock_intake(session: Session) -> None:
@@ -133,23 +155,22 @@ def lock_intake(session: Session) -> None:
     PostgreSQL takes a transaction-scoped advisory lock; SQLite already serializes writers
     (``BEGIN IMMEDIATE``, see ``lineage.db.session``).
     """
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(_LOCK)
+    if session.connection().dialect.name == "postgresql":
+        raw.execute(session, _LOCK, {"key": INTAKE_LOCK_KEY})
 
 
 def stored_event_hashes(session: Session, hashes: Collection[str]) -> set[str]:
     """Return which of ``hashes`` are already stored."""
     if not hashes:
         return set()
-    return {row[0] for row in _rows(session, _HASHES, hashes)}
+    return {row[0] for row in _rows(session, "hashes", hashes)}
 
 
 def jobs_by_keys(session: Session, keys: Collection[Key]) -> dict[Key, tuple[int, dict[str, Any]]]:
     """Return (id, facets) of stored jobs keyed by (namespace, name)."""
     if not keys:
         return {}
-    return {(ns, name): (id_, facets) for ns, name, id_, facets in _rows(session, _JOBS, keys)}
+    return {(ns, name): (id_, facets) for ns, name, id_, facets in _rows(session, "jobs", keys)}
 
 
 def datasets_by_keys(
@@ -158,7 +179,7 @@ def datasets_by_keys(
     """Return (id, facets) of stored datasets keyed by (namespace, name)."""
     if not keys:
         return {}
-    rows = _rows(session, _DATASETS, keys)
+    rows = _rows(session, "datasets", keys)
     return {(ns, name): (id_, facets) for ns, name, id_, facets in rows}
 
 
@@ -166,21 +187,21 @@ def versions_by_keys(session: Session, keys: Collection[tuple[int, str]]) -> Seq
     """Return stored dataset versions for (dataset id, version) keys."""
     if not keys:
         return []
-    return _rows(session, _VERSIONS, keys)
+    return _rows(session, "versions", keys)
 
 
 def latest_versions(session: Session, dataset_ids: Collection[int]) -> Sequence[Any]:
     """Return, per dataset, its most recently created version (created_at, then id)."""
     if not dataset_ids:
         return []
-    return _rows(session, _LATEST, dataset_ids)
+    return _rows(session, "latest", dataset_ids)
 
 
 def runs_by_ids(session: Session, run_ids: Collection[str]) -> Sequence[Any]:
     """Return stored runs (every column) for the given run ids."""
     if not run_ids:
         return []
-    return _rows(session, _RUNS, run_ids)
+    return _rows(session, "runs", run_ids)
 
 
 def run_edges(
@@ -189,7 +210,7 @@ def run_edges(
     """Return (dataset version id, version source) keyed by (run id, dataset id)."""
     if not run_ids:
         return {}
-    rows = _rows(session, _EDGES[edge], run_ids)
+    rows = _rows(session, f"edges:{edge.__tablename__}", run_ids)
     return {(run, ds): (dv, source) for run, ds, dv, source in rows}
 
 

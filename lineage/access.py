@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, cast, get_args
 
+import psycopg
 from alembic.util.exc import CommandError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from lineage.audit import PendingEntry
@@ -33,7 +35,7 @@ from lineage.db import access_sql
 from lineage.db import repositories as repo
 from lineage.db.models import AuditLog, Grant, Token
 from lineage.db.models import Principal as PrincipalRow
-from lineage.errors import InvalidQuery, NotFound
+from lineage.errors import InvalidQuery, NotFound, StoreUnavailable
 
 Role = Literal["admin", "producer", "consumer", "auditor"]
 Action = Literal["read", "write", "admin", "audit"]
@@ -41,6 +43,10 @@ ROLES: tuple[str, ...] = get_args(Role)
 ALL_NAMESPACES = "*"
 TOKEN_PREFIX = "skl_"
 _log = logging.getLogger("lineage.access")
+# What a database that does not answer raises: SQLAlchemy's errors, and psycopg's own from the
+# statements run on psycopg directly (``lineage.db.raw``).
+DB_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, psycopg.Error)
+_FLUSH_ERRORS: tuple[type[Exception], ...] = (*DB_ERRORS, OSError, CommandError)  # may migrate
 
 
 @dataclass(frozen=True)
@@ -198,7 +204,9 @@ class TokenVerifier:
 
     Lookups are cached for ``ttl_s`` seconds so a hot path does one query per token
     per interval; a revoked token stops working within that interval. A database
-    without the lineage tables (never migrated) simply has no tokens.
+    without the lineage tables (never migrated) simply has no tokens. A database that
+    does not answer is neither: both checks raise ``StoreUnavailable`` (nothing is cached),
+    so callers fail closed instead of taking "no answer" for "no tokens".
     """
 
     def __init__(self, database_url: str, ttl_s: float = 5.0) -> None:
@@ -211,10 +219,13 @@ class TokenVerifier:
         self._has: tuple[float, bool] = (0.0, False)
 
     def has_tokens(self) -> bool:
-        """Whether any live token exists (then every request must carry one)."""
-        import time
+        """Whether any live token exists (then every request must carry one).
 
-        from sqlalchemy.exc import SQLAlchemyError
+        Raises:
+            StoreUnavailable: the database did not answer.
+
+        """
+        import time
 
         now = time.monotonic()
         if now - self._has[0] < self._ttl:
@@ -222,16 +233,20 @@ class TokenVerifier:
         try:
             with self._maker() as session:
                 has = any(t.revoked_at is None for t in list_tokens(session))
-        except SQLAlchemyError:
+        except DB_ERRORS as exc:
+            self._unless_unmigrated(exc)
             has = False
         self._has = (now, has)
         return has
 
     def verify(self, token: str) -> Principal | None:
-        """The principal of a live token, or None."""
-        import time
+        """The principal of a live token, or None.
 
-        from sqlalchemy.exc import SQLAlchemyError
+        Raises:
+            StoreUnavailable: the database did not answer.
+
+        """
+        import time
 
         key = hash_token(token)
         now = time.monotonic()
@@ -241,12 +256,25 @@ class TokenVerifier:
         try:
             with self._maker() as session:
                 principal = authenticate(session, token)
-        except SQLAlchemyError:
+        except DB_ERRORS as exc:
+            self._unless_unmigrated(exc)
             principal = None
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[key] = (now, principal)
         return principal
+
+    def _unless_unmigrated(self, exc: Exception) -> None:
+        """Return if the query failed only because the token table does not exist; else raise."""
+        from sqlalchemy import inspect
+
+        try:
+            missing = not inspect(self._engine).has_table(Token.__tablename__)
+        except DB_ERRORS:
+            missing = False
+        if not missing:
+            _log.error("token store unavailable: %s", exc)
+            raise StoreUnavailable(what="token store") from exc
 
     def close(self) -> None:
         self._engine.dispose()
@@ -321,8 +349,6 @@ class ReadAuditor:
             How many entries were written (0 when the write failed; they stay buffered).
 
         """
-        from sqlalchemy.exc import SQLAlchemyError
-
         from lineage.audit import append_audit_batch
         from lineage.db.session import session_scope
 
@@ -335,7 +361,7 @@ class ReadAuditor:
                 self._ensure_schema()
                 with session_scope(self._maker) as session:
                     append_audit_batch(session, batch)
-            except (SQLAlchemyError, OSError, CommandError) as exc:
+            except _FLUSH_ERRORS as exc:
                 _log.error("read audit flush failed, %d entries kept: %s", len(batch), exc)
                 with self._lock:
                     self._buffer[:0] = batch

@@ -1,12 +1,16 @@
 """``skewless lineage ...``: thin Typer commands over the lineage modules.
 
 Reads ``LINEAGE_DATABASE_URL`` (default: SQLite under ``./data``). Commands that print data
-accept ``--json`` for machine-readable output.
+accept ``--json`` for machine-readable output. Every command that reads lineage data or manages
+tokens appends an audit entry first (principal ``local:<os user>``, source ``cli``), through the
+same hash-chained log the service writes.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -16,10 +20,10 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from lineage import access, service
-from lineage.audit import verify_chain
+from lineage.audit import append_audit, verify_chain
 from lineage.db.migrate import upgrade_head
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
 from lineage.errors import LineageError
@@ -38,17 +42,54 @@ def _settings() -> LineageSettings:
     return LineageSettings()
 
 
+def cli_principal() -> str:
+    """The audit log's name for whoever runs the CLI: ``local:<os user>``.
+
+    The CLI reads the database directly, as an unrestricted caller; the audit log still says who.
+    """
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (e.g. some containers)
+        user = f"uid{os.getuid()}"
+    return f"local:{user}"
+
+
 @contextmanager
-def _session() -> Iterator[Session]:
+def _session(audit: tuple[str, str] | None = None) -> Iterator[Session]:
+    """A session in one transaction; with ``audit=(command, object)``, audited first.
+
+    The audit entry (principal ``local:<os user>``, source ``cli``) is committed in its own
+    transaction before the command reads anything, so a command that fails is still recorded,
+    and a command whose entry cannot be written does not run (exit 1).
+    """
     engine = make_engine(_settings().database_url)
     try:
-        with session_scope(make_sessionmaker(engine)) as session:
+        maker = make_sessionmaker(engine)
+        if audit is not None:
+            _audit(maker, *audit)
+        with session_scope(maker) as session:
             yield session
     except LineageError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     finally:
         engine.dispose()
+
+
+def _audit(maker: sessionmaker[Session], command: str, obj: str) -> None:
+    try:
+        with session_scope(maker) as session:
+            append_audit(
+                session,
+                principal=cli_principal(),
+                action=f"cli lineage {command}",
+                obj=obj,
+                allowed=True,
+                source_address="cli",
+            )
+    except access.DB_ERRORS as exc:
+        console.print(f"[red]error:[/red] could not write the audit log, nothing was read: {exc}")
+        raise typer.Exit(1) from exc
 
 
 def _print(data: Any, as_json: bool) -> None:
@@ -104,7 +145,7 @@ def token_create(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create a token; it is printed once and stored only as a hash."""
-    with _session() as session:
+    with _session(("token create", f"principal:{principal}")) as session:
         token = access.create_token(session, principal, role, namespace)
     if as_json:
         out = {"principal": principal, "role": role, "namespaces": namespace, "token": token}
@@ -116,7 +157,7 @@ def token_create(
 @token_app.command("revoke")
 def token_revoke(token_id: int) -> None:
     """Revoke a token by id."""
-    with _session() as session:
+    with _session(("token revoke", f"token:{token_id}")) as session:
         access.revoke_token(session, token_id)
     console.print(f"revoked token {token_id}")
 
@@ -124,7 +165,7 @@ def token_revoke(token_id: int) -> None:
 @token_app.command("list")
 def token_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """List tokens (never the tokens themselves)."""
-    with _session() as session:
+    with _session(("token list", "tokens")) as session:
         tokens = access.list_tokens(session)
     if as_json:
         _print([t.__dict__ for t in tokens], True)
@@ -141,8 +182,6 @@ def token_list(as_json: bool = typer.Option(False, "--json")) -> None:
 @app.command()
 def flush(spool: Path = typer.Option(Path("./data/lineage-spool.jsonl"), "--spool")) -> None:
     """Replay the emitter spool into the lineage database (or LINEAGE_URL service)."""
-    import os
-
     from lineage.emitter import Emitter
 
     emitter = Emitter(
@@ -171,14 +210,14 @@ def audit_verify() -> None:
 @app.command()
 def summary(as_json: bool = typer.Option(False, "--json")) -> None:
     """Count datasets, versions, jobs, runs by state and models."""
-    with _session() as session:
+    with _session(("summary", "summary")) as session:
         _print(service.summary(session), as_json)
 
 
 @app.command()
 def provenance(model: str, version: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """Show exactly which data, runs and code trained MODEL at VERSION."""
-    with _session() as session:
+    with _session(("provenance", f"model:{model}:{version}")) as session:
         _print(service.provenance(session, model, version), as_json)
 
 
@@ -190,7 +229,7 @@ def impact(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show everything downstream of DATASET at VERSION."""
-    with _session() as session:
+    with _session(("impact", f"datasetVersion:{namespace}:{dataset}#{version}")) as session:
         _print(service.impact(session, namespace, dataset, version), as_json)
 
 
@@ -203,7 +242,7 @@ def graph(
     ),
 ) -> None:
     """Show the lineage graph around NODE_ID (e.g. dataset:skewless:offline/customers)."""
-    with _session() as session:
+    with _session(("graph", node_id)) as session:
         _print(service.lineage_graph(session, node_id, depth, None, as_of=as_of), True)
 
 
@@ -215,7 +254,7 @@ def history(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show the history of NODE_ID, newest first: versions, runs or events."""
-    with _session() as session:
+    with _session(("history", node_id)) as session:
         found = service.history(session, node_id, limit=limit, offset=offset)
     _print(found, as_json)
 
@@ -227,7 +266,7 @@ def usage(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show the model versions consuming feature view VIEW and the fields no model uses."""
-    with _session() as session:
+    with _session(("usage", f"dataset:{namespace}:feature_view/{view}")) as session:
         found = service.usage(session, view, namespace=namespace)
     if as_json:
         _print(found, True)
@@ -250,7 +289,7 @@ def reads(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show who read feature view VIEW and when: lineage runs and audited feature reads."""
-    with _session() as session:
+    with _session(("reads", f"dataset:{namespace}:feature_view/{view}")) as session:
         found = service.reads(session, view, namespace=namespace, limit=limit, offset=offset)
     if as_json:
         _print(found, True)

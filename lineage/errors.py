@@ -4,13 +4,15 @@ The API maps them to status codes in ``lineage.api.errors`` (one place)::
 
     LineageError
     ├── InvalidEvent          an OpenLineage event failed validation (field, reason)
+    │   └── InvalidReference  a record names an object lineage does not hold, or several
     ├── InvalidQuery          a query argument is out of bounds or malformed (field, reason)
     ├── NotFound              the addressed node, model or token does not exist (kind, key)
-    ├── Conflict              an immutable object would change (kind, key)
+    ├── Conflict              an immutable object would change (kind, key, reason)
     ├── AccessError
     │   ├── Unauthenticated   no token, or an unknown / revoked token
     │   └── Forbidden         the principal may not do this action on this namespace
     ├── BodyTooLarge          the request body exceeds the configured cap (limit)
+    ├── StoreUnavailable      the lineage database (tokens, audit log) did not answer (what)
     └── DeliveryFailed        the emitter could not deliver an event (it was spooled)
 """
 
@@ -44,6 +46,16 @@ class InvalidEvent(LineageError):  # noqa: N818 (httpx-style names, fixed by the
         self.reason = reason
 
 
+class InvalidReference(InvalidEvent):
+    """A record names an object lineage does not hold, or one that several objects match.
+
+    E.g. a model version registered against a training-set version lineage has no record of.
+    A subclass of ``InvalidEvent`` because, like a malformed event, it never becomes valid by
+    being sent again: the emitter sets such records aside instead of retrying them (its spool
+    replays in order, so a training set emitted before its model is always stored first).
+    """
+
+
 class InvalidQuery(LineageError):  # noqa: N818 (httpx-style names, fixed by the public API)
     """A query argument is out of bounds or malformed."""
 
@@ -63,12 +75,17 @@ class NotFound(LineageError):  # noqa: N818 (httpx-style names, fixed by the pub
 
 
 class Conflict(LineageError):  # noqa: N818 (httpx-style names, fixed by the public API)
-    """An immutable object (e.g. a registered model version) would be changed."""
+    """An immutable object (e.g. a registered model version) would be changed.
 
-    def __init__(self, *, kind: str, key: str) -> None:
-        super().__init__(f"{kind} already exists with other content: {key}")
+    ``reason`` says what differs, when it is worth saying (e.g. the namespace a model lives in).
+    """
+
+    def __init__(self, *, kind: str, key: str, reason: str | None = None) -> None:
+        default = f"{kind} already exists with other content: {key}"
+        super().__init__(f"{kind} {key}: {reason}" if reason else default)
         self.kind = kind
         self.key = key
+        self.reason = reason
 
 
 class AccessError(LineageError):
@@ -95,6 +112,17 @@ class BodyTooLarge(LineageError):  # noqa: N818 (httpx-style names, fixed by the
     def __init__(self, *, limit: int) -> None:
         super().__init__(f"request body exceeds {limit} bytes")
         self.limit = limit
+
+
+class StoreUnavailable(LineageError):  # noqa: N818 (httpx-style names, fixed by the public API)
+    """The lineage database could not be reached for ``what`` (``token store``, ``audit log``).
+
+    Callers fail closed on it: no token is taken as valid and no request as audited.
+    """
+
+    def __init__(self, *, what: str) -> None:
+        super().__init__(f"the {what} is unavailable")
+        self.what = what
 
 
 class DeliveryFailed(LineageError):  # noqa: N818 (httpx-style names, fixed by the public API)

@@ -50,6 +50,10 @@ class Redactor:
         """Return ``redacted:<n>`` for ``real_id``, the same one each time within a response."""
         return self.ids.setdefault(real_id, f"redacted:{len(self.ids) + 1}")
 
+    def redacted(self, real_id: str) -> dict[str, Any]:
+        """The item that stands for a hidden object in a list: ``{"id", "type": "REDACTED"}``."""
+        return {"id": self.placeholder(real_id), "type": "REDACTED"}
+
 
 def _splits(text: str) -> list[tuple[str, str]]:
     return [(text[:i], text[i + 1 :]) for i, ch in enumerate(text) if ch == ":"]

@@ -69,16 +69,12 @@ def _describe(
     """
     dvs = repo.dataset_versions_by_ids(session, versions)
     out_v = [
-        version_data(dv, dv)
-        if red.visible(dv.namespace)
-        else {"id": red.placeholder(version_id(dv, dv)), "type": "REDACTED"}
+        version_data(dv, dv) if red.visible(dv.namespace) else red.redacted(version_id(dv, dv))
         for dv in sorted(dvs.values(), key=lambda r: (r.namespace, r.name, r.version))
     ]
     rs = repo.runs_by_ids(session, runs)
     out_r = [
-        run_data(run, run)
-        if red.visible(run.namespace)
-        else {"id": red.placeholder(f"run:{run.run_id}"), "type": "REDACTED"}
+        run_data(run, run) if red.visible(run.namespace) else red.redacted(f"run:{run.run_id}")
         for run in sorted(rs.values(), key=lambda r: (r.name, r.run_id))
     ]
     return out_v, out_r
@@ -110,12 +106,13 @@ def provenance(
     red = Redactor(principal)
     if principal is not None and not red.visible(model_row.namespace):
         raise Forbidden(principal=principal.name, action="read", namespace=model_row.namespace)
-    ts = repo.training_set_versions(session, mv.training_set_version)
+    # The link is one training-set version (null only for a legacy row no version matched).
+    ts = [] if mv.training_set_version_id is None else [mv.training_set_version_id]
     versions, runs, truncated = _walk_versions(
-        session, [t.id for t in ts], _upstream(session), max_depth, max_nodes
+        session, ts, _upstream(session), max_depth, max_nodes
     )
     out_v, out_r = _describe(session, versions, runs, red)
-    ts_data = _describe(session, [t.id for t in ts[:1]], [], red)[0]
+    ts_data = _describe(session, ts, [], red)[0]
     return {
         "model": model,
         "version": version,
@@ -159,7 +156,7 @@ def impact(
         session, [dv.id], _downstream(session), max_depth, max_nodes
     )
     dvs = repo.dataset_versions_by_ids(session, versions)
-    ts = {d.version for d in dvs.values() if d.name.startswith(TRAINING_SET_PREFIX)}
+    ts = [i for i, d in dvs.items() if d.name.startswith(TRAINING_SET_PREFIX)]
     models = repo.model_versions_trained_on(session, ts)
     deployments = repo.deployments_of(session, [mv.id for mv, _ in models])
     envs: dict[int, list[str]] = {}
@@ -182,7 +179,7 @@ def impact(
             "deploymentDetails": details.get(mv.id, []),
         }
         if red.visible(m.namespace)
-        else {"id": red.placeholder(f"model:{m.name}:{mv.version}"), "type": "REDACTED"}
+        else red.redacted(f"model:{m.name}:{mv.version}")
         for mv, m in models
     ]
     out_v, out_r = _describe(session, versions - {dv.id}, runs, red)

@@ -3,7 +3,8 @@
 Intake stores the raw event first (idempotent by content hash), then derives the graph in the same
 transaction: datasets, dataset versions, jobs, runs (order-tolerant state), run -> version edges
 and column lineage (``lineage.derive``, set-based per batch). A duplicate event is a no-op.
-Graph queries live in ``lineage.queries`` and are re-exported here so callers have one entry point.
+Graph queries live in ``lineage.queries`` and the model registry in ``lineage.registry``; both are
+re-exported here so callers have one entry point.
 """
 
 from __future__ import annotations
@@ -16,21 +17,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lineage.access import Principal, authorize
 from lineage.db import intake_sql
 from lineage.db import repositories as repo
-from lineage.db.models import Deployment, LineageEvent, Model, ModelVersion
+from lineage.db.models import LineageEvent
 from lineage.derive import derive
-from lineage.errors import Conflict, Forbidden, NotFound
 from lineage.events import ParsedEvent, validate_event
-from lineage.identity import NAMESPACE
 from lineage.queries import impact, lineage_graph, provenance
+from lineage.registry import RegisteredModel, register_deployment, register_model
 from lineage.rules import canonical_json
 from lineage.usage import history, reads, usage
 
 __all__ = [
     "Incoming",
     "IngestResult",
+    "RegisteredModel",
     "history",
     "impact",
     "ingest_event",
@@ -141,89 +141,6 @@ def ingest_events(session: Session, items: Sequence[Incoming]) -> list[IngestRes
     if session.identity_map:
         session.expire_all()  # ORM objects the caller holds were changed by bulk statements
     return results
-
-
-def register_model(
-    session: Session,
-    name: str,
-    version: str,
-    training_set_version: str,
-    metrics: Mapping[str, float],
-    *,
-    namespace: str = NAMESPACE,
-) -> None:
-    """Record that model ``name`` at ``version`` was trained on ``training_set_version``.
-
-    Registering the same version again with the same training set is a no-op.
-
-    Raises:
-        Conflict: if this model version is already registered with another training set.
-
-    """
-    now = datetime.now(UTC)
-    model, _ = repo.get_or_create(
-        session, Model, {"name": name}, {"namespace": namespace, "created_at": now}
-    )
-    mv, created = repo.get_or_create(
-        session,
-        ModelVersion,
-        {"model_id": model.id, "version": version},
-        {
-            "training_set_version": training_set_version,
-            "metrics": {k: float(v) for k, v in metrics.items()},
-            "created_at": now,
-        },
-    )
-    if not created and mv.training_set_version != training_set_version:
-        raise Conflict(kind="model_version", key=f"{name}:{version}")
-    session.flush()
-
-
-def register_deployment(
-    session: Session,
-    model: str,
-    version: str,
-    environment: str,
-    deployed_at: datetime | None = None,
-    *,
-    feature_service: str | None = None,
-    principal: Principal | None = None,
-) -> None:
-    """Record that model ``model`` at ``version`` is deployed to ``environment`` (idempotent).
-
-    Args:
-        session: An open session; the caller commits.
-        model: The model name.
-        version: The model version.
-        environment: Where it runs, e.g. ``production``.
-        deployed_at: When (default: now).
-        feature_service: The Feast feature service it reads online features from.
-        principal: The caller, who needs ``write`` on the model's namespace (None: in-process).
-
-    Raises:
-        NotFound: if the model version is not registered.
-        Forbidden: the caller may not write in the model's namespace.
-        Conflict: the deployment is already recorded with another feature service.
-
-    """
-    mv = repo.find_model_version(session, model, version)
-    if mv is None:
-        raise NotFound(kind="model_version", key=f"{model}:{version}")
-    if principal is not None:
-        namespace = repo.model_versions_by_ids(session, [mv.id])[mv.id][1].namespace
-        if not authorize(principal, "write", namespace):
-            raise Forbidden(principal=principal.name, action="write", namespace=namespace)
-    row, created = repo.get_or_create(
-        session,
-        Deployment,
-        {"model_version_id": mv.id, "environment": environment},
-        {"deployed_at": deployed_at or datetime.now(UTC), "feature_service": feature_service},
-    )
-    if not created and feature_service is not None and row.feature_service != feature_service:
-        if row.feature_service is not None:
-            raise Conflict(kind="deployment", key=f"{model}:{version}@{environment}")
-        row.feature_service = feature_service
-    session.flush()
 
 
 def summary(session: Session) -> dict[str, Any]:

@@ -9,7 +9,9 @@
 - ``history``: versions of a dataset, runs of a job, events of a run or touching a dataset version,
   versions of a model; newest first and paginated.
 
-Every answer is checked against the caller's grants; hidden models are redacted.
+Every answer is checked against the caller's grants; whatever else it lists from a namespace the
+caller may not read (models, training sets, run events) comes back as a redacted placeholder
+(``lineage.nodes.Redactor``), as in the graph traversal.
 """
 
 from __future__ import annotations
@@ -87,28 +89,26 @@ def usage(
     """
     name = _view_dataset_name(view)
     red = Redactor(principal)
-    if principal is not None and not red.visible(namespace):
-        raise Forbidden(principal=principal.name, action="read", namespace=namespace)
+    _require_read(red, namespace)
     dataset = history_sql.find_dataset(session, namespace, name)
     if dataset is None:
         raise NotFound(kind="feature_view", key=f"{namespace}:{name}")
     fields = _view_fields(session, dataset.id, dataset.facets)
     reads = history_sql.training_sets_reading(session, dataset.id)
     declared = history_sql.column_inputs(session, [ts.id for ts, _, _ in reads], namespace, name)
-    by_ts: dict[str, tuple[set[str], set[str]]] = {}  # ts version -> (view versions, fields)
+    by_ts: dict[int, tuple[set[str], set[str]]] = {}  # ts version id -> (view versions, fields)
     for ts, _, read in reads:
-        versions, used = by_ts.setdefault(ts.version, (set(), set()))
+        versions, used = by_ts.setdefault(ts.id, (set(), set()))
         versions.add(read.version)
         used |= declared.get(ts.id, set(fields))
     out_m: list[dict[str, Any]] = []
     used_by_models: set[str] = set()
     for mv, model in repo.model_versions_trained_on(session, by_ts):
-        versions, used = by_ts[mv.training_set_version]
-        used_by_models |= used
+        assert mv.training_set_version_id is not None  # selected by it
+        versions, used = by_ts[mv.training_set_version_id]
+        used_by_models |= used  # a hidden model's fields still count as used
         if not red.visible(model.namespace):
-            out_m.append(
-                {"id": red.placeholder(f"model:{model.name}:{mv.version}"), "type": "REDACTED"}
-            )
+            out_m.append(red.redacted(f"model:{model.name}:{mv.version}"))
             continue
         out_m.append(
             {
@@ -119,13 +119,18 @@ def usage(
                 "usedFields": sorted(used),
             }
         )
-    training = sorted({(ds.name, ts.version) for ts, ds, _ in reads})
+    training = sorted({(ds.namespace, ds.name, ts.version) for ts, ds, _ in reads})
     return {
         "view": view,
         "namespace": namespace,
         "fields": fields,
         "modelVersions": out_m,
-        "trainingSets": [{"name": n, "version": v} for n, v in training],
+        "trainingSets": [
+            {"namespace": ns, "name": n, "version": v}
+            if red.visible(ns)
+            else red.redacted(f"datasetVersion:{ns}:{n}#{v}")
+            for ns, n, v in training
+        ],
         "unusedFields": [f for f in fields if f not in used_by_models],
     }
 
@@ -208,7 +213,8 @@ def history(
 
     A dataset lists its versions, a job its runs, a run its events, a dataset version the events
     of the runs that read or wrote it, and a model (``model:name:version`` of any version) the
-    versions of that model.
+    versions of that model. An event of a run in a namespace the caller may not read (a dataset
+    version is read and written by jobs of any namespace) is a redacted placeholder.
 
     Returns:
         ``{"nodeId", "type", "items", "total", "limit", "offset"}``.
@@ -219,31 +225,36 @@ def history(
     """
     check_page(limit, offset, page_size_max)
     kind, key = resolve_node(session, node_id)
+    red = Redactor(principal)
     page = {"limit": limit, "offset": offset}
     items: list[dict[str, Any]]
     if kind == "dataset":
         ds = repo.datasets_by_ids(session, [key])[key]
-        namespace = ds.namespace
+        _require_read(red, ds.namespace)
         dvs, total = history_sql.versions_of_dataset(session, key, **page)
         items = [version_data(dv, ds) for dv in dvs]
     elif kind == "job":
         job = repo.jobs_by_ids(session, [key])[key]
-        namespace = job.namespace
+        _require_read(red, job.namespace)
         runs, total = history_sql.runs_of_job(session, key, **page)
         items = [run_data(run, job) for run in runs]
-    elif kind == "run":
-        namespace = repo.runs_by_ids(session, [key])[key].namespace
-        events, total = history_sql.events_of_runs(session, [key], **page)
-        items = [_event_data(e) for e in events]
-    elif kind == "datasetVersion":
-        namespace = repo.dataset_versions_by_ids(session, [key])[key].namespace
-        events, total = history_sql.events_of_runs(
-            session, history_sql.runs_touching_version(key), **page
-        )
-        items = [_event_data(e) for e in events]
+    elif kind in ("run", "datasetVersion"):
+        if kind == "run":
+            _require_read(red, repo.runs_by_ids(session, [key])[key].namespace)
+            run_ids: Any = [key]
+        else:
+            _require_read(red, repo.dataset_versions_by_ids(session, [key])[key].namespace)
+            run_ids = history_sql.runs_touching_version(key)
+        events, total = history_sql.events_of_runs(session, run_ids, **page)
+        items = [
+            _event_data(e)
+            if red.principal is None or (ns is not None and red.visible(ns))
+            else red.redacted(f"event:{e.event_hash}")
+            for e, ns in events
+        ]
     else:
         _, model = repo.model_versions_by_ids(session, [key])[key]
-        namespace = model.namespace
+        _require_read(red, model.namespace)
         mvs, total = history_sql.versions_of_model(session, model.id, **page)
         items = [
             {
@@ -255,6 +266,10 @@ def history(
             }
             for m in mvs
         ]
-    if principal is not None and not Redactor(principal).visible(namespace):
-        raise Forbidden(principal=principal.name, action="read", namespace=namespace)
     return {"nodeId": node_id, "type": NODE_TYPES[kind], "items": items, "total": total, **page}
+
+
+def _require_read(red: Redactor, namespace: str) -> None:
+    if not red.visible(namespace):
+        assert red.principal is not None  # no principal sees everything
+        raise Forbidden(principal=red.principal.name, action="read", namespace=namespace)

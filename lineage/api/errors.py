@@ -18,14 +18,18 @@ from lineage.errors import (
     Forbidden,
     InvalidEvent,
     InvalidQuery,
+    InvalidReference,
     LineageError,
     NotFound,
+    StoreUnavailable,
     Unauthenticated,
 )
 
 log = logging.getLogger("lineage.api")
 
+# Most specific first: the first matching class decides.
 STATUS: list[tuple[type[LineageError], int, str]] = [
+    (InvalidReference, 422, "invalid_reference"),
     (InvalidEvent, 422, "invalid_event"),
     (InvalidQuery, 422, "invalid_query"),
     (NotFound, 404, "not_found"),
@@ -33,6 +37,7 @@ STATUS: list[tuple[type[LineageError], int, str]] = [
     (Unauthenticated, 401, "unauthenticated"),
     (Forbidden, 403, "forbidden"),
     (BodyTooLarge, 413, "body_too_large"),
+    (StoreUnavailable, 503, "unavailable"),
 ]
 
 

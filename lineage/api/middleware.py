@@ -1,7 +1,8 @@
 """ASGI middleware of the lineage service: the body-size cap and the per-request audit entry.
 
-The audit middleware writes one hash-chained entry per request (except ``/health``) in its own
-transaction, after the response is complete, and turns unknown exceptions into a generic 500.
+The audit middleware writes one hash-chained entry per request (except ``UNAUDITED_PATHS``) in
+its own transaction before the response is sent, answers 503 instead when that write fails, and
+turns unknown exceptions into a generic 500.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lineage.api.errors import error_response, internal_error, log
+from lineage.api.errors import error_response, internal_error, lineage_error_response, log
 from lineage.audit import append_audit
 from lineage.db.session import session_scope
+from lineage.errors import StoreUnavailable
 
-UNAUDITED_PATHS = frozenset({"/health"})
+# Liveness and the public API description: no token, no lineage data, nothing to audit.
+UNAUDITED_PATHS = frozenset(
+    {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
 
 
 class _TooLarge(HTTPException):
@@ -87,10 +92,12 @@ def _audit_fields(scope: Scope, status: int) -> dict[str, Any]:
 
 
 class AuditMiddleware:
-    """Append one audit entry per request once the response is complete; hide unknown errors.
+    """Append each request's audit entry before its response goes out; hide unknown errors.
 
-    Runs after the whole app (including dependency teardown and the request's commit), so the
-    audit write never waits on the request's own transaction.
+    The entry is written when the app starts its response (the status is known then, and the
+    request's own transaction has committed: routes commit before responding), in a short
+    transaction of its own: one chained insert. If it cannot be written, the response is not
+    sent; the caller gets a 503 instead, so no request succeeds without its audit entry.
     """
 
     def __init__(self, app: ASGIApp, factory: Callable[[], sessionmaker[Session]]) -> None:
@@ -98,31 +105,46 @@ class AuditMiddleware:
         self.factory = factory
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in UNAUDITED_PATHS:
             await self.app(scope, receive, send)
             return
-        status = 500
-        started = False
+        started = replaced = False
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal status, started
+        async def audited_send(message: Message) -> None:
+            nonlocal started, replaced
+            if replaced:
+                return  # the app's body of a response that was replaced by the 503
             if message["type"] == "http.response.start":
-                status, started = message["status"], True
+                started = True
+                audited = scope.get("state", {}).get("audited")
+                if not audited and not await audit_request(
+                    self.factory(), scope, message["status"]
+                ):
+                    replaced = True
+                    await audit_unavailable()(scope, receive, send)
+                    return
             await send(message)
 
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, audited_send)
         except Exception as exc:
             if started:
                 raise
-            status = 500
-            await internal_error(exc)(scope, receive, send)
-        if scope.get("path") not in UNAUDITED_PATHS and not scope.get("state", {}).get("audited"):
-            await audit_request(self.factory(), scope, status)
+            await internal_error(exc)(scope, receive, audited_send)
 
 
-async def audit_request(factory: sessionmaker[Session], scope: Scope, status: int) -> None:
-    """Append the audit entry of a finished request in its own transaction (off the loop)."""
+def audit_unavailable() -> JSONResponse:
+    """The 503 answer to a request whose audit entry could not be written."""
+    return lineage_error_response(StoreUnavailable(what="audit log"))
+
+
+async def audit_request(factory: sessionmaker[Session], scope: Scope, status: int) -> bool:
+    """Append the audit entry of a request in its own transaction (off the event loop).
+
+    Returns:
+        Whether it was written; a failure is logged with the entry's fields.
+
+    """
     fields = _audit_fields(scope, status)
 
     def write() -> None:
@@ -132,5 +154,6 @@ async def audit_request(factory: sessionmaker[Session], scope: Scope, status: in
     try:
         await run_in_threadpool(write)
     except Exception:
-        # The response is already sent; the failure is logged loudly for operators.
         log.exception("could not append to the audit log: %s", fields)
+        return False
+    return True

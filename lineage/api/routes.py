@@ -45,7 +45,7 @@ from lineage.usage import MAX_OFFSET
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": dict[str, Any]} for code in (401, 403, 404, 413, 422)
+    code: {"model": dict[str, Any]} for code in (401, 403, 404, 409, 413, 422, 503)
 }
 
 
@@ -158,19 +158,28 @@ def post_model(
     principal: access.Principal = Depends(current_principal),
     session: Session = Depends(get_session, scope="function"),
 ) -> ModelResponse:
-    """Register a model version trained on a training-set version (idempotent)."""
+    """Register a model version trained on a training-set version (idempotent).
+
+    The stored model's own namespace governs (403 without ``write`` there; 409 if the body names
+    another); an unknown or ambiguous training-set version is a 422 naming it.
+    """
     note_object(request, f"model:{body.name}:{body.version}")
-    require(principal, "write", body.namespace)
-    service.register_model(
+    found = service.register_model(
         session,
         body.name,
         body.version,
         body.trainingSetVersion,
         body.metrics,
         namespace=body.namespace,
+        training_set=body.trainingSet,
+        principal=principal,
     )
     return ModelResponse(
-        name=body.name, version=body.version, trainingSetVersion=body.trainingSetVersion
+        name=found.name,
+        version=found.version,
+        namespace=found.namespace,
+        trainingSetVersion=found.training_set_version,
+        trainingSet=found.training_set,
     )
 
 
@@ -318,7 +327,7 @@ def get_history(
     return HistoryResponse.model_validate(found)
 
 
-@router.post("/api/v1/deployments", status_code=201, responses={**ERRORS, 409: ERRORS[404]})
+@router.post("/api/v1/deployments", status_code=201, responses=ERRORS)
 def post_deployment(
     request: Request,
     body: DeploymentRequest,

@@ -12,8 +12,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict  # pydantic's own dependency; it needs this one before 3.12
 
-from lineage.identity import NAMESPACE
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -92,21 +90,29 @@ class ImpactResponse(BaseModel):
 
 
 class ModelRequest(_Strict):
-    """Register a model version against a training-set version."""
+    """Register a model version against a training-set version lineage holds.
+
+    ``namespace`` defaults to the stored model's (the default namespace for a new one) and must
+    match it; ``trainingSet`` (``dataset:<ns>:training_set/<name>``) picks the training set when
+    several have ``trainingSetVersion``.
+    """
 
     name: str = Field(min_length=1, max_length=400)
     version: str = Field(min_length=1, max_length=200)
     trainingSetVersion: str = Field(min_length=1, max_length=200)  # noqa: N815
+    trainingSet: str | None = Field(default=None, min_length=1, max_length=2000)  # noqa: N815
     metrics: dict[str, float] = Field(default_factory=dict)
-    namespace: str = Field(default=NAMESPACE, min_length=1, max_length=400)
+    namespace: str | None = Field(default=None, min_length=1, max_length=400)
 
 
 class ModelResponse(BaseModel):
-    """A registered model version."""
+    """A registered model version and the training-set version it is linked to."""
 
     name: str
     version: str
+    namespace: str
     trainingSetVersion: str  # noqa: N815
+    trainingSet: str | None  # noqa: N815 (the training-set version's node id)
 
 
 class TokenCreateRequest(_Strict):

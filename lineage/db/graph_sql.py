@@ -30,7 +30,6 @@ from lineage.db.models import (
     UTCDateTime,
 )
 from lineage.db.repositories import any_of, is_postgresql
-from lineage.identity import TRAINING_SET_PREFIX
 
 Edge = tuple[tuple[str, Any], tuple[str, Any]]
 _READ, _WROTE, _TRAINED = 0, 1, 2  # edge tags: a run read / wrote a dataset, a model trained on it
@@ -64,9 +63,8 @@ def _training(columns: tuple[Any, ...], as_of: Any) -> Any:
     stmt = (
         select(*columns)
         .select_from(ModelVersion)
-        .join(DatasetVersion, DatasetVersion.version == ModelVersion.training_set_version)
+        .join(DatasetVersion, DatasetVersion.id == ModelVersion.training_set_version_id)
         .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-        .where(Dataset.name.startswith(TRAINING_SET_PREFIX))
     )
     if as_of is None:
         return stmt

@@ -132,15 +132,21 @@ def runs_of_job(session: Session, job_id: int, *, limit: int, offset: int) -> tu
 
 def events_of_runs(
     session: Session, run_ids: Any, *, limit: int, offset: int
-) -> tuple[list[LineageEvent], int]:
-    """Return stored events of the given runs (ids or a subquery), newest first."""
+) -> tuple[list[tuple[LineageEvent, str | None]], int]:
+    """Return stored events of the given runs (ids or a subquery), newest first.
+
+    Each event comes with the namespace of its run's job (None if the run is not stored), which
+    decides who may see it.
+    """
     stmt = (
-        select(LineageEvent)
+        select(LineageEvent, Job.namespace)
+        .outerjoin(Run, Run.run_id == LineageEvent.run_id)
+        .outerjoin(Job, Job.id == Run.job_id)
         .where(LineageEvent.run_id.in_(run_ids))
         .order_by(LineageEvent.event_time.desc(), LineageEvent.id.desc())
     )
     rows, total = _page(session, stmt, limit, offset)
-    return [r[0] for r in rows], total
+    return [(event, namespace) for event, namespace in rows], total
 
 
 def runs_touching_version(dv_id: int) -> Any:

@@ -206,7 +206,12 @@ class Model(Base):
 
 
 class ModelVersion(Base):
-    """A model version trained on one training-set version (linked by its version string)."""
+    """A model version trained on one training-set version.
+
+    ``training_set_version_id`` is the link (one dataset version of one training set);
+    ``training_set_version`` keeps the version string as registered. The link is null only for
+    rows registered before it existed whose version string no single training set matched.
+    """
 
     __tablename__ = "model_versions"
     __table_args__ = (UniqueConstraint("model_id", "version"),)
@@ -215,6 +220,9 @@ class ModelVersion(Base):
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
     version: Mapped[str] = mapped_column(String(200))
     training_set_version: Mapped[str] = mapped_column(String(200), index=True)
+    training_set_version_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("dataset_versions.id"), index=True
+    )
     metrics: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
 

@@ -110,6 +110,11 @@ def find_dataset_version(
     return session.scalars(stmt).first()
 
 
+def find_model(session: Session, name: str) -> Model | None:
+    """Return model ``name`` (names are unique across namespaces)."""
+    return session.scalars(select(Model).where(Model.name == name)).first()
+
+
 def find_model_version(session: Session, name: str, version: str) -> ModelVersion | None:
     """Return model ``name`` at ``version``."""
     stmt = (
@@ -120,15 +125,29 @@ def find_model_version(session: Session, name: str, version: str) -> ModelVersio
     return session.scalars(stmt).first()
 
 
-def training_set_versions(session: Session, version: str) -> list[DatasetVersion]:
-    """Return the training-set dataset versions whose version string is ``version``."""
+def training_set_versions(
+    session: Session, version: str, dataset_id: int | None = None
+) -> list[Row[Any]]:
+    """Return the training-set versions whose version string is ``version``, oldest first.
+
+    Args:
+        session: An open session.
+        version: The version string.
+        dataset_id: Only versions of this dataset (None: of any training set).
+
+    Returns:
+        Rows of (id, version, namespace, name).
+
+    """
     stmt = (
-        select(DatasetVersion)
+        select(DatasetVersion.id, DatasetVersion.version, Dataset.namespace, Dataset.name)
         .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
         .where(DatasetVersion.version == version, Dataset.name.startswith(TRAINING_SET_PREFIX))
         .order_by(DatasetVersion.id)
     )
-    return list(session.scalars(stmt))
+    if dataset_id is not None:
+        stmt = stmt.where(Dataset.id == dataset_id)
+    return list(session.execute(stmt))
 
 
 # --- version walks (provenance and impact) -----------------------------------------------------
@@ -239,13 +258,13 @@ def model_versions_by_ids(
 
 
 def model_versions_trained_on(
-    session: Session, versions: Collection[str]
+    session: Session, dv_ids: Collection[int]
 ) -> list[tuple[ModelVersion, Model]]:
-    """Return model versions whose training-set version is one of ``versions``."""
+    """Return model versions linked to one of the training-set dataset versions ``dv_ids``."""
     stmt = (
         select(ModelVersion, Model)
         .join(Model, Model.id == ModelVersion.model_id)
-        .where(ModelVersion.training_set_version.in_(versions))
+        .where(ModelVersion.training_set_version_id.in_(dv_ids))
         .order_by(Model.name, ModelVersion.version)
     )
     return list(session.execute(stmt))

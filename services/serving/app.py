@@ -94,10 +94,17 @@ async def read_online_features(request: Request) -> Response:
     caller = await _reader(request)
     body = _parse_read(await request.body())
     service: FeatureService = request.app.state.service
-    payload, views = await service.serve_online_features(body, request.state.request_id)
     auth: Authenticator = request.app.state.auth
+    client = _client(request)
+
+    def check_views(views: list[str]) -> None:
+        auth.require(caller, "read", [f"feature_view/{view}" for view in views], client)
+
+    payload, views = await service.serve_online_features(
+        body, request.state.request_id, check_views=check_views
+    )
     for view in views:
-        auth.audit(caller.name, "read", f"feature_view/{view}", True, _client(request))
+        auth.audit(caller.name, "read", f"feature_view/{view}", True, client)
     return Response(payload, media_type="application/json")
 
 
@@ -224,9 +231,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         caller: Annotated[Caller, Depends(_writer)],
     ) -> PushResponse:
         """Validate rows against the source's contract and write them (all or nothing)."""
-        response = service.push(body)[0]
         auth: Authenticator = request.app.state.auth
-        auth.audit(caller.name, "write", f"offline/{body.push_source_name}", True, _client(request))
+        target = f"offline/{body.push_source_name}"
+        auth.require(caller, "write", [target], _client(request))
+        response = service.push(body)[0]
+        auth.audit(caller.name, "write", target, True, _client(request))
         return response
 
     @app.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})

@@ -1,8 +1,16 @@
-"""Bearer-token authentication for the feature server.
+"""Bearer-token authentication and authorization for the feature server.
 
 Tokens are the lineage plane's (``lineage.access``: hashed, with roles and
 namespace grants), optionally plus one static token from ``SKEWLESS_SERVE_TOKEN``.
-Reads need the ``consumer`` role (or admin), pushes the ``producer`` role.
+Reads need the ``consumer`` or ``producer`` role (or admin) and a grant on the namespace of
+every feature view read; pushes need the ``producer`` role and a grant on the source's
+namespace. Every Skewless object lives in the lineage namespace ``lineage.identity.NAMESPACE``,
+the one its lineage events use (:func:`namespace_of`).
+
+It fails closed. No token configured at all (no static token, no live lineage token) means
+open access only in the ``local`` profile (``SKEWLESS_PROFILE``, the unsafe-defaults rule);
+in any other profile every request needs a valid token. When the token database does not
+answer, a token not already known is refused with 503, never waved through or taken as invalid.
 
 The event loop never waits on the token database: whether tokens exist is refreshed by
 the background thread that also ships the read audit to its writer process
@@ -14,14 +22,19 @@ seen recently is looked up, in a worker thread (:meth:`Authenticator.check`).
 from __future__ import annotations
 
 import hmac
+import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
+from lineage.access import ALL_NAMESPACES, Principal, TokenVerifier, authorize
+from lineage.errors import StoreUnavailable
+from lineage.identity import NAMESPACE
 from services.serving.audit_sink import FORWARD_S, AuditSink, Entry
-from services.settings import Settings
+from services.settings import LOCAL_PROFILE, Settings
 
 Need = Literal["read", "write"]
 TOKENS_REFRESH_S = 2.0
@@ -31,16 +44,40 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "write": frozenset({"admin", "producer"}),
 }
 _UNKNOWN = object()  # a token whose principal must be looked up
+_log = logging.getLogger("skewless.serving.auth")
 
 
 @dataclass(frozen=True)
 class Caller:
-    name: str
-    role: str
+    """An authenticated caller: a lineage principal (role and namespace grants)."""
+
+    principal: Principal
+
+    @property
+    def name(self) -> str:
+        return self.principal.name
+
+    def may(self, need: Need, namespace: str) -> bool:
+        """Whether the caller's role allows ``need`` here and a grant covers ``namespace``."""
+        return self.principal.role in _ALLOWED[need] and authorize(self.principal, need, namespace)
+
+
+def _admin(name: str) -> Caller:
+    return Caller(Principal(name, "admin", frozenset({ALL_NAMESPACES})))
+
+
+ANONYMOUS = _admin("anonymous")  # only when no token is configured, in the local profile
+STATIC = _admin("static")
+
+
+def namespace_of(obj: str) -> str:
+    """The lineage namespace of a served object (``feature_view/<v>``, ``offline/<source>``)."""
+    del obj  # every Skewless object is in the one namespace its lineage events use
+    return NAMESPACE
 
 
 class AuthError(Exception):
-    """401 (no or bad token) or 403 (token lacks the right)."""
+    """401 (no or bad token), 403 (token lacks the right) or 503 (token store unavailable)."""
 
     def __init__(self, status: int, reason: str) -> None:
         self.status = status
@@ -52,48 +89,44 @@ class Authenticator:
 
     def __init__(self, settings: Settings) -> None:
         self.static = settings.serve_token
-        self._verifier = None
-        self._sink: AuditSink | None = None
-        self._has_tokens = False
-        self._principals: dict[str, tuple[float, Any]] = {}
+        self._open_if_no_tokens = settings.profile == LOCAL_PROFILE and not self.static
+        self._callers: dict[str, tuple[float, Caller | None]] = {}
         self._pending: list[Entry] = []
         self._lock = threading.Lock()
-        try:
-            from lineage.access import TokenVerifier
-        except ImportError:  # data-plane-only install: static token only, no audit log
-            return
         self._verifier = TokenVerifier(settings.effective_lineage_database_url)
-        self._has_tokens = self._verifier.has_tokens()
+        self._has_tokens = self._tokens_exist()
+        if self._has_tokens is False and self._open_if_no_tokens:
+            _log.warning("no tokens configured: open access (local profile only)")
         self._sink = AuditSink(settings.effective_lineage_database_url)
         self._stop = threading.Event()
         self._forwarder = threading.Thread(target=self._forward_loop, name="audit", daemon=True)
         self._forwarder.start()
 
+    def _tokens_exist(self) -> bool | None:
+        """Whether live lineage tokens exist; None when the token store does not answer."""
+        try:
+            return self._verifier.has_tokens()
+        except StoreUnavailable:
+            return None
+
     def _forward_loop(self) -> None:
-        assert self._verifier is not None
         refreshed = time.monotonic()
         while not self._stop.wait(FORWARD_S):
             self._forward()
             if time.monotonic() - refreshed >= TOKENS_REFRESH_S:
-                self._has_tokens = self._verifier.has_tokens()
+                self._has_tokens = self._tokens_exist()
                 refreshed = time.monotonic()
 
     def _forward(self) -> None:
         with self._lock:
             batch, self._pending = self._pending, []
-        if batch and self._sink is not None:
+        if batch:
             self._sink.send(batch)
 
     def audit(self, caller: str, action: str, obj: str, allowed: bool, source: str | None) -> None:
         """Append to the lineage plane's hash-chained audit log (buffered, written in batches)."""
-        if self._sink is None:
-            return
         with self._lock:
             self._pending.append((caller, action, obj, allowed, source, _now_iso()))
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.static) or self._has_tokens
 
     def check(self, header: str | None, need: Need, source: str | None = None) -> Caller:
         """The caller, or AuthError; may query the token store (call it from a thread)."""
@@ -107,52 +140,76 @@ class Authenticator:
         """Like :meth:`check` without any I/O: None when the token must be looked up."""
         return self._decide(header, need, source, lookup=False)
 
+    def require(
+        self, caller: Caller, need: Need, objects: Iterable[str], source: str | None
+    ) -> None:
+        """Raise AuthError(403) unless ``caller`` may ``need`` every object (audited if not).
+
+        Args:
+            caller: The authenticated caller.
+            need: ``read`` or ``write``.
+            objects: What the request touches, e.g. ``feature_view/merchant_risk``.
+            source: The client address.
+
+        """
+        for obj in objects:
+            namespace = namespace_of(obj)
+            if not caller.may(need, namespace):
+                self.audit(caller.name, need, obj, False, source)
+                raise AuthError(403, f"{caller.name} may not {need} {obj} in {namespace!r}")
+
     def _decide(
         self, header: str | None, need: Need, source: str | None, lookup: bool
     ) -> Caller | None:
-        if not self.enabled:
-            return Caller("anonymous", "admin")
-        if not header or not header.lower().startswith("bearer "):
+        bearer = header is not None and header.lower().startswith("bearer ")
+        token = header[7:].strip() if header is not None and bearer else None
+        if self._open_if_no_tokens and self._has_tokens is not True:
+            if self._has_tokens is False:
+                return ANONYMOUS
+            if token is None:  # open access may or may not apply: the store cannot say
+                raise AuthError(503, "token store unavailable")
+        if token is None:
             self.audit("-", need, "feature_server", False, source)
             raise AuthError(401, "missing bearer token")
-        token = header[7:].strip()
         if self.static and hmac.compare_digest(token.encode(), self.static.encode()):
-            return Caller("static", "admin")
-        principal = self._principal(token, lookup)
-        if principal is _UNKNOWN:
+            return STATIC
+        caller = self._caller(token, lookup)
+        if caller is _UNKNOWN:
             return None
-        if principal is not None:
-            if principal.role not in _ALLOWED[need]:
-                self.audit(principal.name, need, "feature_server", False, source)
-                raise AuthError(403, f"role {principal.role!r} may not {need}")
-            return Caller(principal.name, principal.role)
-        self.audit("-", need, "feature_server", False, source)
-        raise AuthError(401, "invalid token")
+        if not isinstance(caller, Caller):
+            self.audit("-", need, "feature_server", False, source)
+            raise AuthError(401, "invalid token")
+        role = caller.principal.role
+        if role not in _ALLOWED[need]:
+            self.audit(caller.name, need, "feature_server", False, source)
+            raise AuthError(403, f"role {role!r} may not {need}")
+        return caller
 
-    def _principal(self, token: str, lookup: bool) -> Any:
-        if self._verifier is None:
-            return None
+    def _caller(self, token: str, lookup: bool) -> Caller | object | None:
+        """The token's caller (None: not a live token), or ``_UNKNOWN`` without ``lookup``."""
         now = time.monotonic()
-        hit = self._principals.get(token)
+        hit = self._callers.get(token)
         if hit is not None and now - hit[0] < PRINCIPAL_TTL_S:
             return hit[1]
         if not lookup:
             return _UNKNOWN
-        principal = self._verifier.verify(token)
-        if len(self._principals) > 10_000:
-            self._principals.clear()
-        self._principals[token] = (now, principal)
-        return principal
+        try:
+            principal = self._verifier.verify(token)
+        except StoreUnavailable:
+            raise AuthError(503, "token store unavailable") from None
+        if len(self._callers) > 10_000:
+            self._callers.clear()
+        caller = None if principal is None else Caller(principal)
+        self._callers[token] = (now, caller)
+        return caller
 
     def close(self) -> None:
         """Stop forwarding, then let the writer process write everything and exit."""
-        if self._sink is not None:
-            self._stop.set()
-            self._forwarder.join(timeout=30)
-            self._forward()
-            self._sink.close()
-        if self._verifier is not None:
-            self._verifier.close()
+        self._stop.set()
+        self._forwarder.join(timeout=30)
+        self._forward()
+        self._sink.close()
+        self._verifier.close()
 
 
 def _now_iso() -> str:

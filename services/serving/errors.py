@@ -43,6 +43,9 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
 ]
 
 
+_AUTH_CODES = {401: "unauthorized", 403: "forbidden", 503: "auth_unavailable"}
+
+
 def request_id(request: Request) -> str:
     return str(getattr(request.state, "request_id", "-"))
 
@@ -56,7 +59,7 @@ def error_response(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, AuthError):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(
-            error_body(request, "unauthorized" if exc.status == 401 else "forbidden", str(exc)),
+            error_body(request, _AUTH_CODES[exc.status], str(exc)),
             status_code=exc.status,
             headers=headers,
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -81,17 +82,24 @@ class FeatureService:
         return GetOnlineFeaturesResponse.model_validate(self._body(plan, request, result))
 
     async def serve_online_features(
-        self, request: GetOnlineFeaturesRequest, request_id: str
+        self,
+        request: GetOnlineFeaturesRequest,
+        request_id: str,
+        *,
+        check_views: Callable[[list[str]], None],
     ) -> tuple[bytes, list[str]]:
         """The JSON body of the answer, read on the event loop, and the views it read.
 
+        ``check_views`` gets the views the request would read, once it is planned and before
+        anything is read; it raises to refuse them (e.g. a view outside the caller's grants).
         Serialized straight from plain lists (the shape of ``GetOnlineFeaturesResponse``):
         building and validating a model per feature cost more than the lookup itself.
         """
         plan, entities, request_data = self._inputs(request)
+        views = [v.view for v in plan.views] + [o.view for o in plan.on_demand]
+        check_views(views)
         result = await online_features_async(self.reader, plan, entities, request_data)
         self._observe(plan, result, request_id)
-        views = [v.view for v in plan.views] + [o.view for o in plan.on_demand]
         return pydantic_core.to_json(self._body(plan, request, result)), views
 
     def _body(

@@ -93,3 +93,68 @@ def test_cli_token_summary_and_graph(db_url, maker, golden, monkeypatch) -> None
     assert graph.exit_code == 0, graph.output
     bad_role = runner.invoke(cli_app, ["token", "create", "--principal", "x", "--role", "root"])
     assert bad_role.exit_code == 2
+
+
+def test_cli_token_revoke_makes_the_token_401(db_url, client, monkeypatch) -> None:
+    monkeypatch.setenv("LINEAGE_DATABASE_URL", db_url)
+    runner = CliRunner()
+    created = runner.invoke(
+        cli_app, ["token", "create", "--principal", "eve", "--role", "admin", "--json"]
+    )
+    assert created.exit_code == 0, created.output
+    token = json.loads(created.output)["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/tokens", headers=headers).status_code == 200
+    listed = json.loads(runner.invoke(cli_app, ["token", "list", "--json"]).output)
+    token_id = next(t["id"] for t in listed if t["principal"] == "eve")
+    revoked = runner.invoke(cli_app, ["token", "revoke", str(token_id)])
+    assert revoked.exit_code == 0, revoked.output
+    assert f"revoked token {token_id}" in revoked.output
+    assert client.get("/api/v1/tokens", headers=headers).status_code == 401
+    listed = json.loads(runner.invoke(cli_app, ["token", "list", "--json"]).output)
+    assert next(t for t in listed if t["id"] == token_id)["revoked_at"] is not None
+    again = runner.invoke(cli_app, ["token", "revoke", str(token_id)])  # no live token: not found
+    assert again.exit_code == 2
+    assert "token not found" in again.output
+
+
+def test_cli_reads_are_audited_as_the_local_user(db_url, maker, golden, monkeypatch) -> None:
+    from lineage import service
+    from lineage.audit import list_audit, verify_chain
+    from lineage.cli import cli_principal
+
+    with session_scope(maker) as s:
+        for name in ("ingest_complete", "training_complete"):
+            service.ingest_event(s, golden(name))
+        service.register_model(s, "churn", "1", "ts-v1", {})
+    monkeypatch.setenv("LINEAGE_DATABASE_URL", db_url)
+    runner = CliRunner()
+    job = "job:skewless:ingest.customer_transactions"
+    view = "dataset:skewless:feature_view/txn"
+    commands = [  # (arguments, audited action, audited object)
+        (["provenance", "churn", "1", "--json"], "provenance", "model:churn:1"),
+        (["provenance", "nope", "1", "--json"], "provenance", "model:nope:1"),  # fails: recorded
+        (
+            ["impact", "raw/customer_transactions", "raw-v1", "--json"],
+            "impact",
+            "datasetVersion:skewless:raw/customer_transactions#raw-v1",
+        ),
+        (["graph", job], "graph", job),
+        (["history", job, "--json"], "history", job),
+        (["usage", "txn", "--json"], "usage", view),
+        (["reads", "txn", "--json"], "reads", view),
+        (["summary", "--json"], "summary", "summary"),
+        (["token", "list", "--json"], "token list", "tokens"),
+    ]
+    for args, _, _ in commands:
+        runner.invoke(cli_app, args)
+    with session_scope(maker) as s:
+        entries = list(reversed(list_audit(s, limit=100)))
+        assert verify_chain(s) is None
+    assert [(e.action, e.object) for e in entries] == [
+        (f"cli lineage {action}", obj) for _, action, obj in commands
+    ]
+    assert {(e.principal, e.source_address, e.allowed) for e in entries} == {
+        (cli_principal(), "cli", True)
+    }
+    assert cli_principal().startswith("local:")

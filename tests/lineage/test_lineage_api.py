@@ -35,9 +35,44 @@ def other_namespace(event: dict[str, Any]) -> dict[str, Any]:
     return moved
 
 
+FINANCE_RUN = "0190a1b2-0000-7000-8000-00000000f1f1"
+TS = "0190a1b2-0000-7000-8000-0000000000"  # run ids of the seed below end in two digits
+
+
+def run_event(
+    namespace: str,
+    job: str,
+    run_suffix: str,
+    inputs: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    outputs: list[tuple[str, str]] = (),  # type: ignore[assignment]
+) -> dict[str, Any]:
+    """A COMPLETE RunEvent reading and writing (name, version) datasets of ``namespace``."""
+    facet = {"_producer": "tests", "_schemaURL": "https://x/facet.json"}
+
+    def ds(name: str, version: str) -> dict[str, Any]:
+        return {
+            "namespace": namespace,
+            "name": name,
+            "facets": {"version": {**facet, "datasetVersion": version}},
+        }
+
+    return {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-11-20T12:00:00+00:00",
+        "producer": "https://github.com/skewless/skewless/tree/main/tests",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": TS + run_suffix, "facets": {}},
+        "job": {"namespace": namespace, "name": job, "facets": {}},
+        "inputs": [ds(n, v) for n, v in inputs],
+        "outputs": [ds(n, v) for n, v in outputs],
+    }
+
+
 @pytest.fixture
-def seeded(client: TestClient, make_token, golden: Golden) -> dict[str, str]:
-    tokens = {
+def seeded(client: TestClient, make_token, golden: Golden) -> dict[str, Any]:
+    """The same small pipeline in ``skewless`` and in ``finance``, each with a feature view, a
+    training set, a model and a deployment; plus a finance job feeding a skewless dataset."""
+    tokens: dict[str, Any] = {
         "admin": make_token("root", "admin", "*"),
         "producer": make_token("ingestor", "producer", "skewless"),
         "consumer": make_token("analyst", "consumer", "skewless"),
@@ -49,19 +84,37 @@ def seeded(client: TestClient, make_token, golden: Golden) -> dict[str, str]:
             client.post(LINEAGE, json=golden(name), headers=bearer(tokens["producer"])).status_code
             == 201
         )
-    finance = other_namespace(golden("ingest_complete"))
-    finance["run"]["runId"] = "0190a1b2-0000-7000-8000-00000000f1f1"
-    finance["outputs"][0]["namespace"] = "skewless"  # finance job feeding a skewless dataset
-    finance["outputs"][0]["facets"]["version"]["datasetVersion"] = "off-fin"
     admin = bearer(tokens["admin"])
-    assert client.post(LINEAGE, json=finance, headers=admin).status_code == 201
-    model = {
-        "name": "churn",
-        "version": "1",
-        "trainingSetVersion": "ts-v1",
-        "metrics": {"auc": 0.9},
-    }
-    assert client.post("/api/v1/models", json=model, headers=admin).status_code == 201
+    feeding = other_namespace(golden("ingest_complete"))
+    feeding["run"]["runId"] = FINANCE_RUN
+    feeding["outputs"][0]["namespace"] = "skewless"  # finance job feeding a skewless dataset
+    feeding["outputs"][0]["facets"]["version"]["datasetVersion"] = "off-fin"
+    finance_ingest = other_namespace(golden("ingest_complete"))
+    finance_ingest["run"]["runId"] = TS + "10"
+    off = ("offline/customer_transactions", "off-v1")
+    events = [
+        feeding,
+        finance_ingest,
+        run_event("skewless", "apply.txn_view", "11", [off], [("feature_view/txn_view", "h1")]),
+        run_event("finance", "apply.fin_view", "12", [off], [("feature_view/fin_view", "h2")]),
+        run_event("finance", "training_set.fin", "13", [off], [("training_set/fin", "ts-fin")]),
+    ]
+    for event in events:
+        assert client.post(LINEAGE, json=event, headers=admin).status_code == 201
+    for model, ts, namespace in (("churn", "ts-v1", "skewless"), ("fin", "ts-fin", "finance")):
+        body = {"name": model, "version": "1", "trainingSetVersion": ts, "namespace": namespace}
+        response = client.post(
+            "/api/v1/models", json={**body, "metrics": {"auc": 0.9}}, headers=admin
+        )
+        assert response.status_code == 201, response.text
+        deployment = {"model": model, "version": "1", "featureService": "fs", "environment": "dev"}
+        assert client.post("/api/v1/deployments", json=deployment, headers=admin).status_code == 201
+    created = client.post(
+        "/api/v1/tokens", json={"principal": "victim", "role": "consumer"}, headers=admin
+    )
+    assert created.status_code == 201
+    listed = client.get("/api/v1/tokens", headers=admin).json()
+    tokens["victim_id"] = next(t["id"] for t in listed if t["principal"] == "victim")
     return tokens
 
 
@@ -118,6 +171,44 @@ class TestIntake:
         assert [e["action"] for e in entries["entries"]] == ["POST /api/v1/lineage"] * 2
         assert all(e["allowed"] for e in entries["entries"])
 
+    def test_dataset_event_over_http_sets_the_schema_in_its_namespace(
+        self, client, make_token, golden
+    ) -> None:
+        producer = bearer(make_token("p", "producer", "skewless"))
+        event = golden("dataset_event")
+        first = client.post(LINEAGE, json=event, headers=producer)
+        again = client.post(LINEAGE, json=event, headers=producer)
+        assert (first.status_code, first.json()["status"]) == (201, "created")
+        assert (again.status_code, again.json()["status"]) == (201, "duplicate")
+        node = client.get(
+            LINEAGE,
+            params={"nodeId": "dataset:skewless:raw/customer_transactions"},
+            headers=producer,
+        ).json()["graph"][0]
+        assert [f["name"] for f in node["data"]["fields"]] == ["customer_id", "amount"]
+        elsewhere = copy.deepcopy(event)
+        elsewhere["dataset"]["namespace"] = "finance"
+        assert client.post(LINEAGE, json=elsewhere, headers=producer).status_code == 403
+
+    def test_job_event_over_http_records_the_job_and_its_code(
+        self, client, make_token, golden
+    ) -> None:
+        producer = bearer(make_token("p", "producer", "skewless"))
+        event = golden("job_event")
+        response = client.post(LINEAGE, json=event, headers=producer)
+        assert (response.status_code, response.json()["runId"]) == (201, None)
+        node = client.get(
+            LINEAGE,
+            params={"nodeId": "job:skewless:ingest.customer_transactions"},
+            headers=producer,
+        ).json()["graph"][0]
+        assert (node["type"], node["data"]["codeVersion"]) == ("JOB", "abc123")
+        elsewhere = copy.deepcopy(event)
+        elsewhere["job"]["namespace"] = "finance"
+        assert client.post(LINEAGE, json=elsewhere, headers=producer).status_code == 403
+        consumer = bearer(make_token("c", "consumer", "skewless"))
+        assert client.post(LINEAGE, json=event, headers=consumer).status_code == 403
+
     @pytest.mark.parametrize("header", [None, "Bearer nope", "Basic abc", "Bearer "])
     def test_missing_or_bad_token_is_401(self, client, golden, header) -> None:
         headers = {"Authorization": header} if header else {}
@@ -156,45 +247,64 @@ class TestIntake:
         assert response.status_code == 401
 
 
-# endpoint -> (method, path, params/body, namespace of the object)
-ENDPOINTS: dict[str, tuple[str, str, dict[str, Any]]] = {
+# Who may do what: reads of a namespace need a grant on it (auditors read all), writes need the
+# producer role and a grant, the audit log the audit right, tokens the admin role.
+READ_IN = {"admin", "producer", "consumer", "auditor"}
+READ_OUT = {"admin", "auditor"}
+WRITE_IN = {"admin", "producer"}
+WRITE_OUT = {"admin"}
+AUDIT = {"admin", "auditor"}
+ADMIN = {"admin"}
+
+
+def _impact(namespace: str) -> dict[str, Any]:
+    dataset = {"dataset": "raw/customer_transactions", "version": "raw-v1"}
+    return {"params": {"namespace": namespace, **dataset}}
+
+
+def _deployment(model: str) -> dict[str, Any]:
+    return {
+        "json": {"model": model, "version": "1", "featureService": "fs2", "environment": "prod"}
+    }
+
+
+# endpoint -> (method, path, request kwargs, roles allowed); ``_in`` addresses an object in the
+# ``skewless`` namespace (granted to producer and consumer), ``_out`` one in ``finance`` (not).
+# Every route of lineage.api.routes but /health (no token) is here, by method and path.
+ENDPOINTS: dict[str, tuple[str, str, dict[str, Any], set[str]]] = {
+    "ingest_in": (
+        "POST",
+        LINEAGE,
+        {"json": run_event("skewless", "matrix.job", "20", outputs=[("matrix/out", "v")])},
+        WRITE_IN,
+    ),
+    "ingest_out": (
+        "POST",
+        LINEAGE,
+        {"json": run_event("finance", "matrix.job", "21", outputs=[("matrix/out", "v")])},
+        WRITE_OUT,
+    ),
     "graph_in": (
         "GET",
         LINEAGE,
         {"params": {"nodeId": "dataset:skewless:raw/customer_transactions"}},
+        READ_IN,
     ),
     "graph_out": (
         "GET",
         LINEAGE,
         {"params": {"nodeId": "job:finance:ingest.customer_transactions"}},
+        READ_OUT,
     ),
-    "provenance": ("GET", "/api/v1/provenance/models/churn/1", {}),
-    "impact_in": (
-        "GET",
-        "/api/v1/impact",
-        {
-            "params": {
-                "namespace": "skewless",
-                "dataset": "raw/customer_transactions",
-                "version": "raw-v1",
-            }
-        },
-    ),
-    "impact_out": (
-        "GET",
-        "/api/v1/impact",
-        {
-            "params": {
-                "namespace": "finance",
-                "dataset": "raw/customer_transactions",
-                "version": "raw-v1",
-            }
-        },
-    ),
+    "provenance_in": ("GET", "/api/v1/provenance/models/churn/1", {}, READ_IN),
+    "provenance_out": ("GET", "/api/v1/provenance/models/fin/1", {}, READ_OUT),
+    "impact_in": ("GET", "/api/v1/impact", _impact("skewless"), READ_IN),
+    "impact_out": ("GET", "/api/v1/impact", _impact("finance"), READ_OUT),
     "model_in": (
         "POST",
         "/api/v1/models",
         {"json": {"name": "m2", "version": "1", "trainingSetVersion": "ts-v1"}},
+        WRITE_IN,
     ),
     "model_out": (
         "POST",
@@ -203,33 +313,129 @@ ENDPOINTS: dict[str, tuple[str, str, dict[str, Any]]] = {
             "json": {
                 "name": "m3",
                 "version": "1",
-                "trainingSetVersion": "ts-v1",
+                "trainingSetVersion": "ts-fin",
                 "namespace": "finance",
             }
         },
+        WRITE_OUT,
     ),
-    "audit": ("GET", "/api/v1/audit", {}),
-    "tokens_list": ("GET", "/api/v1/tokens", {}),
-    "tokens_create": ("POST", "/api/v1/tokens", {"json": {"principal": "x", "role": "consumer"}}),
+    "model_version_in": (
+        "POST",
+        "/api/v1/models",
+        {"json": {"name": "churn", "version": "2", "trainingSetVersion": "ts-v1"}},
+        WRITE_IN,
+    ),
+    "model_version_out": (
+        "POST",
+        "/api/v1/models",
+        {"json": {"name": "fin", "version": "2", "trainingSetVersion": "ts-fin"}},
+        WRITE_OUT,
+    ),
+    "deployment_in": ("POST", "/api/v1/deployments", _deployment("churn"), WRITE_IN),
+    "deployment_out": ("POST", "/api/v1/deployments", _deployment("fin"), WRITE_OUT),
+    "usage_in": ("GET", "/api/v1/usage/feature-views/txn_view", {}, READ_IN),
+    "usage_out": (
+        "GET",
+        "/api/v1/usage/feature-views/fin_view",
+        {"params": {"namespace": "finance"}},
+        READ_OUT,
+    ),
+    "reads_in": ("GET", "/api/v1/reads/feature-views/txn_view", {}, AUDIT),
+    "reads_out": (
+        "GET",
+        "/api/v1/reads/feature-views/fin_view",
+        {"params": {"namespace": "finance"}},
+        AUDIT,
+    ),
+    "history_in": (
+        "GET",
+        "/api/v1/history",
+        {"params": {"nodeId": "job:skewless:ingest.customer_transactions"}},
+        READ_IN,
+    ),
+    "history_out": (
+        "GET",
+        "/api/v1/history",
+        {"params": {"nodeId": "job:finance:ingest.customer_transactions"}},
+        READ_OUT,
+    ),
+    "audit": ("GET", "/api/v1/audit", {}, AUDIT),
+    "tokens_list": ("GET", "/api/v1/tokens", {}, ADMIN),
+    "tokens_create": (
+        "POST",
+        "/api/v1/tokens",
+        {"json": {"principal": "x", "role": "consumer"}},
+        ADMIN,
+    ),
+    "tokens_revoke": ("DELETE", "/api/v1/tokens/{victim_id}", {}, ADMIN),
 }
-ALLOWED: dict[str, set[str]] = {
-    "admin": set(ENDPOINTS),
-    "producer": {"graph_in", "provenance", "impact_in", "model_in"},
-    "consumer": {"graph_in", "provenance", "impact_in"},
-    "auditor": {"graph_in", "graph_out", "provenance", "impact_in", "impact_out", "audit"},
-}
-OK = {"GET": 200, "POST": 201}
+ROLES = ("admin", "producer", "consumer", "auditor")
+OK = {"GET": 200, "POST": 201, "DELETE": 204}
 
 
-@pytest.mark.parametrize("role", sorted(ALLOWED))
+def _written(client: TestClient, admin: dict[str, str], endpoint: str) -> bool:
+    """Whether a write endpoint's effect is visible (to an admin) after the call."""
+
+    def status(path: str, **kwargs: Any) -> int:
+        return client.get(path, headers=admin, **kwargs).status_code
+
+    if endpoint.startswith("ingest"):
+        namespace = "skewless" if endpoint.endswith("_in") else "finance"
+        return status(LINEAGE, params={"nodeId": f"job:{namespace}:matrix.job"}) == 200
+    if endpoint.startswith("model"):
+        name, version = {"model_in": ("m2", "1"), "model_out": ("m3", "1")}.get(
+            endpoint, ("churn" if endpoint.endswith("_in") else "fin", "2")
+        )
+        return status(f"/api/v1/provenance/models/{name}/{version}") == 200
+    if endpoint.startswith("deployment"):
+        namespace = "skewless" if endpoint.endswith("_in") else "finance"
+        impact = client.get("/api/v1/impact", headers=admin, **_impact(namespace)).json()
+        return any("prod" in m.get("deployments", []) for m in impact["modelVersions"])
+    tokens = client.get("/api/v1/tokens", headers=admin).json()
+    if endpoint == "tokens_create":
+        return any(t["principal"] == "x" for t in tokens)
+    return any(t["principal"] == "victim" and t["revokedAt"] for t in tokens)
+
+
+def test_the_matrix_covers_every_route() -> None:
+    from lineage.api.routes import router
+
+    routes = {
+        (method, route.path)
+        for route in router.routes
+        for method in getattr(route, "methods", ())
+        if route.path != "/health"  # liveness needs no token
+    }
+    covered = {
+        (method, template)
+        for method, template in routes
+        for m, path, _, _ in ENDPOINTS.values()
+        if m == method and _matches(template, path)
+    }
+    assert routes == covered
+    assert len(routes) == 13  # a new route must join the matrix
+
+
+def _matches(template: str, path: str) -> bool:
+    parts, concrete = template.split("/"), path.split("/")
+    return len(parts) == len(concrete) and all(
+        t == c or t.startswith("{") for t, c in zip(parts, concrete, strict=True)
+    )
+
+
+@pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
 def test_authorization_matrix(client, seeded, role, endpoint) -> None:
-    method, path, kwargs = ENDPOINTS[endpoint]
+    method, path, kwargs, allowed = ENDPOINTS[endpoint]
+    path = path.format(victim_id=seeded["victim_id"])
+    for headers in ({}, bearer("skl_not-a-token"), {"Authorization": "Basic abc"}):
+        unauthenticated = client.request(method, path, headers=headers, **kwargs)
+        assert unauthenticated.status_code == 401, (headers, unauthenticated.text)
     response = client.request(method, path, headers=bearer(seeded[role]), **kwargs)
-    expected = OK[method] if endpoint in ALLOWED[role] else 403
+    expected = OK[method] if role in allowed else 403
     assert response.status_code == expected, response.text
-    unauthenticated = client.request(method, path, **kwargs)
-    assert unauthenticated.status_code == 401
+    if method != "GET":  # a refused write writes nothing; an allowed one is visible
+        assert _written(client, bearer(seeded["admin"]), endpoint) is (role in allowed)
 
 
 def test_traversal_redacts_nodes_outside_grants(client, seeded) -> None:

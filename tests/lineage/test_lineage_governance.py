@@ -80,7 +80,9 @@ def run_event(
     }
 
 
-RUNS = {name: str(uuid.UUID(int=i + 1)) for i, name in enumerate(["ingest", "ts1", "ts2", "mat"])}
+RUNS = {
+    name: str(uuid.UUID(int=i + 1)) for i, name in enumerate(["ingest", "ts1", "ts2", "mat", "fin"])
+}
 
 
 def pipeline() -> list[dict[str, Any]]:
@@ -171,6 +173,18 @@ def load(maker: sessionmaker[Session]) -> None:
         service.register_model(s, "secret", "1", "ts-1", {}, namespace="finance")
 
 
+def finance_training_set() -> dict[str, Any]:
+    """A finance job's training set, reading the skewless view ``risk`` at ``h-risk``."""
+    return run_event(
+        "training_set.fin",
+        at(7),
+        run_id=RUNS["fin"],
+        namespace="finance",
+        inputs=[ds("feature_view/risk", "h-risk")],
+        outputs=[ds("training_set/fin", "ts-f", namespace="finance")],
+    )
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -197,18 +211,30 @@ class TestUsage:
         assert profile["unusedFields"] == ["q"]  # from ts-2's column lineage
         assert unused["modelVersions"] == []
         assert unused["unusedFields"] == ["x", "y"]
-        assert unused["trainingSets"] == [{"name": "training_set/spare", "version": "ts-3"}]
+        assert unused["trainingSets"] == [
+            {"namespace": NS, "name": "training_set/spare", "version": "ts-3"}
+        ]
 
-    def test_hidden_models_are_redacted_and_errors_are_typed(self, maker) -> None:
+    def test_hidden_models_and_training_sets_are_redacted_and_errors_are_typed(self, maker) -> None:
         load(maker)
+        with session_scope(maker) as s:
+            service.ingest_event(s, finance_training_set())
         from lineage.access import Principal
 
         consumer = Principal("c", "consumer", frozenset({NS}))
         outsider = Principal("o", "consumer", frozenset({"finance"}))
         with session_scope(maker) as s:
             found = service.usage(s, "risk", principal=consumer)
+            everything = service.usage(s, "risk")
             assert "finance" not in json.dumps(found)
             assert {m.get("type") for m in found["modelVersions"]} == {None, "REDACTED"}
+            assert [t.get("type") for t in found["trainingSets"]] == ["REDACTED", None, None]
+            assert set(found["trainingSets"][0]) == {"id", "type"}
+            assert everything["trainingSets"][0] == {
+                "namespace": "finance",
+                "name": "training_set/fin",
+                "version": "ts-f",
+            }
             with pytest.raises(Forbidden):
                 service.usage(s, "risk", principal=outsider)
             with pytest.raises(NotFound):
@@ -263,6 +289,27 @@ class TestReadsAndHistory:
         assert [e["eventType"] for e in events["items"]] == ["COMPLETE", "START"]
         assert touching["total"] == 4  # apply, both training sets, materialize (inferred)
         assert [m["version"] for m in models["items"]] == ["1"]
+
+    def test_history_of_a_version_redacts_events_of_hidden_namespaces(self, maker) -> None:
+        load(maker)
+        with session_scope(maker) as s:
+            service.ingest_event(s, finance_training_set())
+        from lineage.access import Principal
+
+        consumer = Principal("c", "consumer", frozenset({NS}))
+        node = f"datasetVersion:{NS}:feature_view/risk#h-risk"
+        with session_scope(maker) as s:
+            seen = service.history(s, node, principal=consumer)
+            everything = service.history(s, node)
+        assert seen["total"] == everything["total"] == 5
+        hidden = [i for i in seen["items"] if i.get("type") == "REDACTED"]
+        assert [i["id"] for i in hidden] == ["redacted:1"]  # the finance run's one event
+        assert set(hidden[0]) == {"id", "type"}
+        assert "finance" not in json.dumps(seen)
+        assert RUNS["fin"] not in json.dumps(seen)
+        assert RUNS["fin"] in {i["runId"] for i in everything["items"]}
+        newest = everything["items"][0]  # the finance run's event is the newest
+        assert (newest["runId"], seen["items"][0]["type"]) == (RUNS["fin"], "REDACTED")
 
 
 class TestGraphAsOf:

@@ -233,10 +233,14 @@ class TestLineageStore:
         assert err.value.field == field
         assert count(maker, LineageEvent) == 0
 
-    def test_model_version_is_immutable(self, maker) -> None:
+    def test_model_version_is_immutable(self, maker, golden) -> None:
+        other = golden("training_complete")  # a second training-set version, ts-b
+        other["run"]["runId"] = "0190a1b2-0000-7000-8000-000000000003"
+        other["outputs"][0]["facets"]["version"]["datasetVersion"] = "ts-b"
+        ingest(maker, golden("training_complete"), other)
         with session_scope(maker) as s:
-            service.register_model(s, "m", "1", "ts-a", {})
-            service.register_model(s, "m", "1", "ts-a", {})
+            service.register_model(s, "m", "1", "ts-v1", {})
+            service.register_model(s, "m", "1", "ts-v1", {})
         with pytest.raises(Conflict), session_scope(maker) as s:
             service.register_model(s, "m", "1", "ts-b", {})
 

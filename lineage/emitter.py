@@ -27,17 +27,14 @@ from urllib.error import HTTPError
 
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.generated import (
-    data_quality_assertions_dataset as dqa,
-)
-from openlineage.client.generated import (
-    data_quality_metrics_dataset as dqm,
-)
-from openlineage.client.generated import (
+    column_lineage_dataset,
     dataset_version_dataset,
     error_message_run,
     output_statistics_output_dataset,
     schema_dataset,
 )
+from openlineage.client.generated import data_quality_assertions_dataset as dqa
+from openlineage.client.generated import data_quality_metrics_dataset as dqm
 from openlineage.client.serde import Serde
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 from openlineage.client.uuid import generate_new_uuid
@@ -58,6 +55,20 @@ _COLUMN_METRICS = ("nullCount", "distinctCount", "sum", "count", "min", "max")
 
 
 @dataclass(frozen=True)
+class ColumnInput:
+    """An input column an output column takes its values from (column lineage).
+
+    A ``DIRECT`` transformation; subtype ``IDENTITY``: the output value is the input value.
+    """
+
+    field: str
+    dataset: str
+    input_field: str
+    namespace: str = NAMESPACE
+    subtype: str = "IDENTITY"
+
+
+@dataclass(frozen=True)
 class DatasetRef:
     """A dataset a run reads or writes, with the facets the data plane knows about it."""
 
@@ -68,6 +79,7 @@ class DatasetRef:
     row_count: int | None = None
     assertions: tuple[tuple[str, bool, str | None], ...] = ()
     metrics: dict[str, float] | None = None
+    column_lineage: tuple[ColumnInput, ...] = ()
 
 
 class _Rejected(Exception):  # noqa: N818 (private: a record the receiver will never accept)
@@ -93,7 +105,30 @@ def _dataset_facets(ref: DatasetRef) -> dict[str, Any]:
         )
     if ref.metrics is not None:
         facets["dataQualityMetrics"] = _metrics_facet(ref.metrics, ref.row_count)
+    if ref.column_lineage:
+        facets["columnLineage"] = _column_lineage_facet(ref.column_lineage)
     return facets
+
+
+def _column_lineage_facet(columns: Sequence[ColumnInput]) -> Any:
+    """OpenLineage ``columnLineage``: each output field with the input fields it is taken from."""
+    inputs: dict[str, list[Any]] = {}
+    for c in columns:
+        inputs.setdefault(c.field, []).append(
+            column_lineage_dataset.InputField(
+                namespace=c.namespace,
+                name=c.dataset,
+                field=c.input_field,
+                transformations=[
+                    column_lineage_dataset.Transformation(type="DIRECT", subtype=c.subtype)
+                ],
+            )
+        )
+    return column_lineage_dataset.ColumnLineageDatasetFacet(
+        fields={
+            name: column_lineage_dataset.Fields(inputFields=ins) for name, ins in inputs.items()
+        }
+    )
 
 
 def _metrics_facet(metrics: Mapping[str, float], row_count: int | None) -> Any:

@@ -1,8 +1,9 @@
 """The one naming source: every namespace, dataset, job and node id in Skewless.
 
 Services and the lineage plane build names only through these functions, so an offline source,
-its quarantine, a feature view, its online table, a training set and a model always resolve to the
-same lineage node whichever process emits or queries them.
+its quarantine, its Feast data-source definition, a feature view, its online table, a feature
+service, a training set and a model always resolve to the same lineage node whichever process
+emits or queries them.
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ def quarantine_dataset(source: str) -> str:
     return f"quarantine/{_checked('source', source)}"
 
 
+def data_source_dataset(source: str) -> str:
+    """Name the definition of a Feast data source: ``data_source/<source>``.
+
+    Versioned by the definition, not by the data: the data are ``offline/<source>``.
+    """
+    return f"data_source/{_checked('data source', source)}"
+
+
 def feature_view_dataset(view: str) -> str:
     """Name the dataset of a Feast feature view: ``feature_view/<view>``."""
     return f"feature_view/{_checked('feature view', view)}"
@@ -54,6 +63,16 @@ def feature_view_dataset(view: str) -> str:
 def online_dataset(view: str) -> str:
     """Name the online-store table of a feature view: ``online/<view>``."""
     return f"online/{_checked('feature view', view)}"
+
+
+def feature_service_dataset(service: str) -> str:
+    """Name a Feast feature service as the lineage graph shows it: ``feature_service/<service>``."""
+    return f"feature_service/{_checked('feature service', service)}"
+
+
+def served_dataset(service: str) -> str:
+    """Name the log of rows served for a feature service: ``served/<service>``."""
+    return f"served/{_checked('feature service', service)}"
 
 
 def training_set_dataset(name: str) -> str:
@@ -72,3 +91,4 @@ def job_name(action: str, obj: str) -> str:
 
 
 TRAINING_SET_PREFIX = "training_set/"
+FEATURE_SERVICE_PREFIX = "feature_service/"

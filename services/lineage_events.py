@@ -1,36 +1,58 @@
 """Lineage events of the data plane, built from results and sent via ``lineage.emitter``.
 
-One run per ingest, apply (one job per feature view, with its exact inputs),
-materialization and training set, plus model registrations. Names come from
-``lineage.identity``. Lineage never fails or blocks the data plane: the emitter
-spools what it cannot deliver and replays it on the next emit.
+One run per ingest, per feature view, on-demand view and feature service applied (each with its
+exact inputs), per materialization and per training set, plus model registrations. Every dataset
+mention names its version, so nothing is left to the intake's "latest version" guess:
+
+- ``offline/<source>``: the content hash of the accepted rows (the dataset version id);
+- ``quarantine/<source>``: the content hash of the quarantine file;
+- ``data_source/<source>``, ``feature_view/<view>``, ``feature_service/<service>``: definition
+  versions (``services.store``), so re-applying an unchanged definition records no new version;
+- ``online/<view>``: the view's definition version and the dataset versions materialized into it
+  (an unchanged definition over the same versions holds the same rows);
+- ``training_set/<name>``: the training-set version.
+
+Column lineage is emitted where it is exact: feature-view fields <- data-source columns,
+feature-service and online fields <- feature-view fields, training-set columns <- feature-view
+fields (an on-demand view's UDF is opaque, so its fields get none). Names come from
+``lineage.identity``. Lineage never fails or blocks the data plane: the emitter spools what it
+cannot deliver and replays it on the next emit.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lineage.emitter import DatasetRef, Emitter
+import pyarrow.parquet as pq
+
+from lineage.emitter import ColumnInput, DatasetRef, Emitter
 from lineage.identity import (
+    data_source_dataset,
+    feature_service_dataset,
     feature_view_dataset,
     job_name,
     online_dataset,
     quarantine_dataset,
+    served_dataset,
     source_dataset,
     training_set_dataset,
 )
 from services.contracts import SourceContract
 from services.contracts.schema import column_specs
 from services.settings import Settings
-from services.store import definition_hash
+from services.store import definition_hash, service_version, view_version
 
 if TYPE_CHECKING:
+    from feast import FeatureView
+
     from services.ingestion.gate import IngestResult
     from services.offline.training import TrainingSetVersion
     from services.online.materialize import MaterializeResult
+    from services.resolution import ViewRead
     from services.store import Store
 
 _EMITTERS: dict[tuple[str, str, str], Emitter] = {}
@@ -89,9 +111,29 @@ def _assertions(
     return tuple(out)
 
 
+def _file_fields(path: str) -> tuple[tuple[str, str, str], ...]:
+    """The columns of a parquet file as schema fields (name, Arrow type, no description)."""
+    return tuple((f.name, str(f.type), "") for f in pq.read_schema(path))
+
+
+def _file_version(prefix: str, path: str) -> str:
+    """A content hash of a file, as a dataset version id."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{prefix}{digest.hexdigest()[:16]}"
+
+
+def _identity(fields: list[str], dataset: str) -> tuple[ColumnInput, ...]:
+    """Column lineage of fields copied unchanged from the same-named fields of ``dataset``."""
+    return tuple(ColumnInput(f, dataset, f) for f in fields)
+
+
 def emit_ingest(
     settings: Settings, result: IngestResult, contract: type[SourceContract]
 ) -> str | None:
+    """One run: the new dataset version and the quarantine, with counts and assertions."""
     outputs = []
     assertions = _assertions(contract, result.report_path)
     if result.dataset_version:
@@ -104,10 +146,12 @@ def emit_ingest(
                 assertions=assertions,
             )
         )
-    if result.quarantined:
+    if result.quarantined and result.quarantine_path:
         outputs.append(
             DatasetRef(
                 name=quarantine_dataset(result.source),
+                version=_file_version("q", result.quarantine_path),
+                fields=_file_fields(result.quarantine_path),
                 row_count=result.quarantined,
                 assertions=() if result.dataset_version else assertions,
             )
@@ -129,61 +173,121 @@ def emit_ingest(
     )
 
 
+def _view_fields(view: Any) -> tuple[tuple[str, str, str], ...]:
+    return tuple((f.name, str(f.dtype), f.description) for f in view.features)
+
+
+def _view_ref(store: Store, view: str, **facts: Any) -> DatasetRef:
+    """A feature view (batch or on-demand) at its current definition version."""
+    return DatasetRef(name=feature_view_dataset(view), version=view_version(store, view), **facts)
+
+
+def _apply_view(store: Store, fv: FeatureView) -> tuple[list[DatasetRef], DatasetRef]:
+    """A batch view's apply: its data-source definition -> its definition version."""
+    from services.resolution import plan_view
+
+    if fv.batch_source is None:
+        return [], _view_ref(store, fv.name, fields=_view_fields(fv))
+    source = data_source_dataset(fv.batch_source.name)
+    contract = plan_view(store, fv.name).contract
+    inputs = [
+        DatasetRef(name=source, version=definition_hash(fv.batch_source), fields=_fields(contract))
+    ]
+    columns = _identity([f.name for f in fv.features], source)
+    return inputs, _view_ref(store, fv.name, fields=_view_fields(fv), column_lineage=columns)
+
+
 def emit_apply(settings: Settings, store: Store) -> list[str]:
-    """One run per feature view: its source (or source views) -> the view's definition version."""
+    """One run per view and per feature service applied, each with exactly its own inputs.
+
+    A batch view reads its data-source definition, an on-demand view the views it is computed
+    from, a feature service the views it selects; each writes its definition version.
+    """
     runs = []
     emitter = emitter_for(settings)
     for fv in store.feature_views.values():
-        source = fv.batch_source.name if fv.batch_source else fv.name
-        version = definition_hash(fv)
-        fields = tuple((f.name, str(f.dtype), f.description) for f in fv.features)
-        runs.append(
-            emitter.emit_run(
-                job_name("apply", fv.name),
-                inputs=[DatasetRef(name=source_dataset(source))],
-                outputs=[
-                    DatasetRef(name=feature_view_dataset(fv.name), version=version, fields=fields)
-                ],
-            )
-        )
+        inputs, output = _apply_view(store, fv)
+        runs.append(emitter.emit_run(job_name("apply", fv.name), inputs=inputs, outputs=[output]))
     for odfv in store.odfvs.values():
-        version = definition_hash(odfv)
-        inputs = [
-            DatasetRef(name=feature_view_dataset(p.name))
-            for p in odfv.source_feature_view_projections.values()
-        ]
+        inputs = [_view_ref(store, p.name) for p in odfv.source_feature_view_projections.values()]
+        output = _view_ref(store, odfv.name, fields=_view_fields(odfv))
+        runs.append(emitter.emit_run(job_name("apply", odfv.name), inputs=inputs, outputs=[output]))
+    for fs in store.services.values():
+        projections = fs.feature_view_projections
+        output = DatasetRef(
+            name=feature_service_dataset(fs.name),
+            version=service_version(store, fs.name),
+            fields=tuple(f for p in projections for f in _view_fields(p)),
+            column_lineage=tuple(
+                c
+                for p in projections
+                for c in _identity([f.name for f in p.features], feature_view_dataset(p.name))
+            ),
+        )
+        inputs = [_view_ref(store, p.name) for p in projections]
+        job = job_name("apply_feature_service", fs.name)
+        runs.append(emitter.emit_run(job, inputs=inputs, outputs=[output]))
+    return runs
+
+
+def online_version(result: MaterializeResult) -> str:
+    """The online table's version after ``result``: the view's definition and what it holds."""
+    text = json.dumps([result.view_version, sorted(result.materialized)])
+    return "o" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _online_fields(read: ViewRead) -> tuple[tuple[str, str, str], ...]:
+    """The online table's columns: entity key, event time, then the view's features."""
+    features = {f.name for f in read.features}
+    specs = column_specs(read.contract)
+    keep = [c for c in specs if c.role == "entity" or c.name == "event_timestamp"]
+    keep += [c for c in specs if c.name in features]
+    return tuple((c.name, c.kind, c.description) for c in keep)
+
+
+def emit_materialize(settings: Settings, results: list[MaterializeResult]) -> list[str]:
+    """One run per view: the dataset versions read and the view's definition -> online table."""
+    emitter = emitter_for(settings)
+    runs = []
+    for r in results:
+        view = feature_view_dataset(r.view)
+        inputs = [DatasetRef(name=source_dataset(r.read.source), version=v) for v in r.versions]
+        inputs.append(DatasetRef(name=view, version=r.view_version))
+        output = DatasetRef(
+            name=online_dataset(r.view),
+            version=online_version(r),
+            fields=_online_fields(r.read),
+            row_count=r.entities,
+            column_lineage=_identity([f.name for f in r.read.features], view),
+        )
         runs.append(
-            emitter.emit_run(
-                job_name("apply", odfv.name),
-                inputs=inputs,
-                outputs=[DatasetRef(name=feature_view_dataset(odfv.name), version=version)],
-            )
+            emitter.emit_run(job_name("materialize", r.view), inputs=inputs, outputs=[output])
         )
     return runs
 
 
-def emit_materialize(settings: Settings, results: list[MaterializeResult]) -> list[str]:
-    emitter = emitter_for(settings)
-    return [
-        emitter.emit_run(
-            job_name("materialize", r.view),
-            inputs=[DatasetRef(name=feature_view_dataset(r.view))],
-            outputs=[DatasetRef(name=online_dataset(r.view), row_count=r.entities)],
-        )
-        for r in results
-    ]
-
-
 def emit_training_set(settings: Settings, version: TrainingSetVersion) -> str | None:
+    """One run: source versions, view versions and the feature service -> the training set."""
     inputs = [
         DatasetRef(name=source_dataset(src), version=v)
         for src, versions in version.dataset_versions.items()
         for v in versions
     ]
     inputs += [
-        DatasetRef(name=feature_view_dataset(view), version=h)
+        DatasetRef(name=feature_view_dataset(view), version=version.view_versions.get(view, h))
         for view, h in version.view_hashes.items()
     ]
+    if version.service_version:
+        inputs.append(
+            DatasetRef(
+                name=feature_service_dataset(version.service), version=version.service_version
+            )
+        )
+    columns = tuple(
+        c
+        for view, names in version.features.items()
+        for c in _identity(names, feature_view_dataset(view))
+    )
     return emitter_for(settings).emit_run(
         job_name("training_set", version.name),
         inputs=inputs,
@@ -191,7 +295,9 @@ def emit_training_set(settings: Settings, version: TrainingSetVersion) -> str | 
             DatasetRef(
                 name=training_set_dataset(version.name),
                 version=version.version,
+                fields=_file_fields(version.path) if Path(version.path).exists() else (),
                 row_count=version.rows,
+                column_lineage=columns,
             )
         ],
     )
@@ -204,6 +310,7 @@ def emit_model(
     training_set_version: str,
     metrics: Mapping[str, float],
 ) -> None:
+    """Register a model version against the training-set version it was trained on."""
     emitter_for(settings).register_model(name, version, training_set_version, metrics)
 
 
@@ -218,7 +325,7 @@ def emit_drift(settings: Settings, report: Any) -> str | None:
     """A drift audit run: training set + served log in, one assertion and scores per feature."""
     ts = report.training_set
     served = DatasetRef(
-        name=f"served/{report.service}",
+        name=served_dataset(report.service),
         row_count=report.current_rows,
         metrics={"rowCount": float(report.current_rows)},
         assertions=tuple(

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ from services.ingestion.reader import read_batch
 from services.ingestion.validate import validate_rows
 from services.offline.datasets import reports_dir, write_version
 from services.store import Store, load_definitions
+
+if TYPE_CHECKING:
+    from services.online.materialize import MaterializeResult
 
 
 @dataclass
@@ -230,18 +233,21 @@ def ingest_frame(
         failed_checks=dict(Counter(str(i["check"]) for r in failures.reasons.values() for i in r)),
         batch_problems=failures.batch,
     )
+    online: list[MaterializeResult] = []
     if version is not None and update_online:
-        result.online_entities = _update_online(store, source, typed, ~invalid, version.version)
+        online = _update_online(store, source, typed, ~invalid, version.version)
+        result.online_entities = sum(r.entities for r in online)
     _write_report(Path(result.report_path), _report(result, failures.reasons, origin))
-    from services.lineage_events import emit_ingest  # local: lineage is optional at import
+    from services.lineage_events import emit_ingest, emit_materialize  # lineage is optional
 
     result.lineage_run = emit_ingest(store.settings, result, contract)
+    emit_materialize(store.settings, online)  # the online writes, as materializations
     return result
 
 
 def _update_online(
     store: Store, source: str, typed: pd.DataFrame, valid: np.ndarray, version: str
-) -> int:
+) -> list[MaterializeResult]:
     """Write the latest row of each touched entity, for every view reading this source.
 
     ``valid`` is the boolean mask of the rows of ``typed`` that were written.
@@ -256,21 +262,21 @@ def _update_online(
         if fv.batch_source is not None and fv.batch_source.name == source
     ]
     if not views:
-        return 0
+        return []
     join_key = next(c.name for c in column_specs(get_contract(source)) if c.role == "entity")
     keys = [int(k) for k in pd.unique(typed[join_key].to_numpy()[valid])]
     writer = OnlineWriter(store)
-    total = 0
+    results = []
     try:
         for view in views:
             res = write_entities(
                 store, writer, plan_view(store, view), keys=keys, at=datetime.now(UTC)
             )
-            mark_materialized(store, view, version)
-            total += res.entities
+            res.materialized = mark_materialized(store, view, version)
+            results.append(res)
     finally:
         writer.close()
-    return total
+    return results
 
 
 def ingest_file(

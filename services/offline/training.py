@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -30,12 +31,17 @@ from services.offline.engine import (
     register_versions,
 )
 from services.resolution import ServicePlan, plan_service
-from services.store import Store, definition_hash
+from services.store import Store, definition_hash, service_version, view_version
 
 
 @dataclass(frozen=True)
 class TrainingSetVersion:
-    """The identity and provenance of one training set."""
+    """The identity and provenance of one training set.
+
+    ``service_version``, ``view_versions`` (the definition versions lineage names, see
+    ``services.store.view_version``) and ``features`` (the columns each view supplied) are
+    recorded for lineage; they are not part of the version id.
+    """
 
     name: str
     version: str
@@ -46,6 +52,9 @@ class TrainingSetVersion:
     dataset_versions: dict[str, list[str]]
     view_hashes: dict[str, str]
     path: str
+    service_version: str = ""
+    view_versions: dict[str, str] = field(default_factory=dict)
+    features: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _check_entities(plan: ServicePlan, entities: pd.DataFrame) -> pd.DataFrame:
@@ -69,6 +78,18 @@ def _view_hashes(store: Store, plan: ServicePlan) -> dict[str, str]:
     out = {read.view: definition_hash(store.feature_views[read.view]) for read in plan.views}
     out.update({o.view: definition_hash(store.odfvs[o.view]) for o in plan.on_demand})
     return out
+
+
+def _lineage_fields(store: Store, plan: ServicePlan, view_hashes: dict[str, str]) -> dict[str, Any]:
+    """The fields of ``TrainingSetVersion`` recorded for lineage only (see the class)."""
+    return {
+        "service_version": service_version(store, plan.name),
+        "view_versions": {view: view_version(store, view) for view in view_hashes},
+        "features": {
+            **{read.view: [f.name for f in read.features] for read in plan.views},
+            **{o.view: [f.name for f in o.features] for o in plan.on_demand},
+        },
+    }
 
 
 def join_features(
@@ -128,6 +149,7 @@ def build_training_set(
     folder = store.settings.training_dir / ts_name
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"ts{ident}.parquet"
+    lineage = _lineage_fields(store, plan, view_hashes)
     meta = TrainingSetVersion(
         name=ts_name,
         version=f"ts{ident}",
@@ -138,9 +160,10 @@ def build_training_set(
         dataset_versions=read_versions,
         view_hashes=view_hashes,
         path=str(final),
+        **lineage,
     )
-    if final.exists():
-        return frame, load_training_set_version(final)
+    if final.exists():  # recorded before, perhaps without the lineage fields of today
+        return frame, replace(load_training_set_version(final), **lineage)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata(
         {

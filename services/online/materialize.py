@@ -20,19 +20,27 @@ from services.offline.datasets import list_versions
 from services.offline.engine import connect, latest_rows, register_versions
 from services.online.writer import OnlineWriter
 from services.resolution import ViewRead, plan_view
-from services.store import Store, now_utc
+from services.store import Store, definition_hash, now_utc
 
 Progress = Callable[[str, int], None]
 
 
 @dataclass
 class MaterializeResult:
-    """What one view's materialization wrote."""
+    """What one view's materialization wrote.
+
+    ``versions`` are the dataset versions read; ``materialized`` the versions the online table
+    reflects once this write is done (what the next incremental run skips); ``view_version`` the
+    view's definition hash. ``read`` is what was read, for lineage.
+    """
 
     view: str
+    read: ViewRead
     rows: int = 0
     entities: int = 0
     versions: list[str] = field(default_factory=list)
+    materialized: list[str] = field(default_factory=list)
+    view_version: str = ""
 
 
 def _state_path(store: Store) -> Path:
@@ -64,7 +72,9 @@ def write_entities(
     progress: Progress | None = None,
 ) -> MaterializeResult:
     """Write the latest row at ``at`` of each entity in ``keys`` (all when None)."""
-    result = MaterializeResult(view=read.view)
+    result = MaterializeResult(
+        view=read.view, read=read, view_version=definition_hash(store.feature_views[read.view])
+    )
     con = connect()
     try:
         result.versions = register_versions(con, store.settings.offline_dir, read, "src")
@@ -135,6 +145,7 @@ def materialize(
                 )
             result = write_entities(store, writer, read, keys=keys, at=at, progress=progress)
             state[name] = sorted(set(state.get(name, [])) | {v.version for v in versions})
+            result.materialized = state[name]
             results.append(result)
         _save_state(store, state)
     finally:
@@ -142,8 +153,9 @@ def materialize(
     return results
 
 
-def mark_materialized(store: Store, view: str, version: str) -> None:
-    """Record that a version's entities were written online (by ingest)."""
+def mark_materialized(store: Store, view: str, version: str) -> list[str]:
+    """Record that a version's entities were written online (by ingest); return all so recorded."""
     state = _load_state(store)
     state[view] = sorted(set(state.get(view, [])) | {version})
     _save_state(store, state)
+    return state[view]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, cast, get_args
@@ -168,10 +168,23 @@ def authenticate(session: Session, token: str) -> Principal | None:
 
 def authenticate_many(session: Session, tokens: Iterable[str]) -> dict[str, Principal]:
     """Authenticate several tokens with one query; unknown or revoked tokens are left out."""
-    by_hash = {hash_token(t): t for t in tokens if t}
+    by_hash = token_hashes(tokens)
+    return principals_of(by_hash, access_sql.callers(session, by_hash))
+
+
+def token_hashes(tokens: Iterable[str]) -> dict[str, str]:
+    """The stored hash of each (non-empty) token, mapped back to the token."""
+    return {hash_token(t): t for t in tokens if t}
+
+
+def principals_of(
+    by_hash: Mapping[str, str], callers: Mapping[str, tuple[str, str, set[str]]]
+) -> dict[str, Principal]:
+    """The principal of each token whose hash ``callers`` (``access_sql.callers``) found live."""
     return {
         by_hash[digest]: Principal(name=name, role=_check_role(role), namespaces=frozenset(grants))
-        for digest, (name, role, grants) in access_sql.callers(session, by_hash).items()
+        for digest, (name, role, grants) in callers.items()
+        if digest in by_hash
     }
 
 

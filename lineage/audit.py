@@ -12,12 +12,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from lineage.db import access_sql
-from lineage.db.bulk import insert_rows
-from lineage.db.models import AuditLog
+from lineage.db.bulk import write_all
+from lineage.db.models import AuditHead, AuditLog
 
 GENESIS_HASH = "0" * 64
 
@@ -119,7 +120,25 @@ def append_audit_batch(session: Session, entries: Sequence[PendingEntry]) -> lis
     """
     if not entries:
         return []
-    last_id, last_hash = access_sql.lock_audit_head(session)
+    rows, stored = chain_entries(entries, access_sql.lock_audit_head(session))
+    write_all(session, [(AuditLog, rows)], [(AuditHead, head_rows(stored))])
+    return stored
+
+
+def chain_entries(
+    entries: Sequence[PendingEntry], head: tuple[int, str]
+) -> tuple[list[dict[str, Any]], list[AuditEntry]]:
+    """Chain entries onto the (locked) head: the rows to insert, and the entries they store.
+
+    Args:
+        entries: The entries, oldest first.
+        head: The chain head's (last id, last hash), locked by the caller until commit.
+
+    Returns:
+        The ``audit_log`` rows and the entries as returned to auditors, in order.
+
+    """
+    last_id, last_hash = head
     rows, stored = [], []
     for item in entries:
         entry_id, principal = last_id + 1, _clean(item.principal, 200)
@@ -146,9 +165,14 @@ def append_audit_batch(session: Session, entries: Sequence[PendingEntry]) -> lis
             AuditEntry(entry_id, when, principal, action, obj, item.allowed, source, digest)
         )
         last_id, last_hash = entry_id, digest
-    insert_rows(session, AuditLog, rows)
-    access_sql.move_audit_head(session, last_id, last_hash)
-    return stored
+    return rows, stored
+
+
+def head_rows(stored: Sequence[AuditEntry]) -> list[dict[str, Any]]:
+    """The chain head's update after ``stored`` were appended (none if nothing was)."""
+    if not stored:
+        return []
+    return [{"id": 1, "last_id": stored[-1].id, "last_hash": stored[-1].hash}]
 
 
 def to_entry(row: AuditLog) -> AuditEntry:

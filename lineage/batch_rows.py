@@ -1,17 +1,20 @@
 """The rows one batch of intake touches, held in memory, and the rules that change them.
 
-``lineage.derive`` reads these rows once per batch, applies the events to them in order, and
-writes what changed. Each row records whether it is new (to insert) or changed (to update).
+``batch_keys`` names the rows a batch of events touches; ``lineage.derive`` reads them once per
+batch, applies the events to them in order, and writes what changed. Each row records whether it
+is new (to insert), changed (to update) or, for a run's edge, replaced (to delete).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lineage.events import TERMINAL_STATES
-from lineage.rules import run_state_wins
+from lineage.db import intake_sql as sql
+from lineage.events import TERMINAL_STATES, DatasetRecord, ParsedEvent
+from lineage.rules import VERSION_PRECEDENCE, explicit_version, run_state_wins
 
 Key = tuple[str, str]
 
@@ -64,12 +67,44 @@ class RunRow:
 
 @dataclass
 class EdgeRow:
-    """A run's input or output edge to a dataset, and how its version was known."""
+    """A run's input or output edge to one version of a dataset, and how that was known."""
 
-    version: VersionRow | None  # None for a stored edge this batch has not changed
+    version: VersionRow | None  # None for a stored edge: its version is ``version_id``
+    version_id: int | None
     source: str
     new: bool
-    dirty: bool = False
+    dirty: bool = False  # a stored edge whose source became stronger
+    deleted: bool = False  # replaced by a stronger mention of the dataset
+
+    def links(self, version: VersionRow) -> bool:
+        """Whether this edge is to ``version``."""
+        if self.version is not None:
+            return self.version is version
+        return self.version_id is not None and self.version_id == version.id
+
+
+def link_version(group: list[EdgeRow], version: VersionRow, source: str) -> None:
+    """Record that a run's mention of a dataset resolved to ``version`` (by ``source``).
+
+    A run keeps, per dataset, the versions its strongest kind of mention named: a stronger
+    mention (a ``version`` facet over a schema hash over an inferred latest) replaces what
+    weaker ones linked; mentions as strong add their versions (a training set reads several
+    versions of a source); an inferred mention adds nothing once the run links the dataset.
+    """
+    rank = VERSION_PRECEDENCE[source]
+    top = max((VERSION_PRECEDENCE[e.source] for e in group if not e.deleted), default=-1)
+    if rank < top or (rank == top and source == "inferred"):
+        return
+    if rank > top:
+        for edge in group:
+            edge.deleted = True
+    found = next((edge for edge in group if edge.links(version)), None)
+    if found is None:
+        group.append(EdgeRow(version, version.id, source, new=True))
+        return
+    found.dirty |= found.source != source
+    found.deleted = False
+    found.source = source
 
 
 def merge_facets(row: NodeRow | VersionRow | RunRow, facets: dict[str, Any]) -> bool:
@@ -91,3 +126,50 @@ def apply_state(run: RunRow, event_type: str, when: datetime, created: bool) -> 
     if run_state_wins(event_type, when, run.state, run.state_time):
         run.state = event_type
         run.state_time = when
+
+
+def batch_keys(
+    events: Sequence[ParsedEvent],
+    hashes: Collection[str] = (),
+    *,
+    audit_head: bool = False,
+    tokens: Collection[str] = (),
+) -> sql.BatchKeys:
+    """What deriving ``events`` reads: the rows they mention, by natural key."""
+    jobs: set[Key] = set()
+    datasets: set[Key] = set()
+    versions: set[tuple[str, str, str]] = set()
+    latest: set[Key] = set()
+    runs: set[str] = set()
+    columns: set[Key] = set()
+    for event in events:
+        if event.job_namespace is not None and event.job_name is not None:
+            jobs.add((event.job_namespace, event.job_name))
+        records: tuple[DatasetRecord, ...] = ()
+        if event.kind == "run" and event.run_id is not None:
+            runs.add(event.run_id)
+            records = (*event.inputs, *event.outputs)
+            columns.update(
+                (r.namespace, r.name) for r in event.outputs if "columnLineage" in r.facets
+            )
+        if event.dataset is not None:
+            records = (*records, event.dataset)
+        for record in records:
+            key = (record.namespace, record.name)
+            datasets.add(key)
+            explicit = explicit_version(record)
+            if explicit is None:
+                latest.add(key)
+            else:
+                versions.add((*key, explicit[0]))
+    return sql.BatchKeys(
+        hashes=hashes,
+        jobs=jobs,
+        datasets=datasets,
+        versions=versions,
+        latest=latest,
+        runs=runs,
+        columns=columns,
+        audit_head=audit_head,
+        tokens=tokens,
+    )

@@ -4,10 +4,12 @@ The rules are those of one event at a time (see ``lineage.service``): jobs and d
 upserted with their facets merged; a dataset mention resolves to the version its ``version``
 facet names, else a hash of its schema, else the dataset's latest version; runs keep an
 order-tolerant state; a run keeps one edge per dataset, and a stronger version source replaces a
-weaker one; outputs record column lineage. A batch applies the events in order to an in-memory
-copy of the rows they touch (read with one query per table), then writes what changed with one
-statement per table and kind of change. The caller holds ``lock_intake`` so nobody writes the
-same rows in between.
+weaker one while mentions as strong add their versions (``batch_rows.link_version``); outputs
+record column lineage. A batch names the rows it touches (``batch_rows.batch_keys``),
+which are read together (``intake_sql.lock_and_read``); it applies the events in order to that
+in-memory copy, then writes what is new or changed together (``bulk.write_all``): on
+PostgreSQL one round trip each way, whatever the batch holds. The read holds the intake lock
+until the caller commits, so nobody writes the same rows in between.
 """
 
 from __future__ import annotations
@@ -19,9 +21,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lineage.batch_rows import EdgeRow, Key, NodeRow, RunRow, VersionRow, apply_state, merge_facets
+from lineage.batch_rows import (
+    EdgeRow,
+    Key,
+    NodeRow,
+    RunRow,
+    VersionRow,
+    apply_state,
+    link_version,
+    merge_facets,
+)
 from lineage.db import intake_sql as sql
-from lineage.db.bulk import Rows, allocate_ids, insert_all, update_by_pk
+from lineage.db.bulk import Groups, Rows, allocate_ids, write_all
 from lineage.db.models import (
     Base,
     ColumnLineage,
@@ -33,7 +44,7 @@ from lineage.db.models import (
     RunOutput,
 )
 from lineage.events import DatasetRecord, ParsedEvent
-from lineage.rules import VERSION_PRECEDENCE, explicit_version, schema_hash
+from lineage.rules import explicit_version, schema_hash
 
 _NEW_ORDER = 1 << 62  # new rows sort after every stored id, in creation order
 
@@ -41,7 +52,7 @@ _NEW_ORDER = 1 << 62  # new rows sort after every stored id, in creation order
 class GraphBatch:
     """The rows a batch of events touches, read once, changed in memory, written once."""
 
-    def __init__(self, session: Session, events: Sequence[ParsedEvent], now: datetime) -> None:
+    def __init__(self, session: Session, reads: sql.BatchReads, now: datetime) -> None:
         self.session = session
         self.now = now
         self._counter = itertools.count(_NEW_ORDER)
@@ -50,58 +61,43 @@ class GraphBatch:
         self.versions: dict[tuple[Key, str], VersionRow] = {}
         self.latest: dict[Key, VersionRow | None] = {}
         self.runs: dict[str, RunRow] = {}
-        self.edges: dict[tuple[type[RunInput] | type[RunOutput], str, Key], EdgeRow] = {}
+        self.edges: dict[tuple[sql.Edge, str, Key], list[EdgeRow]] = {}
         self.columns: dict[tuple[Any, ...], tuple[VersionRow, dict[str, Any]]] = {}
-        self._load(events)
+        self._reserved = reads.ids
+        self._known_columns = reads.columns
+        self._load(reads)
 
     # --- read ----------------------------------------------------------------------------------
 
-    def _load(self, events: Sequence[ParsedEvent]) -> None:
-        job_keys: set[Key] = set()
-        records: list[DatasetRecord] = []
-        run_ids: set[str] = set()
-        for event in events:
-            if event.job_namespace is not None and event.job_name is not None:
-                job_keys.add((event.job_namespace, event.job_name))
-            if event.kind == "run" and event.run_id is not None:
-                run_ids.add(event.run_id)
-                records.extend((*event.inputs, *event.outputs))
-            if event.dataset is not None:
-                records.append(event.dataset)
-        for key, (id_, facets) in sql.jobs_by_keys(self.session, job_keys).items():
+    def _load(self, reads: sql.BatchReads) -> None:
+        for key, (id_, facets) in reads.jobs.items():
             self.jobs[key] = NodeRow(id_, facets)
-        ds_keys = {(r.namespace, r.name) for r in records}
-        stored = sql.datasets_by_keys(self.session, ds_keys)
-        for key, (id_, facets) in stored.items():
+        for key, (id_, facets) in reads.datasets.items():
             self.datasets[key] = NodeRow(id_, facets)
         by_id = {node.id: key for key, node in self.datasets.items()}
-        wanted = set()
-        for record in records:
-            explicit = explicit_version(record)
-            key = (record.namespace, record.name)
-            if explicit is not None and key in stored:
-                wanted.add((stored[key][0], explicit[0]))
-        for row in sql.versions_by_keys(self.session, wanted):
+        for row in reads.versions:
             self._remember(by_id[row.dataset_id], row)
         # The latest version is only consulted for a mention that names no version.
-        inferred = {(r.namespace, r.name) for r in records if explicit_version(r) is None}
-        latest_of = [stored[key][0] for key in inferred if key in stored]
-        for row in sql.latest_versions(self.session, latest_of):
+        for row in reads.latest:
             self.latest[by_id[row.dataset_id]] = self._remember(by_id[row.dataset_id], row)
-        for row in sql.runs_by_ids(self.session, run_ids):
-            self.runs[row.run_id] = RunRow(
-                row.run_id,
+        for run in reads.runs:
+            self.runs[run.run_id] = RunRow(
+                run.run_id,
                 None,
-                row.job_id,
-                row.state,
-                row.state_time,
-                row.started_at,
-                row.ended_at,
-                row.facets,
-                row.job_facets,
+                run.job_id,
+                run.state,
+                run.state_time,
+                run.started_at,
+                run.ended_at,
+                run.facets,
+                run.job_facets,
                 new=False,
             )
-        self._load_edges(by_id)
+        for edge, found in reads.edges.items():
+            for run_id, ds_id, dv_id, source in found:
+                if ds_id in by_id:  # edges to datasets this batch does not mention stay as they are
+                    group = self.edges.setdefault((edge, run_id, by_id[ds_id]), [])
+                    group.append(EdgeRow(None, dv_id, source, new=False))
 
     def _remember(self, dataset: Key, row: Any) -> VersionRow:
         key = (dataset, row.version)
@@ -117,15 +113,6 @@ class GraphBatch:
                 stored=True,
             )
         return self.versions[key]
-
-    def _load_edges(self, by_id: dict[int | None, Key]) -> None:
-        stored_runs = [run_id for run_id, run in self.runs.items() if not run.new]
-        for edge in (RunInput, RunOutput):
-            for (run_id, ds_id), (_, source) in sql.run_edges(
-                self.session, edge, stored_runs
-            ).items():
-                if ds_id in by_id:  # edges to datasets this batch does not mention stay as they are
-                    self.edges[(edge, run_id, by_id[ds_id])] = EdgeRow(None, source, new=False)
 
     # --- apply ---------------------------------------------------------------------------------
 
@@ -214,15 +201,8 @@ class GraphBatch:
                 if edge is RunOutput:
                     self._columns(version, record)
 
-    def _edge(
-        self, edge: type[RunInput] | type[RunOutput], run_id: str, version: VersionRow, source: str
-    ) -> None:
-        key = (edge, run_id, version.dataset)
-        found = self.edges.get(key)
-        if found is None:
-            self.edges[key] = EdgeRow(version, source, new=True)
-        elif VERSION_PRECEDENCE[source] > VERSION_PRECEDENCE[found.source]:
-            found.version, found.source, found.dirty = version, source, True
+    def _edge(self, edge: sql.Edge, run_id: str, version: VersionRow, source: str) -> None:
+        link_version(self.edges.setdefault((edge, run_id, version.dataset), []), version, source)
 
     def _columns(self, version: VersionRow, record: DatasetRecord) -> None:
         fields = record.facets.get("columnLineage", {}).get("fields", {})
@@ -242,52 +222,54 @@ class GraphBatch:
 
     # --- write ---------------------------------------------------------------------------------
 
-    def write(self, also: Sequence[tuple[type[Base], Rows]] = ()) -> None:
-        """Write every new row (with ``also``) in one statement, then every changed row.
+    def write(self, inserts: Groups = (), updates: Groups = ()) -> None:
+        """Write every new and changed row, with ``inserts`` and ``updates``, in one statement.
 
-        Ids of new jobs, datasets and versions are reserved first, so the rows that reference
-        them are complete before anything is written.
+        Ids of new jobs, datasets and versions are assigned first (reserved by the read on
+        PostgreSQL), so the rows that reference them are complete before anything is written.
         """
         self._assign_ids()
-        inserts: list[tuple[type[Base], Rows]] = [
-            *also,
+        new: list[tuple[type[Base], Rows]] = [
+            *inserts,
             (Job, self._new_nodes(self.jobs)),
             (Dataset, self._new_nodes(self.datasets)),
             (DatasetVersion, self._new_versions()),
             (Run, [self._run_row(run) for run in self.runs.values() if run.new]),
-            (RunInput, self._edge_rows(RunInput, new=True)),
-            (RunOutput, self._edge_rows(RunOutput, new=True)),
+            (RunInput, self._edge_rows(RunInput, "new")),
+            (RunOutput, self._edge_rows(RunOutput, "new")),
             (ColumnLineage, self._column_rows()),
         ]
-        insert_all(self.session, inserts)
+        changed: list[tuple[type[Base], Rows]] = [*updates]
         for model, nodes in ((Job, self.jobs), (Dataset, self.datasets)):
-            changed = [
+            rows = [
                 {"id": node.id, "facets": node.facets, "updated_at": self.now}
                 for node in nodes.values()
                 if node.dirty and not node.new
             ]
-            update_by_pk(self.session, model, changed)
+            changed.append((model, rows))
         versions = [{"id": v.id, "facets": v.facets} for v in self.versions.values() if v.dirty]
-        update_by_pk(self.session, DatasetVersion, versions)
+        changed.append((DatasetVersion, versions))
         runs = [self._run_row(run) for run in self.runs.values() if run.dirty and not run.new]
-        update_by_pk(self.session, Run, runs)
-        for edge in (RunInput, RunOutput):
-            update_by_pk(self.session, edge, self._edge_rows(edge, new=False))
+        changed.append((Run, runs))
+        for edge in sql.EDGES:
+            changed.append((edge, self._edge_rows(edge, "changed")))
+        deleted = [(edge, self._edge_rows(edge, "deleted")) for edge in sql.EDGES]
+        write_all(self.session, new, changed, deleted)
 
     def _assign_ids(self) -> None:
         new_jobs = [node for node in self.jobs.values() if node.new]
         new_datasets = [node for node in self.datasets.values() if node.new]
         new_versions = [v for v in self.versions.values() if v.id is None]
-        ids = allocate_ids(
-            self.session,
-            {Job: len(new_jobs), Dataset: len(new_datasets), DatasetVersion: len(new_versions)},
-        )
-        for node, id_ in zip(new_jobs, ids[Job], strict=True):
+        counts = {Job: len(new_jobs), Dataset: len(new_datasets), DatasetVersion: len(new_versions)}
+        ids = self._reserved or allocate_ids(self.session, counts)
+        for node, id_ in zip(new_jobs, ids[Job], strict=False):
             node.id = id_
-        for node, id_ in zip(new_datasets, ids[Dataset], strict=True):
+        for node, id_ in zip(new_datasets, ids[Dataset], strict=False):
             node.id = id_
-        for version, id_ in zip(new_versions, ids[DatasetVersion], strict=True):
+        for version, id_ in zip(new_versions, ids[DatasetVersion], strict=False):
             version.id = id_
+        for model, count in counts.items():  # the reservation is an upper bound, never short
+            assert len(ids[model]) >= count, f"{count} new {model.__name__} rows, fewer ids"
 
     def _new_nodes(self, nodes: dict[Key, NodeRow]) -> list[dict[str, Any]]:
         return [
@@ -342,30 +324,32 @@ class GraphBatch:
             row["job_id"] = self.jobs[run.job].id
         return row
 
-    def _edge_rows(
-        self, edge: type[RunInput] | type[RunOutput], *, new: bool
-    ) -> list[dict[str, Any]]:
+    def _edge_rows(self, edge: sql.Edge, change: str) -> list[dict[str, Any]]:
+        """Rows of ``edge`` to insert (``new``), update (``changed``) or delete (``deleted``)."""
         rows = []
-        for (kind, run_id, dataset), item in self.edges.items():
-            if kind is not edge or item.new is not new or not (item.new or item.dirty):
+        for (kind, run_id, dataset), group in self.edges.items():
+            if kind is not edge:
                 continue
-            assert item.version is not None, "a new or changed edge names its version"
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "dataset_id": self.datasets[dataset].id,
-                    "dataset_version_id": item.version.id,
-                    "version_source": item.source,
-                }
-            )
+            for item in group:
+                if item.new:
+                    state = "gone" if item.deleted else "new"
+                else:
+                    state = "deleted" if item.deleted else "changed" if item.dirty else "kept"
+                if state != change:
+                    continue
+                version_id = item.version.id if item.version is not None else item.version_id
+                row = {"run_id": run_id, "dataset_version_id": version_id}
+                if change != "deleted":
+                    row["version_source"] = item.source
+                if change == "new":
+                    row["dataset_id"] = self.datasets[dataset].id
+                rows.append(row)
         return rows
 
     def _column_rows(self) -> list[dict[str, Any]]:
-        stored = {v.id for v, _ in self.columns.values() if v.stored and v.id is not None}
-        known = sql.column_lineage_keys(self.session, stored)
         rows = []
         for (_, _, *ident), (version, extra) in self.columns.items():
-            if (version.id, *ident) in known:
+            if (version.id, *ident) in self._known_columns:
                 continue
             out_field, in_ns, in_name, in_field = ident
             rows.append(
@@ -384,14 +368,17 @@ class GraphBatch:
 def derive(
     session: Session,
     events: Sequence[ParsedEvent],
+    reads: sql.BatchReads,
     now: datetime,
-    also: Sequence[tuple[type[Base], Rows]] = (),
+    inserts: Groups = (),
+    updates: Groups = (),
 ) -> None:
     """Derive the graph changes of ``events`` (new, in arrival order) and write them.
 
-    ``also`` holds other new rows (the raw events) to insert in the same statement.
+    ``reads`` holds the stored rows they touch (``lock_and_read`` of ``batch_keys``); ``inserts``
+    and ``updates`` are other rows (raw events, audit entries) to write in the same statement.
     """
-    batch = GraphBatch(session, events, now)
+    batch = GraphBatch(session, reads, now)
     for event in events:
         batch.apply(event)
-    batch.write(also)
+    batch.write(inserts, updates)

@@ -2,10 +2,12 @@
 
 A request is parsed and validated on the event loop, then handed to ``IntakeQueue``. One writer
 thread takes everything queued (up to ``max_batch``), and in one transaction authenticates the
-tokens, authorizes each event's namespaces, stores the raw events, derives the graph
-(``service.ingest_events``) and appends one audit entry per request; then it commits and answers
-every request. A 201 therefore still means the event and its audit entry are durable. With one
-producer a batch holds one request; under load a batch holds many and the cost per event falls.
+tokens (read with everything the batch touches, ``service.IntakeBatch``), authorizes each event's
+namespaces, then stores the raw events, derives the graph and appends one audit entry per
+request; then it commits and answers every request. A 201 therefore still means the event and
+its audit entry are durable. With one producer a batch holds one request; under load a batch
+holds many and the cost per event falls. A batch whose connection the database dropped goes again
+once on a new connection.
 
 If a batch fails, its requests are retried one by one, so one bad request (a value the database
 refuses) fails alone; a failed request's audit entry is written in a transaction of its own.
@@ -23,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineage import access, service
@@ -148,11 +150,17 @@ class IntakeQueue:
             if stop:
                 return
 
-    def _process(self, batch: list[tuple[Submission, Any]]) -> None:
+    def _process(self, batch: list[tuple[Submission, Any]], retry: bool = True) -> None:
         try:
             with session_scope(self._factory) as session:
                 outcomes = handle(session, [s for s, _ in batch])
         except Exception as exc:
+            if retry and isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                # The connection died (a database restart or a killed backend); the pool has
+                # dropped it, so the same batch goes again on a fresh one.
+                log.warning("intake connection lost; retrying the batch on a new connection")
+                self._process(batch, retry=False)
+                return
             if len(batch) > 1:
                 for item in batch:
                     self._process([item])
@@ -213,7 +221,10 @@ def handle(session: Session, submissions: list[Submission]) -> list[Outcome]:
     Checks run in the order of a single request: no valid token is 401, an invalid event 422,
     a namespace outside the caller's grants 403.
     """
-    principals = access.authenticate_many(session, {s.token for s in submissions})
+    candidates = [s.incoming for s in submissions if s.incoming is not None]
+    by_hash = access.token_hashes({s.token for s in submissions})
+    batch = service.IntakeBatch.open(session, candidates, token_hashes=by_hash, audit=True)
+    principals = access.principals_of(by_hash, batch.callers)
     outcomes: list[Outcome] = []
     accepted: list[service.Incoming] = []
     slots: list[int] = []
@@ -234,9 +245,9 @@ def handle(session: Session, submissions: list[Submission]) -> list[Outcome]:
         allowed = not isinstance(outcome.error, Unauthenticated | Forbidden)
         entries.append(_entry(submission, outcome.principal, allowed=allowed))
         outcomes.append(outcome)
-    for slot, result in zip(slots, service.ingest_events(session, accepted), strict=True):
+    results = batch.store(accepted, entries)
+    for slot, result in zip(slots, results, strict=True):
         outcomes[slot] = Outcome(outcomes[slot].principal, result=result)
-    append_audit_batch(session, entries)
     return outcomes
 
 

@@ -103,7 +103,7 @@ def _child(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING)
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, pre_ping=False)  # IntakeQueue retries a dead connection
 
     def deliver(items: list[tuple[Any, Answer]]) -> None:
         answers.send(items)

@@ -10,16 +10,24 @@ re-exported here so callers have one entry point.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from lineage.audit import PendingEntry, chain_entries, head_rows
+from lineage.batch_rows import batch_keys
 from lineage.db import intake_sql
 from lineage.db import repositories as repo
-from lineage.db.models import LineageEvent
+from lineage.db.bulk import RawJSON, Rows
+from lineage.db.models import (
+    AuditHead,
+    AuditLog,
+    Base,
+    LineageEvent,
+)
 from lineage.derive import derive
 from lineage.events import ParsedEvent, validate_event
 from lineage.queries import impact, lineage_graph, provenance
@@ -30,6 +38,7 @@ from lineage.usage import history, reads, usage
 __all__ = [
     "Incoming",
     "IngestResult",
+    "IntakeBatch",
     "RegisteredModel",
     "history",
     "impact",
@@ -57,9 +66,9 @@ class IngestResult:
 
 @dataclass(frozen=True)
 class Incoming:
-    """A validated event waiting to be stored, with its content hash and sender."""
+    """A validated event waiting to be stored: its canonical JSON, content hash and sender."""
 
-    event: Mapping[str, Any]
+    canonical: str
     parsed: ParsedEvent
     digest: str
     received_by: str | None = None
@@ -73,8 +82,9 @@ class Incoming:
 
         """
         parsed = validate_event(dict(event))
-        digest = hashlib.sha256(canonical_json(event).encode("utf-8")).hexdigest()
-        return cls(event, parsed, digest, received_by)
+        canonical = canonical_json(event)
+        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return cls(canonical, parsed, digest, received_by)
 
 
 def ingest_event(
@@ -97,50 +107,103 @@ def ingest_event(
     return ingest_events(session, [Incoming.of(event, received_by)])[0]
 
 
-def ingest_events(session: Session, items: Sequence[Incoming]) -> list[IngestResult]:
+def ingest_events(
+    session: Session, items: Sequence[Incoming], audit: Sequence[PendingEntry] = ()
+) -> list[IngestResult]:
     """Store a batch of validated events and derive their graph, in arrival order.
-
-    The raw events are appended first (a hash already stored, or repeated earlier in the batch,
-    is a duplicate and a no-op), then the graph is derived from the new ones with a fixed number
-    of statements (``lineage.derive``). Intake writers are serialized for the transaction.
 
     Args:
         session: An open session; the caller commits.
         items: Validated events (``Incoming.of``).
+        audit: Audit entries of the requests that carried them (HTTP intake).
 
     Returns:
         One result per item, in order.
 
     """
-    if not items:
+    if not items and not audit:
         return []
-    intake_sql.lock_intake(session)
-    seen = intake_sql.stored_event_hashes(session, {item.digest for item in items})
-    now = datetime.now(UTC)
-    results, fresh = [], []
-    for item in items:
-        duplicate = item.digest in seen
-        seen.add(item.digest)
-        if not duplicate:
-            fresh.append(item)
-        results.append(IngestResult(item.digest, duplicate, item.parsed.kind, item.parsed.run_id))
-    rows = [
-        {
-            "event_hash": item.digest,
-            "event_kind": item.parsed.kind,
-            "event_type": item.parsed.event_type,
-            "event_time": item.parsed.event_time,
-            "run_id": item.parsed.run_id,
-            "payload": dict(item.event),
-            "received_at": now,
-            "received_by": item.received_by,
-        }
-        for item in fresh
-    ]
-    derive(session, [item.parsed for item in fresh], now, also=[(LineageEvent, rows)])
-    if session.identity_map:
-        session.expire_all()  # ORM objects the caller holds were changed by bulk statements
-    return results
+    return IntakeBatch.open(session, items, audit=bool(audit)).store(items, audit)
+
+
+class IntakeBatch:
+    """One intake transaction: what a batch touches is read at once, then written at once.
+
+    ``open`` serializes intake writers for the transaction and reads every stored row the
+    candidate events touch, and the callers behind the given tokens, in one round trip. The HTTP
+    writer decides with those callers which events are accepted; ``store`` then stores those as
+    their canonical JSON (a hash already stored, or repeated earlier in the batch, is a
+    duplicate and a no-op), derives their graph and chains the audit entries of the batch's
+    requests onto the audit log, all written together.
+    """
+
+    def __init__(self, session: Session, reads: intake_sql.BatchReads) -> None:
+        self._session = session
+        self._reads = reads
+
+    @classmethod
+    def open(
+        cls,
+        session: Session,
+        candidates: Sequence[Incoming],
+        *,
+        token_hashes: Collection[str] = (),
+        audit: bool = False,
+    ) -> IntakeBatch:
+        """Lock intake and read what ``candidates`` touch (and, with ``audit``, the chain head)."""
+        keys = batch_keys(
+            [item.parsed for item in candidates],
+            {item.digest for item in candidates},
+            audit_head=audit,
+            tokens=token_hashes,
+        )
+        return cls(session, intake_sql.lock_and_read(session, keys))
+
+    @property
+    def callers(self) -> dict[str, tuple[str, str, set[str]]]:
+        """The live callers of the tokens given to ``open`` (``access.principals_of``)."""
+        return self._reads.callers
+
+    def store(
+        self, items: Sequence[Incoming], audit: Sequence[PendingEntry] = ()
+    ) -> list[IngestResult]:
+        """Store ``items`` (candidates given to ``open``) and ``audit``; one result per item."""
+        seen = self._reads.hashes
+        now = datetime.now(UTC)
+        results, fresh = [], []
+        for item in items:
+            duplicate = item.digest in seen
+            seen.add(item.digest)
+            if not duplicate:
+                fresh.append(item)
+            results.append(
+                IngestResult(item.digest, duplicate, item.parsed.kind, item.parsed.run_id)
+            )
+        rows = [
+            {
+                "event_hash": item.digest,
+                "event_kind": item.parsed.kind,
+                "event_type": item.parsed.event_type,
+                "event_time": item.parsed.event_time,
+                "run_id": item.parsed.run_id,
+                "payload": RawJSON(item.canonical),
+                "received_at": now,
+                "received_by": item.received_by,
+            }
+            for item in fresh
+        ]
+        inserts: list[tuple[type[Base], Rows]] = [(LineageEvent, rows)]
+        updates: list[tuple[type[Base], Rows]] = []
+        if audit:
+            assert self._reads.audit_head is not None, "open(audit=True) locks the chain head"
+            entries, stored = chain_entries(audit, self._reads.audit_head)
+            inserts.append((AuditLog, entries))
+            updates.append((AuditHead, head_rows(stored)))
+        parsed = [item.parsed for item in fresh]
+        derive(self._session, parsed, self._reads, now, inserts, updates)
+        if self._session.identity_map:
+            self._session.expire_all()  # ORM objects the caller holds were changed in bulk
+        return results
 
 
 def summary(session: Session) -> dict[str, Any]:

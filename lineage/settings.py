@@ -26,6 +26,9 @@ class LineageSettings(BaseSettings):
     # Where POST /api/v1/lineage is written: a child process (the server's GIL stays free for
     # HTTP) or a thread of the server (no extra process; what in-process tests use).
     intake_writer: Literal["process", "thread"] = "process"
+    # How long the process writer waits for the producers its last batch answered to send
+    # their next events, so that they share one transaction (group commit's commit delay).
+    intake_linger_ms: float = Field(default=0.0, ge=0, le=50)
     page_size_max: int = Field(default=500, gt=0)
     profile: Literal["local", "production"] = "local"
     bootstrap_admin_token: str = ""

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp
 
 from lineage import access
 from lineage.api.errors import install_error_handlers
@@ -41,7 +42,7 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.intake = (
-            IntakeProcess(settings.database_url)
+            IntakeProcess(settings.database_url, linger=settings.intake_linger_ms / 1000)
             if settings.intake_writer == "process"
             else IntakeQueue(app.state.sessionmaker)
         )
@@ -66,6 +67,14 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware, factory=factory)
-    app.add_middleware(IntakeEndpoint, limit=settings.max_body_bytes, factory=factory)
     app.include_router(router)
+    # Intake is the hot path: POST /api/v1/lineage is answered ahead of the whole middleware
+    # stack (FastAPI's own error, telemetry and body-limit layers included), which it does not
+    # need: it caps, audits and maps its errors itself. Everything else goes through the stack.
+    build_stack = app.build_middleware_stack
+
+    def build_with_intake() -> ASGIApp:
+        return IntakeEndpoint(build_stack(), limit=settings.max_body_bytes, factory=factory)
+
+    app.build_middleware_stack = build_with_intake  # type: ignore[method-assign]
     return app

@@ -1,7 +1,8 @@
-"""``POST /api/v1/lineage`` answered at the edge of the app, outside FastAPI's routing stack.
+"""``POST /api/v1/lineage`` answered at the edge of the app, ahead of its middleware stack.
 
 Intake is the service's hot path: producers send every START and COMPLETE. The request is
-handled on the event loop by this pure-ASGI layer: the body is read under the size cap (413),
+handled on the event loop by this pure-ASGI layer, which ``create_app`` puts outside every
+middleware (it caps, audits and maps its own errors): the body is read under the size cap (413),
 parsed and validated, and handed to the intake writer (``lineage.intake``), which authenticates,
 authorizes, stores and audits it with concurrent requests in one transaction; the response waits
 for that commit. Every other request goes to the FastAPI app unchanged. The route declared in
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lineage import service
@@ -30,7 +31,7 @@ PATH = "/api/v1/lineage"
 
 async def ingest_request(
     intake: Writer, authorization: str, body: bytes, source_address: str, path: str
-) -> JSONResponse:
+) -> Response:
     """Validate one intake request, wait for its batch to commit, and build the response."""
     scheme, _, token = authorization.partition(" ")
     incoming, error = None, None
@@ -53,12 +54,11 @@ async def ingest_request(
         return lineage_error_response(outcome.error)
     result = outcome.result
     assert result is not None, "an outcome holds a result or an error"
-    content = {
-        "status": "duplicate" if result.duplicate else "created",
-        "eventHash": result.event_hash,
-        "runId": result.run_id,
-    }
-    return JSONResponse(content, status_code=201)
+    # The body is built as text: its values are a fixed word, a hex digest and a UUID (or null).
+    status = "duplicate" if result.duplicate else "created"
+    run_id = "null" if result.run_id is None else json.dumps(result.run_id)
+    text = f'{{"status":"{status}","eventHash":"{result.event_hash}","runId":{run_id}}}'
+    return Response(text.encode(), status_code=201, media_type="application/json")
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -91,7 +91,7 @@ class IntakeEndpoint:
             response = internal_error(exc)
         await response(scope, receive, send)
 
-    async def _handle(self, scope: Scope, receive: Receive) -> JSONResponse:
+    async def _handle(self, scope: Scope, receive: Receive) -> Response:
         headers = dict(scope["headers"])
         body = await self._body(headers.get(b"content-length"), receive)
         if body is None:

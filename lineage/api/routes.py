@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from lineage import access, service
@@ -65,7 +65,7 @@ EVENT_BODY = {
     responses=ERRORS,
     openapi_extra=EVENT_BODY,
 )
-async def post_lineage(request: Request) -> JSONResponse:
+async def post_lineage(request: Request) -> Response:
     """Accept one OpenLineage RunEvent, DatasetEvent or JobEvent (idempotent).
 
     Served by ``lineage.api.intake_path.IntakeEndpoint`` ahead of the routing stack; this route

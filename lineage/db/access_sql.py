@@ -55,13 +55,23 @@ def callers(
     """Return (principal name, role, granted namespaces) keyed by live token hash, in one query."""
     if not token_hashes:
         return {}
-    out: dict[str, tuple[str, str, set[str]]] = {}
     params = {"keys": list(token_hashes)}
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         rows: Iterable[Any] = raw.execute(session, _CALLERS_PG, params)
     else:
         rows = connection.execute(_CALLERS, params)
+    return callers_of(rows)
+
+
+def callers_statement(token_hashes: Collection[str]) -> raw.Statement:
+    """``callers`` as a prebuilt PostgreSQL statement, to send with others (``raw.pipeline``)."""
+    return (_CALLERS_PG, {"keys": list(token_hashes)})
+
+
+def callers_of(rows: Iterable[Any]) -> dict[str, tuple[str, str, set[str]]]:
+    """Fold (token hash, name, role, namespace) rows into ``callers``' answer."""
+    out: dict[str, tuple[str, str, set[str]]] = {}
     for token_hash, name, role, namespace in rows:
         found = out.setdefault(token_hash, (name, role, set()))
         if namespace is not None:
@@ -99,11 +109,6 @@ def revoke_token(session: Session, token_id: int, now: datetime) -> bool:
 
 
 _HEAD = select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()
-_MOVE_HEAD = (
-    update(AuditHead)
-    .where(AuditHead.id == 1)
-    .values(last_id=bindparam("last_id"), last_hash=bindparam("last_hash"))
-)
 
 
 def lock_audit_head(session: Session) -> tuple[int, str]:
@@ -122,15 +127,6 @@ def lock_audit_head(session: Session) -> tuple[int, str]:
         )
         return head.last_id, head.last_hash
     return int(row.last_id), str(row.last_hash)
-
-
-def move_audit_head(session: Session, last_id: int, last_hash: str) -> None:
-    """Point the (locked) chain head at its new last entry."""
-    params = {"last_id": last_id, "last_hash": last_hash}
-    if session.connection().dialect.name == "postgresql":
-        raw.execute(session, _MOVE_HEAD, params)
-    else:
-        session.connection().execute(_MOVE_HEAD, params)
 
 
 def next_audit_id(session: Session) -> int:

@@ -1,21 +1,32 @@
-"""SQL of the intake write path: set-based reads and writes for a whole batch of events.
+"""SQL of the intake write path: everything a batch of events reads, in one round trip.
 
-Every function takes a ``Session`` and whole key sets, so one batch of events costs a fixed number
-of statements however many events, jobs or datasets it holds. Callers own the transaction and
-hold ``lock_intake`` for it, which makes read-then-write safe across processes.
+A batch names what it touches (``BatchKeys``: event hashes, jobs, datasets, versions, runs, the
+callers' tokens) and gets back every stored row of those (``BatchReads``). On PostgreSQL the
+read is one statement with a constant text, prepared once, and goes out together with the token
+lookup and the intake lock: the keys travel as one JSON document, versions and runs are found by
+natural keys in the same statement, ids for the batch's new rows are reserved from the
+sequences, and the audit chain's head is locked there too. The intake writer's time was mostly
+round trips and per-statement overhead, so one round trip instead of a dozen is what makes it
+fast. Elsewhere (SQLite) each table is read with its own prebuilt statement. ``lock_and_read``
+serializes intake writers for the rest of the transaction, which the caller owns; that is what
+makes read-then-write safe across processes.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Select, Text, and_, any_, bindparam, func, select, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import BigInteger, Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from lineage.db import raw
+from lineage.db import access_sql, raw
+from lineage.db.access_sql import lock_audit_head
 from lineage.db.models import (
+    Base,
     ColumnLineage,
     Dataset,
     DatasetVersion,
@@ -29,31 +40,273 @@ from lineage.db.models import (
 # Any constant shared by every intake writer; pg_advisory_xact_lock releases it at commit.
 INTAKE_LOCK_KEY = 0x5EE71E55
 Key = tuple[str, str]
+Edge = type[RunInput] | type[RunOutput]
+EDGES: tuple[Edge, ...] = (RunInput, RunOutput)
+# Tables whose new rows get ids before they are written (rows that reference them need them).
+RESERVED: tuple[type[Base], ...] = (Job, Dataset, DatasetVersion)
 
 
-# Statements are built once: executing a prebuilt statement skips building and hashing it again.
-# Each read has two forms. Generic: an "expanding" IN list (SQLite). PostgreSQL: the keys as
-# arrays, so the text is constant (prepared once, one index probe per key; an IN list has a new
-# text, parse and plan for every batch size) and it runs on psycopg directly (``lineage.db.raw``).
-_TEXTS, _IDS = ARRAY(Text), ARRAY(BigInteger)
+class VersionFound(NamedTuple):
+    """A stored dataset version."""
+
+    id: int
+    dataset_id: int
+    version: str
+    version_source: str
+    facets: dict[str, Any]
+    created_at: datetime
+
+
+class RunFound(NamedTuple):
+    """A stored run."""
+
+    run_id: str
+    job_id: int
+    state: str
+    state_time: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    facets: dict[str, Any]
+    job_facets: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BatchKeys:
+    """What a batch of events touches, by natural key."""
+
+    hashes: Collection[str] = ()
+    jobs: Collection[Key] = ()
+    datasets: Collection[Key] = ()
+    versions: Collection[tuple[str, str, str]] = ()  # (namespace, name, version) a mention names
+    latest: Collection[Key] = ()  # datasets mentioned without a version: their latest is needed
+    runs: Collection[str] = ()
+    columns: Collection[Key] = ()  # outputs with column lineage: their stored column edges
+    audit_head: bool = False  # lock the audit chain's head and return it
+    tokens: Collection[str] = ()  # token hashes: their live principals come back as ``callers``
+
+
+@dataclass
+class BatchReads:
+    """The stored rows a batch touches (see ``BatchKeys``)."""
+
+    hashes: set[str]
+    jobs: dict[Key, tuple[int, dict[str, Any]]]
+    datasets: dict[Key, tuple[int, dict[str, Any]]]
+    versions: list[VersionFound]
+    latest: list[VersionFound]
+    runs: list[RunFound]
+    edges: dict[Edge, list[tuple[str, int, int, str]]]  # (run id, dataset, version, source)
+    columns: set[tuple[Any, ...]]
+    ids: dict[type[Base], list[int]] | None  # reserved ids, ascending; None: assign when writing
+    audit_head: tuple[int, str] | None
+    callers: dict[str, tuple[str, str, set[str]]] = field(default_factory=dict)
+
+
+def lock_and_read(session: Session, keys: BatchKeys) -> BatchReads:
+    """Serialize intake writers until the transaction ends, then read every row ``keys`` names.
+
+    PostgreSQL takes a transaction-scoped advisory lock, and the token lookup, the lock and the
+    read go out together in one round trip (the read runs once the lock is held, so it sees what
+    the previous writer committed). SQLite already serializes writers (``BEGIN IMMEDIATE``, see
+    ``lineage.db.session``) and reads table by table.
+    """
+    if session.connection().dialect.name != "postgresql":
+        reads = _read_generic(session, keys)
+        reads.callers = access_sql.callers(session, keys.tokens)
+        return reads
+    lookups = [access_sql.callers_statement(keys.tokens)] if keys.tokens else []
+    *found, _, ((text,),) = raw.pipeline(
+        session,
+        [
+            *lookups,
+            (_LOCK, {"key": INTAKE_LOCK_KEY}),
+            (_READ_PG, {"keys": json.dumps(_document(keys))}),
+        ],
+    )
+    reads = _reads_postgresql(session, keys, text)
+    reads.callers = access_sql.callers_of(found[0]) if found else {}
+    return reads
+
+
+# --- PostgreSQL: one statement ------------------------------------------------------------------
+
+_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+_VERSION_JSON = (
+    "json_build_array(v.id, v.dataset_id, v.version, v.version_source, v.facets, v.created_at)"
+)
+_RUN_JSON = (
+    "json_build_array(r.run_id, r.job_id, r.state, r.state_time, r.started_at, r.ended_at, "
+    "r.facets, r.job_facets)"
+)
+
+
+def _agg(expr: str, source: str) -> str:
+    return f"(SELECT coalesce(json_agg({expr}), '[]') FROM {source})"
+
+
+def _keys(name: str, *columns: str) -> str:
+    """A CTE ``<name>_keys``: the rows of one key list of the ``keys`` document, parsed once."""
+    picks = ", ".join(f"e->>{i} AS {column}" for i, column in enumerate(columns)) or "e AS key"
+    source = "jsonb_array_elements" if columns else "jsonb_array_elements_text"
+    return f"{name}_keys AS MATERIALIZED (SELECT {picks} FROM q, {source}(q.k->'{name}') e)"
+
+
+def _reserve(table: str, new: str) -> str:
+    """Ids for the batch's new rows of ``table``: at most ``new`` (keys minus stored rows)."""
+    return _agg(
+        f"nextval(pg_get_serial_sequence('{table}', 'id'))",
+        f"generate_series(1, ({new})::int)",
+    )
+
+
+def _count(cte: str) -> str:
+    return f"(SELECT count(*) FROM {cte})"
+
+
+# A new job or dataset for every key not stored; a new version for every version named and not
+# stored, and for every dataset mentioned without a version that has none yet.
+_NEW = {
+    "jobs": f"{_count('jobs_keys')} - {_count('found_jobs')}",
+    "datasets": f"{_count('datasets_keys')} - {_count('found_datasets')}",
+    "dataset_versions": f"{_count('versions_keys')} - {_count('found_versions')} "
+    f"+ {_count('latest_keys')} - {_count('found_latest')}",
+}
+
+
+def _edges_sql(table: str) -> str:
+    return _agg(
+        "json_build_array(e.run_id, e.dataset_id, e.dataset_version_id, e.version_source)",
+        f"{table} e WHERE e.run_id IN (SELECT run_id FROM found_runs)",
+    )
+
+
+_SELECTS = (
+    _agg("e.event_hash", "lineage_events e WHERE e.event_hash IN (SELECT key FROM hashes_keys)"),
+    _agg("json_build_array(j.namespace, j.name, j.id, j.facets)", "found_jobs j"),
+    _agg("json_build_array(d.namespace, d.name, d.id, d.facets)", "found_datasets d"),
+    _agg(_VERSION_JSON, "found_versions v"),
+    _agg(_VERSION_JSON, "found_latest v"),
+    _agg(_RUN_JSON, "found_runs r"),
+    *(_edges_sql(edge.__tablename__) for edge in EDGES),
+    _agg(
+        "json_build_array(c.dataset_version_id, c.output_field, c.input_namespace, "
+        "c.input_name, c.input_field)",
+        "column_lineage c WHERE c.dataset_version_id IN (SELECT id FROM column_versions)",
+    ),
+    *(_reserve(model.__tablename__, _NEW[model.__tablename__]) for model in RESERVED),
+    "(SELECT json_build_array(h.last_id, h.last_hash) FROM audit_heads h "
+    "WHERE h.id = 1 AND (SELECT (q.k->>'audit')::boolean FROM q) FOR UPDATE)",
+)
+_KEYS = (
+    _keys("hashes"),
+    _keys("jobs", "ns", "name"),
+    _keys("datasets", "ns", "name"),
+    _keys("versions", "ns", "name", "version"),
+    _keys("latest", "ns", "name"),
+    _keys("runs"),
+    _keys("columns", "ns", "name"),
+)
+# The keys travel as one JSON document (psycopg dumps a str in C, but a text[] element by
+# element in Python), and the answer comes back as one JSON array. The document gives the
+# planner no row counts to specialize on, so PostgreSQL settles on one generic plan instead of
+# planning every batch anew; each key list is parsed once (MATERIALIZED) however often it is used.
+_READ_PG = f"""
+WITH q AS (SELECT %(keys)s::jsonb AS k), {", ".join(_KEYS)}, found_jobs AS MATERIALIZED (
+    SELECT j.namespace, j.name, j.id, j.facets FROM jobs_keys k
+    JOIN jobs j ON j.namespace = k.ns AND j.name = k.name
+), found_datasets AS MATERIALIZED (
+    SELECT d.id, d.namespace, d.name, d.facets FROM datasets_keys k
+    JOIN datasets d ON d.namespace = k.ns AND d.name = k.name
+), found_versions AS MATERIALIZED (
+    SELECT v.* FROM versions_keys k
+    JOIN found_datasets d ON d.namespace = k.ns AND d.name = k.name
+    JOIN dataset_versions v ON v.dataset_id = d.id AND v.version = k.version
+), found_latest AS MATERIALIZED (
+    SELECT v.* FROM latest_keys k
+    JOIN found_datasets d ON d.namespace = k.ns AND d.name = k.name
+    CROSS JOIN LATERAL (
+        SELECT * FROM dataset_versions x WHERE x.dataset_id = d.id
+        ORDER BY x.created_at DESC, x.id DESC LIMIT 1
+    ) v
+), found_runs AS MATERIALIZED (
+    SELECT * FROM runs WHERE run_id IN (SELECT key FROM runs_keys)
+), column_versions AS (
+    SELECT v.id FROM columns_keys k
+    JOIN found_datasets d ON d.namespace = k.ns AND d.name = k.name
+    JOIN (SELECT * FROM found_versions UNION ALL SELECT * FROM found_latest) v
+        ON v.dataset_id = d.id
+)
+SELECT json_build_array(
+    {", ".join(_SELECTS)}
+)::text"""
+
+
+def _document(keys: BatchKeys) -> dict[str, Any]:
+    return {  # each list without repeats: the counts of new rows rely on it
+        "hashes": list(set(keys.hashes)),
+        "jobs": list(set(keys.jobs)),
+        "datasets": list(set(keys.datasets)),
+        "versions": list(set(keys.versions)),
+        "latest": list(set(keys.latest)),
+        "runs": list(set(keys.runs)),
+        "columns": list(set(keys.columns)),
+        "audit": keys.audit_head,
+    }
+
+
+def _reads_postgresql(session: Session, keys: BatchKeys, text: str) -> BatchReads:
+    hashes, jobs, datasets, found, latest, runs, inputs, outputs, columns, *rest = json.loads(text)
+    *ids, head = rest
+    if keys.audit_head and head is None:  # no head row yet: create it
+        head = lock_audit_head(session)
+    return BatchReads(
+        hashes=set(hashes),
+        jobs={(ns, name): (id_, facets) for ns, name, id_, facets in jobs},
+        datasets={(ns, name): (id_, facets) for ns, name, id_, facets in datasets},
+        versions=[_version(v) for v in found],
+        latest=[_version(v) for v in latest],
+        runs=[_run(r) for r in runs],
+        edges={
+            edge: [(run, ds, dv, source) for run, ds, dv, source in items]
+            for edge, items in zip(EDGES, (inputs, outputs), strict=True)
+        },
+        columns={tuple(c) for c in columns},
+        ids={m: sorted(found_ids) for m, found_ids in zip(RESERVED, ids, strict=True)},
+        audit_head=(int(head[0]), str(head[1])) if head is not None else None,
+    )
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _version(item: Sequence[Any]) -> VersionFound:
+    id_, dataset_id, version, source, facets, created_at = item
+    return VersionFound(
+        id_, dataset_id, version, source, facets, datetime.fromisoformat(created_at)
+    )
+
+
+def _run(item: Sequence[Any]) -> RunFound:
+    run_id, job_id, state, state_time, started, ended, facets, job_facets = item
+    return RunFound(
+        run_id,
+        job_id,
+        state,
+        datetime.fromisoformat(state_time),
+        _time(started),
+        _time(ended),
+        facets,
+        job_facets,
+    )
+
+
+# --- SQLite (and any other database): one prebuilt statement per table -------------------------
 
 
 def _in(column: Any) -> Any:
     return column.in_(bindparam("keys", expanding=True))
-
-
-def _any(column: Any, kind: ARRAY[Any]) -> Any:
-    return column == any_(bindparam("keys", type_=kind))
-
-
-def _pairs(stmt: Select[Any], first: Any, second: Any, kinds: tuple[Any, Any]) -> Select[Any]:
-    """``stmt`` restricted to (first, second) pairs given as two arrays ``a`` and ``b``."""
-    pairs = (
-        func.unnest(bindparam("a", type_=ARRAY(kinds[0])), bindparam("b", type_=ARRAY(kinds[1])))
-        .table_valued("a", "b")
-        .render_derived("pairs")
-    )
-    return stmt.join(pairs, and_(first == pairs.c.a, second == pairs.c.b))
 
 
 _JOB_COLUMNS = (Job.namespace, Job.name, Job.id, Job.facets)
@@ -87,142 +340,72 @@ def _latest(where: Any) -> Select[Any]:
     return select(*(ranked.c[c.key] for c in _VERSION_COLUMNS)).where(ranked.c.rank == 1)
 
 
-def _edges(edge: type[RunInput] | type[RunOutput]) -> Any:
-    return select(edge.run_id, edge.dataset_id, edge.dataset_version_id, edge.version_source)
-
-
-_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
-_HASHES = select(LineageEvent.event_hash)
-_READS: dict[str, tuple[Select[Any], Select[Any]]] = {
-    "hashes": (
-        _HASHES.where(_in(LineageEvent.event_hash)),
-        _HASHES.where(_any(LineageEvent.event_hash, _TEXTS)),
+_READS: dict[str, Any] = {
+    "hashes": select(LineageEvent.event_hash).where(_in(LineageEvent.event_hash)),
+    "jobs": select(*_JOB_COLUMNS).where(_in(tuple_(Job.namespace, Job.name))),
+    "datasets": select(*_DATASET_COLUMNS).where(_in(tuple_(Dataset.namespace, Dataset.name))),
+    "versions": select(*_VERSION_COLUMNS).where(
+        _in(tuple_(DatasetVersion.dataset_id, DatasetVersion.version))
     ),
-    "jobs": (
-        select(*_JOB_COLUMNS).where(_in(tuple_(Job.namespace, Job.name))),
-        _pairs(select(*_JOB_COLUMNS), Job.namespace, Job.name, (Text, Text)),
-    ),
-    "datasets": (
-        select(*_DATASET_COLUMNS).where(_in(tuple_(Dataset.namespace, Dataset.name))),
-        _pairs(select(*_DATASET_COLUMNS), Dataset.namespace, Dataset.name, (Text, Text)),
-    ),
-    "versions": (
-        select(*_VERSION_COLUMNS).where(
-            _in(tuple_(DatasetVersion.dataset_id, DatasetVersion.version))
-        ),
-        _pairs(
-            select(*_VERSION_COLUMNS),
-            DatasetVersion.dataset_id,
-            DatasetVersion.version,
-            (BigInteger, Text),
-        ),
-    ),
-    "latest": (
-        _latest(_in(DatasetVersion.dataset_id)),
-        _latest(_any(DatasetVersion.dataset_id, _IDS)),
-    ),
-    "runs": (
-        select(*_RUN_COLUMNS).where(_in(Run.run_id)),
-        select(*_RUN_COLUMNS).where(_any(Run.run_id, _TEXTS)),
-    ),
-    **{
-        f"edges:{edge.__tablename__}": (
-            _edges(edge).where(_in(edge.run_id)),
-            _edges(edge).where(_any(edge.run_id, _TEXTS)),
-        )
-        for edge in (RunInput, RunOutput)
-    },
-}
-_PAIRED = frozenset({"jobs", "datasets", "versions"})
-
-
-def _rows(session: Session, read: str, keys: Collection[Any]) -> Sequence[Any]:
-    generic, postgresql = _READS[read]
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        return connection.execute(generic, {"keys": list(keys)}).all()
-    unique = list(dict.fromkeys(keys))
-    if read in _PAIRED:
-        return raw.execute(
-            session, postgresql, {"a": [k[0] for k in unique], "b": [k[1] for k in unique]}
-        )
-    return raw.execute(session, postgresql, {"keys": unique})
-
-
-def lock_intake(session: Session) -> None:
-    """Serialize intake writers until the transaction ends.
-
-    PostgreSQL takes a transaction-scoped advisory lock; SQLite already serializes writers
-    (``BEGIN IMMEDIATE``, see ``lineage.db.session``).
-    """
-    if session.connection().dialect.name == "postgresql":
-        raw.execute(session, _LOCK, {"key": INTAKE_LOCK_KEY})
-
-
-def stored_event_hashes(session: Session, hashes: Collection[str]) -> set[str]:
-    """Return which of ``hashes`` are already stored."""
-    if not hashes:
-        return set()
-    return {row[0] for row in _rows(session, "hashes", hashes)}
-
-
-def jobs_by_keys(session: Session, keys: Collection[Key]) -> dict[Key, tuple[int, dict[str, Any]]]:
-    """Return (id, facets) of stored jobs keyed by (namespace, name)."""
-    if not keys:
-        return {}
-    return {(ns, name): (id_, facets) for ns, name, id_, facets in _rows(session, "jobs", keys)}
-
-
-def datasets_by_keys(
-    session: Session, keys: Collection[Key]
-) -> dict[Key, tuple[int, dict[str, Any]]]:
-    """Return (id, facets) of stored datasets keyed by (namespace, name)."""
-    if not keys:
-        return {}
-    rows = _rows(session, "datasets", keys)
-    return {(ns, name): (id_, facets) for ns, name, id_, facets in rows}
-
-
-def versions_by_keys(session: Session, keys: Collection[tuple[int, str]]) -> Sequence[Any]:
-    """Return stored dataset versions for (dataset id, version) keys."""
-    if not keys:
-        return []
-    return _rows(session, "versions", keys)
-
-
-def latest_versions(session: Session, dataset_ids: Collection[int]) -> Sequence[Any]:
-    """Return, per dataset, its most recently created version (created_at, then id)."""
-    if not dataset_ids:
-        return []
-    return _rows(session, "latest", dataset_ids)
-
-
-def runs_by_ids(session: Session, run_ids: Collection[str]) -> Sequence[Any]:
-    """Return stored runs (every column) for the given run ids."""
-    if not run_ids:
-        return []
-    return _rows(session, "runs", run_ids)
-
-
-def run_edges(
-    session: Session, edge: type[RunInput] | type[RunOutput], run_ids: Collection[str]
-) -> dict[tuple[str, int], tuple[int, str]]:
-    """Return (dataset version id, version source) keyed by (run id, dataset id)."""
-    if not run_ids:
-        return {}
-    rows = _rows(session, f"edges:{edge.__tablename__}", run_ids)
-    return {(run, ds): (dv, source) for run, ds, dv, source in rows}
-
-
-def column_lineage_keys(session: Session, dv_ids: Collection[int]) -> set[tuple[Any, ...]]:
-    """Return the unique keys of stored column-lineage edges of the given versions."""
-    if not dv_ids:
-        return set()
-    stmt = select(
+    "latest": _latest(_in(DatasetVersion.dataset_id)),
+    "runs": select(*_RUN_COLUMNS).where(_in(Run.run_id)),
+    "columns": select(
         ColumnLineage.dataset_version_id,
         ColumnLineage.output_field,
         ColumnLineage.input_namespace,
         ColumnLineage.input_name,
         ColumnLineage.input_field,
-    ).where(ColumnLineage.dataset_version_id.in_(dv_ids))
-    return {tuple(row) for row in session.execute(stmt)}
+    ).where(_in(ColumnLineage.dataset_version_id)),
+    **{
+        f"edges:{edge.__tablename__}": select(
+            edge.run_id, edge.dataset_id, edge.dataset_version_id, edge.version_source
+        ).where(_in(edge.run_id))
+        for edge in EDGES
+    },
+}
+
+
+def _rows(session: Session, read: str, keys: Collection[Any]) -> Sequence[Any]:
+    if not keys:
+        return []
+    return session.connection().execute(_READS[read], {"keys": list(keys)}).all()
+
+
+def _read_generic(session: Session, keys: BatchKeys) -> BatchReads:
+    jobs = {
+        (ns, name): (id_, facets) for ns, name, id_, facets in _rows(session, "jobs", keys.jobs)
+    }
+    datasets = {
+        (ns, name): (id_, facets)
+        for ns, name, id_, facets in _rows(session, "datasets", keys.datasets)
+    }
+    wanted = {
+        (datasets[(ns, name)][0], v) for ns, name, v in keys.versions if (ns, name) in datasets
+    }
+    versions = [VersionFound(*row) for row in _rows(session, "versions", wanted)]
+    latest_of = [datasets[key][0] for key in keys.latest if key in datasets]
+    latest = [VersionFound(*row) for row in _rows(session, "latest", latest_of)]
+    runs = [RunFound(*row) for row in _rows(session, "runs", keys.runs)]
+    stored_runs = [run.run_id for run in runs]
+    edges = {
+        edge: [
+            (run, ds, dv, source)
+            for run, ds, dv, source in _rows(session, f"edges:{edge.__tablename__}", stored_runs)
+        ]
+        for edge in EDGES
+    }
+    column_ds = {datasets[key][0] for key in keys.columns if key in datasets}
+    column_versions = {v.id for v in (*versions, *latest) if v.dataset_id in column_ds}
+    head = lock_audit_head(session) if keys.audit_head else None
+    return BatchReads(
+        hashes={row[0] for row in _rows(session, "hashes", keys.hashes)},
+        jobs=jobs,
+        datasets=datasets,
+        versions=versions,
+        latest=latest,
+        runs=runs,
+        edges=edges,
+        columns={tuple(row) for row in _rows(session, "columns", column_versions)},
+        ids=None,
+        audit_head=head,
+    )

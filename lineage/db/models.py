@@ -140,7 +140,7 @@ class Run(Base):
 
 
 class RunInput(Base):
-    """Edge: a run read one version of a dataset (one edge per run and dataset)."""
+    """Edge: a run read one version of a dataset (a run may read several versions of one)."""
 
     __tablename__ = "run_inputs"
 
@@ -148,16 +148,16 @@ class RunInput(Base):
         ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
     )
     dataset_id: Mapped[int] = mapped_column(
-        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
     )
     dataset_version_id: Mapped[int] = mapped_column(
-        ForeignKey("dataset_versions.id", ondelete="CASCADE"), index=True
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     version_source: Mapped[str] = mapped_column(String(16))
 
 
 class RunOutput(Base):
-    """Edge: a run wrote one version of a dataset (one edge per run and dataset)."""
+    """Edge: a run wrote one version of a dataset (a run may write several versions of one)."""
 
     __tablename__ = "run_outputs"
 
@@ -165,10 +165,10 @@ class RunOutput(Base):
         ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
     )
     dataset_id: Mapped[int] = mapped_column(
-        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
     )
     dataset_version_id: Mapped[int] = mapped_column(
-        ForeignKey("dataset_versions.id", ondelete="CASCADE"), index=True
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     version_source: Mapped[str] = mapped_column(String(16))
 

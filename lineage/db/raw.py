@@ -1,41 +1,115 @@
-"""Prebuilt statements run on psycopg directly (PostgreSQL only): the intake writer's hot path.
+"""Statements run on psycopg directly (PostgreSQL only): the intake writer's hot path.
 
-SQLAlchemy's execution path costs a few hundred microseconds of CPU per statement, and the intake
-writer runs about a dozen small statements per batch: a fifth of its time went there. Each
-statement here is compiled once to SQL text and run on the session's own psycopg connection, in
-the same transaction; rows come back as named tuples. Only statements whose text is constant
-belong here (array parameters, no expanding IN lists). psycopg's DataError (a value PostgreSQL
-cannot hold) is raised as SQLAlchemy's, so callers see the same exception on every path.
+SQLAlchemy's execution path costs a few hundred microseconds of CPU per statement. The intake
+writer's statements (the token lookup, the intake lock, a batch's one read and one write) run
+here instead, on the session's own psycopg connection and in its transaction: ``execute`` takes
+a prebuilt SQLAlchemy statement, compiled to text once; ``execute_text`` takes SQL text. Only
+constant texts belong here (array or JSON parameters, no expanding IN lists), so that psycopg
+prepares each once. psycopg's errors are raised as SQLAlchemy's (a DataError for a value
+PostgreSQL cannot hold), so callers see the same exceptions on every path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
-from psycopg.rows import namedtuple_row
-from sqlalchemy.exc import DataError
+from psycopg.rows import namedtuple_row, tuple_row
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 
 _COMPILED: dict[ClauseElement, tuple[str, dict[str, Any]]] = {}
 
 
+# A statement to run: prebuilt SQLAlchemy (rows as named tuples) or SQL text (rows as tuples).
+Statement = tuple[ClauseElement | str, Mapping[str, Any] | Sequence[Any]]
+
+
 def execute(session: Session, stmt: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
     """Run ``stmt`` with ``params`` and return every row (named tuples); [] if it returns none."""
+    text, values = _compiled(session, stmt, params)
+    return _run(session, text, values, namedtuple_row)
+
+
+def pipeline(session: Session, statements: Sequence[Statement]) -> list[list[Any]]:
+    """Run several statements in one round trip (psycopg's pipeline mode), in order.
+
+    Each statement still sees the effects of those before it (a lock taken by one holds for the
+    next); only the waiting is shared. Returns each statement's rows.
+    """
     connection = session.connection()
-    compiled = _COMPILED.get(stmt)
-    if compiled is None:
-        form = stmt.compile(dialect=connection.dialect)
-        compiled = _COMPILED[stmt] = (str(form), dict(form.params))  # literals' own values
-    text, values = compiled
-    values = {**values, **params}
     driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection), "raw statements run on PostgreSQL only"
-    with driver.cursor(row_factory=namedtuple_row) as cursor:
+    forms = []
+    for stmt, params in statements:
+        if isinstance(stmt, str):
+            forms.append((stmt, params, tuple_row))
+        else:
+            assert isinstance(params, Mapping), "a prebuilt statement takes named parameters"
+            forms.append((*_compiled(session, stmt, params), namedtuple_row))
+    cursors = []
+    try:
+        with driver.pipeline():
+            for text, values, rows in forms:
+                cursor = driver.cursor(row_factory=rows)
+                cursor.execute(text, values)
+                cursors.append(cursor)
+        return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+    except psycopg.Error as exc:
+        texts = ";\n".join(text for text, _, _ in forms)
+        raise _translated(connection, driver, texts, (), exc) from exc
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _compiled(
+    session: Session, stmt: ClauseElement, params: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    compiled = _COMPILED.get(stmt)
+    if compiled is None:
+        form = stmt.compile(dialect=session.connection().dialect)
+        compiled = _COMPILED[stmt] = (str(form), dict(form.params))  # literals' own values
+    text, values = compiled
+    return text, {**values, **params}
+
+
+def execute_text(
+    session: Session, text: str, params: Mapping[str, Any] | Sequence[Any]
+) -> list[Any]:
+    """Run a constant SQL text (psycopg placeholders) and return every row as a tuple."""
+    return _run(session, text, params, tuple_row)
+
+
+def _run(
+    session: Session,
+    text: str,
+    values: Mapping[str, Any] | Sequence[Any],
+    rows: Any,
+) -> list[Any]:
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection), "raw statements run on PostgreSQL only"
+    with driver.cursor(row_factory=rows) as cursor:
         try:
             cursor.execute(text, values)
-        except psycopg.DataError as exc:
-            raise DataError(text, values, exc) from exc
+        except psycopg.Error as exc:
+            raise _translated(connection, driver, text, values, exc) from exc
         return cursor.fetchall() if cursor.description else []
+
+
+def _translated(
+    connection: Connection, driver: psycopg.Connection[Any], text: str, values: Any, exc: Exception
+) -> StatementError:
+    """Turn psycopg's error into what SQLAlchemy's own execution raises.
+
+    That is its exception class of the same name, with a connection the database dropped
+    invalidated so that the pool never hands it out again.
+    """
+    lost = driver.broken
+    if lost:
+        connection.invalidate(exc)
+    return DBAPIError.instance(text, values, exc, psycopg.Error, connection_invalidated=lost)

@@ -48,11 +48,14 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pre_ping: bool = True) -> Engine:
     """Create an engine for ``url``, creating the parent folder of a SQLite file.
 
     Args:
         url: A SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://...``).
+        pre_ping: Test a pooled PostgreSQL connection before each use (a round trip per
+            transaction). The intake writer turns it off and retries a batch whose connection
+            turned out dead instead.
 
     Returns:
         A configured engine.
@@ -66,7 +69,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=pre_ping)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -329,12 +329,6 @@ def test_training_sets_and_sdk_models_have_exact_provenance_impact_and_usage(
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lineage intake keeps one edge per (run, dataset): run_inputs' key is (run_id, "
-    "dataset_id) and lineage/derive.py GraphBatch._edge keys on the dataset, so a run reading "
-    "two versions of one source records only the first",
-)
 def test_a_training_set_reading_two_versions_of_a_source_links_both(project: Project) -> None:
     ingested = project.ingest_all()
     project.apply()

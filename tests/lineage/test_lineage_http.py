@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
 from openlineage.client import OpenLineageClient
@@ -30,6 +31,8 @@ from lineage.db.session import session_scope
 from lineage.emitter import DatasetRef, Emitter
 from lineage.identity import NAMESPACE, job_name, source_dataset, training_set_dataset
 from lineage.settings import LineageSettings
+
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
 def free_port() -> int:
@@ -275,3 +278,32 @@ def test_concurrent_posts_share_commits_yet_each_is_authorized_and_audited(
     assert {p.object for p in posts if p.allowed and p.principal == "producer"} >= {
         f"job:good:job_{i}" for i in range(30)
     }
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_intake_rides_out_its_database_connections_being_killed(
+    live, make_token, maker, db_url
+) -> None:
+    """The intake writer keeps its connection between batches without pinging it first; when
+    PostgreSQL drops it (a restart, a killed backend), the next batch goes again on a new one
+    and every producer still gets its 201."""
+    token = make_token("producer", "producer", "good")
+
+    def post(event: dict) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=live.url, timeout=30) as http:
+            return http.post("/api/v1/lineage", json=event, headers=headers).status_code
+
+    assert [post(_run_event("good", f"before_{i}")) for i in range(3)] == [201] * 3
+    database = db_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchone()
+    assert row is not None
+    assert row[0] >= 1  # the writer's connection was among them
+    assert [post(_run_event("good", f"after_{i}")) for i in range(3)] == [201] * 3
+    assert events_stored(maker) == 6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -270,3 +271,41 @@ class TestLineageStore:
         with session_scope(maker) as s:
             sources = s.scalars(select(RunInput.version_source)).all()
         assert sources == ["facet"]
+
+    def test_a_run_links_every_version_it_names_of_one_dataset(self, maker, golden) -> None:
+        """A training set reads several versions of a source: each one is linked, while a
+        stronger mention (a version facet) still replaces what a weaker one (inferred) linked."""
+        ingest(maker, golden("ingest_complete"))  # offline/customer_transactions at off-v1
+        later = copy.deepcopy(golden("ingest_complete"))
+        later["run"]["runId"] = "0190a1b2-0000-7000-8000-0000000000fe"
+        later["outputs"][0]["facets"]["version"]["datasetVersion"] = "off-v2"
+        ingest(maker, later)
+        start = golden("training_complete")
+        start["eventType"] = "START"
+        del start["inputs"][0]["facets"]  # names no version: the latest (off-v2) is inferred
+        complete = golden("training_complete")
+        second = copy.deepcopy(complete["inputs"][0])
+        second["facets"]["version"]["datasetVersion"] = "off-v2"
+        complete["inputs"].append(second)
+        ingest(maker, start, complete)
+        stmt = (
+            select(DatasetVersion.version, RunInput.version_source)
+            .join(RunInput, RunInput.dataset_version_id == DatasetVersion.id)
+            .where(RunInput.run_id == complete["run"]["runId"])
+        )
+        with session_scope(maker) as s:
+            edges = sorted(tuple(row) for row in s.execute(stmt))
+            hit = service.impact(s, "skewless", "offline/customer_transactions", "off-v2")
+        assert edges == [("off-v1", "facet"), ("off-v2", "facet")]
+        assert "training_set/churn" in json.dumps(hit)
+
+    def test_a_facet_integer_beyond_64_bits_is_stored_exactly(self, maker, golden) -> None:
+        """JSON numbers have no size limit; a facet holding 2**70 keeps every digit."""
+        event = golden("ingest_complete")
+        event["outputs"][0]["facets"]["stats"] = {"_producer": "p", "_schemaURL": "s", "n": 2**70}
+        ingest(maker, event)
+        with session_scope(maker) as s:
+            facets = s.scalars(select(DatasetVersion.facets)).all()
+            payload = s.scalar(select(LineageEvent.payload))
+        assert {"_producer": "p", "_schemaURL": "s", "n": 2**70} in [f.get("stats") for f in facets]
+        assert payload["outputs"][0]["facets"]["stats"]["n"] == 2**70

@@ -234,16 +234,28 @@ class Emitter:
         return run_id
 
     def register_model(
-        self, name: str, version: str, training_set_version: str, metrics: Mapping[str, float]
+        self,
+        name: str,
+        version: str,
+        training_set_version: str,
+        metrics: Mapping[str, float],
+        *,
+        training_set: str | None = None,
     ) -> None:
-        """Record a model version trained on ``training_set_version`` (spooled if undeliverable)."""
-        body = {
+        """Record a model version trained on ``training_set_version`` (spooled if undeliverable).
+
+        ``training_set`` names the training set's dataset node (``dataset:<ns>:<name>``); it
+        is needed only when several training sets hold ``training_set_version``.
+        """
+        body: dict[str, Any] = {
             "name": name,
             "version": version,
             "trainingSetVersion": training_set_version,
             "metrics": {k: float(v) for k, v in metrics.items()},
             "namespace": NAMESPACE,
         }
+        if training_set is not None:
+            body["trainingSet"] = training_set
         self._send({"kind": "model", "body": body})
 
     def summary(self) -> dict[str, Any] | None:
@@ -314,6 +326,7 @@ class Emitter:
                         body["trainingSetVersion"],
                         body["metrics"],
                         namespace=body["namespace"],
+                        training_set=body.get("trainingSet"),
                     )
         except (InvalidEvent, Conflict) as exc:
             raise _Rejected(str(exc)) from exc

@@ -80,6 +80,11 @@ def training_set_dataset(name: str) -> str:
     return f"training_set/{_checked('training set', name)}"
 
 
+def dataset_node(namespace: str, name: str) -> str:
+    """The graph's node id of a dataset: ``dataset:<namespace>:<name>``."""
+    return f"dataset:{namespace}:{name}"
+
+
 def model_node(name: str) -> str:
     """Name a model as the lineage graph shows it: ``model/<name>``."""
     return f"model/{_checked('model', name)}"

@@ -31,7 +31,9 @@ import pyarrow.parquet as pq
 
 from lineage.emitter import ColumnInput, DatasetRef, Emitter
 from lineage.identity import (
+    NAMESPACE,
     data_source_dataset,
+    dataset_node,
     feature_service_dataset,
     feature_view_dataset,
     job_name,
@@ -309,9 +311,22 @@ def emit_model(
     version: str,
     training_set_version: str,
     metrics: Mapping[str, float],
+    *,
+    training_set: str | None = None,
 ) -> None:
-    """Register a model version against the training-set version it was trained on."""
-    emitter_for(settings).register_model(name, version, training_set_version, metrics)
+    """Register a model version against the training-set version it was trained on.
+
+    ``training_set`` is the training set's name, when known: it tells lineage which training
+    set is meant should several hold the same version.
+    """
+    node = (
+        None
+        if training_set is None
+        else dataset_node(NAMESPACE, training_set_dataset(training_set))
+    )
+    emitter_for(settings).register_model(
+        name, version, training_set_version, metrics, training_set=node
+    )
 
 
 def lineage_summary(settings: Settings) -> str:

@@ -20,7 +20,7 @@ import pandas as pd
 from services.contracts.base import Policy
 from services.ingestion.gate import IngestResult, ingest_frame
 from services.lineage_events import emit_model, emit_training_set
-from services.offline.training import TrainingSetVersion, build_training_set
+from services.offline.training import TrainingSetVersion, build_training_set, training_set_names
 from services.online.reader import OnlineReader, OnlineResult
 from services.online.reader import online_features as _online_features
 from services.resolution import ServicePlan, plan_service
@@ -72,10 +72,30 @@ class Client:
         return ingest_frame(self.store, source, frame, policy=policy)
 
     def register_model(
-        self, name: str, version: str, training_set_version: str, metrics: Mapping[str, float]
+        self,
+        name: str,
+        version: str,
+        training_set_version: str,
+        metrics: Mapping[str, float],
+        *,
+        training_set: str | None = None,
     ) -> None:
-        """Record a model version trained on a training-set version, in lineage."""
-        emit_model(self.settings, name, version, training_set_version, metrics)
+        """Record a model version trained on a training-set version, in lineage.
+
+        Lineage links the model to that training-set version, so it must already be recorded:
+        build it with :meth:`training_set` first (its event is delivered, or spooled, ahead of
+        this one). Training sets of identical content share a version; ``training_set`` (the
+        name given to :meth:`training_set`) says which one is meant, and defaults to the only
+        training set under this data directory that holds the version, if there is one. A
+        version lineage does not hold, or one several training sets share with no name to
+        choose, is refused; the emitter logs it and keeps it in the spool's ``.rejected.jsonl``.
+        """
+        if training_set is None:
+            names = training_set_names(self.settings.training_dir, training_set_version)
+            training_set = names[0] if len(names) == 1 else None
+        emit_model(
+            self.settings, name, version, training_set_version, metrics, training_set=training_set
+        )
 
     def close(self) -> None:
         if self._reader is not None:
@@ -114,10 +134,17 @@ def ingest(source: str, frame: pd.DataFrame, *, policy: Policy | None = None) ->
 
 
 def register_model(
-    name: str, version: str, training_set_version: str, metrics: Mapping[str, float]
+    name: str,
+    version: str,
+    training_set_version: str,
+    metrics: Mapping[str, float],
+    *,
+    training_set: str | None = None,
 ) -> None:
     client = Client()
     try:
-        client.register_model(name, version, training_set_version, metrics)
+        client.register_model(
+            name, version, training_set_version, metrics, training_set=training_set
+        )
     finally:
         client.close()

@@ -182,6 +182,11 @@ def load_training_set_version(path: Path) -> TrainingSetVersion:
     return TrainingSetVersion(**json.loads(meta))
 
 
+def training_set_names(training_dir: Path, version: str) -> list[str]:
+    """The names of the training sets recorded at ``version`` (several if their content is)."""
+    return sorted(path.parent.name for path in training_dir.glob(f"*/{version}.parquet"))
+
+
 def find_training_set(training_dir: Path, version: str) -> tuple[pd.DataFrame, TrainingSetVersion]:
     """Load a training set by version id from any name."""
     for path in training_dir.glob(f"*/{version}.parquet"):

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from lineage import service
+from lineage.errors import NotFound
 from lineage.identity import (
     NAMESPACE,
     data_source_dataset,
@@ -347,3 +348,24 @@ def test_a_training_set_reading_two_versions_of_a_source_links_both(project: Pro
         for version in (first, second):
             hit = service.impact(s, NAMESPACE, source_dataset("customer_profile"), version)
             assert [m["name"] for m in hit["modelVersions"]] == ["fraud-model"], version
+
+
+def test_a_model_names_which_of_two_identical_training_sets_it_was_trained_on(
+    project: Project,
+) -> None:
+    """Training sets of identical content share a version; the SDK passes the name along (or
+    infers it when only one local training set holds the version), so lineage links the right
+    one, and refuses a model it cannot place rather than guessing."""
+    project.ingest_all()
+    project.apply()
+    entities = project.entities()
+    _, first = project.client.training_set(entities, "fraud_detection_v2", name="fraud-a")
+    _, second = project.client.training_set(entities, "fraud_detection_v2", name="fraud-b")
+    assert first.version == second.version
+    sdk.register_model("model-b", "1", second.version, {}, training_set="fraud-b")
+    sdk.register_model("model-unplaced", "1", second.version, {})
+    with lineage_session(project.settings.effective_lineage_database_url) as s:
+        found = service.provenance(s, "model-b", "1")
+        assert found["trainingSet"]["name"] == training_set_dataset("fraud-b")
+        with pytest.raises(NotFound):
+            service.provenance(s, "model-unplaced", "1")

@@ -153,7 +153,8 @@ def _document(rows: Rows) -> str:
     spliced = [name for name, item in rows[0].items() if isinstance(item, RawJSON)]
     document = rows
     if spliced:
-        document = [{**row, **{n: orjson.Fragment(row[n]) for n in spliced}} for row in rows]
+        fragment = orjson.Fragment  # takes a str proper, not a subclass such as RawJSON
+        document = [{**row, **{n: fragment(str(row[n])) for n in spliced}} for row in rows]
     try:
         return orjson.dumps(document).decode()
     except TypeError:

@@ -177,12 +177,17 @@ _NEW = {
 def _edges_sql(table: str) -> str:
     return _agg(
         "json_build_array(e.run_id, e.dataset_id, e.dataset_version_id, e.version_source)",
-        f"{table} e WHERE e.run_id IN (SELECT run_id FROM found_runs)",
+        f"found_runs r CROSS JOIN LATERAL "
+        f"(SELECT * FROM {table} x WHERE x.run_id = r.run_id OFFSET 0) e",
     )
 
 
 _SELECTS = (
-    _agg("e.event_hash", "lineage_events e WHERE e.event_hash IN (SELECT key FROM hashes_keys)"),
+    _agg(
+        "e.event_hash",
+        "hashes_keys k CROSS JOIN LATERAL "
+        "(SELECT x.event_hash FROM lineage_events x WHERE x.event_hash = k.key LIMIT 1) e",
+    ),
     _agg("json_build_array(j.namespace, j.name, j.id, j.facets)", "found_jobs j"),
     _agg("json_build_array(d.namespace, d.name, d.id, d.facets)", "found_datasets d"),
     _agg(_VERSION_JSON, "found_versions v"),
@@ -192,7 +197,8 @@ _SELECTS = (
     _agg(
         "json_build_array(c.dataset_version_id, c.output_field, c.input_namespace, "
         "c.input_name, c.input_field)",
-        "column_lineage c WHERE c.dataset_version_id IN (SELECT id FROM column_versions)",
+        "column_versions v CROSS JOIN LATERAL "
+        "(SELECT * FROM column_lineage x WHERE x.dataset_version_id = v.id OFFSET 0) c",
     ),
     *(_reserve(model.__tablename__, _NEW[model.__tablename__]) for model in RESERVED),
     "(SELECT json_build_array(h.last_id, h.last_hash) FROM audit_heads h "
@@ -211,17 +217,28 @@ _KEYS = (
 # element in Python), and the answer comes back as one JSON array. The document gives the
 # planner no row counts to specialize on, so PostgreSQL settles on one generic plan instead of
 # planning every batch anew; each key list is parsed once (MATERIALIZED) however often it is used.
+# That plan guesses 100 keys a list, and against a table of a few ten thousand rows it would
+# rather scan the table than probe its index 100 times; a batch has a few keys, so every lookup
+# is a LATERAL subquery the planner cannot flatten (LIMIT 1 on a unique key, OFFSET 0 where a
+# key has several rows): one index probe per key, whatever the tables' sizes.
 _READ_PG = f"""
 WITH q AS (SELECT %(keys)s::jsonb AS k), {", ".join(_KEYS)}, found_jobs AS MATERIALIZED (
-    SELECT j.namespace, j.name, j.id, j.facets FROM jobs_keys k
-    JOIN jobs j ON j.namespace = k.ns AND j.name = k.name
+    SELECT j.* FROM jobs_keys k CROSS JOIN LATERAL (
+        SELECT x.namespace, x.name, x.id, x.facets FROM jobs x
+        WHERE x.namespace = k.ns AND x.name = k.name LIMIT 1
+    ) j
 ), found_datasets AS MATERIALIZED (
-    SELECT d.id, d.namespace, d.name, d.facets FROM datasets_keys k
-    JOIN datasets d ON d.namespace = k.ns AND d.name = k.name
+    SELECT d.* FROM datasets_keys k CROSS JOIN LATERAL (
+        SELECT x.id, x.namespace, x.name, x.facets FROM datasets x
+        WHERE x.namespace = k.ns AND x.name = k.name LIMIT 1
+    ) d
 ), found_versions AS MATERIALIZED (
     SELECT v.* FROM versions_keys k
     JOIN found_datasets d ON d.namespace = k.ns AND d.name = k.name
-    JOIN dataset_versions v ON v.dataset_id = d.id AND v.version = k.version
+    CROSS JOIN LATERAL (
+        SELECT * FROM dataset_versions x WHERE x.dataset_id = d.id AND x.version = k.version
+        LIMIT 1
+    ) v
 ), found_latest AS MATERIALIZED (
     SELECT v.* FROM latest_keys k
     JOIN found_datasets d ON d.namespace = k.ns AND d.name = k.name
@@ -230,7 +247,8 @@ WITH q AS (SELECT %(keys)s::jsonb AS k), {", ".join(_KEYS)}, found_jobs AS MATER
         ORDER BY x.created_at DESC, x.id DESC LIMIT 1
     ) v
 ), found_runs AS MATERIALIZED (
-    SELECT * FROM runs WHERE run_id IN (SELECT key FROM runs_keys)
+    SELECT r.* FROM runs_keys k
+    CROSS JOIN LATERAL (SELECT * FROM runs x WHERE x.run_id = k.key LIMIT 1) r
 ), column_versions AS (
     SELECT v.id FROM columns_keys k
     JOIN found_datasets d ON d.namespace = k.ns AND d.name = k.name

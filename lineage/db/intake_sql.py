@@ -155,7 +155,8 @@ def _keys(name: str, *columns: str) -> str:
 def _reserve(table: str, new: str) -> str:
     """Ids for the batch's new rows of ``table``: at most ``new`` (keys minus stored rows)."""
     return _agg(
-        f"nextval(pg_get_serial_sequence('{table}', 'id'))",
+        # The sequence is looked up once (an InitPlan), not once per id.
+        f"nextval((SELECT pg_get_serial_sequence('{table}', 'id')))",
         f"generate_series(1, ({new})::int)",
     )
 

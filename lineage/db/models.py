@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -99,7 +100,12 @@ class DatasetVersion(Base):
     """One immutable version of a dataset: the producer's version, or a schema content hash."""
 
     __tablename__ = "dataset_versions"
-    __table_args__ = (UniqueConstraint("dataset_id", "version"), Index(None, "version"))
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "version"),
+        # What run edges reference: a version together with its dataset.
+        Index("uq_dataset_versions_dataset_id_id", "dataset_id", "id", unique=True),
+        Index(None, "version"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
@@ -143,16 +149,20 @@ class RunInput(Base):
     """Edge: a run read one version of a dataset (a run may read several versions of one)."""
 
     __tablename__ = "run_inputs"
+    # One key checks that the version exists and belongs to the edge's dataset.
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["dataset_id", "dataset_version_id"],
+            ["dataset_versions.dataset_id", "dataset_versions.id"],
+            ondelete="CASCADE",
+        ),
+    )
 
     run_id: Mapped[str] = mapped_column(
         ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
     )
-    dataset_id: Mapped[int] = mapped_column(
-        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
-    )
-    dataset_version_id: Mapped[int] = mapped_column(
-        ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    dataset_id: Mapped[int] = mapped_column(BigId, index=True)
+    dataset_version_id: Mapped[int] = mapped_column(BigId, primary_key=True, index=True)
     version_source: Mapped[str] = mapped_column(String(16))
 
 
@@ -160,16 +170,20 @@ class RunOutput(Base):
     """Edge: a run wrote one version of a dataset (a run may write several versions of one)."""
 
     __tablename__ = "run_outputs"
+    # One key checks that the version exists and belongs to the edge's dataset.
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["dataset_id", "dataset_version_id"],
+            ["dataset_versions.dataset_id", "dataset_versions.id"],
+            ondelete="CASCADE",
+        ),
+    )
 
     run_id: Mapped[str] = mapped_column(
         ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
     )
-    dataset_id: Mapped[int] = mapped_column(
-        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
-    )
-    dataset_version_id: Mapped[int] = mapped_column(
-        ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    dataset_id: Mapped[int] = mapped_column(BigId, index=True)
+    dataset_version_id: Mapped[int] = mapped_column(BigId, primary_key=True, index=True)
     version_source: Mapped[str] = mapped_column(String(16))
 
 

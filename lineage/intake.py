@@ -9,8 +9,9 @@ its audit entry are durable. With one producer a batch holds one request; under 
 holds many and the cost per event falls. A batch whose connection the database dropped goes again
 once on a new connection.
 
-If a batch fails, its requests are retried one by one, so one bad request (a value the database
-refuses) fails alone; a failed request's audit entry is written in a transaction of its own.
+If a batch fails, its requests are retried one by one (``BatchWriter``), so one bad request (a
+value the database refuses) fails alone; a failed request's audit entry is written in a
+transaction of its own.
 """
 
 from __future__ import annotations
@@ -79,6 +80,54 @@ class Writer(Protocol):
         ...
 
 
+class BatchWriter:
+    """Commits one batch of intake requests and hands their answers to ``deliver``.
+
+    If the batch fails it goes again once when its connection was lost, else its requests go
+    one by one, so that one bad request (a value the database refuses) fails alone; a failed
+    request's audit entry is written in a transaction of its own.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], deliver: Deliver) -> None:
+        self._factory = factory
+        self._deliver = deliver
+
+    def process(self, batch: list[tuple[Submission, Any]], retry: bool = True) -> None:
+        """Commit ``batch`` (requests and their answer keys), then deliver every answer."""
+        try:
+            with session_scope(self._factory) as session:
+                outcomes = handle(session, [s for s, _ in batch])
+        except Exception as exc:
+            if retry and isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                # The connection died (a database restart or a killed backend); the pool has
+                # dropped it, so the same batch goes again on a fresh one.
+                log.warning("intake connection lost; retrying the batch on a new connection")
+                self.process(batch, retry=False)
+                return
+            if len(batch) > 1:
+                for item in batch:
+                    self.process([item])
+                return
+            self._fail(*batch[0], exc)
+            return
+        self._deliver([(key, outcome) for (_, key), outcome in zip(batch, outcomes, strict=True)])
+
+    def _fail(self, submission: Submission, key: Any, exc: Exception) -> None:
+        try:
+            with session_scope(self._factory) as session:
+                principal = access.authenticate(session, submission.token)
+                name = principal.name if principal else "anonymous"
+                append_audit_batch(session, [_entry(submission, name, allowed=True)])
+        except Exception:
+            log.exception("could not append to the audit log for a failed intake request")
+        if isinstance(exc, DataError):
+            answer: Exception = RefusedValue(str(exc.orig))
+        else:
+            log.error("intake request failed", exc_info=exc)
+            answer = RuntimeError(f"intake failed: {type(exc).__name__}")
+        self._deliver([(key, answer)])
+
+
 class IntakeQueue:
     """A writer thread that commits queued intake requests in batches."""
 
@@ -89,8 +138,7 @@ class IntakeQueue:
         linger: float = 0.002,
         deliver: Deliver | None = None,
     ) -> None:
-        self._deliver = deliver or settle
-        self._factory = factory
+        self._writer = BatchWriter(factory, deliver or settle)
         self._max_batch = max_batch
         self._linger = linger
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -105,12 +153,8 @@ class IntakeQueue:
 
         """
         waiter: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self.put(submission, waiter)
+        self._queue.put((submission, waiter))
         return await waiter
-
-    def put(self, submission: Submission, key: Any) -> None:
-        """Queue a request; its answer goes to ``deliver`` with ``key`` after the commit."""
-        self._queue.put((submission, key))
 
     def close(self) -> None:
         """Answer what is queued, then stop the writer thread."""
@@ -145,44 +189,10 @@ class IntakeQueue:
                     stop = True
                     break
                 batch.append(item)
-            self._process(batch)  # type: ignore[arg-type]
+            self._writer.process(batch)  # type: ignore[arg-type]
             last = len(batch)
             if stop:
                 return
-
-    def _process(self, batch: list[tuple[Submission, Any]], retry: bool = True) -> None:
-        try:
-            with session_scope(self._factory) as session:
-                outcomes = handle(session, [s for s, _ in batch])
-        except Exception as exc:
-            if retry and isinstance(exc, DBAPIError) and exc.connection_invalidated:
-                # The connection died (a database restart or a killed backend); the pool has
-                # dropped it, so the same batch goes again on a fresh one.
-                log.warning("intake connection lost; retrying the batch on a new connection")
-                self._process(batch, retry=False)
-                return
-            if len(batch) > 1:
-                for item in batch:
-                    self._process([item])
-                return
-            self._fail(*batch[0], exc)
-            return
-        self._deliver([(key, outcome) for (_, key), outcome in zip(batch, outcomes, strict=True)])
-
-    def _fail(self, submission: Submission, key: Any, exc: Exception) -> None:
-        try:
-            with session_scope(self._factory) as session:
-                principal = access.authenticate(session, submission.token)
-                name = principal.name if principal else "anonymous"
-                append_audit_batch(session, [_entry(submission, name, allowed=True)])
-        except Exception:
-            log.exception("could not append to the audit log for a failed intake request")
-        if isinstance(exc, DataError):
-            answer: Exception = RefusedValue(str(exc.orig))
-        else:
-            log.error("intake request failed", exc_info=exc)
-            answer = RuntimeError(f"intake failed: {type(exc).__name__}")
-        self._deliver([(key, answer)])
 
 
 def settle(results: list[tuple[Any, Answer]]) -> None:

@@ -3,11 +3,12 @@
 In one process, the writer thread and the event loop take turns on the GIL: each time the
 writer's database call returns, it waits for the loop to let go, a dozen times per batch, and
 under load that doubled the time a batch took. Here the event loop validates a request and
-sends it down a pipe; a child process runs the same ``IntakeQueue`` (group commit, linger,
-one-by-one retry, audit) on its own connection and sends each batch's answers back in one
-message, which a reader thread hands to the loop. A 201 still means the event and its audit
-entry are committed. The child is started with ``spawn`` (the server has threads) and stops
-when the pipe closes, so it cannot outlive its server.
+queues it; what the handlers of one turn of the loop queued goes down a pipe as one message.
+The child process has a single thread: it takes everything waiting in the pipe as one batch
+(``BatchWriter``: group commit, one-by-one retry, audit), commits it on its own connection and
+sends the batch's answers back in one message, which a reader thread hands to the loop. A 201
+still means the event and its audit entry are committed. The child is started with ``spawn``
+(the server has threads) and stops when the pipe closes, so it cannot outlive its server.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from lineage.intake import Answer, IntakeQueue, Outcome, Submission, Waiter, settle
+from lineage.intake import Answer, BatchWriter, Outcome, Submission, Waiter, settle
 
 log = logging.getLogger("lineage.intake")
+Message = list[tuple[int, Submission]] | None  # requests with their answer keys; None: stop
 
 
 class IntakeProcess:
@@ -47,23 +49,30 @@ class IntakeProcess:
         self._answers = answers_out
         self._ids = itertools.count()
         self._pending: dict[int, Waiter] = {}
-        self._send = threading.Lock()
+        self._outbox: list[tuple[int, Submission]] = []
         self._reader = threading.Thread(target=self._read, name="lineage-intake-answers")
         self._reader.start()
 
     async def submit(self, submission: Submission) -> Outcome:
-        """Send a request to the writer and wait until its batch has committed."""
-        waiter: Waiter = asyncio.get_running_loop().create_future()
+        """Queue a request for the writer and wait until its batch has committed."""
+        loop = asyncio.get_running_loop()
+        waiter: Waiter = loop.create_future()
         key = next(self._ids)
         self._pending[key] = waiter
-        with self._send:  # the child reads its end continuously, so this does not block long
-            self._requests.send((key, submission))
+        self._outbox.append((key, submission))
+        if len(self._outbox) == 1:  # the first of this turn of the loop sends them all
+            loop.call_soon(self._flush)
         return await waiter
+
+    def _flush(self) -> None:
+        items, self._outbox = self._outbox, []
+        if items:  # the child reads its end continuously, so this does not block long
+            self._requests.send(items)
 
     async def aclose(self) -> None:
         """Let the writer answer what it holds, then stop it and the reader."""
-        with self._send:
-            self._requests.send(None)
+        self._flush()
+        self._requests.send(None)
         await asyncio.to_thread(self._stop)
 
     def _stop(self) -> None:
@@ -91,7 +100,7 @@ class IntakeProcess:
 def _child(
     requests: Connection, answers: Connection, database_url: str, max_batch: int, linger: float
 ) -> None:
-    """The writer process: queue what arrives, answer each batch in one message.
+    """The writer process: commit what is waiting as one batch, answer it in one message.
 
     It ignores SIGINT and SIGTERM (a terminal's Ctrl-C or a stop signal to the whole process
     group): it stops when its server closes the pipe, after answering what it holds.
@@ -103,23 +112,37 @@ def _child(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING)
-    engine = make_engine(database_url, pre_ping=False)  # IntakeQueue retries a dead connection
+    engine = make_engine(database_url, pre_ping=False)  # BatchWriter retries a dead connection
 
     def deliver(items: list[tuple[Any, Answer]]) -> None:
         answers.send(items)
 
-    writer = IntakeQueue(make_sessionmaker(engine), max_batch, linger, deliver=deliver)
+    writer = BatchWriter(make_sessionmaker(engine), deliver)
     try:
-        while True:
-            try:
-                message = requests.recv()
-            except (EOFError, OSError):
-                break
-            if message is None:
-                break
-            key, submission = message
-            writer.put(submission, key)
+        stop = False
+        while not stop:
+            batch, stop = _gather(requests, linger)
+            for start in range(0, len(batch), max_batch):
+                writer.process(batch[start : start + max_batch])
     finally:
-        writer.close()
         answers.close()
         engine.dispose()
+
+
+def _gather(requests: Connection, linger: float) -> tuple[list[tuple[Submission, Any]], bool]:
+    """Wait for requests, then take all that are waiting (and, with ``linger``, that soon come).
+
+    Returns the batch and whether the server asked the writer to stop (or went away).
+    """
+    batch: list[tuple[Submission, Any]] = []
+    wait: float | None = None  # block for the first message
+    while wait is None or requests.poll(wait):
+        try:
+            message: Message = requests.recv()
+        except (EOFError, OSError):
+            return batch, True
+        if message is None:
+            return batch, True
+        batch.extend((submission, key) for key, submission in message)
+        wait = linger
+    return batch, False

@@ -9,7 +9,8 @@ from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, any_, bindparam, func, select, update
+from sqlalchemy import Text, any_, bindparam, func, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -64,9 +65,13 @@ def callers(
     return callers_of(rows)
 
 
-def callers_statement(token_hashes: Collection[str]) -> raw.Statement:
-    """``callers`` as a prebuilt PostgreSQL statement, to send with others (``raw.pipeline``)."""
-    return (_CALLERS_PG, {"keys": list(token_hashes)})
+def callers_sql(hashes_query: str) -> str:
+    """``callers``' query as PostgreSQL text, for token hashes given by ``hashes_query``.
+
+    For a statement that reads the callers along with other things (the intake's batch read).
+    """
+    stmt = _TOKENS.where(Token.token_hash.in_(text(hashes_query)))
+    return str(stmt.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
 
 
 def callers_of(rows: Iterable[Any]) -> dict[str, tuple[str, str, set[str]]]:

@@ -1,15 +1,15 @@
-"""SQL of the intake write path: everything a batch of events reads, in one round trip.
+"""SQL of the intake write path: everything a batch of events reads, in one statement.
 
 A batch names what it touches (``BatchKeys``: event hashes, jobs, datasets, versions, runs, the
 callers' tokens) and gets back every stored row of those (``BatchReads``). On PostgreSQL the
-read is one statement with a constant text, prepared once, and goes out together with the token
-lookup and the intake lock: the keys travel as one JSON document, versions and runs are found by
-natural keys in the same statement, ids for the batch's new rows are reserved from the
-sequences, and the audit chain's head is locked there too. The intake writer's time was mostly
-round trips and per-statement overhead, so one round trip instead of a dozen is what makes it
-fast. Elsewhere (SQLite) each table is read with its own prebuilt statement. ``lock_and_read``
-serializes intake writers for the rest of the transaction, which the caller owns; that is what
-makes read-then-write safe across processes.
+read is one statement with a constant text, prepared once, right after the intake lock: the keys
+travel as one JSON document, versions, runs and callers are found by natural key in the same
+statement, ids for the batch's new rows are reserved from the sequences, and the audit chain's
+head is locked there too. The intake writer's time was mostly round trips and per-statement
+overhead, so two statements instead of a dozen is what makes it fast. Elsewhere (SQLite) each
+table is read with its own prebuilt statement. ``lock_and_read`` serializes intake writers for
+the rest of the transaction, which the caller owns; that is what makes read-then-write safe
+across processes.
 """
 
 from __future__ import annotations
@@ -105,27 +105,19 @@ class BatchReads:
 def lock_and_read(session: Session, keys: BatchKeys) -> BatchReads:
     """Serialize intake writers until the transaction ends, then read every row ``keys`` names.
 
-    PostgreSQL takes a transaction-scoped advisory lock, and the token lookup, the lock and the
-    read go out together in one round trip (the read runs once the lock is held, so it sees what
-    the previous writer committed). SQLite already serializes writers (``BEGIN IMMEDIATE``, see
-    ``lineage.db.session``) and reads table by table.
+    PostgreSQL takes a transaction-scoped advisory lock, then reads everything, the callers of
+    the batch's tokens included, with one statement (begun once the lock is held, so it sees
+    what the previous writer committed). SQLite already serializes writers (``BEGIN IMMEDIATE``,
+    see ``lineage.db.session``) and reads table by table.
     """
     if session.connection().dialect.name != "postgresql":
         reads = _read_generic(session, keys)
         reads.callers = access_sql.callers(session, keys.tokens)
         return reads
-    lookups = [access_sql.callers_statement(keys.tokens)] if keys.tokens else []
-    *found, _, ((text,),) = raw.pipeline(
-        session,
-        [
-            *lookups,
-            (_LOCK, {"key": INTAKE_LOCK_KEY}),
-            (_READ_PG, {"keys": json.dumps(_document(keys))}),
-        ],
-    )
-    reads = _reads_postgresql(session, keys, text)
-    reads.callers = access_sql.callers_of(found[0]) if found else {}
-    return reads
+    # Two statements: the read must start after the lock is granted, to see the last commit.
+    raw.execute(session, _LOCK, {"key": INTAKE_LOCK_KEY})
+    ((text,),) = raw.execute_text(session, _READ_PG, {"keys": json.dumps(_document(keys))})
+    return _reads_postgresql(session, keys, text)
 
 
 # --- PostgreSQL: one statement ------------------------------------------------------------------
@@ -202,6 +194,10 @@ _SELECTS = (
         "(SELECT * FROM column_lineage x WHERE x.dataset_version_id = v.id OFFSET 0) c",
     ),
     *(_reserve(model.__tablename__, _NEW[model.__tablename__]) for model in RESERVED),
+    _agg(
+        "json_build_array(c.token_hash, c.name, c.role, c.namespace)",
+        f"({access_sql.callers_sql('SELECT key FROM tokens_keys')}) c",
+    ),
     "(SELECT json_build_array(h.last_id, h.last_hash) FROM audit_heads h "
     "WHERE h.id = 1 AND (SELECT (q.k->>'audit')::boolean FROM q) FOR UPDATE)",
 )
@@ -213,6 +209,7 @@ _KEYS = (
     _keys("latest", "ns", "name"),
     _keys("runs"),
     _keys("columns", "ns", "name"),
+    _keys("tokens"),
 )
 # The keys travel as one JSON document (psycopg dumps a str in C, but a text[] element by
 # element in Python), and the answer comes back as one JSON array. The document gives the
@@ -270,13 +267,14 @@ def _document(keys: BatchKeys) -> dict[str, Any]:
         "latest": list(set(keys.latest)),
         "runs": list(set(keys.runs)),
         "columns": list(set(keys.columns)),
+        "tokens": list(set(keys.tokens)),
         "audit": keys.audit_head,
     }
 
 
 def _reads_postgresql(session: Session, keys: BatchKeys, text: str) -> BatchReads:
     hashes, jobs, datasets, found, latest, runs, inputs, outputs, columns, *rest = json.loads(text)
-    *ids, head = rest
+    *ids, callers, head = rest
     if keys.audit_head and head is None:  # no head row yet: create it
         head = lock_audit_head(session)
     return BatchReads(
@@ -293,6 +291,7 @@ def _reads_postgresql(session: Session, keys: BatchKeys, text: str) -> BatchRead
         columns={tuple(c) for c in columns},
         ids={m: sorted(found_ids) for m, found_ids in zip(RESERVED, ids, strict=True)},
         audit_head=(int(head[0]), str(head[1])) if head is not None else None,
+        callers=access_sql.callers_of(callers),
     )
 
 

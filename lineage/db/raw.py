@@ -24,46 +24,10 @@ from sqlalchemy.sql import ClauseElement
 _COMPILED: dict[ClauseElement, tuple[str, dict[str, Any]]] = {}
 
 
-# A statement to run: prebuilt SQLAlchemy (rows as named tuples) or SQL text (rows as tuples).
-Statement = tuple[ClauseElement | str, Mapping[str, Any] | Sequence[Any]]
-
-
 def execute(session: Session, stmt: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
     """Run ``stmt`` with ``params`` and return every row (named tuples); [] if it returns none."""
     text, values = _compiled(session, stmt, params)
     return _run(session, text, values, namedtuple_row)
-
-
-def pipeline(session: Session, statements: Sequence[Statement]) -> list[list[Any]]:
-    """Run several statements in one round trip (psycopg's pipeline mode), in order.
-
-    Each statement still sees the effects of those before it (a lock taken by one holds for the
-    next); only the waiting is shared. Returns each statement's rows.
-    """
-    connection = session.connection()
-    driver = connection.connection.driver_connection
-    assert isinstance(driver, psycopg.Connection), "raw statements run on PostgreSQL only"
-    forms = []
-    for stmt, params in statements:
-        if isinstance(stmt, str):
-            forms.append((stmt, params, tuple_row))
-        else:
-            assert isinstance(params, Mapping), "a prebuilt statement takes named parameters"
-            forms.append((*_compiled(session, stmt, params), namedtuple_row))
-    cursors = []
-    try:
-        with driver.pipeline():
-            for text, values, rows in forms:
-                cursor = driver.cursor(row_factory=rows)
-                cursor.execute(text, values)
-                cursors.append(cursor)
-        return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
-    except psycopg.Error as exc:
-        texts = ";\n".join(text for text, _, _ in forms)
-        raise _translated(connection, driver, texts, (), exc) from exc
-    finally:
-        for cursor in cursors:
-            cursor.close()
 
 
 def _compiled(

@@ -24,6 +24,8 @@ from typing import Any
 from lineage.intake import Answer, BatchWriter, Outcome, Submission, Waiter, settle
 
 log = logging.getLogger("lineage.intake")
+READY = "ready"
+STARTUP_TIMEOUT_S = 120.0
 Message = list[tuple[int, Submission]] | None  # requests with their answer keys; None: stop
 
 
@@ -45,6 +47,13 @@ class IntakeProcess:
         self._process.start()
         requests_out.close()
         answers_in.close()
+        # The child says when it has imported everything and connected: a server that starts
+        # answering (its /health included) can write its first batch at once.
+        started = answers_out.recv() if answers_out.poll(STARTUP_TIMEOUT_S) else None
+        if started != READY:
+            self._process.kill()
+            reason = started or f"no answer within {STARTUP_TIMEOUT_S:.0f} s"
+            raise RuntimeError(f"the intake writer did not start: {reason}")
         self._requests = requests_in
         self._answers = answers_out
         self._ids = itertools.count()
@@ -118,6 +127,14 @@ def _child(
         answers.send(items)
 
     writer = BatchWriter(make_sessionmaker(engine), deliver)
+    try:
+        with engine.connect():  # the pool keeps this connection for the first batch
+            pass
+    except Exception as exc:  # the server reports it and does not start
+        answers.send(f"{type(exc).__name__}: {exc}")
+        engine.dispose()
+        return
+    answers.send(READY)
     try:
         stop = False
         while not stop:

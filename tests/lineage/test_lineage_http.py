@@ -30,6 +30,7 @@ from lineage.db.models import AuditLog, LineageEvent
 from lineage.db.session import session_scope
 from lineage.emitter import DatasetRef, Emitter
 from lineage.identity import NAMESPACE, job_name, source_dataset, training_set_dataset
+from lineage.intake_process import IntakeProcess
 from lineage.settings import LineageSettings
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -307,3 +308,10 @@ def test_intake_rides_out_its_database_connections_being_killed(
     assert row[0] >= 1  # the writer's connection was among them
     assert [post(_run_event("good", f"after_{i}")) for i in range(3)] == [201] * 3
     assert events_stored(maker) == 6
+
+
+def test_the_intake_writer_refuses_to_start_on_a_database_it_cannot_reach() -> None:
+    """The server's writer process connects before the server answers anything; a database it
+    cannot reach stops the start with the reason, instead of failing the first producers."""
+    with pytest.raises(RuntimeError, match="intake writer did not start: OperationalError"):
+        IntakeProcess("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")

@@ -25,7 +25,7 @@ from lineage.db.models import AuditHead, Base
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
 from lineage.settings import LineageSettings
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"  # golden OpenLineage events
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 

@@ -128,6 +128,15 @@ def wrk_intake(
     return float(out["rps"])
 
 
+def graph_nodes(con: psycopg.Connection[Any]) -> int:
+    """Nodes of the loaded graph as the graph query counts them: jobs, runs, datasets, versions."""
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FROM runs)"
+        " + (SELECT count(*) FROM datasets) + (SELECT count(*) FROM dataset_versions)"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _admin(sql: str) -> None:
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as con:
         con.execute(sql)
@@ -246,6 +255,7 @@ def bench_lineage(
         # freshly filled tables are tiny and scans them instead of using their indexes.
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{db}", autocommit=True) as con:
             con.execute("ANALYZE")
+            node_count = graph_nodes(con)
         env = {"LINEAGE_DATABASE_URL": url, "PYTHONPATH": str(REPO_ROOT)}
         skewless = str(Path(sys.executable).parent / "skewless")
         created = subprocess.run(
@@ -271,6 +281,8 @@ def bench_lineage(
         cmd = [skewless, "lineage", "serve", "--port", str(port)]
         rng = random.Random(5)
         intake, burst, client_cpu, p95s, raw, loaded = [], [], [], [], [], []
+        answered: list[int] = []
+        truncated = 0
         with server(cmd, env, port, scratch / "lineage_serve.log", REPO_ROOT, "/health"):
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(
@@ -299,14 +311,19 @@ def bench_lineage(
                     for _ in range(queries):
                         node = f"dataset:bench:ds_{rng.randrange(len(events))}"
                         begin = time.perf_counter()
-                        client.get(
+                        answer = client.get(
                             "/api/v1/lineage", params={"nodeId": node, "depth": 10}
                         ).raise_for_status()
                         samples.append((time.perf_counter() - begin) * 1000)
+                        body = answer.json()
+                        answered.append(len(body["graph"]))
+                        truncated += bool(body["truncated"])
                     p95s.append(percentile(samples, 95))
         return {
             "graph_events": len(events),
-            "graph_nodes_approx": 4 * len(events),
+            "graph_nodes": node_count,
+            "query_nodes_median": sorted(answered)[len(answered) // 2],
+            "query_truncated_share": truncated / len(answered),
             "bulk_load_events_per_s": load_rate,
             "intake": intake,
             "intake_concurrent": burst,

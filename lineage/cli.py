@@ -265,7 +265,7 @@ def usage(
     namespace: str = typer.Option(NAMESPACE, "--namespace"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Show the model versions consuming feature view VIEW and the fields no model uses."""
+    """Show the model versions consuming feature view VIEW, its deployments, and unused fields."""
     with _session(("usage", f"dataset:{namespace}:feature_view/{view}")) as session:
         found = service.usage(session, view, namespace=namespace)
     if as_json:
@@ -277,6 +277,12 @@ def usage(
             mv["name"], mv["version"], mv["trainingSetVersion"], ",".join(mv["usedFields"])
         )
     console.print(table)
+    for dep in found["deployments"]:
+        if "environment" in dep:  # a redacted placeholder has none
+            console.print(
+                f"served online: {dep['model']} v{dep['version']} in {dep['environment']}"
+                f" through {dep['featureService']}"
+            )
     console.print(f"fields no model uses: {', '.join(found['unusedFields']) or '(none)'}")
 
 

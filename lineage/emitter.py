@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lineage import service
 from lineage.db.migrate import upgrade_head
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
-from lineage.errors import Conflict, InvalidEvent
+from lineage.errors import Conflict, InvalidEvent, NotFound
 from lineage.identity import NAMESPACE
 
 log = logging.getLogger("lineage.emitter")
@@ -258,6 +258,23 @@ class Emitter:
             body["trainingSet"] = training_set
         self._send({"kind": "model", "body": body})
 
+    def register_deployment(
+        self, model: str, version: str, environment: str, feature_service: str
+    ) -> None:
+        """Record that a model version serves in ``environment`` from ``feature_service``.
+
+        Spooled if undeliverable, behind the model's own registration; refused (kept in the
+        ``.rejected.jsonl`` beside the spool) when lineage holds no such model version or
+        feature service.
+        """
+        body = {
+            "model": model,
+            "version": version,
+            "environment": environment,
+            "featureService": feature_service,
+        }
+        self._send({"kind": "deployment", "body": body})
+
     def summary(self) -> dict[str, Any] | None:
         """Counts of the lineage graph when delivering in-process (None over HTTP)."""
         if self._url:
@@ -318,6 +335,14 @@ class Emitter:
             with session_scope(maker) as session:
                 if record["kind"] == "event":
                     service.ingest_event(session, body, received_by="emitter")
+                elif record["kind"] == "deployment":
+                    service.register_deployment(
+                        session,
+                        body["model"],
+                        body["version"],
+                        body["environment"],
+                        feature_service=body["featureService"],
+                    )
                 else:
                     service.register_model(
                         session,
@@ -328,7 +353,9 @@ class Emitter:
                         namespace=body["namespace"],
                         training_set=body.get("trainingSet"),
                     )
-        except (InvalidEvent, Conflict) as exc:
+        except (InvalidEvent, Conflict, NotFound) as exc:
+            # None of these becomes valid by being sent again (the spool keeps the order in
+            # which a model follows its training set and a deployment its model).
             raise _Rejected(str(exc)) from exc
 
     def _deliver_http(self, record: dict[str, Any]) -> None:
@@ -347,8 +374,9 @@ class Emitter:
                     raise _Rejected(str(exc)) from exc
                 raise
             return
+        path = "/api/v1/deployments" if record["kind"] == "deployment" else "/api/v1/models"
         request = urllib.request.Request(
-            f"{self._url}/api/v1/models",
+            f"{self._url}{path}",
             data=json.dumps(record["body"]).encode("utf-8"),
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {self._token}"},
             method="POST",
@@ -357,7 +385,10 @@ class Emitter:
             with urllib.request.urlopen(request, timeout=5.0) as response:
                 response.read()
         except HTTPError as exc:
-            if exc.code in PERMANENT_HTTP_ERRORS:
+            # A deployment's 404 names a model version the service does not hold: as
+            # permanent as a 422.
+            unknown_model = exc.code == 404 and record["kind"] == "deployment"
+            if exc.code in PERMANENT_HTTP_ERRORS or unknown_model:
                 raise _Rejected(str(exc)) from exc
             raise
 

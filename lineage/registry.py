@@ -18,10 +18,11 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from lineage.access import Principal, authorize
+from lineage.db import history_sql
 from lineage.db import repositories as repo
 from lineage.db.models import Deployment, Model, ModelVersion
 from lineage.errors import Conflict, Forbidden, InvalidQuery, InvalidReference, NotFound
-from lineage.identity import NAMESPACE
+from lineage.identity import NAMESPACE, feature_service_dataset
 from lineage.nodes import Redactor, resolve_node, version_id
 
 
@@ -201,13 +202,16 @@ def register_deployment(
         version: The model version.
         environment: Where it runs, e.g. ``production``.
         deployed_at: When (default: now).
-        feature_service: The Feast feature service it reads online features from.
-        principal: The caller, who needs ``write`` on the model's own namespace (None:
-            in-process).
+        feature_service: The Feast feature service it reads online features from; its
+            ``feature_service/<name>`` node (in the Skewless namespace, where ``skewless apply``
+            records every feature service) must be in lineage, and the deployment links to it.
+        principal: The caller, who needs ``write`` on the model's own namespace and ``read`` on
+            the feature service's (None: in-process).
 
     Raises:
         NotFound: if the model version is not registered.
-        Forbidden: the caller may not write in the model's namespace.
+        Forbidden: the caller may not write in the model's namespace, or read the service's.
+        InvalidReference: lineage holds no such feature service (or the name is malformed).
         Conflict: the deployment is already recorded with another feature service.
 
     """
@@ -215,14 +219,48 @@ def register_deployment(
     if mv is None:
         raise NotFound(kind="model_version", key=f"{model}:{version}")
     _require_write(principal, repo.model_versions_by_ids(session, [mv.id])[mv.id][1].namespace)
+    service_id = (
+        None if feature_service is None else _feature_service(session, feature_service, principal)
+    )
     row, created = repo.get_or_create(
         session,
         Deployment,
         {"model_version_id": mv.id, "environment": environment},
-        {"deployed_at": deployed_at or datetime.now(UTC), "feature_service": feature_service},
+        {
+            "deployed_at": deployed_at or datetime.now(UTC),
+            "feature_service": feature_service,
+            "feature_service_id": service_id,
+        },
     )
     if not created and feature_service is not None and row.feature_service != feature_service:
         if row.feature_service is not None:
             raise Conflict(kind="deployment", key=f"{model}:{version}@{environment}")
         row.feature_service = feature_service
+    if service_id is not None:
+        row.feature_service_id = service_id  # links a row recorded before links existed
     session.flush()
+
+
+def _feature_service(session: Session, name: str, principal: Principal | None) -> int:
+    """The dataset id of feature service ``name``'s node, which the caller must be able to read.
+
+    Raises:
+        Forbidden: the caller may not read the Skewless namespace (checked first, so a caller
+            without the right does not learn which services exist).
+        InvalidReference: a malformed name, or no such node.
+
+    """
+    if principal is not None and not authorize(principal, "read", NAMESPACE):
+        raise Forbidden(principal=principal.name, action="read", namespace=NAMESPACE)
+    try:
+        dataset = feature_service_dataset(name)
+    except ValueError as exc:
+        raise InvalidReference(field="featureService", reason=str(exc)) from None
+    found = history_sql.find_dataset(session, NAMESPACE, dataset)
+    if found is None:
+        raise InvalidReference(
+            field="featureService",
+            reason=f"lineage holds no feature service {name!r} ({NAMESPACE}:{dataset}): "
+            "apply it first (`skewless apply` records every feature service)",
+        )
+    return found.id

@@ -1,6 +1,7 @@
 """Who uses and who read what: feature-view usage, feature-view reads, and a node's history.
 
-- ``usage``: the model versions whose training sets read any version of a feature view, and the
+- ``usage``: the model versions whose training sets read any version of a feature view, the
+  deployments serving it online (through a feature service that selects it), and the
   view's fields no such model uses (from column lineage where a training set declares it; a
   training set without column lineage reads the whole view).
 - ``reads``: the runs that read a feature view (training sets, materializations) and the audit
@@ -80,8 +81,10 @@ def usage(
 
     Returns:
         ``{"view", "namespace", "fields", "modelVersions": [{name, version, trainingSetVersion,
-        viewVersions, usedFields}], "trainingSets": [...], "unusedFields"}``; a model version
-        outside the caller's grants is redacted (its fields still count as used).
+        viewVersions, usedFields}], "deployments": [{model, version, environment, featureService,
+        deployedAt}], "trainingSets": [...], "unusedFields"}``; a model version outside the
+        caller's grants is redacted (its fields still count as used). ``deployments`` are those
+        serving online from a feature service whose current definition selects the view.
 
     Raises:
         InvalidQuery: a malformed view name. NotFound: unknown view. Forbidden: outside grants.
@@ -120,11 +123,24 @@ def usage(
             }
         )
     training = sorted({(ds.namespace, ds.name, ts.version) for ts, ds, _ in reads})
+    served = [
+        {
+            "model": model.name,
+            "version": mv.version,
+            "environment": dep.environment,
+            "featureService": dep.feature_service,
+            "deployedAt": dep.deployed_at.isoformat(),
+        }
+        if red.visible(model.namespace)
+        else red.redacted(f"model:{model.name}:{mv.version}")
+        for dep, mv, model, _ in history_sql.deployments_serving(session, dataset.id)
+    ]
     return {
         "view": view,
         "namespace": namespace,
         "fields": fields,
         "modelVersions": out_m,
+        "deployments": served,
         "trainingSets": [
             {"namespace": ns, "name": n, "version": v}
             if red.visible(ns)

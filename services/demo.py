@@ -110,6 +110,7 @@ def run_demo(settings: Settings, console: Console, *, customers: int = 500, seed
         )
         results["training"] = (frame, version)
         results["client"].register_model("fraud-model", "1", version.version, {"auc": 0.91})
+        results["client"].register_deployment("fraud-model", "1", "demo", "fraud_detection_v2")
         return (
             f"{version.version}: {version.rows} rows x {frame.shape[1]} columns, input order kept"
         )

@@ -329,6 +329,13 @@ def emit_model(
     )
 
 
+def emit_deployment(
+    settings: Settings, model: str, version: str, environment: str, feature_service: str
+) -> None:
+    """Record that a model version serves in ``environment`` from ``feature_service``."""
+    emitter_for(settings).register_deployment(model, version, environment, feature_service)
+
+
 def lineage_summary(settings: Settings) -> str:
     summary: Any = emitter_for(settings).summary()
     if summary is None:

@@ -18,8 +18,9 @@ from typing import Any
 import pandas as pd
 
 from services.contracts.base import Policy
+from services.errors import UnknownFeatureServiceError
 from services.ingestion.gate import IngestResult, ingest_frame
-from services.lineage_events import emit_model, emit_training_set
+from services.lineage_events import emit_deployment, emit_model, emit_training_set
 from services.offline.training import TrainingSetVersion, build_training_set, training_set_names
 from services.online.reader import OnlineReader, OnlineResult
 from services.online.reader import online_features as _online_features
@@ -97,6 +98,20 @@ class Client:
             self.settings, name, version, training_set_version, metrics, training_set=training_set
         )
 
+    def register_deployment(
+        self, model: str, version: str, environment: str, feature_service: str
+    ) -> None:
+        """Record, in lineage, that a model version serves in ``environment`` from a service.
+
+        The feature service must be one of this project's (``UnknownFeatureServiceError``
+        otherwise, before anything is sent) and the model version registered with
+        :meth:`register_model`; impact answers then name the deployment, and feature-view usage
+        lists it for every view the service selects.
+        """
+        if feature_service not in self.store.services:
+            raise UnknownFeatureServiceError(feature_service)
+        emit_deployment(self.settings, model, version, environment, feature_service)
+
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
@@ -146,5 +161,13 @@ def register_model(
         client.register_model(
             name, version, training_set_version, metrics, training_set=training_set
         )
+    finally:
+        client.close()
+
+
+def register_deployment(model: str, version: str, environment: str, feature_service: str) -> None:
+    client = Client()
+    try:
+        client.register_deployment(model, version, environment, feature_service)
     finally:
         client.close()

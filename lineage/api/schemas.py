@@ -170,12 +170,13 @@ class HealthResponse(BaseModel):
 
 
 class UsageResponse(BaseModel):
-    """Which model versions consume a feature view, and which of its fields none uses."""
+    """Which model versions consume a feature view, which deployments serve it, unused fields."""
 
     view: str
     namespace: str
     fields: list[str]
     modelVersions: list[dict[str, Any]]  # noqa: N815
+    deployments: list[dict[str, Any]]
     trainingSets: list[dict[str, Any]]  # noqa: N815
     unusedFields: list[str]  # noqa: N815
 

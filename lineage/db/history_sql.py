@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import exists, func, select, union
 from sqlalchemy.orm import Session, aliased
 
 from lineage.db.models import (
     ColumnLineage,
     Dataset,
     DatasetVersion,
+    Deployment,
     Job,
     LineageEvent,
+    Model,
     ModelVersion,
     Run,
     RunInput,
@@ -59,6 +61,38 @@ def training_sets_reading(
         .order_by(DatasetVersion.id)
     )
     return [(ts, ds, dv) for ts, ds, dv in session.execute(stmt)]
+
+
+def deployments_serving(
+    session: Session, dataset_id: int
+) -> list[tuple[Deployment, ModelVersion, Model, Dataset]]:
+    """Return deployments whose feature service, as last applied, selects dataset ``dataset_id``.
+
+    A feature service selects a view when a run that wrote the service's newest definition
+    version read the view (``skewless apply`` emits one such run per feature service).
+    """
+    newest = (
+        select(DatasetVersion.id)
+        .where(DatasetVersion.dataset_id == Deployment.feature_service_id)
+        .order_by(DatasetVersion.created_at.desc(), DatasetVersion.id.desc())
+        .limit(1)
+        .correlate(Deployment)  # two levels down: not correlated by default
+        .scalar_subquery()
+    )
+    selects = exists().where(
+        RunOutput.dataset_version_id == newest,
+        RunInput.run_id == RunOutput.run_id,
+        RunInput.dataset_id == dataset_id,
+    )
+    stmt = (
+        select(Deployment, ModelVersion, Model, Dataset)
+        .join(ModelVersion, ModelVersion.id == Deployment.model_version_id)
+        .join(Model, Model.id == ModelVersion.model_id)
+        .join(Dataset, Dataset.id == Deployment.feature_service_id)
+        .where(selects)
+        .order_by(Model.name, ModelVersion.version, Deployment.environment)
+    )
+    return [(d, mv, m, fs) for d, mv, m, fs in session.execute(stmt)]
 
 
 def column_inputs(

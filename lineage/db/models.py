@@ -242,7 +242,7 @@ class ModelVersion(Base):
 
 
 class Deployment(Base):
-    """A model version deployed to an environment."""
+    """A model version deployed to an environment, serving from a feature service."""
 
     __tablename__ = "deployments"
     __table_args__ = (UniqueConstraint("model_version_id", "environment"),)
@@ -254,6 +254,10 @@ class Deployment(Base):
     environment: Mapped[str] = mapped_column(String(200))
     deployed_at: Mapped[datetime]
     feature_service: Mapped[str | None] = mapped_column(String(400))
+    # The ``feature_service/<name>`` dataset node it serves from (null: none given).
+    feature_service_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("datasets.id", ondelete="SET NULL"), index=True
+    )
 
 
 class Principal(Base):

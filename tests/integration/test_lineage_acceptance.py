@@ -31,7 +31,9 @@ from openlineage.client.uuid import generate_new_uuid
 from typer.testing import CliRunner
 
 from services.cli import app
+from services.lineage_events import _EMITTERS, emit_apply
 from services.settings import Settings
+from services.store import Store
 from tests.integration.serving.conftest import ServerThread, free_port, load_project
 
 pytestmark = pytest.mark.integration
@@ -41,6 +43,14 @@ PRODUCER = "https://github.com/acme/warehouse-loader"  # not Skewless
 WAREHOUSE = "warehouse"  # the foreign producer's own namespace
 RAW = "transactions_raw"  # dataset D
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_emitters() -> Iterator[None]:
+    yield
+    for emitter in _EMITTERS.values():
+        emitter.close()
+    _EMITTERS.clear()
 
 
 @pytest.fixture
@@ -171,6 +181,12 @@ def test_an_auditor_answers_the_four_questions(
     outsider = token("finance-bi", "consumer", "finance")
     auditor = token("auditor-kim", "auditor")
     sent = send_foreign_events(lineage_service, producer)
+    # The feature store itself: `skewless apply` records its views and feature services.
+    settings = make_settings("sqlite")
+    load_project(settings, tmp_path)
+    store = Store(settings)
+    emit_apply(settings, store)
+    store.close()
 
     api = httpx.Client(base_url=lineage_service, timeout=30)
     as_producer = {"Authorization": f"Bearer {producer}"}
@@ -182,12 +198,15 @@ def test_an_auditor_answers_the_four_questions(
             "metrics": {"auc": 0.9},
         }
         assert api.post("/api/v1/models", json=body, headers=as_producer).status_code == 201
-    deploy = {"model": "fraud", "version": "3", "environment": "prod", "featureService": "fraud"}
+    deploy = {
+        "model": "fraud",
+        "version": "3",
+        "environment": "prod",
+        "featureService": "fraud_detection_v2",
+    }
     assert api.post("/api/v1/deployments", json=deploy, headers=as_producer).status_code == 201
 
     # A consumer reads feature view F through the feature server, and an outsider is refused.
-    settings = make_settings("sqlite")
-    load_project(settings, tmp_path)
     read = {"features": ["merchant_risk:fraud_rate_30d"], "entities": {"merchant_id": [1]}}
     with ServerThread(settings) as srv, httpx.Client(base_url=srv.url, timeout=10) as features:
         assert (
@@ -264,6 +283,12 @@ def test_an_auditor_answers_the_four_questions(
         ("finance-bi", False),
     }
     assert all(a["ts"] and a["sourceAddress"] == "127.0.0.1" for a in accesses)
+    # ... and which deployment serves it online (through the feature service it was deployed on).
+    usage = api.get("/api/v1/usage/feature-views/merchant_risk", headers=as_auditor)
+    assert usage.status_code == 200, usage.text
+    assert [(d["model"], d["version"], d["environment"]) for d in usage.json()["deployments"]] == [
+        ("fraud", "3", "prod")
+    ]
 
     # An auditor reads everything but writes nothing.
     body = {"name": "fraud", "version": "4", "trainingSetVersion": "ts-3"}

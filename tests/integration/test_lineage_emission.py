@@ -10,6 +10,7 @@ lineage, and provenance / impact / usage from a model registered with ``services
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ from lineage.identity import (
 )
 from services import sdk
 from services.demo_data import write_demo_data
+from services.errors import UnknownFeatureServiceError
 from services.ingestion.gate import ingest_file, ingest_frame
 from services.lineage_events import _EMITTERS
 from services.sdk import Client
@@ -369,3 +371,38 @@ def test_a_model_names_which_of_two_identical_training_sets_it_was_trained_on(
         assert found["trainingSet"]["name"] == training_set_dataset("fraud-b")
         with pytest.raises(NotFound):
             service.provenance(s, "model-unplaced", "1")
+
+
+def test_sdk_deployments_link_a_project_feature_service_and_show_where_views_are_served(
+    project: Project,
+) -> None:
+    project.ingest_all()
+    project.apply()
+    client = project.client
+    _, ts = client.training_set(project.entities(), "fraud_detection_v2", name="fraud")
+    client.register_model("fraud-model", "1", ts.version, {"auc": 0.9})
+    with pytest.raises(UnknownFeatureServiceError):
+        client.register_deployment("fraud-model", "1", "prod", "fraud_detection_v9")
+    client.register_deployment("fraud-model", "1", "prod", "fraud_detection_v2")
+    client.register_deployment("fraud-model", "1", "shadow", "fraud_detection_v1")
+    client.register_deployment("ghost-model", "1", "prod", "fraud_detection_v2")
+    spool = project.settings.lineage_spool_path
+    rejected = spool.with_name(spool.name + ".rejected.jsonl")
+    # The unknown model cannot become known by retrying: set aside, not spooled, not raised.
+    assert [json.loads(line)["body"]["model"] for line in rejected.read_text().splitlines()] == [
+        "ghost-model"
+    ]
+    assert not spool.exists() or spool.read_text() == ""
+    with lineage_session(project.settings.effective_lineage_database_url) as s:
+        merchant = service.usage(s, "merchant_risk")["deployments"]
+        profile = service.usage(s, "customer_profile")["deployments"]
+        hit = service.impact(s, NAMESPACE, training_set_dataset("fraud"), ts.version)
+    # merchant_risk is only in v2; customer_profile is in both services.
+    assert [(d["environment"], d["featureService"]) for d in merchant] == [
+        ("prod", "fraud_detection_v2")
+    ]
+    assert [(d["environment"], d["featureService"]) for d in profile] == [
+        ("prod", "fraud_detection_v2"),
+        ("shadow", "fraud_detection_v1"),
+    ]
+    assert [m["deployments"] for m in hit["modelVersions"]] == [["prod", "shadow"]]

@@ -119,6 +119,8 @@ def test_data_plane_spools_while_the_service_is_down_then_replays_over_http(
         project.materialize()  # the spool is replayed first, then these are sent
         _, ts = client.training_set(project.entities(), "fraud_detection_v2", name="fraud")
         sdk.register_model("fraud-model", "1", ts.version, {"auc": 0.9})  # POST /api/v1/models
+        client.register_deployment("fraud-model", "1", "prod", "fraud_detection_v2")
+        client.register_deployment("ghost-model", "1", "prod", "fraud_detection_v2")  # a 404
         store = client.store
         expected = {(training_set_dataset("fraud"), ts.version)}
         expected |= {(source_dataset(v), r.dataset_version) for v, r in ingested.items()}
@@ -139,8 +141,11 @@ def test_data_plane_spools_while_the_service_is_down_then_replays_over_http(
             serve.stop()
 
     assert spool.read_text() == ""
-    assert not spool.with_name(spool.name + ".rejected.jsonl").exists()
+    rejected = spool.with_name(spool.name + ".rejected.jsonl").read_text().splitlines()
+    assert [json.loads(line)["body"]["model"] for line in rejected] == ["ghost-model"]
     with lineage_session(pg_url) as s:
+        served = service.usage(s, "merchant_risk")["deployments"]
+        assert [(d["model"], d["environment"]) for d in served] == [("fraud-model", "prod")]
         summary = service.summary(s)
         assert summary["runs"] == {"COMPLETE": 3 + 4 + 2 + 3 + 1}  # ... 3 materializations, 1 ts
         assert summary["events"] == 2 * (3 + 4 + 2 + 3 + 1)

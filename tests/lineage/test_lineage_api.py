@@ -98,6 +98,21 @@ def seeded(client: TestClient, make_token, golden: Golden) -> dict[str, Any]:
         run_event("skewless", "apply.txn_view", "11", [off], [("feature_view/txn_view", "h1")]),
         run_event("finance", "apply.fin_view", "12", [off], [("feature_view/fin_view", "h2")]),
         run_event("finance", "training_set.fin", "13", [off], [("training_set/fin", "ts-fin")]),
+        # The feature services deployments name (`skewless apply` records them in skewless).
+        run_event(
+            "skewless",
+            "apply_feature_service.fs",
+            "14",
+            [("feature_view/txn_view", "h1")],
+            [("feature_service/fs", "fs-1")],
+        ),
+        run_event(
+            "skewless",
+            "apply_feature_service.fs2",
+            "15",
+            [("feature_view/txn_view", "h1")],
+            [("feature_service/fs2", "fs2-1")],
+        ),
     ]
     for event in events:
         assert client.post(LINEAGE, json=event, headers=admin).status_code == 201

@@ -487,7 +487,23 @@ def test_graph_as_of_and_history_over_http(client: TestClient, tokens) -> None:
     assert hidden.status_code == 403
 
 
-def test_deployments_over_http_appear_in_impact(client: TestClient, tokens) -> None:
+def apply_feature_service(maker, name: str, version: str, *views: str, minute: int = 8) -> None:
+    """What ``skewless apply`` emits for a feature service selecting ``views``."""
+    event = run_event(
+        f"apply_feature_service.{name}",
+        at(minute),
+        inputs=[ds(f"feature_view/{v}") for v in views],
+        outputs=[ds(f"feature_service/{name}", version)],
+    )
+    with session_scope(maker) as s:
+        service.ingest_event(s, event)
+
+
+def test_deployments_over_http_link_their_feature_service(
+    client: TestClient, tokens, maker, make_token
+) -> None:
+    apply_feature_service(maker, "churn_v1", "fs-1", "risk")
+    apply_feature_service(maker, "churn_v2", "fs-2", "profile")
     body = {"model": "churn", "version": "1", "featureService": "churn_v1", "environment": "prod"}
     assert client.post("/api/v1/deployments", json=body).status_code == 401
     assert (
@@ -500,6 +516,19 @@ def test_deployments_over_http_appear_in_impact(client: TestClient, tokens) -> N
         client.post("/api/v1/deployments", json=body, headers=bearer(tokens["finance"])).status_code
         == 403
     )
+    unknown = client.post(
+        "/api/v1/deployments",
+        json={**body, "featureService": "churn_v9"},
+        headers=bearer(tokens["producer"]),
+    )
+    assert (unknown.status_code, unknown.json()["field"]) == (422, "featureService")
+    assert "churn_v9" in unknown.json()["detail"]
+    malformed = client.post(
+        "/api/v1/deployments",
+        json={**body, "featureService": "../x"},
+        headers=bearer(tokens["producer"]),
+    )
+    assert (malformed.status_code, malformed.json()["field"]) == (422, "featureService")
     created = client.post("/api/v1/deployments", json=body, headers=bearer(tokens["producer"]))
     assert created.status_code == 201, created.text
     again = client.post("/api/v1/deployments", json=body, headers=bearer(tokens["admin"]))
@@ -514,7 +543,9 @@ def test_deployments_over_http_appear_in_impact(client: TestClient, tokens) -> N
         "/api/v1/deployments", json={**body, "version": "9"}, headers=bearer(tokens["admin"])
     )
     assert missing.status_code == 404
+    # The model's own namespace governs; the feature service's must be readable too.
     secret = {**body, "model": "secret"}
+    both = make_token("fin-serving", "producer", "finance", NS)
     assert (
         client.post(
             "/api/v1/deployments", json=secret, headers=bearer(tokens["producer"])
@@ -525,8 +556,9 @@ def test_deployments_over_http_appear_in_impact(client: TestClient, tokens) -> N
         client.post(
             "/api/v1/deployments", json=secret, headers=bearer(tokens["finance"])
         ).status_code
-        == 201
+        == 403
     )
+    assert client.post("/api/v1/deployments", json=secret, headers=bearer(both)).status_code == 201
     impact = client.get(
         "/api/v1/impact",
         params={"namespace": NS, "dataset": "offline/txn", "version": "off-v1"},
@@ -538,6 +570,48 @@ def test_deployments_over_http_appear_in_impact(client: TestClient, tokens) -> N
         ("staging", None),
         ("prod", "churn_v1"),
     ]
+    # Usage of the view lists the deployments serving it; the finance model's is redacted.
+    usage = client.get("/api/v1/usage/feature-views/risk", headers=bearer(tokens["consumer"]))
+    assert usage.status_code == 200, usage.text
+    served = usage.json()["deployments"]
+    assert [(d.get("model"), d.get("environment"), d.get("featureService")) for d in served] == [
+        ("churn", "prod", "churn_v1"),
+        (None, None, None),
+    ]
+    assert served[1]["type"] == "REDACTED"
+    assert "secret" not in usage.text
+    profile = client.get("/api/v1/usage/feature-views/profile", headers=bearer(tokens["admin"]))
+    assert profile.json()["deployments"] == []
+
+
+def test_a_redefined_feature_service_moves_its_deployments_to_the_views_it_now_selects(
+    maker,
+) -> None:
+    load(maker)
+    apply_feature_service(maker, "churn_v1", "fs-1", "risk")
+    with session_scope(maker) as s:
+        service.register_deployment(s, "churn", "1", "prod", feature_service="churn_v1")
+    apply_feature_service(maker, "churn_v1", "fs-1b", "profile", minute=9)
+    with session_scope(maker) as s:
+        risk = service.usage(s, "risk")["deployments"]
+        profile = service.usage(s, "profile")["deployments"]
+    assert risk == []
+    assert [(d["model"], d["version"], d["environment"]) for d in profile] == [
+        ("churn", "1", "prod")
+    ]
+
+
+def test_a_deployment_recorded_before_its_link_is_linked_when_repeated(maker) -> None:
+    load(maker)
+    with session_scope(maker) as s:
+        service.register_deployment(s, "churn", "1", "prod")  # no feature service named
+    apply_feature_service(maker, "churn_v1", "fs-1", "risk")
+    with session_scope(maker) as s:
+        assert service.usage(s, "risk")["deployments"] == []
+        service.register_deployment(s, "churn", "1", "prod", feature_service="churn_v1")
+    with session_scope(maker) as s:
+        served = service.usage(s, "risk")["deployments"]
+    assert [(d["model"], d["featureService"]) for d in served] == [("churn", "churn_v1")]
 
 
 def test_cli_usage_reads_history_and_graph_as_of(maker, db_url, monkeypatch) -> None:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import psycopg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from lineage import service
-from lineage.db.migrate import upgrade_head
+from lineage.db.migrate import alembic_config, upgrade_head
 from lineage.db.models import Base, Dataset, DatasetVersion, RunInput
 from lineage.db.session import make_engine, session_scope
+
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
 def test_autogenerate_finds_no_drift(db_url: str) -> None:
@@ -57,3 +65,65 @@ def test_an_edge_cannot_name_another_datasets_version(maker, golden) -> None:
                 version_source="facet",
             )
         )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def fresh_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """An empty database with no migrations applied yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = f"lineage_mig_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_0006_links_deployments_recorded_before_it(fresh_url: str) -> None:
+    """Deployments that named a known feature service as text get their link; others stay null."""
+    command.upgrade(alembic_config(fresh_url), "0005")
+    engine = make_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            now = datetime.now(UTC).isoformat()
+            conn.execute(
+                text(
+                    "INSERT INTO datasets (id, namespace, name, facets, created_at, updated_at)"
+                    " VALUES (7, 'skewless', 'feature_service/fraud', '{}', :t, :t)"
+                ),
+                {"t": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO models (id, name, namespace, created_at)"
+                    " VALUES (1, 'm', 'skewless', :t)"
+                ),
+                {"t": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO model_versions (id, model_id, version, training_set_version,"
+                    " metrics, created_at) VALUES (1, 1, '1', 'ts', '{}', :t)"
+                ),
+                {"t": now},
+            )
+            for i, (env, fs) in enumerate([("prod", "fraud"), ("dev", "gone"), ("ci", None)]):
+                conn.execute(
+                    text(
+                        "INSERT INTO deployments (id, model_version_id, environment, deployed_at,"
+                        " feature_service) VALUES (:i, 1, :e, :t, :f)"
+                    ),
+                    {"i": i + 1, "e": env, "t": now, "f": fs},
+                )
+        upgrade_head(fresh_url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT environment, feature_service_id FROM deployments ORDER BY id")
+            ).all()
+        assert [tuple(r) for r in rows] == [("prod", 7), ("dev", None), ("ci", None)]
+    finally:
+        engine.dispose()

@@ -60,6 +60,9 @@ def tokens(client: TestClient, make_token, golden: Golden) -> dict[str, str]:
     admin = bearer(tokens["admin"])
     events = [golden("ingest_start"), golden("ingest_complete"), golden("training_complete")]
     events.append(training_set_event(golden, "fin", "ts-fin", "21", namespace="finance"))
+    feature_service = golden("dataset_event")  # the feature service deployments name
+    feature_service["dataset"]["name"] = "feature_service/fs"
+    events.append(feature_service)
     for event in events:
         assert client.post(LINEAGE, json=event, headers=admin).status_code == 201
     churn = {"name": "churn", "version": "1", "trainingSetVersion": "ts-v1"}

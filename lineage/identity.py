@@ -96,4 +96,6 @@ def job_name(action: str, obj: str) -> str:
 
 
 TRAINING_SET_PREFIX = "training_set/"
+ONLINE_PREFIX = "online/"
+FEATURE_VIEW_PREFIX = "feature_view/"
 FEATURE_SERVICE_PREFIX = "feature_service/"

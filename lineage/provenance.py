@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lineage.access import Principal
+from lineage.db import history_sql
 from lineage.db import repositories as repo
 from lineage.db.models import RunInput, RunOutput
 from lineage.errors import Forbidden, NotFound
-from lineage.identity import TRAINING_SET_PREFIX
+from lineage.identity import FEATURE_VIEW_PREFIX, ONLINE_PREFIX, TRAINING_SET_PREFIX
 from lineage.nodes import Redactor, run_data, version_data, version_id
 
 
@@ -140,7 +141,8 @@ def impact(
 
     Returns:
         Downstream dataset versions and runs (transitively), the training sets among them, the
-        model versions trained on those training sets, and their deployments.
+        model versions trained on those training sets, and their deployments; and
+        ``servingDeployments``: the deployments serving online values materialized from it.
 
     Raises:
         NotFound: unknown dataset version. Forbidden: the dataset is outside the grants.
@@ -184,6 +186,9 @@ def impact(
     ]
     out_v, out_r = _describe(session, versions - {dv.id}, runs, red)
     training = [v for v in out_v if str(v.get("name", "")).startswith(TRAINING_SET_PREFIX)]
+    online = sorted(
+        {(d.namespace, d.name) for d in dvs.values() if d.name.startswith(ONLINE_PREFIX)}
+    )
     return {
         "namespace": namespace,
         "dataset": dataset,
@@ -192,5 +197,37 @@ def impact(
         "runs": out_r,
         "trainingSets": training,
         "modelVersions": out_m,
+        "servingDeployments": _serving(session, online, red),
         "truncated": truncated,
     }
+
+
+def _serving(
+    session: Session, online: list[tuple[str, str]], red: Redactor
+) -> list[dict[str, Any]]:
+    """Deployments serving, through their feature service, an online table among ``online``.
+
+    An online table downstream of a version holds values materialized from it: every model
+    deployed on a feature service that selects the table's view serves them, whatever its own
+    training set was.
+    """
+    out: list[dict[str, Any]] = []
+    for namespace, name in online:
+        view = FEATURE_VIEW_PREFIX + name[len(ONLINE_PREFIX) :]
+        dataset = history_sql.find_dataset(session, namespace, view)
+        if dataset is None:
+            continue
+        for dep, mv, model, _ in history_sql.deployments_serving(session, dataset.id):
+            if not red.visible(model.namespace):
+                out.append(red.redacted(f"model:{model.name}:{mv.version}"))
+                continue
+            out.append(
+                {
+                    "model": model.name,
+                    "version": mv.version,
+                    "environment": dep.environment,
+                    "featureService": dep.feature_service,
+                    "view": view,
+                }
+            )
+    return out

@@ -86,6 +86,7 @@ class ImpactResponse(BaseModel):
     runs: list[dict[str, Any]]
     trainingSets: list[dict[str, Any]]  # noqa: N815
     modelVersions: list[dict[str, Any]]  # noqa: N815
+    servingDeployments: list[dict[str, Any]]  # noqa: N815
     truncated: bool
 
 

@@ -386,6 +386,8 @@ def test_sdk_deployments_link_a_project_feature_service_and_show_where_views_are
     client.register_deployment("fraud-model", "1", "prod", "fraud_detection_v2")
     client.register_deployment("fraud-model", "1", "shadow", "fraud_detection_v1")
     client.register_deployment("ghost-model", "1", "prod", "fraud_detection_v2")
+    # Materialized after the training set: its online values come from the same source version.
+    project.materialize()
     spool = project.settings.lineage_spool_path
     rejected = spool.with_name(spool.name + ".rejected.jsonl")
     # The unknown model cannot become known by retrying: set aside, not spooled, not raised.
@@ -406,3 +408,10 @@ def test_sdk_deployments_link_a_project_feature_service_and_show_where_views_are
         ("shadow", "fraud_detection_v1"),
     ]
     assert [m["deployments"] for m in hit["modelVersions"]] == [["prod", "shadow"]]
+    # A bad merchant_risk source version reaches what prod serves online, through the view.
+    with lineage_session(project.settings.effective_lineage_database_url) as s:
+        source = versions(s, source_dataset("merchant_risk"))[0]
+        online = service.impact(s, NAMESPACE, source_dataset("merchant_risk"), source)
+    assert [(d["model"], d["environment"], d["view"]) for d in online["servingDeployments"]] == [
+        ("fraud-model", "prod", feature_view_dataset("merchant_risk"))
+    ]

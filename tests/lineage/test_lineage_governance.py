@@ -570,6 +570,20 @@ def test_deployments_over_http_link_their_feature_service(
         ("staging", None),
         ("prod", "churn_v1"),
     ]
+    # off-v1 reached online/risk (materialize.risk), which both deployments on churn_v1 serve.
+    assert [
+        (d["model"], d["environment"], d["featureService"], d["view"])
+        for d in impact["servingDeployments"]
+    ] == [
+        ("churn", "prod", "churn_v1", "feature_view/risk"),
+        ("secret", "prod", "churn_v1", "feature_view/risk"),
+    ]
+    seen_by_producer = client.get(
+        "/api/v1/impact",
+        params={"namespace": NS, "dataset": "offline/txn", "version": "off-v1"},
+        headers=bearer(tokens["producer"]),
+    ).json()["servingDeployments"]
+    assert [d.get("model") or d["type"] for d in seen_by_producer] == ["churn", "REDACTED"]
     # Usage of the view lists the deployments serving it; the finance model's is redacted.
     usage = client.get("/api/v1/usage/feature-views/risk", headers=bearer(tokens["consumer"]))
     assert usage.status_code == 200, usage.text

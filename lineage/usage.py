@@ -192,7 +192,11 @@ def reads(
     if dataset is not None:
         rows, total = history_sql.runs_reading(session, dataset.id, limit=limit, offset=offset)
         runs = [{**run_data(run, job), "version": dv.version} for run, job, dv in rows]
-    entries = list_audit(session, obj=name, limit=limit, offset=offset)
+    # The feature server serves only Skewless's own views and audits them as ``feature_view/<v>``:
+    # a same-named view of another namespace has no feature reads.
+    entries = (
+        list_audit(session, obj=name, limit=limit, offset=offset) if namespace == NAMESPACE else []
+    )
     return {
         "view": view,
         "namespace": namespace,

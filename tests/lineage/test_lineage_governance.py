@@ -265,6 +265,9 @@ class TestReadsAndHistory:
             ("p-consumer", True, "127.0.0.1"),
         ]
         assert [r["job"]["name"] for r in paged["runs"]] == ["training_set.fraud"]
+        with session_scope(maker) as s:
+            elsewhere = service.reads(s, "risk", namespace="finance")
+        assert (elsewhere["runs"], elsewhere["accesses"]) == ([], [])  # not skewless's risk
 
     def test_history_of_each_node_kind_newest_first(self, maker) -> None:
         load(maker)

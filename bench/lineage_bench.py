@@ -241,7 +241,8 @@ def bench_lineage(
     in_flight: int = 32,
     wrk_seconds: int = 10,
 ) -> dict[str, Any]:
-    """Load a graph of ~``nodes`` nodes, then measure HTTP intake and ``depth=10`` queries."""
+    """Load a graph of ~``nodes`` nodes, then measure HTTP intake, ``depth=10`` graph queries and
+    impact queries (everything downstream of a dataset version)."""
     from lineage.db.migrate import upgrade_head
 
     db = f"bench_lineage_{uuid.uuid4().hex[:10]}"
@@ -282,6 +283,8 @@ def bench_lineage(
         rng = random.Random(5)
         intake, burst, client_cpu, p95s, raw, loaded = [], [], [], [], [], []
         answered: list[int] = []
+        impacted: list[int] = []
+        impact_p95s: list[float] = []
         truncated = 0
         with server(cmd, env, port, scratch / "lineage_serve.log", REPO_ROOT, "/health"):
             headers = {"Authorization": f"Bearer {token}"}
@@ -319,6 +322,18 @@ def bench_lineage(
                         answered.append(len(body["graph"]))
                         truncated += bool(body["truncated"])
                     p95s.append(percentile(samples, 95))
+                    samples = []
+                    for _ in range(queries):
+                        params = {
+                            "namespace": "bench",
+                            "dataset": f"ds_{rng.randrange(len(events))}",
+                            "version": "v1",
+                        }
+                        begin = time.perf_counter()
+                        found = client.get("/api/v1/impact", params=params).raise_for_status()
+                        samples.append((time.perf_counter() - begin) * 1000)
+                        impacted.append(len(found.json()["datasetVersions"]))
+                    impact_p95s.append(percentile(samples, 95))
         return {
             "graph_events": len(events),
             "graph_nodes": node_count,
@@ -332,6 +347,8 @@ def bench_lineage(
             "in_flight": in_flight,
             "raw_insert": raw,
             "query_p95_ms": p95s,
+            "impact_p95_ms": impact_p95s,
+            "impact_versions_median": sorted(impacted)[len(impacted) // 2],
         }
     finally:
         _admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')

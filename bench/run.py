@@ -386,6 +386,20 @@ class Bench:
                 ),
             )
         )
+        self.rows.append(
+            Row(
+                f"lineage impact of a dataset version on {out['graph_nodes']:,} nodes, p95",
+                "ms",
+                median(out["impact_p95_ms"]),
+                None,
+                None,
+                "lower",
+                note=(
+                    "GET /api/v1/impact; answers: median "
+                    f"{out['impact_versions_median']} downstream dataset versions"
+                ),
+            )
+        )
 
     def close(self) -> None:
         self.store.close()

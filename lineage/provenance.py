@@ -2,7 +2,7 @@
 
 ``provenance`` walks upstream from a model version's training set (what exactly trained it);
 ``impact`` walks downstream from one dataset version (what it feeds, up to models and their
-deployments). Each walk costs two set-based queries per level and is bounded by a depth and a node
+deployments). Each walk costs one set-based query per level and is bounded by a depth and a node
 budget; objects outside the caller's grants come back as placeholders.
 """
 
@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from lineage.access import Principal
 from lineage.db import history_sql
 from lineage.db import repositories as repo
-from lineage.db.models import RunInput, RunOutput
 from lineage.errors import Forbidden, NotFound
 from lineage.identity import FEATURE_VIEW_PREFIX, ONLINE_PREFIX, TRAINING_SET_PREFIX
 from lineage.nodes import Redactor, run_data, version_data, version_id
@@ -46,29 +45,34 @@ def _walk_versions(
 
 def _upstream(session: Session) -> Callable[[Collection[int]], tuple[set[str], set[int]]]:
     def step(frontier: Collection[int]) -> tuple[set[str], set[int]]:
-        runs = {r for r, _ in repo.run_io(session, RunOutput, dv_ids=frontier)}
-        return runs, {v for _, v in repo.run_io(session, RunInput, run_ids=runs)}
+        return repo.version_step(session, frontier, upstream=True)
 
     return step
 
 
 def _downstream(session: Session) -> Callable[[Collection[int]], tuple[set[str], set[int]]]:
     def step(frontier: Collection[int]) -> tuple[set[str], set[int]]:
-        runs = {r for r, _ in repo.run_io(session, RunInput, dv_ids=frontier)}
-        return runs, {v for _, v in repo.run_io(session, RunOutput, run_ids=runs)}
+        return repo.version_step(session, frontier, upstream=False)
 
     return step
 
 
 def _describe(
-    session: Session, versions: Collection[int], runs: Collection[str], red: Redactor
+    session: Session,
+    versions: Collection[int],
+    runs: Collection[str],
+    red: Redactor,
+    rows: dict[int, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Describe versions and runs, redacting those outside the caller's grants.
 
     Version and run rows carry their dataset's or job's namespace and name, so each row describes
-    both sides.
+    both sides. ``rows``: the versions' rows when the caller has already read them.
     """
-    dvs = repo.dataset_versions_by_ids(session, versions)
+    if rows is None:
+        dvs = repo.dataset_versions_by_ids(session, versions)
+    else:
+        dvs = {i: rows[i] for i in versions if i in rows}
     out_v = [
         version_data(dv, dv) if red.visible(dv.namespace) else red.redacted(version_id(dv, dv))
         for dv in sorted(dvs.values(), key=lambda r: (r.namespace, r.name, r.version))
@@ -184,7 +188,7 @@ def impact(
         else red.redacted(f"model:{m.name}:{mv.version}")
         for mv, m in models
     ]
-    out_v, out_r = _describe(session, versions - {dv.id}, runs, red)
+    out_v, out_r = _describe(session, versions - {dv.id}, runs, red, rows=dvs)
     training = [v for v in out_v if str(v.get("name", "")).startswith(TRAINING_SET_PREFIX)]
     online = sorted(
         {(d.namespace, d.name) for d in dvs.values() if d.name.startswith(ONLINE_PREFIX)}

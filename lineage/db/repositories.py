@@ -153,18 +153,39 @@ def training_set_versions(
 # --- version walks (provenance and impact) -----------------------------------------------------
 
 
-def run_io(
-    session: Session,
-    edge: type[RunInput] | type[RunOutput],
-    *,
-    dv_ids: Collection[int] = (),
-    run_ids: Collection[str] = (),
-) -> list[tuple[str, int]]:
-    """Return (run_id, dataset_version_id) pairs of ``edge`` for the given versions or runs."""
-    stmt = select(edge.run_id, edge.dataset_version_id).where(
-        or_(edge.dataset_version_id.in_(dv_ids), edge.run_id.in_(run_ids))
+@cache
+def _step_sql(upstream: bool, postgresql: bool) -> Any:
+    """One level of a walk over versions through runs, as one statement (built once)."""
+    near, far = (RunOutput, RunInput) if upstream else (RunInput, RunOutput)
+    return (
+        select(near.run_id, far.dataset_version_id)
+        .select_from(near)
+        .outerjoin(far, far.run_id == near.run_id)
+        .where(any_of(near.dataset_version_id, "ids", postgresql))
     )
-    return [(r, v) for r, v in session.execute(stmt)]
+
+
+def version_step(
+    session: Session, dv_ids: Collection[int], *, upstream: bool
+) -> tuple[set[str], set[int]]:
+    """One level of a provenance (``upstream``) or impact walk from the versions ``dv_ids``.
+
+    Returns:
+        The runs that wrote (upstream) or read (downstream) one of ``dv_ids``, and the versions
+        those runs read (upstream) or wrote (downstream). On PostgreSQL the statement's text does
+        not depend on how many versions there are, so it is prepared once per connection.
+
+    """
+    if not dv_ids:
+        return set(), set()
+    rows = session.execute(_step_sql(upstream, is_postgresql(session)), {"ids": list(dv_ids)})
+    runs: set[str] = set()
+    versions: set[int] = set()
+    for run, version in rows:
+        runs.add(run)
+        if version is not None:  # a run with no edge on the far side
+            versions.add(version)
+    return runs, versions
 
 
 # --- bulk node data ----------------------------------------------------------------------------

@@ -654,3 +654,17 @@ def test_cli_usage_reads_history_and_graph_as_of(maker, db_url, monkeypatch) -> 
     assert "training_set.churn" not in graph.output
     missing = runner.invoke(cli_app, ["usage", "nope"])
     assert missing.exit_code == 2
+
+
+def test_walks_keep_runs_with_nothing_on_the_far_side(maker) -> None:
+    """Impact lists a run that read the version and wrote nothing; provenance one that wrote
+    an upstream version and read nothing (the ingest)."""
+    load(maker)
+    check = run_event("check.txn", at(9), inputs=[ds("offline/txn", "off-v1")])
+    with session_scope(maker) as s:
+        service.ingest_event(s, check)
+    with session_scope(maker) as s:
+        impact = service.impact(s, NS, "offline/txn", "off-v1")
+        found = service.provenance(s, "churn", "1")
+    assert "check.txn" in {r["job"]["name"] for r in impact["runs"]}
+    assert "ingest.txn" in {r["job"]["name"] for r in found["runs"]}

@@ -42,6 +42,8 @@ def _day_grid(
     grid = grid[grid["event_timestamp"] <= end]
     created_lag = pd.to_timedelta(rng.integers(60, 180, len(grid)), unit="min")
     grid["created_timestamp"] = grid["event_timestamp"] + created_lag
+    # A row created after ``end`` has not arrived yet (today's rows, in the first hours of a day).
+    grid = grid[grid["created_timestamp"] <= end]
     return grid.reset_index(drop=True)
 
 

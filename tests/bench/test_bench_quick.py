@@ -16,7 +16,7 @@ from services.settings import get_settings
 pytestmark = pytest.mark.integration
 
 NO_FEAST = ("lineage",)  # Feast has no lineage service
-NO_LIMIT = ("HTTP", "lineage GET")  # no raw HTTP server / raw graph query baseline
+NO_LIMIT = ("HTTP", "lineage GET", "lineage impact")  # no raw HTTP server / graph baseline
 
 
 def test_bench_quick_completes_and_skewless_is_exact(

@@ -210,3 +210,13 @@ def run_data(run: RunLike, job: Named) -> dict[str, Any]:
         "endedAt": run.ended_at.isoformat() if run.ended_at else None,
         **code_version(run.job_facets),
     }
+
+
+def deployment_data(dep: Any, mv: Any, model: Named) -> dict[str, Any]:
+    """Describe a deployment: which model version serves where, from which feature service."""
+    return {
+        "model": model.name,
+        "version": mv.version,
+        "environment": dep.environment,
+        "featureService": dep.feature_service,
+    }

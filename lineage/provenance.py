@@ -18,7 +18,7 @@ from lineage.db import history_sql
 from lineage.db import repositories as repo
 from lineage.errors import Forbidden, NotFound
 from lineage.identity import FEATURE_VIEW_PREFIX, ONLINE_PREFIX, TRAINING_SET_PREFIX
-from lineage.nodes import Redactor, run_data, version_data, version_id
+from lineage.nodes import Redactor, deployment_data, run_data, version_data, version_id
 
 
 def _walk_versions(
@@ -225,13 +225,5 @@ def _serving(
             if not red.visible(model.namespace):
                 out.append(red.redacted(f"model:{model.name}:{mv.version}"))
                 continue
-            out.append(
-                {
-                    "model": model.name,
-                    "version": mv.version,
-                    "environment": dep.environment,
-                    "featureService": dep.feature_service,
-                    "view": view,
-                }
-            )
+            out.append({**deployment_data(dep, mv, model), "view": view})
     return out

@@ -29,7 +29,14 @@ from lineage.db import repositories as repo
 from lineage.db.models import LineageEvent
 from lineage.errors import Forbidden, InvalidQuery, NotFound
 from lineage.identity import NAMESPACE, feature_view_dataset
-from lineage.nodes import NODE_TYPES, Redactor, resolve_node, run_data, version_data
+from lineage.nodes import (
+    NODE_TYPES,
+    Redactor,
+    deployment_data,
+    resolve_node,
+    run_data,
+    version_data,
+)
 
 MAX_OFFSET = 2**31 - 1
 
@@ -124,13 +131,7 @@ def usage(
         )
     training = sorted({(ds.namespace, ds.name, ts.version) for ts, ds, _ in reads})
     served = [
-        {
-            "model": model.name,
-            "version": mv.version,
-            "environment": dep.environment,
-            "featureService": dep.feature_service,
-            "deployedAt": dep.deployed_at.isoformat(),
-        }
+        {**deployment_data(dep, mv, model), "deployedAt": dep.deployed_at.isoformat()}
         if red.visible(model.namespace)
         else red.redacted(f"model:{model.name}:{mv.version}")
         for dep, mv, model, _ in history_sql.deployments_serving(session, dataset.id)

@@ -31,7 +31,7 @@ from openlineage.client.uuid import generate_new_uuid
 from typer.testing import CliRunner
 
 from services.cli import app
-from services.lineage_events import _EMITTERS, emit_apply
+from services.lineage_events import emit_apply
 from services.settings import Settings
 from services.store import Store
 from tests.integration.serving.conftest import ServerThread, free_port, load_project
@@ -43,14 +43,6 @@ PRODUCER = "https://github.com/acme/warehouse-loader"  # not Skewless
 WAREHOUSE = "warehouse"  # the foreign producer's own namespace
 RAW = "transactions_raw"  # dataset D
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_emitters() -> Iterator[None]:
-    yield
-    for emitter in _EMITTERS.values():
-        emitter.close()
-    _EMITTERS.clear()
 
 
 @pytest.fixture
@@ -209,18 +201,13 @@ def test_an_auditor_answers_the_four_questions(
     # A consumer reads feature view F through the feature server, and an outsider is refused.
     read = {"features": ["merchant_risk:fraud_rate_30d"], "entities": {"merchant_id": [1]}}
     with ServerThread(settings) as srv, httpx.Client(base_url=srv.url, timeout=10) as features:
-        assert (
-            features.post(
-                "/get-online-features", json=read, headers={"Authorization": f"Bearer {consumer}"}
-            ).status_code
-            == 200
-        )
-        assert (
-            features.post(
-                "/get-online-features", json=read, headers={"Authorization": f"Bearer {outsider}"}
-            ).status_code
-            == 403
-        )
+
+        def read_as(token: str) -> int:
+            headers = {"Authorization": f"Bearer {token}"}
+            return features.post("/get-online-features", json=read, headers=headers).status_code
+
+        assert read_as(consumer) == 200
+        assert read_as(outsider) == 403
     # (Leaving the block flushed the feature server's read audit into the lineage database.)
 
     as_auditor = {"Authorization": f"Bearer {auditor}"}

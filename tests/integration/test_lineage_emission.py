@@ -35,7 +35,6 @@ from services import sdk
 from services.demo_data import write_demo_data
 from services.errors import UnknownFeatureServiceError
 from services.ingestion.gate import ingest_file, ingest_frame
-from services.lineage_events import _EMITTERS
 from services.sdk import Client
 from services.settings import Settings
 from services.store import definition_hash, service_version, view_version
@@ -55,14 +54,6 @@ from tests.integration.lineage_pipeline import (
 BATCH_VIEWS = ("customer_transactions_daily", "customer_profile", "merchant_risk")
 V1_VIEWS = {"customer_transactions_daily", "customer_profile", "transaction_risk"}
 PROFILE_IN_SERVICES = ["account_age_days", "country", "credit_limit", "kyc_verified"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_emitters() -> Iterator[None]:
-    yield
-    for emitter in _EMITTERS.values():
-        emitter.close()
-    _EMITTERS.clear()
 
 
 @pytest.fixture

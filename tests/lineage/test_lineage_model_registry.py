@@ -5,13 +5,11 @@ emitter's spool, and across the migration that introduced the link; on SQLite an
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
@@ -282,22 +280,6 @@ def test_the_in_process_emitter_sets_an_unknown_training_set_aside(db_url, maker
 
 
 # --- the migration that introduced the link ------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each backend, not migrated yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'lineage.db'}"
-        return
-    name = f"lineage_test_{uuid.uuid4().hex}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_the_migration_links_existing_versions_only_where_unambiguous(fresh_url: str) -> None:

@@ -1,24 +1,29 @@
 """Pandera contracts of the benchmark sources, registered with Skewless by name.
 
 ``bench_user_stats`` and ``bench_user_profile`` feed the training, materialization and
-serving benchmarks; ``bench_user_activity`` (25 columns of mixed types) is only ingested.
+serving benchmarks; ``bench_user_activity`` (25 columns of mixed types) is only ingested;
+``bench_item_embedding`` (String key, a 64-float embedding and 10 scalars) feeds the
+embedding materialization and read rows.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from services.contracts import SourceContract, register_contract
+from services.contracts import SourceContract
 
 UtcTimestamp = Annotated[pd.DatetimeTZDtype, "ns", "UTC"]
 OWNER = "bench@skewless.example"
 STATS = "bench_user_stats"
 PROFILE = "bench_user_profile"
 ACTIVITY = "bench_user_activity"
+ITEM_EMBEDDING = "bench_item_embedding"
+CATEGORIES = ("books", "music", "garden", "toys", "kitchen", "sports")
 COUNTRIES = ("GB", "FR", "DE", "ES", "IT", "NL", "IE", "US")
 DEVICES = ("ios", "android", "web")
 
@@ -157,11 +162,44 @@ class BenchUserActivity(SourceContract):
         }
 
 
-def register() -> None:
-    """Make the benchmark contracts resolvable by name (idempotent)."""
-    register_contract(BenchUserStats)
-    register_contract(BenchUserProfile)
-    register_contract(BenchUserActivity)
+class BenchItemEmbedding(SourceContract):
+    """Per-item snapshots keyed by UUID text: a 64-float embedding and 10 scalars.
 
+    The scalars cover the other online encodings: Float32, Float64, Int32, Int64 (one of
+    them nullable), Bool and String.
+    """
 
-register()
+    item_id: Series[str] = pa.Field(
+        str_length={"min_value": 36, "max_value": 36},
+        description="Item UUID, as text.",
+        metadata={"role": "entity"},
+    )
+    event_timestamp: Series[UtcTimestamp] = _event_ts()
+    created_timestamp: Series[UtcTimestamp] = _created_ts()
+    embedding: Series[object] = pa.Field(
+        description="64-dimensional item embedding from the two-tower model.",
+        metadata={"type": "Array(Float32)", "length": 64, "element_ge": -1, "element_le": 1},
+    )
+    i_price: Series[np.float32] = pa.Field(ge=0, le=10_000, description="List price.")
+    i_ctr: Series[np.float32] = pa.Field(ge=0, le=1, description="Click-through rate.")
+    i_rating: Series[float] = pa.Field(ge=0, le=5, description="Mean review rating.")
+    i_margin: Series[float] = pa.Field(ge=-1, le=1, description="Margin share of the price.")
+    i_stock: Series[np.int32] = pa.Field(ge=0, le=1_000_000, description="Units in stock.")
+    i_age_days: Series[np.int32] = pa.Field(ge=0, le=36_500, description="Days since listing.")
+    i_views: Series[int] = pa.Field(ge=0, description="Page views so far.")
+    i_clicks_7d: Series[pd.Int64Dtype] = pa.Field(
+        ge=0, nullable=True, description="Clicks in the last 7 days, if known."
+    )
+    i_in_stock: Series[bool] = pa.Field(description="Available to order.")
+    i_category: Series[str] = pa.Field(isin=list(CATEGORIES), description="Catalogue category.")
+
+    class Config:
+        name = ITEM_EMBEDDING
+        description = "Benchmark: per-item embeddings and catalogue facts (String key)."
+        metadata = {
+            "owner": OWNER,
+            "entity": "item",
+            "ttl_hours": 24 * 45,
+            "cadence_hours": 24,
+            "default_policy": "quarantine",
+        }

@@ -10,6 +10,11 @@ rows exactly on a feature timestamp and ~1 % exactly at timestamp + ttl.
 "created after T is invisible" rule (Feast without ``filter_by_created_timestamp``) answer
 the same question. The window ends at today's midnight UTC, so the values are fresh online.
 
+``item_embedding`` (the String-keyed embedding view): 100,000 items with UUID text ids, one row
+each plus as many again at random, ~0.5 % duplicates with a later created time; a 64-float
+``embedding`` and 10 scalars (Float32, Float64, Int32, Int64 incl. ~2 % nulls, Bool, String).
+Its ttl (45 days) exceeds the window, so every item's latest value is fresh online.
+
 The ingestion benchmark has its own frame, written on demand by :func:`generate_activity`:
 ``user_activity`` with exactly ``1,000,000 x scale`` rows and the 25 columns of
 ``bench_user_activity``, ~0.1 % of them invalid (out of range, unknown category, duplicate key).
@@ -17,17 +22,23 @@ The ingestion benchmark has its own frame, written on demand by :func:`generate_
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 SEED = 42
 WINDOW = timedelta(days=30)
 STATS_TTL = timedelta(days=7)
 PROFILE_TTL = timedelta(days=10)
+ITEM_TTL = timedelta(days=45)
+EMBEDDING_DIM = 64
+CATEGORIES = np.array(["books", "music", "garden", "toys", "kitchen", "sports"], dtype=object)
 COUNTRIES = np.array(["GB", "FR", "DE", "ES", "IT", "NL", "IE", "US"], dtype=object)
 DEVICES = np.array(["ios", "android", "web"], dtype=object)
 BAD_SHARE = 0.001
@@ -47,6 +58,9 @@ class BenchData:
     entity_rows: int
     window_start: datetime
     window_end: datetime
+    items: Path
+    item_rows: int
+    item_count: int
 
 
 def _window_end() -> datetime:
@@ -62,10 +76,14 @@ def _timestamps(start: datetime, seconds: np.ndarray) -> pd.Series:
 
 
 def _with_duplicates(
-    rng: np.random.Generator, frame: pd.DataFrame, share: float, features: dict[str, np.ndarray]
+    rng: np.random.Generator,
+    frame: pd.DataFrame,
+    share: float,
+    features: dict[str, np.ndarray],
+    key: str = "user_id",
 ) -> pd.DataFrame:
     """Append ``share`` of rows again with a later created time and new feature values."""
-    frame = frame.drop_duplicates(["user_id", "event_timestamp"]).reset_index(drop=True)
+    frame = frame.drop_duplicates([key, "event_timestamp"]).reset_index(drop=True)
     n = int(len(frame) * share)
     picked = frame.iloc[rng.choice(len(frame), n, replace=False)].copy()
     later = rng.integers(0, 60, n)
@@ -164,6 +182,8 @@ def generate(scale: float, folder: Path) -> BenchData:
     stats.to_parquet(paths["user_stats"], index=False)
     profile.to_parquet(paths["user_profile"], index=False)
     entities.to_parquet(paths["entities"], index=False)
+    items = max(100, round(100_000 * scale))
+    item_path, item_rows = _write_items(np.random.default_rng(SEED + 2), items, start, folder)
     return BenchData(
         folder=folder,
         stats=paths["user_stats"],
@@ -175,7 +195,73 @@ def generate(scale: float, folder: Path) -> BenchData:
         entity_rows=len(entities),
         window_start=start,
         window_end=end,
+        items=item_path,
+        item_rows=item_rows,
+        item_count=items,
     )
+
+
+def _item_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` distinct UUID-4-like texts (36 characters), from the generator."""
+    raw = rng.integers(0, 256, (n, 16), dtype=np.uint8)
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    ids = [str(uuid.UUID(bytes=row.tobytes())) for row in raw]
+    return np.array(ids, dtype=object)
+
+
+def _embeddings(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` float32 vectors of ``EMBEDDING_DIM`` in [-1, 1], one object cell each."""
+    matrix = rng.uniform(-1, 1, (n, EMBEDDING_DIM)).astype(np.float32)
+    cells = np.empty(n, dtype=object)
+    cells[:] = list(matrix)
+    return cells
+
+
+def _items(rng: np.random.Generator, items: int, start: datetime) -> pd.DataFrame:
+    ids = _item_ids(rng, items)
+    n = 2 * items  # every item once, then as many rows again for random items
+    pick = np.concatenate([np.arange(items), rng.integers(0, items, n - items)])
+    frame = pd.DataFrame({"item_id": ids[pick]})
+    frame["event_timestamp"] = _timestamps(start, rng.integers(0, int(WINDOW.total_seconds()), n))
+    frame["created_timestamp"] = frame["event_timestamp"] - pd.to_timedelta(
+        rng.integers(60, 3600, n), unit="s"
+    )
+
+    def features(rows: int) -> dict[str, np.ndarray]:
+        clicks = pd.array(rng.integers(0, 50_000, rows), dtype="Int64")
+        clicks[rng.random(rows) < 0.02] = pd.NA
+        return {
+            "embedding": _embeddings(rng, rows),
+            "i_price": (rng.random(rows) * 500).astype(np.float32),
+            "i_ctr": rng.random(rows).astype(np.float32),
+            "i_rating": rng.random(rows) * 5,
+            "i_margin": rng.random(rows) - 0.5,
+            "i_stock": rng.integers(0, 10_000, rows).astype(np.int32),
+            "i_age_days": rng.integers(0, 3650, rows).astype(np.int32),
+            "i_views": rng.integers(0, 10**12, rows),
+            "i_clicks_7d": clicks,
+            "i_in_stock": rng.random(rows) < 0.8,
+            "i_category": CATEGORIES[rng.integers(0, len(CATEGORIES), rows)],
+        }
+
+    for name, values in features(n).items():
+        frame[name] = values
+    return _with_duplicates(rng, frame, 0.005, features(n), key="item_id")
+
+
+def _write_items(
+    rng: np.random.Generator, items: int, start: datetime, folder: Path
+) -> tuple[Path, int]:
+    frame = _items(rng, items, start)
+    for col in ("event_timestamp", "created_timestamp"):
+        frame[col] = frame[col].astype("datetime64[us, UTC]")
+    embedding = pa.array(frame.pop("embedding").tolist(), pa.list_(pa.float32()))
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.add_column(3, "embedding", embedding)
+    path = folder / "item_embedding.parquet"
+    pq.write_table(table, path)
+    return path, len(frame)
 
 
 def _activity(rng: np.random.Generator, n: int, users: int, start: datetime) -> pd.DataFrame:

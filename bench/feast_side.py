@@ -1,7 +1,7 @@
 """Feast's own side of the benchmark: a plain Feast repo over the same raw parquet files.
 
-The definitions mirror ``bench/feature_repo`` (same entity, views, fields, ttl and service
-name) but read the raw files directly, with absolute paths (the ``duckdb`` offline store
+The definitions mirror ``bench/feature_repo`` (same entities, views, fields, ttl and service
+names) but read the raw files directly, with absolute paths (the ``duckdb`` offline store
 resolves relative paths from the working directory). The YAML file is also what
 ``feast serve`` reads.
 """
@@ -14,7 +14,12 @@ from typing import Any
 
 from feast import Entity, FeatureService, FeatureStore, FeatureView, FileSource, ValueType
 
-from bench.contracts import BenchUserActivity, BenchUserProfile, BenchUserStats
+from bench.contracts import (
+    BenchItemEmbedding,
+    BenchUserActivity,
+    BenchUserProfile,
+    BenchUserStats,
+)
 from services.contracts import SourceContract
 from services.contracts.schema import feast_fields, source_spec
 
@@ -66,7 +71,11 @@ def _user() -> Entity:
     return Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
 
 
-def _view(contract: type[SourceContract], path: Path, user: Entity) -> FeatureView:
+def _item() -> Entity:
+    return Entity(name="item", join_keys=["item_id"], value_type=ValueType.STRING)
+
+
+def _view(contract: type[SourceContract], path: Path, entity: Entity) -> FeatureView:
     spec = source_spec(contract)
     source = FileSource(
         name=spec.name,
@@ -76,7 +85,7 @@ def _view(contract: type[SourceContract], path: Path, user: Entity) -> FeatureVi
     )
     return FeatureView(
         name=spec.name,
-        entities=[user],
+        entities=[entity],
         ttl=spec.ttl,
         schema=feast_fields(contract),
         source=source,
@@ -93,14 +102,28 @@ def objects(stats_path: Path, profile_path: Path) -> list[Any]:
     return [user, stats.batch_source, profile.batch_source, stats, profile, service]
 
 
+def item_objects(items_path: Path) -> list[Any]:
+    """The String-keyed ``item`` entity, the embedding view and ``bench_item_service``."""
+    item = _item()
+    view = _view(BenchItemEmbedding, items_path, item)
+    service = FeatureService(name="bench_item_service", features=[view])
+    return [item, view.batch_source, view, service]
+
+
 def apply(
-    store: FeatureStore, stats_path: Path, profile_path: Path, activity_path: Path | None = None
+    store: FeatureStore,
+    stats_path: Path,
+    profile_path: Path,
+    activity_path: Path | None = None,
+    items_path: Path | None = None,
 ) -> None:
-    """Apply :func:`objects`, plus the ingestion-only ``bench_user_activity`` view if given."""
+    """Apply :func:`objects`, plus the ingestion-only activity view and the item view if given."""
     applied = objects(stats_path, profile_path)
     if activity_path is not None:
         view = _view(BenchUserActivity, activity_path, applied[0])
         applied += [view.batch_source, view]
+    if items_path is not None:
+        applied += item_objects(items_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         store.apply(applied)

@@ -143,7 +143,7 @@ def bench_http(
     bindir = Path(sys.executable).parent
     out: dict[str, list[dict[str, Any]]] = {"skewless": [], "feast": []}
     port = free_port()
-    cmd = [sys.executable, "-m", "bench.serve", "--port", str(port), "--workers", "1"]
+    cmd = [sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--workers", "1"]
     with server(cmd, skewless_env, port, scratch / "skewless_serve.log", REPO_ROOT):
         for _ in range(runs):
             out["skewless"].append(run_wrk(port, script, seconds))

@@ -20,7 +20,11 @@ from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
 from bench.measure import time_calls
 from bench.offline import PROFILE_FEATURES, STATS_FEATURES
-from services.online.codec import encode_timestamp, field_key, redis_key, ts_key
+from services.contracts.types import INT64
+from services.online.codec import encode_timestamp
+from services.online.keys import field_key, redis_key, ts_key
+
+USER_KEY = [("user_id", INT64)]
 
 VIEWS = (
     ("bench_user_stats", "user_stats", STATS_FEATURES),
@@ -63,7 +67,7 @@ def raw_write(folder: Path, project: str, redis_url: str, batch: int = 5000) -> 
                     mapping: dict[bytes | str, bytes] = {tsk: encode_timestamp(row[1])}
                     for fkey, value in zip(fields, row[2:], strict=True):
                         mapping[fkey] = _proto(value)
-                    pipe.hset(redis_key(project, "user_id", row[0]), mapping=mapping)
+                    pipe.hset(redis_key(project, USER_KEY, [row[0]]), mapping=mapping)
                 pipe.execute()
                 written += record_batch.num_rows
     finally:
@@ -106,7 +110,7 @@ def read_fns(
     def raw() -> Any:
         pipe = client.pipeline(transaction=False)
         for i in next(ids_r):
-            pipe.hmget(redis_key(feast_project, "user_id", i), fields)
+            pipe.hmget(redis_key(feast_project, USER_KEY, [i]), fields)
         return pipe.execute()
 
     def close() -> None:
@@ -120,13 +124,18 @@ def read_latency(fns: dict[str, Callable[[], Any]], calls: int) -> dict[str, dic
     return {name: time_calls(fn, calls) for name, fn in fns.items()}
 
 
-def purge(redis_url: str, project: str) -> int:
-    """Delete every key of a project (keys end with the project name)."""
+def purge(redis_url: str, project: str, prefix: bytes = b"") -> int:
+    """Delete every key of a project (keys end with the project name) that starts with ``prefix``.
+
+    ``prefix`` is the head of a serialized entity key (``services.online.codec.key_layout``),
+    so one entity's hashes can go while another's stay.
+    """
     client = redis.Redis.from_url(redis_url)
     deleted = 0
+    escaped = b"".join(b"\\" + bytes([c]) if c in b"*?[]\\" else bytes([c]) for c in prefix)
     try:
         batch: list[bytes] = []
-        for key in client.scan_iter(match=b"*" + project.encode(), count=1000):
+        for key in client.scan_iter(match=escaped + b"*" + project.encode(), count=1000):
             batch.append(key)
             if len(batch) >= 1000:
                 deleted += client.delete(*batch)

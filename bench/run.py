@@ -1,7 +1,8 @@
 """Run every benchmark on one generated data set: ``python -m bench.run --scale S [--quick]``.
 
-Sections: ingestion, training sets (+ correctness), materialization, SDK reads, HTTP serving,
-lineage. Medians over 3 runs (1 with ``--quick``). Writes ``bench/results/latest.{md,json}``.
+Sections: ingestion, training sets (+ correctness), materialization, SDK reads, the
+String-keyed embedding view (materialize, reads, correctness), HTTP serving, lineage.
+Medians over 3 runs (1 with ``--quick``). Writes ``bench/results/latest.{md,json}``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench import feast_side, offline, online, report, skewless_side
+from bench import embedding, feast_side, offline, online, report, skewless_side
 from bench.contracts import BenchUserActivity
 from bench.data import BenchData, generate, generate_activity
 from bench.http import bench_http
@@ -58,7 +59,7 @@ class Bench:
             scratch / "feast", self.projects["feast"], redis_url
         )
         self.feast = feast_side.open_store(self.feast_folder)
-        feast_side.apply(self.feast, self.data.stats, self.data.profile)
+        feast_side.apply(self.feast, self.data.stats, self.data.profile, items_path=self.data.items)
 
     # -- ingestion -------------------------------------------------------------------------
 
@@ -229,11 +230,12 @@ class Bench:
 
             return _runs(self.runs, call)
 
-        sk = fresh(p["skewless"], "skewless_materialize", {}, self.sk_env)
+        views = ["bench_user_stats", "bench_user_profile"]
+        sk = fresh(p["skewless"], "skewless_materialize", {"views": views}, self.sk_env)
         fe = fresh(
             p["feast"],
             "feast_materialize",
-            {"feast_folder": str(self.feast_folder), "start": start, "end": end},
+            {"feast_folder": str(self.feast_folder), "start": start, "end": end, "views": views},
         )
         li = fresh(
             p["raw"],
@@ -293,6 +295,12 @@ class Bench:
                         note="1,000 calls after 50 warm-up; limit: pipelined HMGET, no decode",
                     )
                 )
+
+    # -- String-keyed embeddings -----------------------------------------------------------
+
+    def embeddings(self) -> None:
+        self.rows += embedding.materialize_rows(self)
+        self.rows += embedding.read_rows(self)
 
     # -- HTTP -----------------------------------------------------------------------------
 
@@ -420,7 +428,15 @@ def main(argv: list[str] | None = None) -> list[Row]:
     scratch = root / f"run-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     started = time.monotonic()
     bench = Bench(args.scale, args.quick, scratch, args.redis_url)
-    sections = ["ingestion", "training", "materialization", "reads", "http", "lineage"]
+    sections = [
+        "ingestion",
+        "training",
+        "materialization",
+        "reads",
+        "embeddings",
+        "http",
+        "lineage",
+    ]
     try:
         for name in args.only or sections:
             begin = time.monotonic()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import bench.contracts  # noqa: F401  (registers the benchmark contracts by name)
-from services.settings import Settings, get_settings
+from services.settings import Settings, get_settings, reset_settings
 from services.store import Store, load_definitions
 
 REPO_PATH = Path(__file__).resolve().parent / "feature_repo"
@@ -30,7 +29,7 @@ def env(
 def settings_from(variables: dict[str, str]) -> Settings:
     """Put ``variables`` in this process's environment and rebuild the cached settings."""
     os.environ.update(variables)
-    get_settings.cache_clear()
+    reset_settings()
     return get_settings()
 
 

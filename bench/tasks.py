@@ -132,27 +132,31 @@ def training(engine: str, data: str, out: str, feast_folder: str = "") -> dict[s
 
 
 @task
-def skewless_materialize() -> dict[str, Any]:
+def skewless_materialize(views: list[str] | None = None) -> dict[str, Any]:
     from bench import skewless_side
     from services.online.materialize import materialize
 
     store = skewless_side.open_store()
     start = time.perf_counter()
-    results = materialize(store)
+    results = materialize(store, views=views)
     seconds = time.perf_counter() - start
     store.close()
     return {"seconds": seconds, "rows": sum(r.rows for r in results)}
 
 
 @task
-def feast_materialize(feast_folder: str, start: str, end: str) -> dict[str, Any]:
+def feast_materialize(
+    feast_folder: str, start: str, end: str, views: list[str] | None = None
+) -> dict[str, Any]:
     from bench.feast_side import open_store
 
     store = open_store(Path(feast_folder))
     begin = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        store.materialize(datetime.fromisoformat(start), datetime.fromisoformat(end))
+        store.materialize(
+            datetime.fromisoformat(start), datetime.fromisoformat(end), feature_views=views
+        )
     return {"seconds": time.perf_counter() - begin}
 
 
@@ -163,6 +167,16 @@ def raw_materialize(data: str, project: str, redis_url: str) -> dict[str, Any]:
 
     begin = time.perf_counter()
     rows = raw_write(Path(data), project, redis_url)
+    return {"seconds": time.perf_counter() - begin, "rows": rows}
+
+
+@task
+def raw_materialize_items(path: str, project: str, redis_url: str) -> dict[str, Any]:
+    """The limit for the item embeddings: DuckDB latest + protobuf + redis-py pipeline HSET."""
+    from bench.embedding import raw_write
+
+    begin = time.perf_counter()
+    rows = raw_write(Path(path), project, redis_url)
     return {"seconds": time.perf_counter() - begin, "rows": rows}
 
 

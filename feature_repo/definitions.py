@@ -1,22 +1,26 @@
 """Feast definitions of the card-fraud domain. Declarative: no I/O.
 
-Every schema comes from a contract in ``services.contracts``; every object has an
+Every schema comes from this repository's contracts (``contracts.py``); every object has an
 owner and a description (``skewless apply`` refuses it otherwise).
 """
 
 from __future__ import annotations
 
 import pandas as pd
-from feast import Entity, FeatureService, FileSource, RequestSource, ValueType
-from feast.on_demand_feature_view import on_demand_feature_view
-
-from services.contracts import (
+from contracts import (
+    MERCHANT_TEAM,
+    PROFILE_TEAM,
+    RISK_TEAM,
     CustomerProfile,
     CustomerTransactionsDaily,
     MerchantRisk,
-    SourceContract,
     TransactionRequest,
 )
+from feast import Entity, FeatureService, FileSource, RequestSource, ValueType
+from feast.on_demand_feature_view import on_demand_feature_view
+from transforms import TransactionRiskFeatures, transaction_risk_frame
+
+from services.contracts import SourceContract
 from services.contracts.feast_objects import contract_source, contract_view
 from services.contracts.schema import (
     feast_fields,
@@ -24,8 +28,6 @@ from services.contracts.schema import (
     schema_fingerprint,
     source_spec,
 )
-from services.contracts.sources import MERCHANT_TEAM, PROFILE_TEAM, RISK_TEAM
-from services.contracts.transforms import TransactionRiskFeatures
 from services.settings import get_settings
 
 customer = Entity(
@@ -84,10 +86,7 @@ _risk_fields, _risk_field_tags = odfv_fields_and_tags(TransactionRiskFeatures)
     },
 )
 def transaction_risk(inputs: pd.DataFrame) -> pd.DataFrame:
-    """Feast's entry point for the shared ``transaction_risk`` transformation."""
-    # Imported here: Feast rebuilds this function from its source text, without module globals.
-    from services.contracts.transforms import transaction_risk_frame
-
+    """The ``transaction_risk`` transformation: training sets and serving both run this."""
     return transaction_risk_frame(inputs)
 
 

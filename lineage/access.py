@@ -338,7 +338,7 @@ class ReadAuditor:
         Args:
             principal: Who read (``anonymous`` when unauthenticated).
             action: What was done, e.g. ``read``.
-            obj: The object read, e.g. ``feature_view/merchant_risk``.
+            obj: The object read, e.g. ``feature_view/<view name>``.
             allowed: The authorization decision.
             source: The client address, if known.
             ts: When the read happened, if it was recorded elsewhere first.

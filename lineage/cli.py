@@ -241,7 +241,7 @@ def graph(
         None, "--as-of", help="ISO-8601 time; only events at or before it count (naive = UTC)."
     ),
 ) -> None:
-    """Show the lineage graph around NODE_ID (e.g. dataset:skewless:offline/customers)."""
+    """Show the lineage graph around NODE_ID (e.g. dataset:skewless:offline/<source>)."""
     with _session(("graph", node_id)) as session:
         _print(service.lineage_graph(session, node_id, depth, None, as_of=as_of), True)
 

@@ -33,7 +33,7 @@ def source_dataset(source: str) -> str:
     """Name the offline dataset written by ingesting ``source``.
 
     Args:
-        source: The Feast source (or contract) name, e.g. ``customer_transactions_daily``.
+        source: The Feast source (or contract) name, e.g. ``<source name>``.
 
     Returns:
         ``offline/<source>``.
@@ -91,7 +91,7 @@ def model_node(name: str) -> str:
 
 
 def job_name(action: str, obj: str) -> str:
-    """Name the job that performs ``action`` on ``obj``, e.g. ``ingest.customer_profile``."""
+    """Name the job that performs ``action`` on ``obj``, e.g. ``ingest.<source>``."""
     return f"{_checked('action', action)}.{_checked('object', obj)}"
 
 

@@ -19,8 +19,9 @@ from rich.table import Table
 
 from services.cli_audit import audit_app
 from services.cli_common import console, err, errors, open_store, settings_for, utc
+from services.cli_repo import contracts_app, init_command
 from services.errors import GovernanceError, InputError
-from services.settings import get_settings
+from services.settings import reset_settings
 
 app = typer.Typer(
     help="Skewless: a governed feature store on Feast.",
@@ -28,19 +29,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(audit_app, name="audit")
+app.add_typer(contracts_app, name="contracts")
+app.command("init")(init_command)
 
 
 @app.command("demo-data")
 def demo_data(
     out: Annotated[Path, typer.Option(help="Directory to write the raw files to.")],
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
-    customers: Annotated[int, typer.Option(min=10, help="Number of customers.")] = 500,
+    size: Annotated[
+        int, typer.Option(min=10, help="How many entities the repository's generator makes.")
+    ] = 500,
     days: Annotated[int, typer.Option(min=2, help="Days of history.")] = 21,
 ) -> None:
-    """Write realistic raw parquet files, one per source, plus entities.parquet."""
-    from services.demo_data import write_demo_data
+    """Write the repository's demo raw files (its DEMO plan), one per source, plus entities."""
+    from services.demo import demo_plan
 
-    files = write_demo_data(out, seed=seed, customers=customers, days=days)
+    with errors():
+        write = demo_plan(settings_for())["write_data"]
+    files = write(out, seed=seed, size=size, days=days)
     for name, path in files.paths.items():
         console.print(f"{name}: {path} ({files.invalid_rows[name]} invalid rows injected)")
     console.print(f"entities: {files.entities}")
@@ -54,14 +61,15 @@ def apply(
 ) -> None:
     """Lint the definitions for governance, then register them with Feast."""
     from services.governance import lint
-    from services.store import load_definitions
+    from services.repository import load_repository
 
     settings = settings_for(repo)
     with errors():
         if not settings.repo_path.is_dir():
             raise InputError(f"{settings.repo_path}: not a directory")
-        definitions = load_definitions(settings.repo_path)
-        problems = lint(definitions)
+        repository = load_repository(settings.repo_path)
+        definitions = repository.definitions
+        problems = lint(definitions, repository.contracts)
         if problems:
             raise GovernanceError(problems)
         store = open_store(settings)
@@ -121,12 +129,13 @@ def datasets(
     """List the immutable dataset versions of a source."""
     from dataclasses import asdict
 
-    from services.contracts import get_contract
     from services.offline.datasets import list_versions
+    from services.repository import load_repository
 
+    settings = settings_for()
     with errors():
-        get_contract(source)
-        versions = list_versions(settings_for().offline_dir, source)
+        load_repository(settings.repo_path).contract(source)
+        versions = list_versions(settings.offline_dir, source)
     if as_json:
         print(json.dumps([asdict(v) for v in versions]))
         return
@@ -229,10 +238,40 @@ def training_set(
     console.print(f"dataset versions read: {version.dataset_versions}")
 
 
+def _parse_value(text: str, ftype: Any) -> Any:
+    """A command-line value as its declared type (text for String, JSON for documents)."""
+    if ftype.is_integer:
+        return int(text)
+    if ftype.is_float:
+        return float(text)
+    if ftype.name == "Bool":
+        if text.lower() not in ("true", "false"):
+            raise ValueError("expected true or false")
+        return text.lower() == "true"
+    if ftype.name == "String":
+        return text
+    return json.loads(text)
+
+
+def _parse_pairs(items: list[str], types: dict[str, Any], flag: str) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"{flag} {item!r}: expected NAME=VALUE")
+        if key not in types:
+            raise InputError(f"{flag} {key!r}: not one of {sorted(types)}")
+        try:
+            out.setdefault(key, []).append(_parse_value(value, types[key]))
+        except ValueError as exc:
+            raise InputError(f"{flag} {item!r}: not a {types[key]} ({exc})") from None
+    return out
+
+
 @app.command()
 def online(
     service: Annotated[str, typer.Option(help="Feature service.")],
-    entity: Annotated[list[str], typer.Option(help="KEY=VALUE, e.g. customer_id=1 (repeat).")],
+    entity: Annotated[list[str], typer.Option(help="JOIN_KEY=VALUE, one per join key (repeat).")],
     request: Annotated[
         list[str] | None, typer.Option(help="NAME=VALUE request data (repeat).")
     ] = None,
@@ -241,21 +280,13 @@ def online(
     """Look up online features for one entity row."""
     from services.sdk import Client
 
-    def parse(items: list[str], cast: Any) -> dict[str, list[Any]]:
-        out: dict[str, list[Any]] = {}
-        for item in items:
-            key, _, value = item.partition("=")
-            try:
-                out.setdefault(key, []).append(cast(value))
-            except ValueError:
-                err.print(f"error: {item!r}: not a number")
-                raise typer.Exit(2) from None
-        return out
-
     with errors():
-        result = Client(settings_for()).online_features(
-            service, parse(entity, int), parse(request or [], float)
-        )
+        client = Client(settings_for())
+        plan = client.plan(service)
+        types = {**plan.key_types, **{f.name: f.type for f in plan.request_fields}}
+        entities = _parse_pairs(entity, types, "--entity")
+        requests = _parse_pairs(request or [], types, "--request")
+        result = client.online_features(service, entities, requests)
     rows = [
         {
             "feature": c.name,
@@ -301,7 +332,9 @@ def demo(
     data_dir: Annotated[
         Path | None, typer.Option(help="Data directory (default SKEWLESS_DATA_DIR).")
     ] = None,
-    customers: Annotated[int, typer.Option(min=10)] = 500,
+    size: Annotated[
+        int, typer.Option(min=10, help="How many entities the repository's generator makes.")
+    ] = 500,
     seed: Annotated[int, typer.Option()] = 7,
 ) -> None:
     """Run the whole flow on the embedded defaults and print what each step did."""
@@ -310,10 +343,10 @@ def demo(
     if data_dir is not None:
         # The feature repo reads the data dir from the environment, like every process.
         os.environ["SKEWLESS_DATA_DIR"] = str(data_dir)
-        get_settings.cache_clear()
+        reset_settings()
     settings = settings_for()
     with errors():
-        ok = run_demo(settings, console, customers=customers, seed=seed)
+        ok = run_demo(settings, console, size=size, seed=seed)
     if not ok:
         raise typer.Exit(1)
 

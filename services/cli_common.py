@@ -17,11 +17,17 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from services.errors import GovernanceError, InputError, RequestError, SkewlessError
-from services.settings import Settings, get_settings
+from services.errors import (
+    ContractError,
+    GovernanceError,
+    InputError,
+    RequestError,
+    SkewlessError,
+)
+from services.settings import Settings, get_settings, settings_for_repo
 
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(exc: Exception) -> NoReturn:
@@ -29,7 +35,7 @@ def fail(exc: Exception) -> NoReturn:
         for line in exc.problems:
             err.print(line, markup=False)
         raise typer.Exit(1)
-    if isinstance(exc, InputError | RequestError):
+    if isinstance(exc, InputError | RequestError | ContractError):
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(2)
     err.print(f"error: {exc}", markup=False)
@@ -45,10 +51,7 @@ def errors() -> Iterator[None]:
 
 
 def settings_for(repo: Path | None = None) -> Settings:
-    settings = get_settings()
-    if repo is not None:
-        settings = settings.model_copy(update={"repo_path": repo})
-    return settings
+    return get_settings() if repo is None else settings_for_repo(repo)
 
 
 def open_store(settings: Settings | None = None) -> Any:

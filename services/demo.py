@@ -8,7 +8,6 @@ path; the demo only chains them and prints what each did.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -18,33 +17,32 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from services.audits.parity import audit_parity
-from services.contracts import CONTRACTS
-from services.demo_data import write_demo_data
+from services.errors import InputError
 from services.governance import lint
 from services.ingestion.gate import ingest_file, ingest_frame
 from services.lineage_events import emit_apply, emit_materialize, lineage_summary
 from services.offline.datasets import list_versions
 from services.online.materialize import materialize
+from services.repository import load_repository
 from services.sdk import Client
 from services.settings import Settings
-from services.store import load_definitions
 
 
-def _late_corrections(settings: Settings, source: str, count: int) -> pd.DataFrame:
-    """Corrections of some entities' latest rows: same event time, created now, new values."""
-    latest = list_versions(settings.offline_dir, source)[-1]
-    frame = pd.read_parquet(latest.path)
-    frame = (
-        frame.sort_values(["event_timestamp", "created_timestamp"]).groupby("customer_id").tail(1)
-    )
-    fix = frame.head(count).copy()
-    fix["created_timestamp"] = pd.Timestamp(datetime.now(UTC)).floor("s")
-    fix["txn_count_1d"] = fix["txn_count_1d"] + 1
-    return fix
+def demo_plan(settings: Settings) -> dict[str, Any]:
+    """The repository's ``DEMO`` plan (its ``demo_data.py``): what to generate and show."""
+    repo = load_repository(settings.repo_path)
+    plan = repo.demo
+    if plan is None:
+        raise InputError(
+            f"feature repo {settings.repo_path}: no DEMO plan (a DEMO dict in demo_data.py)"
+        )
+    return plan
 
 
-def run_demo(settings: Settings, console: Console, *, customers: int = 500, seed: int = 7) -> bool:
+def run_demo(settings: Settings, console: Console, *, size: int = 500, seed: int = 7) -> bool:
     """Run every step; return True when the parity audit passed."""
+    demo = demo_plan(settings)
+    service = str(demo["service"])
     console.print(
         Panel.fit(
             f"Skewless demo in [bold]{settings.data_dir}[/] (online store: {settings.online_store})"
@@ -62,7 +60,7 @@ def run_demo(settings: Settings, console: Console, *, customers: int = 500, seed
     steps: list[tuple[str, Callable[[], str]]] = []
 
     def raw_data() -> str:
-        files = write_demo_data(settings.data_dir / "raw", seed=seed, customers=customers)
+        files = demo["write_data"](settings.data_dir / "raw", seed=seed, size=size)
         results["files"] = files
         return (
             f"{len(files.paths)} sources, {sum(files.invalid_rows.values())} invalid rows injected"
@@ -80,8 +78,9 @@ def run_demo(settings: Settings, console: Console, *, customers: int = 500, seed
         return "; ".join(out)
 
     def apply() -> str:
-        definitions = load_definitions(settings.repo_path)
-        problems = lint(definitions)
+        repo = load_repository(settings.repo_path)
+        definitions = repo.definitions
+        problems = lint(definitions, repo.contracts)
         if problems:
             raise RuntimeError("governance lint failed:\n" + "\n".join(problems))
         results["client"].store.apply(definitions)
@@ -94,10 +93,10 @@ def run_demo(settings: Settings, console: Console, *, customers: int = 500, seed
         return ", ".join(f"{r.view}: {r.entities} entities" for r in res)
 
     def late() -> str:
-        fix = _late_corrections(settings, "customer_transactions_daily", 20)
-        r = ingest_frame(
-            results["client"].store, "customer_transactions_daily", fix, origin="late corrections"
-        )
+        source = str(demo["late_source"])
+        latest = pd.read_parquet(list_versions(settings.offline_dir, source)[-1].path)
+        fix = demo["late_corrections"](latest, 20)
+        r = ingest_frame(results["client"].store, source, fix, origin="late corrections")
         return (
             f"{r.written} same-timestamp corrections ingested; "
             f"{r.online_entities} entities updated online"
@@ -106,24 +105,23 @@ def run_demo(settings: Settings, console: Console, *, customers: int = 500, seed
     def training() -> str:
         entities = pd.read_parquet(results["files"].entities)
         frame, version = results["client"].training_set(
-            entities, "fraud_detection_v2", name="fraud-demo"
+            entities, service, name=str(demo["training_set"])
         )
         results["training"] = (frame, version)
-        results["client"].register_model("fraud-model", "1", version.version, {"auc": 0.91})
-        results["client"].register_deployment("fraud-model", "1", "demo", "fraud_detection_v2")
+        model = str(demo["model"])
+        results["client"].register_model(model, "1", version.version, {"auc": 0.91})
+        results["client"].register_deployment(model, "1", "demo", service)
         return (
             f"{version.version}: {version.rows} rows x {frame.shape[1]} columns, input order kept"
         )
 
     def lookup() -> str:
-        res = results["client"].online_features(
-            "fraud_detection_v2",
-            {"customer_id": [1], "merchant_id": [1]},
-            {"transaction_amount": [120.0]},
-        )
+        keys = demo["lookup_entities"]
+        res = results["client"].online_features(service, keys, demo.get("lookup_request"))
         results["online"] = res
         present = sum(c.statuses[0] == "PRESENT" for c in res.columns)
-        return f"customer 1 / merchant 1: {present} of {len(res.columns)} values PRESENT"
+        who = ", ".join(f"{k}={v[0]}" for k, v in keys.items())
+        return f"{who}: {present} of {len(res.columns)} values PRESENT"
 
     def parity() -> str:
         report = audit_parity(results["client"].store, sample=None)
@@ -157,7 +155,7 @@ def run_demo(settings: Settings, console: Console, *, customers: int = 500, seed
         table.add_row(name, fact)
     console.print(table)
     res = results["online"]
-    online = Table("feature", "value", "status", title="online features (fraud_detection_v2)")
+    online = Table("feature", "value", "status", title=f"online features ({service})")
     for c in res.columns:
         online.add_row(c.name, str(c.values[0]), c.statuses[0])
     console.print(online)
@@ -168,5 +166,4 @@ def run_demo(settings: Settings, console: Console, *, customers: int = 500, seed
         if passed
         else "[red]parity audit found mismatches[/]"
     )
-    _ = CONTRACTS
     return passed

@@ -242,7 +242,7 @@ def _online_fields(read: ViewRead) -> tuple[tuple[str, str, str], ...]:
     """The online table's columns: entity key, event time, then the view's features."""
     features = {f.name for f in read.features}
     specs = column_specs(read.contract)
-    keep = [c for c in specs if c.role == "entity" or c.name == "event_timestamp"]
+    keep = [c for c in specs if c.role in ("entity", "event_timestamp")]
     keep += [c for c in specs if c.name in features]
     return tuple((c.name, c.kind, c.description) for c in keep)
 

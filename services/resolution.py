@@ -1,48 +1,72 @@
-"""Resolve a feature service into what both retrieval paths read.
+"""Resolve a feature service (or feature refs) into what both retrieval paths read.
 
-Training sets and online reads start here, so they cannot disagree on which
-views, features, join keys, ttls, dtypes and on-demand transforms a service means.
+Training sets and online reads start here, so they cannot disagree on which views,
+features, join keys (their stored names, types and request columns), ttls, dtypes and
+on-demand transforms a request means. Feature types come from the source's contract;
+on-demand outputs from the on-demand view's Feast fields; the transforms are the
+repository's own functions (:mod:`services.repository`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from services.contracts import ALL_CONTRACTS, SourceContract
-from services.contracts.base import ColumnSpec
-from services.contracts.schema import column_specs, feature_specs
-from services.contracts.transforms import transaction_risk
-from services.errors import UnknownFeatureError
-from services.store import Store, load_definitions
+from feast import FeatureView, OnDemandFeatureView
 
-# The shared on-demand functions, by view name: the same callables Feast's views wrap.
-TRANSFORMS: dict[str, Callable[[Any], Mapping[str, Any]]] = {
-    "transaction_risk": transaction_risk,
-}
+from services.contracts.base import ColumnSpec, SourceContract
+from services.contracts.schema import feature_specs, source_spec
+from services.contracts.types import FieldType, from_feast, from_value_type
+from services.errors import ContractError, RequestError, UnknownFeatureError
+from services.repository import OnDemandCode, Repository
+from services.store import Store
+
+
+@dataclass(frozen=True)
+class KeyRead:
+    """One join key of a view: its stored name and type, and its column in requests."""
+
+    name: str
+    type: FieldType
+    column: str
 
 
 @dataclass(frozen=True)
 class ViewRead:
-    """The features one service reads from one batch feature view."""
+    """The features one request reads from one batch feature view (one projection of it)."""
 
     view: str
+    alias: str
     source: str
     contract: type[SourceContract]
-    join_key: str
+    keys: tuple[KeyRead, ...]
     ttl: timedelta
     features: tuple[ColumnSpec, ...]
+    event_ts: str = "event_timestamp"
+    created_ts: str | None = "created_timestamp"
+
+    @property
+    def key_columns(self) -> tuple[tuple[str, FieldType], ...]:
+        """The stored join keys (name, type) in the view's order: what online keys encode."""
+        return tuple((k.name, k.type) for k in self.keys)
+
+    @property
+    def request_columns(self) -> tuple[str, ...]:
+        return tuple(k.column for k in self.keys)
 
 
 @dataclass(frozen=True)
 class OnDemandRead:
-    """An on-demand view: its transform, inputs and the output columns the service uses."""
+    """An on-demand view: its code, what it reads, and the outputs the request uses."""
 
     view: str
-    transform: Callable[[Any], Mapping[str, Any]]
+    alias: str
+    code: OnDemandCode
+    inputs: tuple[ViewRead, ...]
     request_fields: tuple[ColumnSpec, ...]
+    outputs: tuple[ColumnSpec, ...]
     features: tuple[ColumnSpec, ...]
 
 
@@ -53,8 +77,27 @@ class ServicePlan:
     on_demand: tuple[OnDemandRead, ...]
 
     @property
+    def fetch(self) -> tuple[ViewRead, ...]:
+        """Every view read: the requested ones, then what on-demand views need."""
+        return self.views + tuple(r for o in self.on_demand for r in o.inputs)
+
+    @property
+    def key_types(self) -> dict[str, FieldType]:
+        """Each request key column and its type, in sorted order."""
+        out: dict[str, FieldType] = {}
+        for read in self.fetch:
+            for key in read.keys:
+                known = out.setdefault(key.column, key.type)
+                if known != key.type:
+                    raise RequestError(
+                        f"join key {key.column!r} is {known} in one view and {key.type} in "
+                        f"{read.view!r}"
+                    )
+        return dict(sorted(out.items()))
+
+    @property
     def join_keys(self) -> list[str]:
-        return sorted({v.join_key for v in self.views})
+        return list(self.key_types)
 
     @property
     def request_fields(self) -> list[ColumnSpec]:
@@ -66,9 +109,9 @@ class ServicePlan:
 
     @property
     def feature_refs(self) -> list[str]:
-        """Feast-style ``view:feature`` references, in service order."""
-        refs = [f"{v.view}:{f.name}" for v in self.views for f in v.features]
-        refs += [f"{o.view}:{f.name}" for o in self.on_demand for f in o.features]
+        """Feast-style ``view:feature`` references (projection names), in service order."""
+        refs = [f"{v.alias}:{f.name}" for v in self.views for f in v.features]
+        refs += [f"{o.alias}:{f.name}" for o in self.on_demand for f in o.features]
         return refs
 
     @property
@@ -77,61 +120,142 @@ class ServicePlan:
             f for o in self.on_demand for f in o.features
         ]
 
-
-def contract_of(store: Store, name: str) -> type[SourceContract]:
-    """The contract a registered object names; imports the repo once if it defines its own.
-
-    A repository may register contracts of its own (``register_contract``) when its
-    definitions are imported; a process that only reads the registry (the feature server,
-    a CLI command) has not imported them yet.
-    """
-    if name not in ALL_CONTRACTS:
-        load_definitions(store.settings.repo_path)
-    try:
-        return ALL_CONTRACTS[name]
-    except KeyError:
-        raise UnknownFeatureError(name, "no contract of that name is registered") from None
+    def output_names(self, full: bool = False) -> list[str]:
+        """Column names of the answer's features; ``full`` gives ``view__feature`` names."""
+        if full:
+            return [ref.replace(":", "__") for ref in self.feature_refs]
+        names = [f.name for f in self.output_specs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise RequestError(
+                f"feature names {dupes} appear in several views; ask for full feature names"
+            )
+        return names
 
 
 def _pick(specs: tuple[ColumnSpec, ...], names: list[str], view: str) -> tuple[ColumnSpec, ...]:
     by_name = {s.name: s for s in specs}
     missing = [n for n in names if n not in by_name]
     if missing:
-        raise UnknownFeatureError(f"{view}:{missing[0]}", "feature not in the contract")
+        raise UnknownFeatureError(f"{view}:{missing[0]}", "feature not in the view")
     return tuple(by_name[n] for n in names)
 
 
-def _on_demand_read(store: Store, view: str, names: list[str]) -> OnDemandRead:
-    odfv = store.odfvs[view]
-    request_specs = tuple(
-        spec
-        for req in odfv.source_request_sources.values()
-        for spec in feature_specs(contract_of(store, req.tags["contract"]))
+def _repo(store: Store) -> Repository:
+    return store.repository
+
+
+def view_keys(store: Store, fv: FeatureView, join_key_map: dict[str, str]) -> tuple[KeyRead, ...]:
+    """The join keys of a view, typed by its entities, with a projection's key map applied."""
+    keys = []
+    for name in fv.entities:
+        entity = store.entities.get(name)
+        if entity is None:
+            raise UnknownFeatureError(fv.name, f"entity {name!r} is not registered")
+        try:
+            ktype = from_value_type(entity.value_type)
+        except ContractError as exc:
+            raise ContractError(f"entity {name!r}: {exc}") from None
+        keys.append(
+            KeyRead(entity.join_key, ktype, join_key_map.get(entity.join_key, entity.join_key))
+        )
+    return tuple(keys)
+
+
+def plan_view(
+    store: Store, view: str, *, alias: str | None = None, join_key_map: dict[str, str] | None = None
+) -> ViewRead:
+    """A read of every feature of one batch feature view (materialization, audits)."""
+    fv = store.feature_views.get(view)
+    if fv is None:
+        raise UnknownFeatureError(view, "feature view not registered")
+    source = fv.batch_source.name if fv.batch_source is not None else fv.name
+    contract = _repo(store).contract(source)
+    spec = source_spec(contract)
+    by_name = {s.name: s for s in feature_specs(contract)}
+    names = [f.name for f in fv.features]
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ContractError(
+            f"feature view {view!r}: fields {missing} are not in contract {source!r}"
+        )
+    return ViewRead(
+        view=fv.name,
+        alias=alias or fv.name,
+        source=source,
+        contract=contract,
+        keys=view_keys(store, fv, join_key_map or {}),
+        ttl=fv.ttl or timedelta(0),
+        features=tuple(by_name[n] for n in names),
+        event_ts=spec.event_timestamp,
+        created_ts=spec.created_timestamp,
     )
-    contract = contract_of(store, odfv.tags["contract"])
+
+
+def _field_spec(field: Any, tags: dict[str, str], role: str = "feature") -> ColumnSpec:
+    return ColumnSpec(
+        name=field.name,
+        type=from_feast(field.dtype),
+        nullable=True,
+        description=tags.get(f"field.{field.name}.description", field.description or ""),
+        owner=tags.get(f"field.{field.name}.owner", ""),
+        role=role,  # type: ignore[arg-type]
+    )
+
+
+def _request_specs(store: Store, odfv: OnDemandFeatureView) -> tuple[ColumnSpec, ...]:
+    repo = _repo(store)
+    out: list[ColumnSpec] = []
+    for req in odfv.source_request_sources.values():
+        contract = repo.contracts.get(req.name) or repo.contracts.get(
+            (req.tags or {}).get("contract", "")
+        )
+        if contract is not None:
+            out.extend(feature_specs(contract))
+        else:
+            out.extend(_field_spec(f, {}, "request") for f in req.schema)
+    return tuple(out)
+
+
+def _on_demand_read(store: Store, view: str, alias: str, names: list[str]) -> OnDemandRead:
+    odfv = store.odfvs[view]
+    code = _repo(store).on_demand.get(view)
+    if code is None:
+        raise UnknownFeatureError(view, "on-demand view is registered but not in the repository")
+    outputs = tuple(_field_spec(f, odfv.tags or {}) for f in odfv.features)
+    inputs = tuple(
+        plan_view(store, p.name, alias=p.name_alias or p.name, join_key_map=dict(p.join_key_map))
+        for p in odfv.source_feature_view_projections.values()
+    )
     return OnDemandRead(
         view=odfv.name,
-        transform=TRANSFORMS[odfv.name],
-        request_fields=request_specs,
-        features=_pick(feature_specs(contract), names, view),
+        alias=alias,
+        code=code,
+        inputs=inputs,
+        request_fields=_request_specs(store, odfv),
+        outputs=outputs,
+        features=_pick(outputs, names, view),
     )
+
+
+Group = tuple[str, str, list[str], dict[str, str]]  # view, alias, features, join key map
 
 
 def _plan(
     store: Store,
     name: str,
-    groups: list[tuple[str, list[str]]],
+    groups: list[Group],
     unknown: Callable[[str, list[str]], UnknownFeatureError],
 ) -> ServicePlan:
-    """Resolve (view, feature names) groups into batch and on-demand reads, in order."""
+    """Resolve (view, alias, feature names, key map) groups into reads, in order."""
     views: list[ViewRead] = []
     on_demand: list[OnDemandRead] = []
-    for view, names in groups:
+    for view, alias, names, key_map in groups:
         if view in store.feature_views:
-            full = plan_view(store, view)
-            views.append(replace(full, features=_pick(full.features, names, view)))
+            full = plan_view(store, view, alias=alias, join_key_map=key_map)
+            views.append(replace(full, features=_pick(full.features, names, alias)))
         elif view in store.odfvs:
-            on_demand.append(_on_demand_read(store, view, names))
+            on_demand.append(_on_demand_read(store, view, alias, names))
         else:
             raise unknown(view, names)
     return ServicePlan(name=name, views=tuple(views), on_demand=tuple(on_demand))
@@ -140,29 +264,15 @@ def _plan(
 def plan_service(store: Store, service: str) -> ServicePlan:
     """Resolve a registered feature service into view reads (raises if unknown)."""
     fs = store.feature_service(service)
-    groups = [(p.name, [f.name for f in p.features]) for p in fs.feature_view_projections]
+    groups = [
+        (p.name, p.name_alias or p.name, [f.name for f in p.features], dict(p.join_key_map))
+        for p in fs.feature_view_projections
+    ]
     return _plan(
         store,
         service,
         groups,
         lambda view, _: UnknownFeatureError(view, "feature view not registered"),
-    )
-
-
-def plan_view(store: Store, view: str) -> ViewRead:
-    """A read of every feature of one batch feature view (materialization, audits)."""
-    fv = store.feature_views.get(view)
-    if fv is None:
-        raise UnknownFeatureError(view, "feature view not registered")
-    contract = contract_of(store, fv.tags["contract"])
-    join_key = next(c.name for c in column_specs(contract) if c.role == "entity")
-    return ViewRead(
-        view=fv.name,
-        source=fv.batch_source.name if fv.batch_source else fv.name,
-        contract=contract,
-        join_key=join_key,
-        ttl=fv.ttl or timedelta(0),
-        features=feature_specs(contract),
     )
 
 
@@ -179,6 +289,6 @@ def plan_features(store: Store, refs: list[str]) -> ServicePlan:
     return _plan(
         store,
         "features",
-        list(by_view.items()),
+        [(view, view, names, {}) for view, names in by_view.items()],
         lambda view, names: UnknownFeatureError(f"{view}:{names[0]}", "unknown feature view"),
     )

@@ -1,10 +1,10 @@
 """The public Python API for training code, serving code and producers.
 
     from services import sdk
-    frame, version = sdk.training_set(entities, "fraud_detection_v2", name="fraud-2026-11")
-    result = sdk.online_features("fraud_detection_v2", {"customer_id": [1], "merchant_id": [7]},
-                                 {"transaction_amount": [42.0]})
-    sdk.ingest("customer_profile", frame)
+    frame, version = sdk.training_set(entities, "<feature service>", name="<training set>")
+    result = sdk.online_features("<feature service>", {"<join key>": [<value>]},
+                                 {"<request field>": [<value>]})
+    sdk.ingest("<source>", frame)
 
 Each call opens the project from the settings (``SKEWLESS_*``) unless a ``Client``
 is used, which keeps the registry and connections open across calls.

@@ -45,7 +45,11 @@ class Settings(BaseSettings):
     redis_timeout_s: float = Field(default=1.0, description="Socket timeout for Redis calls.")
     registry_url: str = Field(
         default="",
-        description="Feast SQL registry URL; empty means a SQLite file in the data dir.",
+        description="Feast registry: a SQL URL, or a path for Feast's file registry; empty "
+        "means a SQLite file in the data dir.",
+    )
+    online_path: Path | None = Field(
+        default=None, description="SQLite online store file; empty means online.db in the data dir."
     )
     lineage_database_url: str = Field(
         default="",
@@ -99,7 +103,7 @@ class Settings(BaseSettings):
 
     @property
     def online_sqlite_path(self) -> Path:
-        return self.data_dir / "online.db"
+        return self.online_path or self.data_dir / "online.db"
 
     @property
     def effective_registry_url(self) -> str:
@@ -114,7 +118,34 @@ class Settings(BaseSettings):
         return self.data_dir / "lineage-spool.jsonl"
 
 
+def with_repo_yaml(settings: Settings) -> Settings:
+    """``settings`` completed by its repository's ``feature_store.yaml`` where not explicit."""
+    from services.repo_yaml import yaml_settings
+
+    given = settings.model_fields_set
+    update = {k: v for k, v in yaml_settings(settings.repo_path).items() if k not in given}
+    return settings.model_validate({**settings.model_dump(exclude_unset=True), **update})
+
+
+@lru_cache(maxsize=1)
+def environment_settings() -> Settings:
+    """The settings the environment gives (variables and ``.env``), before the repository."""
+    return Settings()
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Return the process-wide settings (cached)."""
-    return Settings()
+    """Return the process-wide settings (cached): environment, then the repository's yaml."""
+    return with_repo_yaml(environment_settings())
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (after the environment changed)."""
+    environment_settings.cache_clear()
+    get_settings.cache_clear()
+
+
+def settings_for_repo(repo: Path) -> Settings:
+    """The process settings for another repository (``--repo``)."""
+    base = environment_settings().model_copy(update={"repo_path": repo})
+    return with_repo_yaml(base)

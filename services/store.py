@@ -10,16 +10,17 @@ upgrade touches this file.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib
 import json
 import sys
-import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import pandas as pd
@@ -38,6 +39,9 @@ from feast.repo_config import RepoConfig
 from services.errors import InputError, UnknownFeatureServiceError
 from services.settings import Settings
 
+if TYPE_CHECKING:
+    from services.repository import Repository
+
 
 def _redis_connection_string(url: str) -> str:
     """Turn ``redis://host:port/db`` into Feast's ``host:port,db=N`` form."""
@@ -50,6 +54,18 @@ def _redis_connection_string(url: str) -> str:
     if parsed.scheme == "rediss":
         parts.append("ssl=true")
     return ",".join(parts)
+
+
+def _registry_config(url: str) -> dict[str, Any]:
+    """A SQL registry for a URL, Feast's file registry for a plain path."""
+    if "://" not in url:
+        return {"registry_type": "file", "path": url, "cache_ttl_seconds": 60}
+    return {
+        "registry_type": "sql",
+        "path": url,
+        "cache_ttl_seconds": 60,
+        "sqlalchemy_config_kwargs": {"echo": False, "pool_pre_ping": True},
+    }
 
 
 def repo_config(settings: Settings) -> RepoConfig:
@@ -69,12 +85,7 @@ def repo_config(settings: Settings) -> RepoConfig:
     return RepoConfig(
         project=settings.project,
         provider="local",
-        registry={
-            "registry_type": "sql",
-            "path": settings.effective_registry_url,
-            "cache_ttl_seconds": 60,
-            "sqlalchemy_config_kwargs": {"echo": False, "pool_pre_ping": True},
-        },
+        registry=_registry_config(settings.effective_registry_url),
         online_store=online,
         offline_store={"type": "file"},
         entity_key_serialization_version=3,
@@ -102,36 +113,60 @@ class Definitions:
         ]
 
 
-def _repo_modules(repo_path: Path) -> Iterator[Any]:
-    for path in sorted(repo_path.rglob("*.py")):
-        if any(part.startswith((".", "_")) for part in path.relative_to(repo_path).parts):
-            continue
-        name = f"_skewless_repo_{uuid.uuid4().hex}_{path.stem}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            continue
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            raise InputError(f"feature repo {path}: failed to import: {exc!r}") from exc
-        finally:
+@contextmanager
+def _repo_import_path(repo_path: Path) -> Iterator[None]:
+    """Let a repository's modules import each other by plain name, as Feast's CLI does.
+
+    The repository is put first on ``sys.path`` and its module names are cleared from
+    ``sys.modules`` before and after, so two repositories with a ``contracts.py`` each can be
+    loaded in one process; the loaded modules live on through what references them.
+    """
+    names = {p.stem for p in repo_path.glob("*.py")}
+    for name in names:
+        sys.modules.pop(name, None)
+    sys.path.insert(0, str(repo_path))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(repo_path))
+        for name in names:
             sys.modules.pop(name, None)
-        yield module
+
+
+def _repo_modules(repo_path: Path) -> Iterator[ModuleType]:
+    """Import every ``*.py`` of a repository (fresh each call), yielding each module."""
+    if not repo_path.is_dir():
+        raise InputError(
+            f"feature repo {repo_path}: no such directory (--repo / SKEWLESS_REPO_PATH)"
+        )
+    with _repo_import_path(repo_path):
+        for path in sorted(repo_path.glob("*.py")):
+            if path.name.startswith((".", "_")):
+                continue
+            try:
+                module = importlib.import_module(path.stem)
+            except Exception as exc:
+                raise InputError(f"feature repo {path}: failed to import: {exc!r}") from exc
+            yield module
 
 
 def load_definitions(repo_path: Path) -> Definitions:
     """Import every ``*.py`` of a repository (fresh each call) and collect its objects."""
+    return load_repo_objects(repo_path)[0]
+
+
+def load_repo_objects(repo_path: Path) -> tuple[Definitions, list[ModuleType]]:
+    """The Feast objects a repository declares, and its imported modules."""
     defs = Definitions()
     seen: set[int] = set()
+    modules = list(_repo_modules(repo_path))
 
     def add(bucket: list[Any], obj: Any) -> None:
         if id(obj) not in seen:
             seen.add(id(obj))
             bucket.append(obj)
 
-    for module in _repo_modules(repo_path):
+    for module in modules:
         for value in vars(module).values():
             if isinstance(value, Entity):
                 add(defs.entities, value)
@@ -145,7 +180,7 @@ def load_definitions(repo_path: Path) -> Definitions:
                 add(defs.feature_services, value)
             elif isinstance(value, DataSource):
                 add(defs.data_sources, value)
-    return defs
+    return defs, modules
 
 
 class Store:
@@ -172,7 +207,7 @@ class Store:
 
     def refresh(self) -> None:
         self._feast.refresh_registry()
-        for name in ("feature_views", "odfvs", "services", "entities"):
+        for name in ("feature_views", "odfvs", "services", "entities", "repository"):
             self.__dict__.pop(name, None)
 
     @cached_property
@@ -186,6 +221,13 @@ class Store:
     @cached_property
     def services(self) -> dict[str, FeatureService]:
         return {s.name: s for s in self._feast.list_feature_services()}
+
+    @cached_property
+    def repository(self) -> Repository:
+        """The repository at ``SKEWLESS_REPO_PATH``: its contracts and on-demand code."""
+        from services.repository import load_repository
+
+        return load_repository(self.settings.repo_path)
 
     @cached_property
     def entities(self) -> dict[str, Entity]:

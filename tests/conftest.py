@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from services.settings import Settings, get_settings
+from services.settings import Settings, get_settings, reset_settings
 from services.store import Store, load_definitions
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -50,11 +50,11 @@ def make_settings(
         monkeypatch.setenv("REDIS_URL", redis_url)
         for key, value in overrides.items():
             monkeypatch.setenv(f"SKEWLESS_{key.upper()}", str(value))
-        get_settings.cache_clear()
+        reset_settings()
         return get_settings()
 
     yield factory
-    get_settings.cache_clear()
+    reset_settings()
     for project in projects:
         _purge_redis_project(project)
 

@@ -188,9 +188,11 @@ def audit_drift(store: Store, training_set: str, *, since: datetime | None = Non
         if spec.name not in current.columns or spec.name not in reference.columns:
             continue
         ref, cur = reference[spec.name], current[spec.name]
+        if not (spec.type.is_scalar and spec.type.name != "Bytes"):
+            continue  # arrays and documents have no distribution to compare
         if cur.dropna().empty or ref.dropna().empty:
             continue
-        if spec.kind in ("int", "float"):
+        if spec.type.is_numeric:
             features.append(numeric_drift(spec, ref, pd.to_numeric(cur, errors="coerce")))
         else:
             features.append(categorical_drift(spec, ref, cur))

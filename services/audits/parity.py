@@ -9,7 +9,6 @@ Zero mismatches is the only passing figure.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,9 +16,12 @@ from typing import Any
 
 import pandas as pd
 
+from services.contracts.base import ColumnSpec
+from services.contracts.types import FieldType
 from services.offline.engine import connect, register_versions
 from services.offline.training import join_features
 from services.online.reader import OnlineReader, _view_columns, online_features
+from services.online.values import python_value
 from services.resolution import ServicePlan, ViewRead, plan_service, plan_view
 from services.store import Store, now_utc
 
@@ -27,7 +29,7 @@ from services.store import Store, now_utc
 @dataclass(frozen=True)
 class Mismatch:
     view: str
-    entity: int
+    entity: Any
     feature: str
     online: Any
     expected: Any
@@ -56,26 +58,24 @@ class ParityReport:
         return not self.mismatches
 
 
-def _same(a: Any, b: Any) -> bool:
-    a = None if a is None or (isinstance(a, float) and math.isnan(a)) or a is pd.NA else a
-    b = None if b is None or (isinstance(b, float) and math.isnan(b)) or b is pd.NA else b
+def _same(a: Any, b: Any, ftype: FieldType) -> bool:
+    """Equal as canonical values of the declared type (so 1.0 is not 1, and [] is not None)."""
+    a, b = python_value(a, ftype), python_value(b, ftype)
     if a is None or b is None:
         return a is None and b is None
-    if hasattr(b, "item"):
-        b = b.item()
-    return (bool(a == b) and type(a) is type(b)) or (
-        isinstance(a, float) and isinstance(b, float) and a == b
-    )
+    return bool(a == b) and type(a) is type(b)
 
 
-def sample_keys(store: Store, read: ViewRead, sample: int | None, seed: int = 0) -> list[int]:
+def sample_keys(
+    store: Store, read: ViewRead, sample: int | None, seed: int = 0
+) -> list[tuple[Any, ...]]:
+    """Entity keys (tuples in the view's key order) with data, sampled reproducibly."""
     con = connect()
     try:
         if not register_versions(con, store.settings.offline_dir, read, "src"):
             return []
-        keys = sorted(
-            int(r[0]) for r in con.execute(f'SELECT DISTINCT "{read.join_key}" FROM src').fetchall()
-        )
+        cols = ", ".join(f'"{k.name}"' for k in read.keys)
+        keys = sorted(tuple(r) for r in con.execute(f"SELECT DISTINCT {cols} FROM src").fetchall())
     finally:
         con.close()
     if sample is not None and sample < len(keys):
@@ -83,28 +83,48 @@ def sample_keys(store: Store, read: ViewRead, sample: int | None, seed: int = 0)
     return keys
 
 
-def _offline_values(store: Store, read: ViewRead, keys: list[int], at: datetime) -> pd.DataFrame:
-    plan = ServicePlan(name=f"view:{read.view}", views=(read,), on_demand=())
-    entities = pd.DataFrame(
-        {read.join_key: pd.array(keys, dtype="int64"), "event_timestamp": pd.Timestamp(at)}
+def _entity_frame(read: ViewRead, keys: list[tuple[Any, ...]], at: datetime) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            k.column: pd.Series([row[i] for row in keys], dtype=k.type.pandas_dtype(False))
+            for i, k in enumerate(read.keys)
+        }
     )
-    frame, _ = join_features(store, plan, entities)
+    frame["event_timestamp"] = pd.Timestamp(at)
     return frame
 
 
-def _feast_values(store: Store, read: ViewRead, keys: list[int]) -> dict[str, list[Any]]:
+def _offline_values(
+    store: Store, read: ViewRead, keys: list[tuple[Any, ...]], at: datetime
+) -> pd.DataFrame:
+    plan = ServicePlan(name=f"view:{read.view}", views=(read,), on_demand=())
+    frame, _ = join_features(store, plan, _entity_frame(read, keys, at))
+    return frame
+
+
+def _feast_values(
+    store: Store, read: ViewRead, keys: list[tuple[Any, ...]]
+) -> dict[str, list[Any]]:
     # to_dict, not to_df: Feast's frame turns nullable ints into floats, its values do not.
     response = store.feast.get_online_features(
         features=[f"{read.view}:{f.name}" for f in read.features],
-        entity_rows=[{read.join_key: k} for k in keys],
+        entity_rows=[{k.name: row[i] for i, k in enumerate(read.keys)} for row in keys],
     )
     return dict(response.to_dict())
 
 
+def _label(key: tuple[Any, ...]) -> Any:
+    return key[0] if len(key) == 1 else key
+
+
 def audit_view(
-    store: Store, reader: OnlineReader, read: ViewRead, keys: list[int], at: datetime
+    store: Store,
+    reader: OnlineReader,
+    read: ViewRead,
+    keys: list[tuple[Any, ...]],
+    at: datetime,
 ) -> ViewParity:
-    result = ViewParity(view=read.view, entities=len(keys))
+    result = ViewParity(view=read.alias, entities=len(keys))
     if not keys:
         return result
     stored = reader.read_view(read, keys)
@@ -115,37 +135,72 @@ def audit_view(
         off_col, feast_col = offline[spec.name].tolist(), list(feast[spec.name])
         for i, key in enumerate(keys):
             result.cells += 1
-            if not _same(online[spec.name][i], off_col[i]):
+            if not _same(online[spec.name][i], off_col[i], spec.type):
                 result.mismatches.append(
-                    Mismatch(read.view, key, spec.name, online[spec.name][i], off_col[i], "offline")
+                    Mismatch(
+                        read.view,
+                        _label(key),
+                        spec.name,
+                        online[spec.name][i],
+                        off_col[i],
+                        "offline",
+                    )
                 )
             values = stored[i][1]
             raw = None if values is None else values.get(spec.name)
-            if not _same(raw, feast_col[i]):
+            if not _same(raw, feast_col[i], spec.type):
                 result.mismatches.append(
-                    Mismatch(read.view, key, spec.name, raw, feast_col[i], "feast")
+                    Mismatch(read.view, _label(key), spec.name, raw, feast_col[i], "feast")
                 )
     return result
 
 
+def _request_values(spec: ColumnSpec, n: int, rng: random.Random) -> list[Any]:
+    """Generated request data within the contract's range (or allowed values)."""
+    if spec.allowed:
+        return [rng.choice(list(spec.allowed)) for _ in range(n)]
+    low = spec.ge if spec.ge is not None else 0.0
+    high = min(spec.le if spec.le is not None else 1e4, 1e4)
+    if spec.type.is_integer:
+        return [rng.randint(int(low), int(high)) for _ in range(n)]
+    if spec.type.is_float:
+        return [round(rng.uniform(low, high), 2) for _ in range(n)]
+    if spec.type.name == "Bool":
+        return [rng.random() < 0.5 for _ in range(n)]
+    if spec.type.name == "String":
+        return [f"r{rng.randint(0, 99)}" for _ in range(n)]
+    return [None] * n
+
+
 def audit_on_demand(
-    store: Store, reader: OnlineReader, plan: ServicePlan, keys: dict[str, list[int]], at: datetime
+    store: Store,
+    reader: OnlineReader,
+    plan: ServicePlan,
+    keys: dict[str, list[Any]],
+    at: datetime,
 ) -> list[ViewParity]:
-    n = min(len(v) for v in keys.values()) if keys else 0
-    if not plan.on_demand or n == 0:
+    """Online on-demand outputs against the training-set path, for sampled entities."""
+    keys = dict(keys)
+    for odfv in plan.on_demand[:1]:
+        for read in odfv.inputs[:1]:  # aligned keys of a view the transform reads
+            rows = sample_keys(store, read, None)
+            keys.update({k.column: [r[i] for r in rows] for i, k in enumerate(read.keys)})
+    n = min((len(keys[k]) for k in plan.join_keys if k in keys), default=0)
+    if not plan.on_demand or n == 0 or any(k not in keys for k in plan.join_keys):
         return []
     rng = random.Random(1)
-    entities = {k: v[:n] for k, v in keys.items()}
-    request = {
-        f.name: [round(rng.uniform(f.ge or 0.0, min(f.le or 1e4, 1e4)), 2) for _ in range(n)]
-        for f in plan.request_fields
-    }
+    entities = {k: keys[k][:n] for k in plan.join_keys}
+    request = {f.name: _request_values(f, n, rng) for f in plan.request_fields}
     online = online_features(reader, plan, entities, request, at=at)
+    types = plan.key_types
     frame = pd.DataFrame(
         {
-            **{k: pd.array(v, dtype="int64") for k, v in entities.items()},
+            **{k: pd.Series(v, dtype=types[k].pandas_dtype(False)) for k, v in entities.items()},
             "event_timestamp": pd.Timestamp(at),
-            **request,
+            **{
+                f.name: pd.Series(request[f.name], dtype=f.type.pandas_dtype(True))
+                for f in plan.request_fields
+            },
         }
     )
     offline, _ = join_features(store, plan, frame)
@@ -156,16 +211,11 @@ def audit_on_demand(
         for spec in odfv.features:
             for i in range(n):
                 result.cells += 1
-                if not _same(by_name[spec.name][i], offline[spec.name].iloc[i]):
+                got, want = by_name[spec.name][i], offline[spec.name].iloc[i]
+                if not _same(got, want, spec.type):
+                    label = tuple(entities[k][i] for k in plan.join_keys)
                     result.mismatches.append(
-                        Mismatch(
-                            odfv.view,
-                            entities[plan.join_keys[0]][i],
-                            spec.name,
-                            by_name[spec.name][i],
-                            offline[spec.name].iloc[i],
-                            "offline",
-                        )
+                        Mismatch(odfv.view, _label(label), spec.name, got, want, "offline")
                     )
         out.append(result)
     return out
@@ -177,14 +227,18 @@ def audit_parity(
     """Compare online with offline (and with Feast) for sampled entities of each view."""
     at = now_utc()
     plan = plan_service(store, service) if service else None
-    reads = list(plan.views) if plan else [plan_view(store, v) for v in sorted(store.feature_views)]
+    if plan:
+        reads = list({(r.view, r.request_columns): r for r in plan.fetch}.values())
+    else:
+        reads = [plan_view(store, v) for v in sorted(store.feature_views)]
     reader = OnlineReader(store)
     try:
         views = []
-        keys_by_join: dict[str, list[int]] = {}
+        keys_by_join: dict[str, list[Any]] = {}
         for read in reads:
             keys = sample_keys(store, read, sample, seed)
-            keys_by_join.setdefault(read.join_key, keys)
+            for i, key in enumerate(read.keys):
+                keys_by_join.setdefault(key.column, [row[i] for row in keys])
             views.append(audit_view(store, reader, read, keys, at))
         if plan:
             views.extend(audit_on_demand(store, reader, plan, keys_by_join, at))

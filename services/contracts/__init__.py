@@ -1,47 +1,28 @@
-"""Pandera contracts: the single source of every table's schema.
+"""Contract machinery: how a repository's Pandera contracts map to Feast, Arrow and checks.
 
-Each source is one ``SourceContract`` subclass. Feast ``Field`` lists, the Arrow
-schema of every dataset version and the validation schema are all generated
-from it (see :mod:`services.contracts.schema`).
+A repository defines one ``SourceContract`` subclass per source (``Config.name`` is the
+Feast data source's name). Feast ``Field`` lists, the Arrow schema of every dataset version
+and the validation schema are all generated from it (see :mod:`services.contracts.schema`).
+Nothing here names a domain: the platform finds a repository's contracts by loading it
+(:mod:`services.repository`).
 """
 
-from services.contracts.base import SourceContract
-from services.contracts.sources import (
-    CONTRACTS,
-    CustomerProfile,
-    CustomerTransactionsDaily,
-    MerchantRisk,
-    TransactionRequest,
-    get_contract,
-)
-from services.contracts.transforms import TransactionRiskFeatures
+from typing import Annotated
 
-# Every contract a Feast object may be generated from (batch sources, request
-# data and on-demand outputs), by name.
-ALL_CONTRACTS: dict[str, type[SourceContract]] = {
-    **CONTRACTS,
-    "transaction_request": TransactionRequest,
-    "transaction_risk": TransactionRiskFeatures,
-}
+import pandas as pd
 
+from services.contracts.base import ColumnSpec, Policy, SourceContract, SourceSpec
+from services.contracts.types import FieldType, parse_type
 
-def register_contract(contract: type[SourceContract], *, batch: bool = True) -> None:
-    """Make a contract defined outside this package (e.g. the benchmark's) resolvable by name."""
-    name = str(contract.Config.name)  # type: ignore[attr-defined]
-    ALL_CONTRACTS[name] = contract
-    if batch:
-        CONTRACTS[name] = contract
-
+# The dtype of a timestamp column in a contract: nanosecond pandas timestamps in UTC.
+UtcTimestamp = Annotated[pd.DatetimeTZDtype, "ns", "UTC"]
 
 __all__ = [
-    "ALL_CONTRACTS",
-    "CONTRACTS",
-    "CustomerProfile",
-    "CustomerTransactionsDaily",
-    "MerchantRisk",
+    "ColumnSpec",
+    "FieldType",
+    "Policy",
     "SourceContract",
-    "TransactionRequest",
-    "TransactionRiskFeatures",
-    "get_contract",
-    "register_contract",
+    "SourceSpec",
+    "UtcTimestamp",
+    "parse_type",
 ]

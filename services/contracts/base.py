@@ -1,8 +1,16 @@
 """The base class every source contract derives from, and its column metadata.
 
-A contract is a Pandera ``DataFrameModel`` whose ``Config.metadata`` names the
-source's owner, entity, ttl, ingest cadence and default policy, and whose
-``Field(metadata=...)`` carries each column's owner, PII tag and classification.
+A contract is a Pandera ``DataFrameModel`` that a repository defines for each of its
+sources (``Config.name`` is the Feast data source's name). ``Config.metadata`` names the
+source's owner, ingest cadence, default policy and freshness SLO; each
+``Field(metadata=...)`` carries the column's role, owner, PII tag and classification, and for
+a column Pandera cannot type by itself (``Series[object]``) its Feast type:
+
+    embedding: Series[object] = pa.Field(nullable=True, description="...",
+        metadata={"type": "Array(Float32)", "length": 64, "element_ge": -1, "element_le": 1})
+
+Roles: ``entity`` (a join key column), ``event_timestamp``, ``created_timestamp``,
+``feature`` (the default) and ``request`` (a request source's field).
 """
 
 from __future__ import annotations
@@ -13,8 +21,10 @@ from typing import Any, Literal
 
 import pandera.pandas as pa
 
+from services.contracts.types import FieldType
+
 Policy = Literal["reject", "quarantine"]
-Kind = Literal["int", "float", "string", "bool", "timestamp"]
+Role = Literal["entity", "event_timestamp", "created_timestamp", "feature", "request"]
 
 EVENT_TIMESTAMP = "event_timestamp"
 CREATED_TIMESTAMP = "created_timestamp"
@@ -25,28 +35,36 @@ class ColumnSpec:
     """Everything the platform needs to know about one contract column."""
 
     name: str
-    kind: Kind
+    type: FieldType
     nullable: bool
     description: str
     owner: str
-    role: Literal["entity", "timestamp", "feature", "request"]
+    role: Role
     pii: bool = False
     classification: str | None = None
     allowed: tuple[Any, ...] | None = None
     ge: float | None = None
     le: float | None = None
+    element_ge: float | None = None
+    element_le: float | None = None
     drift_threshold: float | None = None
+
+    @property
+    def kind(self) -> str:
+        """The type as Feast writes it (``Int64``, ``Array(Float32)``): used in reasons."""
+        return str(self.type)
 
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """Source-level facts from a contract's ``Config.metadata``."""
+    """Source-level facts from a contract's ``Config``."""
 
     name: str
     description: str
     owner: str
-    entity: str | None
-    join_key: str | None
+    keys: tuple[str, ...]
+    event_timestamp: str
+    created_timestamp: str | None
     ttl: timedelta
     cadence: timedelta
     default_policy: Policy

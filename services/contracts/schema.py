@@ -1,10 +1,11 @@
 """Everything generated from a contract.
 
 Column specs, Feast fields, the Arrow schema, pandas dtypes and the Pandera
-validation schema all come from here.
+validation schema all come from here, through each column's ``FieldType``.
 
-An unmapped dtype raises ``ContractError`` at import of the feature repo, so a
-contract can never silently disagree with what Feast stores.
+An unmapped dtype, or an ``object`` column without a ``type`` in its metadata, raises
+``ContractError`` naming the contract and column, so a contract can never silently
+disagree with what Feast stores.
 """
 
 from __future__ import annotations
@@ -19,45 +20,21 @@ from typing import Any, TypeVar, cast
 import pandera.pandas as pa
 import pyarrow as pa_arrow
 from feast import Field
-from feast.types import Bool, FeastType, Float64, Int64, String, UnixTimestamp
 
 from services.contracts.base import (
     CREATED_TIMESTAMP,
     EVENT_TIMESTAMP,
     ColumnSpec,
-    Kind,
+    Role,
     SourceContract,
     SourceSpec,
 )
+from services.contracts.checks import type_checks
+from services.contracts.types import FieldType, from_pandera_dtype, parse_type
 from services.errors import ContractError
 
-_KIND_BY_DTYPE: dict[str, Kind] = {
-    "int64": "int",
-    "Int64": "int",
-    "float64": "float",
-    "str": "string",
-    "string": "string",
-    "bool": "bool",
-    "boolean": "bool",
-    "datetime64[ns, UTC]": "timestamp",
-}
-_FEAST_TYPE: dict[Kind, FeastType] = {
-    "int": Int64,
-    "float": Float64,
-    "string": String,
-    "bool": Bool,
-    "timestamp": UnixTimestamp,
-}
-_ARROW_TYPE: dict[Kind, pa_arrow.DataType] = {
-    "int": pa_arrow.int64(),
-    "float": pa_arrow.float64(),
-    "string": pa_arrow.string(),
-    "bool": pa_arrow.bool_(),
-    "timestamp": pa_arrow.timestamp("us", tz="UTC"),
-}
-
-
 T = TypeVar("T")
+_ROLES = ("entity", "event_timestamp", "created_timestamp", "feature", "request")
 
 
 def _per_contract(fn: Callable[[type[SourceContract]], T]) -> Callable[[type[SourceContract]], T]:
@@ -73,21 +50,53 @@ def _per_contract(fn: Callable[[type[SourceContract]], T]) -> Callable[[type[Sou
     return wrapper
 
 
-def _kind_of(column: pa.Column) -> Kind:
+def contract_name(contract: type[SourceContract]) -> str:
+    name = getattr(contract.Config, "name", None)
+    if not name:
+        raise ContractError(
+            f"contract {contract.__name__}: Config.name (the source's name) is missing"
+        )
+    return str(name)
+
+
+def _type_of(contract: str, column: pa.Column, meta: dict[str, Any]) -> FieldType:
+    where = f"contract {contract!r} column {column.name!r}"
     dtype = str(column.dtype)
+    declared = meta.get("type")
     try:
-        return _KIND_BY_DTYPE[dtype]
-    except KeyError:
-        raise ContractError(f"column {column.name!r}: dtype {dtype} has no Feast mapping") from None
+        if declared is not None:
+            ftype = parse_type(str(declared), length=meta.get("length"))
+            inferred = from_pandera_dtype(dtype)
+            if dtype != "object" and inferred != ftype:
+                raise ContractError(f"dtype {dtype} disagrees with its declared type {declared}")
+            return ftype
+        ftype_or_none = from_pandera_dtype(dtype)
+    except ContractError as exc:
+        raise ContractError(f"{where}: {exc}") from None
+    if ftype_or_none is None:
+        raise ContractError(
+            f"{where}: dtype {dtype} has no Feast mapping; declare it, e.g. "
+            "metadata={'type': 'Array(Float32)'}"
+        )
+    return ftype_or_none
+
+
+def _role_of(contract: str, name: str, meta: dict[str, Any]) -> Role:
+    role = meta.get("role", "feature")
+    if role == "timestamp":  # the first contracts named both timestamps this way
+        role = "created_timestamp" if name == CREATED_TIMESTAMP else "event_timestamp"
+    if role not in _ROLES:
+        raise ContractError(f"contract {contract!r} column {name!r}: unknown role {role!r}")
+    return cast(Role, role)
 
 
 def _checks(column: pa.Column) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for check in column.checks:
         stats = check.statistics or {}
-        if check.name in ("greater_than_or_equal_to",):
+        if check.name in ("greater_than_or_equal_to", "greater_than"):
             out["ge"] = stats.get("min_value")
-        elif check.name in ("less_than_or_equal_to",):
+        elif check.name in ("less_than_or_equal_to", "less_than"):
             out["le"] = stats.get("max_value")
         elif check.name == "in_range":
             out["ge"], out["le"] = stats.get("min_value"), stats.get("max_value")
@@ -97,52 +106,59 @@ def _checks(column: pa.Column) -> dict[str, Any]:
 
 
 @_per_contract
+def column_specs(contract: type[SourceContract]) -> tuple[ColumnSpec, ...]:
+    """One ``ColumnSpec`` per contract column, in contract order."""
+    name = contract_name(contract)
+    schema = contract.to_schema()
+    source_meta: dict[str, Any] = dict(getattr(contract.Config, "metadata", None) or {})
+    specs = []
+    for col_name, column in schema.columns.items():
+        meta: dict[str, Any] = dict(column.metadata or {})
+        specs.append(
+            ColumnSpec(
+                name=str(col_name),
+                type=_type_of(name, column, meta),
+                nullable=bool(column.nullable),
+                description=str(column.description or ""),
+                owner=str(meta.get("owner", source_meta.get("owner", ""))),
+                role=_role_of(name, str(col_name), meta),
+                pii=bool(meta.get("pii", False)),
+                classification=meta.get("classification"),
+                drift_threshold=meta.get("drift_threshold"),
+                element_ge=meta.get("element_ge"),
+                element_le=meta.get("element_le"),
+                **_checks(column),
+            )
+        )
+    return tuple(specs)
+
+
+@_per_contract
 def source_spec(contract: type[SourceContract]) -> SourceSpec:
     """Source-level facts of a contract."""
     config = contract.Config
     meta: dict[str, Any] = dict(getattr(config, "metadata", None) or {})
-    name = cast(str, config.name)  # type: ignore[attr-defined]
-    entity = meta.get("entity")
-    join_key = None
-    if entity is not None:
-        join_key = next(c.name for c in column_specs(contract) if c.role == "entity")
+    name = contract_name(contract)
+    specs = column_specs(contract)
+    events = [c.name for c in specs if c.role == "event_timestamp"]
+    created = [c.name for c in specs if c.role == "created_timestamp"]
+    if len(events) > 1 or len(created) > 1:
+        raise ContractError(f"contract {name!r}: more than one event or created timestamp column")
+    if not events and meta.get("request") is not True and any(c.role == "entity" for c in specs):
+        raise ContractError(f"contract {name!r}: no event timestamp column (role event_timestamp)")
     cadence = timedelta(hours=float(meta.get("cadence_hours", 24)))
     return SourceSpec(
         name=name,
         description=str(getattr(config, "description", "") or ""),
         owner=str(meta.get("owner", "")),
-        entity=entity,
-        join_key=join_key,
+        keys=tuple(c.name for c in specs if c.role == "entity"),
+        event_timestamp=events[0] if events else EVENT_TIMESTAMP,
+        created_timestamp=created[0] if created else None,
         ttl=timedelta(hours=float(meta.get("ttl_hours", 0))),
         cadence=cadence,
         default_policy=meta.get("default_policy", "quarantine"),
         freshness_slo=timedelta(hours=float(meta.get("freshness_slo_hours", 0))) or 2 * cadence,
     )
-
-
-@_per_contract
-def column_specs(contract: type[SourceContract]) -> tuple[ColumnSpec, ...]:
-    """One ``ColumnSpec`` per contract column, in contract order."""
-    schema = contract.to_schema()
-    source_meta: dict[str, Any] = dict(getattr(contract.Config, "metadata", None) or {})
-    specs = []
-    for name, column in schema.columns.items():
-        meta: dict[str, Any] = dict(column.metadata or {})
-        specs.append(
-            ColumnSpec(
-                name=str(name),
-                kind=_kind_of(column),
-                nullable=bool(column.nullable),
-                description=str(column.description or ""),
-                owner=str(meta.get("owner", source_meta.get("owner", ""))),
-                role=meta.get("role", "feature"),
-                pii=bool(meta.get("pii", False)),
-                classification=meta.get("classification"),
-                drift_threshold=meta.get("drift_threshold"),
-                **_checks(column),
-            )
-        )
-    return tuple(specs)
 
 
 def feature_specs(contract: type[SourceContract]) -> tuple[ColumnSpec, ...]:
@@ -151,27 +167,33 @@ def feature_specs(contract: type[SourceContract]) -> tuple[ColumnSpec, ...]:
 
 def key_columns(contract: type[SourceContract]) -> list[str]:
     """The uniqueness key: entity keys, event and created timestamps."""
-    return [c.name for c in column_specs(contract) if c.role in ("entity", "timestamp")]
+    return [
+        c.name
+        for c in column_specs(contract)
+        if c.role in ("entity", "event_timestamp", "created_timestamp")
+    ]
+
+
+def field_tags(contract: type[SourceContract], spec: ColumnSpec) -> dict[str, str]:
+    tags = {"owner": spec.owner, "contract": contract_name(contract)}
+    if spec.pii:
+        tags["pii"] = "true"
+    if spec.classification:
+        tags["classification"] = spec.classification
+    return tags
 
 
 def feast_fields(contract: type[SourceContract]) -> list[Field]:
     """Feast ``Field``s of the contract's features, with owner/PII tags."""
-    fields = []
-    for spec in feature_specs(contract):
-        tags = {"owner": spec.owner, "contract": source_spec(contract).name}
-        if spec.pii:
-            tags["pii"] = "true"
-        if spec.classification:
-            tags["classification"] = spec.classification
-        fields.append(
-            Field(
-                name=spec.name,
-                dtype=_FEAST_TYPE[spec.kind],
-                description=spec.description,
-                tags=tags,
-            )
+    return [
+        Field(
+            name=spec.name,
+            dtype=spec.type.feast(),
+            description=spec.description,
+            tags=field_tags(contract, spec),
         )
-    return fields
+        for spec in feature_specs(contract)
+    ]
 
 
 def odfv_fields_and_tags(
@@ -185,25 +207,19 @@ def odfv_fields_and_tags(
     """
     fields, tags = [], {}
     for spec in feature_specs(contract):
-        fields.append(Field(name=spec.name, dtype=_FEAST_TYPE[spec.kind]))
+        fields.append(Field(name=spec.name, dtype=spec.type.feast()))
         tags[f"field.{spec.name}.description"] = spec.description
-        tags[f"field.{spec.name}.owner"] = spec.owner
-        if spec.pii:
-            tags[f"field.{spec.name}.pii"] = "true"
-        if spec.classification:
-            tags[f"field.{spec.name}.classification"] = spec.classification
+        for key, value in field_tags(contract, spec).items():
+            if key != "contract":
+                tags[f"field.{spec.name}.{key}"] = value
     return fields, tags
-
-
-def feast_type(kind: Kind) -> FeastType:
-    return _FEAST_TYPE[kind]
 
 
 def arrow_schema(contract: type[SourceContract]) -> pa_arrow.Schema:
     """The Arrow schema every dataset version of this source is written with."""
     return pa_arrow.schema(
         [
-            pa_arrow.field(c.name, _ARROW_TYPE[c.kind], nullable=c.nullable or c.role == "feature")
+            pa_arrow.field(c.name, c.type.arrow(), nullable=c.nullable or c.role == "feature")
             for c in column_specs(contract)
         ]
     )
@@ -211,38 +227,32 @@ def arrow_schema(contract: type[SourceContract]) -> pa_arrow.Schema:
 
 def pandas_dtype(spec: ColumnSpec) -> str:
     """The pandas dtype a column is held in once it has passed the contract."""
-    return {
-        "int": "Int64" if spec.nullable else "int64",
-        "float": "float64",
-        "string": "object",
-        "bool": "boolean" if spec.nullable else "bool",
-        "timestamp": "datetime64[ns, UTC]",
-    }[spec.kind]
+    return spec.type.pandas_dtype(spec.nullable)
 
 
 def output_dtype(spec: ColumnSpec) -> str:
     """The pandas dtype of a feature in a retrieved frame, where any value may be null."""
-    return {
-        "int": "Int64",
-        "float": "float64",
-        "string": "object",
-        "bool": "boolean",
-        "timestamp": "datetime64[ns, UTC]",
-    }[spec.kind]
+    return spec.type.pandas_dtype(nullable=True)
 
 
 @_per_contract
 def validation_schema(contract: type[SourceContract]) -> pa.DataFrameSchema:
     """The Pandera schema that gates every write of this source.
 
-    Built from the model's schema plus the row key uniqueness with
+    Built from the model's schema, plus the checks each column's type implies (array
+    length and element ranges, struct fields), plus the row key uniqueness with
     ``report_duplicates="exclude_first"``: only later copies of a key fail, so the
     clean first copy is kept (``DataFrameModel`` configs cannot express that).
     """
     base = contract.to_schema()
+    specs = {c.name: c for c in column_specs(contract)}
+    columns = {}
+    for name, column in base.columns.items():
+        extra = type_checks(specs[str(name)])
+        columns[name] = column.set_checks([*column.checks, *extra]) if extra else column
     keys = key_columns(contract)
     return pa.DataFrameSchema(
-        columns=base.columns,
+        columns=columns,
         checks=base.checks,
         strict=True,
         coerce=False,
@@ -255,10 +265,29 @@ def validation_schema(contract: type[SourceContract]) -> pa.DataFrameSchema:
 def schema_fingerprint(contract: type[SourceContract]) -> str:
     """A short hash of the contract's columns, stamped on Feast objects and versions."""
     payload = [
-        (c.name, c.kind, c.nullable, c.role, c.pii, c.classification)
+        (c.name, _legacy_kind(c), c.nullable, _legacy_role(c), c.pii, c.classification)
         for c in column_specs(contract)
     ]
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
+
+
+# The first fingerprints named five kinds and one timestamp role; keeping their spelling for
+# those columns keeps the versions already written (and their ids) valid.
+_LEGACY_KINDS = {
+    "Int64": "int",
+    "Float64": "float",
+    "String": "string",
+    "Bool": "bool",
+    "UnixTimestamp": "timestamp",
+}
+
+
+def _legacy_kind(spec: ColumnSpec) -> str:
+    return _LEGACY_KINDS.get(str(spec.type), str(spec.type))
+
+
+def _legacy_role(spec: ColumnSpec) -> str:
+    return "timestamp" if spec.role in ("event_timestamp", "created_timestamp") else spec.role
 
 
 __all__ = [
@@ -266,8 +295,8 @@ __all__ = [
     "EVENT_TIMESTAMP",
     "arrow_schema",
     "column_specs",
+    "contract_name",
     "feast_fields",
-    "feast_type",
     "feature_specs",
     "key_columns",
     "odfv_fields_and_tags",

@@ -20,6 +20,7 @@ from services.contracts import SourceContract
 from services.contracts.base import ColumnSpec
 from services.contracts.schema import column_specs, pandas_dtype, source_spec
 from services.errors import UnreadableInputError
+from services.ingestion.objects import conform_objects
 
 _TZ_SUFFIX = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 _TRUE = {"true", "1", "t", "yes"}
@@ -54,7 +55,7 @@ def check_columns(
     specs = column_specs(contract)
     expected = [c.name for c in specs]
     present = [c for c in frame.columns if c in expected]
-    keys = [c.name for c in specs if c.role == "entity"] + ["event_timestamp"]
+    keys = [c.name for c in specs if c.role in ("entity", "event_timestamp")]
     missing_keys = [k for k in keys if k not in frame.columns]
     if not present or missing_keys:
         raise UnreadableInputError(
@@ -77,10 +78,13 @@ def _numeric(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
         bad = raw.notna().to_numpy()
         failures.add(np.flatnonzero(bad), f"dtype({spec.kind})", spec.name, raw[bad])
         return pd.Series(np.nan, index=raw.index, dtype="float64")
-    if pd.api.types.is_integer_dtype(raw.dtype) and spec.kind == "int":
+    integer = spec.type.is_integer
+    if pd.api.types.is_integer_dtype(raw.dtype) and integer:
         return _integers(raw, spec, failures)
-    if pd.api.types.is_float_dtype(raw.dtype) and spec.kind == "float":
-        return raw.astype("float64", copy=False)  # widening a float is exact
+    if pd.api.types.is_float_dtype(raw.dtype) and not integer:
+        return raw  # the column's dtype (float32 or float64) is set by the caller
+    if integer and raw.dtype == object:
+        return _object_integers(raw, spec, failures)
     if pd.api.types.is_numeric_dtype(raw.dtype):
         values = raw.astype("float64")
         bad = np.zeros(len(raw), dtype=bool)
@@ -98,24 +102,71 @@ def _numeric(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
 
         values = raw.map(as_number).astype("float64")
         bad = raw.notna().to_numpy() & values.isna().to_numpy()
-    if spec.kind == "int":
+    if integer:
         frac = values.notna().to_numpy() & (values.fillna(0) % 1 != 0).to_numpy()
-        huge = values.abs().fillna(0).to_numpy() >= 2**63
+        bound = 2**31 if spec.type.name == "Int32" else 2**63
+        filled = values.fillna(0).to_numpy()
+        huge = (filled >= bound) | (filled < -bound)
         bad = bad | frac | huge
     if bad.any():
         failures.add(np.flatnonzero(bad), f"dtype({spec.kind})", spec.name, raw[bad])
         values = values.mask(bad)
-    return _integral_floats(values) if spec.kind == "int" else values
+    return _integral_floats(values) if integer else values
+
+
+_INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
+
+
+def _integer_text(text: str) -> int | None:
+    """An integer written as text: digits exactly, or a whole float below 2**53 (``"24.0"``)."""
+    if _INTEGER_TEXT.match(text):
+        return int(text)
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() and abs(number) < 2**53 else None
+
+
+def _object_integers(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
+    """Integers from mixed objects (JSON, CSV text) exactly: never through a float64."""
+    bound = 2**31 if spec.type.name == "Int32" else 2**63
+
+    def as_int(v: object) -> int | None:
+        if isinstance(v, bool | np.bool_):
+            return None
+        whole = isinstance(v, float | np.floating) and float(v).is_integer()
+        if isinstance(v, int | np.integer) or whole:
+            number = int(v)  # type: ignore[call-overload]
+        elif isinstance(v, str):
+            number_or_none = _integer_text(v.strip())
+            if number_or_none is None:
+                return None
+            number = number_or_none
+        else:
+            return None
+        return number if -bound <= number < bound else None
+
+    values = [None if _isna(v) else as_int(v) for v in raw.tolist()]
+    bad = np.array([v is None for v in values]) & raw.notna().to_numpy()
+    if bad.any():
+        failures.add(np.flatnonzero(bad), f"dtype({spec.kind})", spec.name, raw[bad])
+    return pd.Series(pd.array(values, dtype="Int64"), index=raw.index)
 
 
 def _integers(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
-    """Integers of any width are kept exactly; only unsigned values past int64 fail."""
-    if raw.dtype.kind != "u" or raw.dtype.itemsize < 8:
-        return raw
-    huge = (raw >= 2**63).fillna(False).to_numpy(dtype=bool)
+    """Integers of any width are kept exactly; only values past the declared width fail."""
+    if spec.type.name == "Int32":
+        if raw.dtype.itemsize <= 2 or (raw.dtype.itemsize == 4 and raw.dtype.kind != "u"):
+            return raw
+        huge = ((raw >= 2**31) | (raw < -(2**31))).fillna(False).to_numpy(dtype=bool)
+    else:
+        if raw.dtype.kind != "u" or raw.dtype.itemsize < 8:
+            return raw
+        huge = (raw >= 2**63).fillna(False).to_numpy(dtype=bool)
     if not huge.any():
         return raw
-    failures.add(np.flatnonzero(huge), "dtype(int)", spec.name, raw[huge])
+    failures.add(np.flatnonzero(huge), f"dtype({spec.kind})", spec.name, raw[huge])
     empty = raw.isna().to_numpy() | huge
     data = np.where(empty, 0, raw.to_numpy(dtype="uint64", na_value=0)).astype("int64")
     return pd.Series(pd.arrays.IntegerArray(data, empty), index=raw.index)
@@ -149,6 +200,15 @@ def _timestamps(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Seri
     return parsed.astype("datetime64[ns, UTC]")
 
 
+def _whole_seconds(col: pd.Series, spec: ColumnSpec, failures: Failures) -> None:
+    """A UnixTimestamp feature must be whole seconds: Feast stores it online as seconds."""
+    present = col.notna().to_numpy()
+    fraction = ((col.dt.microsecond != 0) | (col.dt.nanosecond != 0)).to_numpy(dtype=bool)
+    bad = present & fraction
+    if bad.any():
+        failures.add(np.flatnonzero(bad), "timestamp_whole_seconds", spec.name, col[bad])
+
+
 def _strings(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
     not_null = raw.notna().to_numpy()
     if pd.api.types.infer_dtype(raw, skipna=True) == "string":  # every present cell is text
@@ -166,8 +226,16 @@ def _strings(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
 def _bools(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
     if pd.api.types.is_bool_dtype(raw.dtype):
         return raw
-    lowered = raw.map(lambda v: v.strip().lower() if isinstance(v, str) else v)
-    out = lowered.map(lambda v: True if v in _TRUE else False if v in _FALSE else None)
+
+    def as_bool(v: object) -> bool | None:
+        if isinstance(v, bool | np.bool_):
+            return bool(v)  # a real boolean (JSON true, an object column of bools)
+        if isinstance(v, str):
+            text = v.strip().lower()  # CSV text: the contract is the parser
+            return True if text in _TRUE else False if text in _FALSE else None
+        return None
+
+    out = raw.map(as_bool)
     bad = raw.notna().to_numpy() & out.isna().to_numpy()
     if bad.any():
         failures.add(np.flatnonzero(bad), "dtype(bool)", spec.name, raw[bad])
@@ -196,21 +264,26 @@ def conform(
             out[spec.name] = pd.Series([None] * n, dtype=object)
             continue
         raw = frame[spec.name]
-        if spec.kind in ("int", "float"):
+        name = spec.type.name
+        if spec.type.is_numeric:
             col = _numeric(raw, spec, failures)
-        elif spec.kind == "timestamp":
+        elif name == "UnixTimestamp":
             col = _timestamps(raw, spec, failures)
-        elif spec.kind == "bool":
+            if spec.role == "feature":
+                _whole_seconds(col, spec, failures)
+        elif name == "Bool":
             col = _bools(raw, spec, failures)
-        else:
+        elif name == "String":
             col = _strings(raw, spec, failures)
-        if spec.kind in ("int", "bool") and not spec.nullable:
+        else:
+            col = conform_objects(raw, spec, failures)
+        if (spec.type.is_integer or name == "Bool") and not spec.nullable:
             empty = col.isna().to_numpy()
             if empty.any():
                 nulls = empty & raw.isna().to_numpy()
                 if nulls.any():
                     failures.add(np.flatnonzero(nulls), "not_nullable", spec.name, raw[nulls])
-                col = col.fillna(0 if spec.kind == "int" else False)
+                col = col.fillna(0 if spec.type.is_integer else False)
         out[spec.name] = col.astype(pandas_dtype(spec), copy=False)
     # copy=False: one block per column instead of consolidating (copying) them all.
     return pd.DataFrame(out, copy=False)

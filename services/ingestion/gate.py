@@ -21,15 +21,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from services.contracts import CONTRACTS, get_contract
-from services.contracts.base import Policy
-from services.contracts.schema import column_specs, source_spec
+from services.contracts.base import Policy, SourceContract
+from services.contracts.schema import source_spec
 from services.errors import BatchRejectedError
 from services.ingestion.conform import Failures, check_columns, conform
 from services.ingestion.reader import read_batch
 from services.ingestion.validate import validate_rows
-from services.offline.datasets import reports_dir, write_version
-from services.store import Store, load_definitions
+from services.offline.datasets import cell_bytes, reports_dir, write_version
+from services.store import Store
 
 if TYPE_CHECKING:
     from services.online.materialize import MaterializeResult
@@ -75,8 +74,10 @@ def _attempt_id(source: str, frame: pd.DataFrame) -> str:
         digest.update(str(name).encode())
         try:
             hashed = pd.util.hash_pandas_object(column, index=False)
-        except TypeError:  # unhashable cells (lists, dicts) in a raw object column
-            hashed = pd.util.hash_pandas_object(column.astype(str), index=False)
+        except TypeError:  # unhashable cells (arrays, lists, dicts) in a raw object column
+            for cell in column:
+                digest.update(cell_bytes(cell))
+            continue
         digest.update(hashed.to_numpy().tobytes())
     return digest.hexdigest()[:16]
 
@@ -145,9 +146,10 @@ def _report(
     }
 
 
-def validate_frame(source: str, frame: pd.DataFrame, origin: str) -> tuple[pd.DataFrame, Failures]:
+def validate_frame(
+    contract: type[SourceContract], frame: pd.DataFrame, origin: str
+) -> tuple[pd.DataFrame, Failures]:
     """Conform and validate a raw frame; return the typed frame and every failure."""
-    contract = get_contract(source)
     failures = Failures()
     failures.batch.extend(check_columns(frame, contract, origin))
     typed = conform(frame, contract, failures)
@@ -158,12 +160,6 @@ def validate_frame(source: str, frame: pd.DataFrame, origin: str) -> tuple[pd.Da
         for row in range(len(typed)):
             failures.reasons.setdefault(row, []).extend(failures.batch)
     return typed, failures
-
-
-def _ensure_contract(store: Store, source: str) -> None:
-    """Import the repo's definitions when it defines sources of its own (register_contract)."""
-    if source not in CONTRACTS:
-        load_definitions(store.settings.repo_path)
 
 
 def ingest_frame(
@@ -180,11 +176,10 @@ def ingest_frame(
     Returns the result whether accepted or rejected; ``result.accepted`` is False
     when nothing was written (reject policy with invalid rows, or no valid row).
     """
-    _ensure_contract(store, source)
-    contract = get_contract(source)
+    contract = store.repository.contract(source)
     policy = policy or source_spec(contract).default_policy
     settings = store.settings
-    typed, failures = validate_frame(source, frame, origin)
+    typed, failures = validate_frame(contract, frame, origin)
     received = len(typed)
     invalid = np.zeros(received, dtype=bool)
     invalid[list(failures.reasons)] = True
@@ -263,15 +258,15 @@ def _update_online(
     ]
     if not views:
         return []
-    join_key = next(c.name for c in column_specs(get_contract(source)) if c.role == "entity")
-    keys = [int(k) for k in pd.unique(typed[join_key].to_numpy()[valid])]
     writer = OnlineWriter(store)
     results = []
     try:
         for view in views:
-            res = write_entities(
-                store, writer, plan_view(store, view), keys=keys, at=datetime.now(UTC)
-            )
+            read = plan_view(store, view)
+            names = [k.name for k in read.keys]
+            touched = typed.loc[valid, names].drop_duplicates()
+            keys = list(touched.itertuples(index=False, name=None))
+            res = write_entities(store, writer, read, keys=keys, at=datetime.now(UTC))
             res.materialized = mark_materialized(store, view, version)
             results.append(res)
     finally:
@@ -283,8 +278,7 @@ def ingest_file(
     store: Store, source: str, path: Path, *, policy: Policy | None = None
 ) -> IngestResult:
     """Read a parquet/CSV file and ingest it (see ``ingest_frame``)."""
-    _ensure_contract(store, source)
-    get_contract(source)  # unknown source is exit 2 before touching the file
+    store.repository.contract(source)  # unknown source is exit 2 before touching the file
     frame = read_batch(path)
     return ingest_frame(store, source, frame, policy=policy, origin=str(path))
 

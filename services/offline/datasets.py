@@ -70,9 +70,57 @@ def content_hash(
     """
     digest = hashlib.sha256(schema_fingerprint(contract).encode())
     digest.update(",".join(frame.columns).encode())
-    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    rows = pd.util.hash_pandas_object(hashable_frame(frame), index=False).to_numpy()
     digest.update((rows if keep is None else rows[keep]).tobytes())
     return digest.hexdigest()
+
+
+def cell_bytes(value: object) -> bytes:
+    """Every byte of one cell, typed and delimited (never a shortened text form).
+
+    NumPy prints a long array with ``...``: two embeddings differing in the middle would hash
+    alike if their text were hashed.
+    """
+    data: bytes
+    if isinstance(value, np.ndarray):
+        data = value.dtype.str.encode() + b":" + bytes(value.tobytes())
+    elif isinstance(value, bytes):
+        data = b"b:" + value
+    elif isinstance(value, list | tuple | dict):
+        data = b"j:" + json.dumps(value, sort_keys=True, default=_json_default).encode()
+    else:
+        data = f"{type(value).__name__}:{value!r}".encode()
+    return len(data).to_bytes(8, "little") + data
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.hex()
+    return repr(value)
+
+
+def hashable_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with array, map, struct and bytes cells as text, which pandas can hash.
+
+    Columns of plain scalars are passed through untouched, so their hashes (and the version
+    ids built from them) are what they always were.
+    """
+    nested = [
+        name
+        for name in frame.columns
+        if frame[name].dtype == object
+        and any(isinstance(v, list | dict | tuple | bytes | np.ndarray) for v in frame[name])
+    ]
+    if not nested:
+        return frame
+    out = frame.copy(deep=False)
+    for name in nested:
+        out[name] = frame[name].map(lambda v: None if v is None else cell_bytes(v).hex())
+    return out
 
 
 def _fsync_dir(path: Path) -> None:
@@ -137,7 +185,7 @@ def _dictionary_columns(contract: type[SourceContract]) -> list[str]:
     Measures and timestamps are near-unique: building a dictionary for them only to
     abandon it took most of the write time and made the file larger.
     """
-    return [c.name for c in column_specs(contract) if c.role == "entity" or c.kind == "string"]
+    return [c.name for c in column_specs(contract) if c.role == "entity" or c.type.name == "String"]
 
 
 def _write_row_groups(

@@ -21,8 +21,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from services.contracts.base import ColumnSpec
 from services.contracts.schema import output_dtype
 from services.errors import EntityKeyError, RequestDataError, VersionNotFoundError
+from services.offline.datasets import hashable_frame
 from services.offline.engine import (
     ENTITY_TS,
     arrow_to_pandas,
@@ -30,6 +32,7 @@ from services.offline.engine import (
     point_in_time,
     register_versions,
 )
+from services.ondemand import input_columns, output_series, run_on_demand
 from services.resolution import ServicePlan, plan_service
 from services.store import Store, definition_hash, service_version, view_version
 
@@ -57,12 +60,25 @@ class TrainingSetVersion:
     features: dict[str, list[str]] = field(default_factory=dict)
 
 
+def _check_key(plan: ServicePlan, name: str, column: pd.Series) -> None:
+    ktype = plan.key_types[name]
+    if column.isna().any():
+        raise EntityKeyError(name, f"must be a non-null {ktype} column (nulls found)")
+    if ktype.is_integer:
+        if not pd.api.types.is_integer_dtype(column):
+            raise EntityKeyError(name, f"must be a non-null integer column ({ktype})")
+        low, high = (-(2**31), 2**31 - 1) if ktype.name == "Int32" else (-(2**63), 2**63 - 1)
+        if len(column) and (column.min() < low or column.max() > high):
+            raise EntityKeyError(name, f"values outside {ktype}")
+    elif not column.map(lambda v: isinstance(v, str)).all():
+        raise EntityKeyError(name, "must be a non-null String column (text keys)")
+
+
 def _check_entities(plan: ServicePlan, entities: pd.DataFrame) -> pd.DataFrame:
     for key in plan.join_keys:
         if key not in entities.columns:
             raise EntityKeyError(key, "missing from the entity frame")
-        if entities[key].isna().any() or not pd.api.types.is_integer_dtype(entities[key]):
-            raise EntityKeyError(key, "must be a non-null integer column")
+        _check_key(plan, key, entities[key])
     if ENTITY_TS not in entities.columns:
         raise EntityKeyError(ENTITY_TS, "missing from the entity frame")
     ts = entities[ENTITY_TS]
@@ -75,7 +91,7 @@ def _check_entities(plan: ServicePlan, entities: pd.DataFrame) -> pd.DataFrame:
 
 
 def _view_hashes(store: Store, plan: ServicePlan) -> dict[str, str]:
-    out = {read.view: definition_hash(store.feature_views[read.view]) for read in plan.views}
+    out = {read.view: definition_hash(store.feature_views[read.view]) for read in plan.fetch}
     out.update({o.view: definition_hash(store.odfvs[o.view]) for o in plan.on_demand})
     return out
 
@@ -92,45 +108,57 @@ def _lineage_fields(store: Store, plan: ServicePlan, view_hashes: dict[str, str]
     }
 
 
+def _feature_column(table: pa.Table, name: str, spec: ColumnSpec) -> pd.Series:
+    """A joined feature in its output dtype; arrays, maps and structs as Python objects."""
+    column = table.column(name)
+    if output_dtype(spec) == "object":
+        return output_series(spec, column.to_pylist())
+    return arrow_to_pandas(pa.table({name: column}))[name].astype(output_dtype(spec))
+
+
 def join_features(
-    store: Store, plan: ServicePlan, entities: pd.DataFrame
+    store: Store, plan: ServicePlan, entities: pd.DataFrame, *, full_feature_names: bool = False
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """The point-in-time frame: entity columns in input order, then the service's features."""
     _check_entities(plan, entities)
+    names = plan.output_names(full_feature_names)
     base = entities.reset_index(drop=True)
-    keyed = pd.DataFrame({k: base[k].astype("int64") for k in plan.join_keys})
+    keyed = pd.DataFrame({k: base[k] for k in plan.join_keys})
     # Timestamps are compared at microsecond precision, as they are stored.
     keyed[ENTITY_TS] = base[ENTITY_TS].dt.tz_convert("UTC").astype("datetime64[us, UTC]")
     keyed["_row"] = range(len(base))
     out = base.copy()
     read_versions: dict[str, list[str]] = {}
+    fetched: dict[tuple[str, str], pd.Series] = {}
     con = connect()
     try:
         con.register("entity_rows", pa.Table.from_pandas(keyed, preserve_index=False))
-        for i, read in enumerate(plan.views):
+        for i, read in enumerate(plan.fetch):
             read_versions[read.source] = register_versions(
                 con, store.settings.offline_dir, read, f"src_{i}"
             )
-            joined = arrow_to_pandas(point_in_time(con, "entity_rows", read, f"src_{i}"))
-            joined = joined.set_index("_row").sort_index()
+            joined = point_in_time(con, "entity_rows", read, f"src_{i}").sort_by("_row")
             for spec in read.features:
-                out[spec.name] = joined[spec.name].astype(output_dtype(spec)).array
+                fetched[(read.alias, spec.name)] = _feature_column(joined, spec.name, spec)
     finally:
         con.close()
+    columns = [fetched[(r.alias, f.name)] for r in plan.views for f in r.features]
     for odfv in plan.on_demand:
-        computed = odfv.transform(out)
-        for spec in odfv.features:
-            out[spec.name] = pd.Series(computed[spec.name], index=out.index, dtype="float64")
-    for spec in plan.output_specs:
-        if spec.kind == "bool":
-            out[spec.name] = out[spec.name].astype("boolean")
+        inputs = input_columns(odfv, fetched)
+        inputs.update({s.name: (s, base[s.name]) for s in odfv.request_fields})
+        inputs.update({k: (None, base[k]) for k in plan.join_keys})
+        computed = run_on_demand(odfv, inputs, len(base))
+        columns += [output_series(spec, computed[spec.name]) for spec in odfv.features]
+    for name, column in zip(names, columns, strict=True):
+        out[name] = column.array
     return out, read_versions
 
 
 def frame_hash(frame: pd.DataFrame) -> str:
     digest = hashlib.sha256(",".join(map(str, frame.columns)).encode())
     digest.update(",".join(str(t) for t in frame.dtypes).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    rows = pd.util.hash_pandas_object(hashable_frame(frame), index=False)
+    digest.update(rows.to_numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -164,7 +192,7 @@ def build_training_set(
     )
     if final.exists():  # recorded before, perhaps without the lineage fields of today
         return frame, replace(load_training_set_version(final), **lineage)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = _file_table(frame, plan, full_feature_names=False)
     table = table.replace_schema_metadata(
         {
             **(table.schema.metadata or {}),
@@ -187,8 +215,51 @@ def training_set_names(training_dir: Path, version: str) -> list[str]:
     return sorted(path.parent.name for path in training_dir.glob(f"*/{version}.parquet"))
 
 
+def _file_table(frame: pd.DataFrame, plan: ServicePlan, *, full_feature_names: bool) -> pa.Table:
+    """The training frame as Arrow with each feature's declared type.
+
+    Arrays and structs get their declared Arrow types (a list of float32, not of doubles);
+    Map and Json values, whose shapes vary, are stored as JSON text, as dataset versions store
+    them, and named in the file's metadata so that reading the file gives the objects back.
+    """
+    names = plan.output_names(full_feature_names)
+    out = frame.copy(deep=False)
+    documents = []
+    fields = {}
+    for name, spec in zip(names, plan.output_specs, strict=True):
+        if spec.type.name in ("Map", "Json"):
+            out[name] = [None if v is None else json.dumps(v, sort_keys=True) for v in frame[name]]
+            documents.append(name)
+        elif spec.type.name in ("Array", "Struct"):
+            fields[name] = spec.type.arrow()
+    table = pa.Table.from_pandas(out, preserve_index=False)
+    for name, arrow_type in fields.items():
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table.column(name).cast(arrow_type))
+    meta = {**(table.schema.metadata or {}), _DOCUMENTS_KEY: json.dumps(documents).encode()}
+    return table.replace_schema_metadata(meta)
+
+
+_DOCUMENTS_KEY = b"skewless.json_columns"
+
+
+def read_training_frame(path: Path) -> pd.DataFrame:
+    """A training set file as the frame it was built as (lists, dicts, declared dtypes)."""
+    table = pq.read_table(path)
+    documents = json.loads((table.schema.metadata or {}).get(_DOCUMENTS_KEY, b"[]"))
+    frame = table.to_pandas()
+    for name in frame.columns:
+        if name in documents:
+            frame[name] = [None if v is None else json.loads(v) for v in frame[name]]
+        elif pa.types.is_list(table.schema.field(name).type) or pa.types.is_struct(
+            table.schema.field(name).type
+        ):
+            frame[name] = pd.Series(table.column(name).to_pylist(), dtype=object)
+    return frame
+
+
 def find_training_set(training_dir: Path, version: str) -> tuple[pd.DataFrame, TrainingSetVersion]:
     """Load a training set by version id from any name."""
     for path in training_dir.glob(f"*/{version}.parquet"):
-        return pd.read_parquet(path), load_training_set_version(path)
+        return read_training_frame(path), load_training_set_version(path)
     raise VersionNotFoundError("training set", version)

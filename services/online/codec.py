@@ -1,93 +1,55 @@
-"""Encoding between Arrow/Python values and Feast's online format.
+"""Encoding between Arrow/Python values and Feast's online value protos, for every ``FieldType``.
 
-Keys, field names and value protos are produced with Feast's own functions, so
-Feast's ``get_online_features`` reads exactly what we write and vice versa.
+Value protos are byte-for-byte what Feast's own ``python_values_to_proto_values`` produces,
+so Feast's ``get_online_features`` reads exactly what we write and vice versa. The common
+scalar types are encoded and decoded by hand (varints, little-endian floats,
+length-delimited bytes); everything else goes through Feast. ``tests/unit/test_codec*.py``
+prove the equality. Values are first brought to their canonical form
+(:mod:`services.online.values`); the Redis keys they are stored under are
+:mod:`services.online.keys`.
+
+Deliberate differences from Feast's encoder, all read back by Feast as the value we mean:
+``b""`` is always written as the bytes value (Feast writes it as null when its whole batch
+holds no non-empty bytes); a Struct is written with every declared field, in declared
+order, each as its canonical value (Feast writes the dict it is given, in its order), and
+a ``b""`` field is written as ``bytes_val`` (Feast's encoder refuses it). Map values Feast
+cannot type (empty or mixed lists) fail as they fail in Feast.
 """
 
 from __future__ import annotations
 
+import math
 import struct
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
-from feast.infra.key_encoding_utils import serialize_entity_key
-from feast.infra.online_stores.helpers import _mmh3
-from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
-from feast.value_type import ValueType
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.contracts.base import ColumnSpec, Kind
+from services.contracts.types import FieldType
+from services.online.values import feast_input, python_value
 
-ENTITY_KEY_SERIALIZATION_VERSION = 3
-
-VALUE_TYPE: dict[Kind, ValueType] = {
-    "int": ValueType.INT64,
-    "float": ValueType.DOUBLE,
-    "string": ValueType.STRING,
-    "bool": ValueType.BOOL,
-    "timestamp": ValueType.UNIX_TIMESTAMP,
-}
-
-
-def entity_key(join_key: str, value: int) -> EntityKeyProto:
-    return EntityKeyProto(join_keys=[join_key], entity_values=[ValueProto(int64_val=value)])
-
-
-_INT64 = struct.Struct("<q")
-_PROBE = 0x0102030405060708
-
-
-@cache
-def entity_key_prefix(join_key: str) -> bytes:
-    """What Feast's serialized single-int64 entity key holds before the value's 8 bytes.
-
-    Derived from Feast's own ``serialize_entity_key`` once per join key, so the hot paths
-    can build keys by concatenation; a layout change in Feast fails loudly here.
-    """
-    probe: bytes = serialize_entity_key(
-        entity_key(join_key, _PROBE),
-        entity_key_serialization_version=ENTITY_KEY_SERIALIZATION_VERSION,
-    )
-    if not probe.endswith(_INT64.pack(_PROBE)):
-        raise RuntimeError("Feast's entity key layout changed: int64 value is not last")
-    return probe[:-8]
-
-
-def redis_key(project: str, join_key: str, value: int) -> bytes:
-    """Feast's Redis hash key: serialized entity key followed by the project name."""
-    return entity_key_prefix(join_key) + _INT64.pack(value) + project.encode("utf-8")
-
-
-def field_key(view: str, feature: str) -> bytes:
-    return bytes(_mmh3(f"{view}:{feature}"))
-
-
-def ts_key(view: str) -> str:
-    return f"_ts:{view}"
-
-
-def encode_column(column: pa.Array | pa.ChunkedArray, spec: ColumnSpec) -> list[ValueProto]:
-    """Encode one Arrow column into value protos (nulls become empty protos)."""
-    values = column.to_pylist()
-    present = [v for v in values if v is not None]
-    encoded = iter(python_values_to_proto_values(present, VALUE_TYPE[spec.kind]) if present else [])
-    return [next(encoded) if v is not None else ValueProto() for v in values]
-
-
-# Fast paths for the four scalar kinds the contracts use. They produce and read exactly the
-# bytes protobuf does for ``feast.types.Value`` (tests/unit/test_codec.py proves it against
-# Feast's own encoder over generated values); anything else falls back to the proto classes.
-TAG_STRING, TAG_INT64, TAG_DOUBLE, TAG_BOOL = 0x12, 0x20, 0x29, 0x38
-_DOUBLE = struct.Struct("<d")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NULL_TIMESTAMP = -(2**63)  # Feast's NULL_TIMESTAMP_INT_VALUE (NaT as int64)
+
+# Fast paths for the common scalar types. They produce and read exactly the bytes protobuf
+# does for ``feast.types.Value`` (field number << 3 | wire type); anything else goes through
+# Feast's encoder and the proto classes.
+TAG_BYTES, TAG_STRING, TAG_INT32, TAG_INT64 = 0x0A, 0x12, 0x18, 0x20
+TAG_DOUBLE, TAG_FLOAT, TAG_BOOL, TAG_TIMESTAMP = 0x29, 0x35, 0x38, 0x40
+# Packed numeric lists: Value.<x>_list_val (length-delimited) holding <X>List{val: packed}.
+LIST_TAGS = {"Int32": b"\x6a", "Int64": b"\x72", "Float64": b"\x7a", "Float32": b"\x82\x01"}
+TAG_PACKED = 0x0A  # <X>List.val, field 1, length-delimited
+_DOUBLE, _FLOAT = struct.Struct("<d"), struct.Struct("<f")
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 
 def _varint(value: int) -> bytes:
-    value &= (1 << 64) - 1  # negative int64 is sent as its 64-bit two's complement
+    value = int(value) & ((1 << 64) - 1)  # negative ints are sent as 64-bit two's complement
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -110,65 +72,149 @@ def _read_varint(raw: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def encode_values(values: list[Any], kind: Kind) -> list[bytes]:
-    """Serialized ``Value`` protos for plain Python values of one kind (None -> b"")."""
-    if kind == "float":
-        # NaN is null, as in Feast's encoder (v != v only for NaN).
-        return [b"" if v is None or v != v else b"\x29" + _DOUBLE.pack(v) for v in values]
-    if kind == "int":
+def _int32(value: Any) -> bytes:
+    if not _INT32_MIN <= value <= _INT32_MAX:
+        raise ValueError(f"Value out of range for Int32: {value}")
+    return b"\x18" + _varint(value)
+
+
+def _float32(value: Any) -> bytes:
+    try:
+        return b"\x35" + _FLOAT.pack(value)
+    except OverflowError:  # protobuf stores a double beyond float32 as +-inf
+        return b"\x35" + _FLOAT.pack(math.copysign(math.inf, value))
+
+
+def _length_delimited(tag: bytes, data: bytes) -> bytes:
+    return tag + _varint(len(data)) + data
+
+
+def _encode_fast(values: Sequence[Any], name: str) -> list[bytes] | None:
+    """The hand-written encodings (None: not a fast type). NaN is null, as in Feast."""
+    if name == "Float64":
+        pack = _DOUBLE.pack
+        return [b"" if v is None or v != v else b"\x29" + pack(v) for v in values]
+    if name == "Float32":
+        return [b"" if v is None or v != v else _float32(v) for v in values]
+    if name == "Int64":
         return [b"" if v is None else b"\x20" + _varint(v) for v in values]
-    if kind == "bool":
-        return [b"" if v is None else (b"\x38\x01" if v else b"\x38\x00") for v in values]
-    if kind == "string":
-        out = []
-        for v in values:
-            if v is None:
-                out.append(b"")
-            else:
-                data = v.encode("utf-8")
-                out.append(b"\x12" + _varint(len(data)) + data)
-        return out
-    present = [v for v in values if v is not None]
-    protos = iter(python_values_to_proto_values(present, VALUE_TYPE[kind]) if present else [])
-    return [next(protos).SerializeToString() if v is not None else b"" for v in values]
+    if name == "Int32":
+        return [b"" if v is None else _int32(v) for v in values]
+    if name == "Bool":
+        return [b"" if v is None or v != v else (b"\x38\x01" if v else b"\x38\x00") for v in values]
+    if name == "String":
+        return [b"" if v is None else _length_delimited(b"\x12", v.encode()) for v in values]
+    if name == "Bytes":
+        # b"" is written as the value b"" (Feast writes it as null when a batch holds no
+        # non-empty bytes at all; it reads both back, ours as b"").
+        return [
+            b"" if v is None else _length_delimited(b"\x0a", v)
+            for v in (b if b is None or type(b) is bytes else bytes(b) for b in values)
+        ]
+    return None
+
+
+def _feast_protos(values: Sequence[Any], ftype: FieldType) -> list[ValueProto | None]:
+    """Feast's value protos of ``values`` (None where null), through Feast's encoder."""
+    inputs = [feast_input(v, ftype) for v in values]
+    present = [v for v in inputs if v is not None]
+    empty_bytes: list[list[str]] = []
+    if ftype.name == "Struct":  # Feast cannot infer a type for b"": set those fields after
+        empty_bytes = [[n for n, v in s.items() if v == b""] for s in present]
+        present = [{n: v for n, v in s.items() if v != b""} for s in present]
+    protos = list(python_values_to_proto_values(present, ftype.value_type()) if present else [])
+    for proto, names in zip(protos, empty_bytes, strict=False):
+        for name in names:
+            proto.struct_val.val[name].bytes_val = b""
+    it = iter(protos)
+    return [None if v is None else next(it) for v in inputs]
+
+
+def encode_values(values: Sequence[Any], ftype: FieldType) -> list[bytes]:
+    """Serialized ``Value`` protos of values of one type (null and NaN -> b"")."""
+    if any(isinstance(v, pa.Scalar) for v in values):
+        values = [v.as_py() if isinstance(v, pa.Scalar) else v for v in values]
+    try:
+        fast = _encode_fast(values, ftype.name)
+    except (TypeError, AttributeError, ValueError, struct.error):
+        # numpy/pandas representations: canonical Python values first (a value that is
+        # invalid as such fails again here)
+        fast = _encode_fast([python_value(v, ftype) for v in values], ftype.name)
+    if fast is not None:
+        return fast
+    return [b"" if p is None else p.SerializeToString() for p in _feast_protos(values, ftype)]
+
+
+def encode_column(column: pa.Array | pa.ChunkedArray, ftype: FieldType) -> list[ValueProto]:
+    """Value protos of one Arrow column (nulls become empty protos), as :func:`encode_values`."""
+    values = column.to_pylist()
+    if ftype.name in ("Float64", "Float32", "Int64", "Int32", "Bool", "String", "Bytes"):
+        return [ValueProto.FromString(raw) for raw in encode_values(values, ftype)]
+    return [ValueProto() if p is None else p for p in _feast_protos(values, ftype)]
 
 
 def decode_fast(raw: bytes | None) -> Any:
-    """Decode a serialized ``Value`` proto; the common scalar kinds without protobuf."""
+    """Decode a serialized ``Value`` proto; the common scalar types without protobuf."""
     if not raw:
         return None
-    tag = raw[0]
-    if tag == TAG_DOUBLE and len(raw) == 9:
+    tag, size = raw[0], len(raw)
+    if tag == TAG_DOUBLE and size == 9:
         return _DOUBLE.unpack_from(raw, 1)[0]
-    if tag == TAG_INT64:
+    if tag in (TAG_INT64, TAG_INT32):
         value, end = _read_varint(raw, 1)
-        if end == len(raw):
+        if end == size:
             return value - (1 << 64) if value >= 1 << 63 else value
-    if tag == TAG_BOOL and len(raw) == 2:
+    if tag == TAG_FLOAT and size == 5:
+        return _FLOAT.unpack_from(raw, 1)[0]
+    if tag == TAG_BOOL and size == 2:
         return raw[1] == 1
-    if tag == TAG_STRING:
+    if tag == TAG_TIMESTAMP:  # epoch seconds, read as Feast reads them
+        value, end = _read_varint(raw, 1)
+        if end == size:
+            seconds = value - (1 << 64) if value >= 1 << 63 else value
+            return None if seconds == _NULL_TIMESTAMP else datetime.fromtimestamp(seconds, UTC)
+    if tag in (TAG_STRING, TAG_BYTES):
         length, start = _read_varint(raw, 1)
-        if start + length == len(raw):
-            return raw[start:].decode("utf-8")
+        if start + length == size:
+            return raw[start:].decode("utf-8") if tag == TAG_STRING else raw[start:]
     return decode_raw(raw)
 
 
-def decode_column(raws: list[bytes | None], kind: str) -> list[Any]:
-    """:func:`decode_fast` over one feature's values, with the kind's common case inlined."""
-    if kind == "float":
+def _packed(raw: bytes | None, tag: bytes, dtype: str, width: int) -> Any:
+    """A packed FloatList/DoubleList read with NumPy, else :func:`decode_fast`."""
+    if raw and raw.startswith(tag):
+        pos = len(tag)
+        length, pos = _read_varint(raw, pos)
+        if pos + length == len(raw):
+            if length == 0:
+                return []
+            if raw[pos] == TAG_PACKED:
+                size, start = _read_varint(raw, pos + 1)
+                if start + size == len(raw) and size % width == 0:
+                    return np.frombuffer(raw, dtype=dtype, offset=start).tolist()
+    return decode_fast(raw)
+
+
+def decode_column(raws: Sequence[bytes | None], ftype: FieldType) -> list[Any]:
+    """:func:`decode_fast` over one feature's values, with the type's common case inlined."""
+    if ftype.name == "Float64":
         unpack = _DOUBLE.unpack_from
         return [
             unpack(r, 1)[0] if r and len(r) == 9 and r[0] == TAG_DOUBLE else decode_fast(r)
             for r in raws
         ]
-    if kind == "int":
+    if ftype.name in ("Int64", "Int32"):
         return [_small_int(r) for r in raws]
+    if ftype.name == "Array" and ftype.element is not None and ftype.element.is_float:
+        tag = LIST_TAGS[ftype.element.name]
+        dtype, width = ("<f4", 4) if ftype.element.name == "Float32" else ("<f8", 8)
+        return [_packed(r, tag, dtype, width) for r in raws]
     return [decode_fast(r) for r in raws]
 
 
 def _small_int(raw: bytes | None) -> Any:
-    """An int64 value of one to three varint bytes (0 .. 2**21 - 1) without the loop."""
-    if raw and raw[0] == TAG_INT64:
+    """An Int64/Int32 value of one to three varint bytes (0 .. 2**21 - 1) without the loop."""
+    if raw and (raw[0] == TAG_INT64 or raw[0] == TAG_INT32):
         n = len(raw)
         if n == 2 and raw[1] < 0x80:
             return raw[1]

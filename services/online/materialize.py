@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from services.offline.datasets import list_versions
-from services.offline.engine import connect, latest_rows, register_versions
+from services.offline.engine import connect, distinct_keys, latest_rows, register_versions
 from services.online.writer import OnlineWriter
 from services.resolution import ViewRead, plan_view
 from services.store import Store, definition_hash, now_utc
@@ -67,7 +68,7 @@ def write_entities(
     writer: OnlineWriter,
     read: ViewRead,
     *,
-    keys: Sequence[int] | None,
+    keys: Sequence[tuple[Any, ...]] | None,
     at: datetime,
     progress: Progress | None = None,
 ) -> MaterializeResult:
@@ -91,14 +92,10 @@ def write_entities(
     return result
 
 
-def _keys_in(store: Store, read: ViewRead, paths: Iterable[str], where: str = "") -> list[int]:
-    files = [p for p in paths]
-    if not files:
-        return []
+def _keys_in(read: ViewRead, paths: Iterable[str], where: str = "") -> list[tuple[Any, ...]]:
     con = connect()
     try:
-        sql = f'SELECT DISTINCT "{read.join_key}" FROM read_parquet($files) {where}'
-        return [int(r[0]) for r in con.execute(sql, {"files": files}).fetchall()]
+        return distinct_keys(con, read, list(paths), where)
     finally:
         con.close()
 
@@ -131,16 +128,15 @@ def materialize(
         for name in views or sorted(store.feature_views):
             read = plan_view(store, name)
             versions = list_versions(store.settings.offline_dir, read.source)
-            keys: list[int] | None = None
+            keys: list[tuple[Any, ...]] | None = None
             if incremental:
                 done = set(state.get(name, []))
-                keys = _keys_in(store, read, [v.path for v in versions if v.version not in done])
+                keys = _keys_in(read, [v.path for v in versions if v.version not in done])
             elif start is not None and end is not None:
                 keys = _keys_in(
-                    store,
                     read,
                     [v.path for v in versions],
-                    f"WHERE event_timestamp BETWEEN TIMESTAMPTZ '{start.isoformat()}' "
+                    f"WHERE \"{read.event_ts}\" BETWEEN TIMESTAMPTZ '{start.isoformat()}' "
                     f"AND TIMESTAMPTZ '{end.isoformat()}'",
                 )
             result = write_entities(store, writer, read, keys=keys, at=at, progress=progress)

@@ -9,7 +9,6 @@ status, event time and age, with expired values served as null with status
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,22 +18,26 @@ import pandas as pd
 import redis
 import redis.asyncio
 
+from services.contracts.base import ColumnSpec
+from services.contracts.types import FieldType
 from services.errors import (
     EntityKeyError,
     OnlineStoreUnavailableError,
     RequestDataError,
     RequestTooLargeError,
 )
+from services.ondemand import input_columns, run_on_demand
 from services.online.client import async_redis_pool, redis_client
-from services.online.codec import (
-    decode_column,
-    decode_timestamp,
-    decode_value,
+from services.online.codec import decode_column, decode_timestamp
+from services.online.keys import (
+    KeyColumns,
     entity_key,
-    entity_key_prefix,
     field_key,
+    from_epoch_micros,
+    redis_keys,
     ts_key,
 )
+from services.online.values import python_value
 from services.resolution import ServicePlan, ViewRead
 from services.store import Store, now_utc
 
@@ -73,16 +76,16 @@ class OnlineResult:
         return pd.DataFrame({c.name: c.values for c in self.columns})
 
 
-_INT64 = struct.Struct("<q")
-Wanted = Sequence[tuple[ViewRead, Sequence[int]]]
+Key = tuple[Any, ...]  # one entity's join key values, in the view's key order
+Wanted = Sequence[tuple[ViewRead, Sequence[Key]]]
 
 
 @dataclass(frozen=True)
 class _Group:
     """Views read from the same hashes (same join key and keys): one HMGET per entity."""
 
-    join_key: str
-    keys: Sequence[int]
+    key_columns: KeyColumns
+    keys: Sequence[Key]
     members: tuple[int, ...]  # positions in the request's ``wanted``
     fields: bytes  # the HMGET field arguments, RESP-framed
     n_fields: int
@@ -117,7 +120,7 @@ class OnlineReader:
         except (redis.ConnectionError, redis.TimeoutError):
             return False
 
-    def read_view(self, read: ViewRead, keys: Sequence[int]) -> list[Stored]:
+    def read_view(self, read: ViewRead, keys: Sequence[Key]) -> list[Stored]:
         """Stored (event time, {feature: value}) per key; (None, None) when absent."""
         return self.read_views([(read, keys)])[0]
 
@@ -175,14 +178,14 @@ class OnlineReader:
         return self._decode(wanted, groups, replies)
 
     def _groups(self, wanted: Wanted) -> list[_Group]:
-        merged: dict[tuple[str, tuple[int, ...]], list[int]] = {}
+        merged: dict[tuple[KeyColumns, tuple[Key, ...]], list[int]] = {}
         for i, (read, keys) in enumerate(wanted):
-            merged.setdefault((read.join_key, tuple(keys)), []).append(i)
+            merged.setdefault((read.key_columns, tuple(keys)), []).append(i)
         groups = []
-        for (join_key, keys), members in merged.items():
+        for (key_columns, keys), members in merged.items():
             reads = tuple(wanted[i][0] for i in members)
             fields, n_fields = self._fields_of(reads)
-            groups.append(_Group(join_key, keys, tuple(members), fields, n_fields))
+            groups.append(_Group(key_columns, keys, tuple(members), fields, n_fields))
         return groups
 
     def _fields_of(self, reads: tuple[ViewRead, ...]) -> tuple[bytes, int]:
@@ -206,15 +209,16 @@ class OnlineReader:
         return blob, len(args)
 
     def _commands(self, groups: list[_Group]) -> tuple[bytes, int]:
-        suffix = self.store.project.encode("utf-8")
+        project = self.store.project
         out = []
         count = 0
         for g in groups:
             head = b"*%d\r\n$5\r\nHMGET\r\n" % (g.n_fields + 2)
-            prefix = entity_key_prefix(g.join_key)
-            head += b"$%d\r\n%s" % (len(prefix) + 8 + len(suffix), prefix)
-            tail = suffix + b"\r\n" + g.fields
-            out += [head + _INT64.pack(k) + tail for k in g.keys]
+            tail = b"\r\n" + g.fields
+            out += [
+                head + b"$%d\r\n" % len(key) + key + tail
+                for key in redis_keys(project, g.key_columns, g.keys)
+            ]
             count += len(g.keys)
         return b"".join(out), count
 
@@ -232,25 +236,38 @@ class OnlineReader:
                 stop = start + len(read.features)
                 stamps = [decode_timestamp(reply[stop]) for reply in batch]
                 values = {
-                    f.name: decode_column([reply[start + j] for reply in batch], f.kind)
+                    f.name: decode_column([reply[start + j] for reply in batch], f.type)
                     for j, f in enumerate(read.features)
                 }
                 results[member] = (stamps, values)
                 start = stop + 1
         return results
 
-    def _read_feast(self, read: ViewRead, keys: Sequence[int]) -> list[Stored]:
+    def _read_feast(self, read: ViewRead, keys: Sequence[Key]) -> list[Stored]:
         fv = self.store.feature_views[read.view]
         rows = self.store.online_store().online_read(
             self.store.config,
             fv,
-            [entity_key(read.join_key, k) for k in keys],
+            [entity_key(read.key_columns, k) for k in keys],
             [f.name for f in read.features],
         )
-        return [
-            (ts, None if values is None else {n: decode_value(v) for n, v in values.items()})
-            for ts, values in rows
-        ]
+        types = {f.name: f.type for f in read.features}
+        stamp = ts_key(read.view)
+        out: list[Stored] = []
+        for ts, values in rows:
+            if values is None:
+                out.append((ts, None))
+                continue
+            exact = values.get(stamp)  # see OnlineWriter._write_feast
+            if exact is not None and exact.WhichOneof("val") == "int64_val":
+                ts = from_epoch_micros(exact.int64_val)
+            decoded = {
+                n: decode_column([v.SerializeToString()], types[n])[0]
+                for n, v in values.items()
+                if n in types
+            }
+            out.append((ts, decoded))
+        return out
 
     def close(self) -> None:
         if self._redis is not None:
@@ -264,38 +281,67 @@ class OnlineReader:
         self.close()
 
 
-def _is_int_key(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+_INT_RANGE = {"Int32": (-(2**31), 2**31), "Int64": (-(2**63), 2**63)}
+
+
+def check_key_value(name: str, ktype: FieldType, row: int, value: Any) -> None:
+    """A join key value of the declared type, no coercion (a 422 naming the key otherwise)."""
+    if ktype.is_integer:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise EntityKeyError(name, f"row {row}: expected {ktype}, got {value!r}")
+        low, high = _INT_RANGE[ktype.name]
+        if not low <= value < high:
+            raise EntityKeyError(name, f"row {row}: {value} is outside {ktype}")
+    elif not isinstance(value, str):
+        raise EntityKeyError(name, f"row {row}: expected {ktype}, got {value!r}")
 
 
 def check_entities(plan: ServicePlan, entities: Mapping[str, Sequence[Any]], max_rows: int) -> int:
     """Validate entity keys strictly (no coercion); return the number of rows."""
-    unknown = sorted(set(entities) - set(plan.join_keys) - {f.name for f in plan.request_fields})
+    key_types = plan.key_types
+    unknown = sorted(set(entities) - set(key_types) - {f.name for f in plan.request_fields})
     if unknown:
-        raise EntityKeyError(unknown[0], f"not a join key of {plan.name} ({plan.join_keys})")
-    missing = [k for k in plan.join_keys if k not in entities]
+        raise EntityKeyError(unknown[0], f"not a join key of {plan.name} ({list(key_types)})")
+    missing = [k for k in key_types if k not in entities]
     if missing:
         raise EntityKeyError(missing[0], "missing")
-    lengths = {len(entities[k]) for k in plan.join_keys}
-    if len(lengths) != 1:
-        raise EntityKeyError(plan.join_keys[0], "entity key lists differ in length")
-    n = lengths.pop()
+    lengths = {len(entities[k]) for k in key_types}
+    if len(lengths) > 1:
+        raise EntityKeyError(next(iter(key_types)), "entity key lists differ in length")
+    n = lengths.pop() if lengths else _request_rows(plan, entities)
     if n > max_rows:
         raise RequestTooLargeError("entity rows", max_rows)
-    for key in plan.join_keys:
+    for key, ktype in key_types.items():
         for i, value in enumerate(entities[key]):
-            if not _is_int_key(value):
-                raise EntityKeyError(key, f"row {i}: expected an integer, got {value!r}")
-            if not -(2**63) <= value < 2**63:
-                raise EntityKeyError(key, f"row {i}: {value} is outside int64")
+            check_key_value(key, ktype, i, value)
     return n
+
+
+def _request_rows(plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> int:
+    """Rows of a request with no join key at all (on-demand features over request data)."""
+    lengths = {len(entities[f.name]) for f in plan.request_fields if f.name in entities}
+    return lengths.pop() if len(lengths) == 1 else 1
+
+
+def _request_value_ok(spec: ColumnSpec, value: Any) -> bool:
+    ftype = spec.type
+    if ftype.is_numeric:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ftype.is_integer:
+            ok = ok and isinstance(value, int)
+        return ok and not (isinstance(value, float) and not math.isfinite(value))
+    if ftype.name == "String":
+        return isinstance(value, str)
+    if ftype.name == "Bool":
+        return isinstance(value, bool)
+    return True  # other types are checked by the conversion to their canonical value
 
 
 def check_request_data(
     plan: ServicePlan, request_data: Mapping[str, Sequence[Any]], rows: int
-) -> dict[str, list[float]]:
+) -> dict[str, list[Any]]:
     """Validate request data against its contract: type and range, no coercion."""
-    out: dict[str, list[float]] = {}
+    out: dict[str, list[Any]] = {}
     for spec in plan.request_fields:
         if spec.name not in request_data:
             raise RequestDataError(spec.name, "missing (needed by an on-demand feature)")
@@ -303,14 +349,20 @@ def check_request_data(
         if len(values) != rows:
             raise RequestDataError(spec.name, f"{len(values)} values for {rows} entity rows")
         for i, v in enumerate(values):
-            ok = isinstance(v, int | float) and not isinstance(v, bool)
-            if not ok or (isinstance(v, float) and not math.isfinite(v)):
-                raise RequestDataError(spec.name, f"row {i}: expected a number, got {v!r}")
+            if v is None and spec.nullable:
+                continue
+            if v is None or not _request_value_ok(spec, v):
+                raise RequestDataError(spec.name, f"row {i}: expected {spec.type}, got {v!r}")
             if (spec.ge is not None and v < spec.ge) or (spec.le is not None and v > spec.le):
                 raise RequestDataError(
                     spec.name, f"row {i}: {v} outside the contract range [{spec.ge}, {spec.le}]"
                 )
-        out[spec.name] = [float(v) for v in values]
+            if spec.allowed is not None and v not in spec.allowed:
+                raise RequestDataError(spec.name, f"row {i}: {v!r} not one of {list(spec.allowed)}")
+        try:
+            out[spec.name] = [python_value(v, spec.type) for v in values]
+        except (TypeError, ValueError) as exc:
+            raise RequestDataError(spec.name, f"not a {spec.type}: {exc}") from None
     return out
 
 
@@ -354,21 +406,18 @@ def _feature_columns(read: ViewRead, stored: StoredColumns, at: datetime) -> lis
     return cols
 
 
-def _clean(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
 def _prepare(
     reader: OnlineReader,
     plan: ServicePlan,
     entities: Mapping[str, Sequence[Any]],
     request_data: Mapping[str, Sequence[Any]] | None,
-) -> tuple[int, dict[str, list[float]], Wanted]:
+) -> tuple[int, dict[str, list[Any]], Wanted]:
     n = check_entities(plan, entities, reader.store.settings.serve_max_entities)
     request = check_request_data(plan, request_data or {}, n)
-    wanted = [(read, [int(k) for k in entities[read.join_key]]) for read in plan.views]
+    wanted = [
+        (read, list(zip(*(entities[c] for c in read.request_columns), strict=True)))
+        for read in plan.fetch
+    ]
     return n, request, wanted
 
 
@@ -376,24 +425,28 @@ def _assemble(
     plan: ServicePlan,
     entities: Mapping[str, Sequence[Any]],
     n: int,
-    request: dict[str, list[float]],
+    request: dict[str, list[Any]],
     stored: list[StoredColumns],
     at: datetime,
 ) -> OnlineResult:
     columns = [
         FeatureColumn(k, list(entities[k]), [PRESENT] * n, [None] * n) for k in plan.join_keys
     ]
-    by_name: dict[str, FeatureColumn] = {}
-    for read, rows in zip(plan.views, stored, strict=True):
+    fetched: dict[tuple[str, str], list[Any]] = {}
+    for i, (read, rows) in enumerate(zip(plan.fetch, stored, strict=True)):
         view_cols = _feature_columns(read, rows, at)
-        by_name.update({c.name: c for c in view_cols})
-        columns.extend(view_cols)
+        for spec, col in zip(read.features, view_cols, strict=True):
+            fetched[(read.alias, spec.name)] = col.values
+        if i < len(plan.views):
+            columns.extend(view_cols)
+    specs = {s.name: s for s in plan.request_fields}
     for odfv in plan.on_demand:
-        inputs: dict[str, Sequence[Any]] = {name: col.values for name, col in by_name.items()}
-        inputs.update(request)
-        outputs = odfv.transform(inputs)
+        inputs = input_columns(odfv, fetched)
+        inputs.update({name: (specs[name], values) for name, values in request.items()})
+        inputs.update({k: (None, list(entities[k])) for k in plan.join_keys})
+        outputs = run_on_demand(odfv, inputs, n)
         for spec in odfv.features:
-            values = [_clean(v) for v in list(outputs[spec.name])]
+            values = outputs[spec.name]
             columns.append(
                 FeatureColumn(
                     spec.name,

@@ -12,16 +12,18 @@ from datetime import datetime
 
 import pyarrow as pa
 import redis
+from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
 from services.errors import OnlineStoreUnavailableError
 from services.online.client import redis_client
-from services.online.codec import encode_column, entity_key, field_key, ts_key
+from services.online.codec import encode_column
 from services.online.columnar import (
     bulk_timestamps,
     encode_bulk,
     hset_commands,
     redis_keys_array,
 )
+from services.online.keys import entity_key, epoch_micros, field_key, ts_key
 from services.resolution import ViewRead
 from services.store import Store
 
@@ -46,10 +48,11 @@ class OnlineWriter:
         if self._redis is not None:
             self._write_redis(read, batch)
             return int(batch.num_rows)
-        keys = batch.column(read.join_key).to_pylist()
+        columns = [batch.column(k.name).to_pylist() for k in read.keys]
+        keys = list(zip(*columns, strict=True))
         event_ts: list[datetime] = batch.column("event_timestamp").to_pylist()
         created_ts: list[datetime] = batch.column("created_timestamp").to_pylist()
-        encoded = {f.name: encode_column(batch.column(f.name), f) for f in read.features}
+        encoded = {f.name: encode_column(batch.column(f.name), f.type) for f in read.features}
         self._write_feast(read, keys, event_ts, created_ts, encoded)
         return int(batch.num_rows)
 
@@ -84,10 +87,12 @@ class OnlineWriter:
             pool.release(conn)
 
     def _hset_payload(self, read: ViewRead, rows: pa.RecordBatch | pa.Table) -> memoryview:
-        keys = redis_keys_array(self.store.project, read.join_key, rows.column(read.join_key))
+        keys = redis_keys_array(
+            self.store.project, read.key_columns, [rows.column(k.name) for k in read.keys]
+        )
         fields = [(ts_key(read.view).encode(), bulk_timestamps(rows.column("event_timestamp")))]
         fields += [
-            (field_key(read.view, f.name), encode_bulk(rows.column(f.name), f.kind))
+            (field_key(read.view, f.name), encode_bulk(rows.column(f.name), f.type))
             for f in read.features
         ]
         commands, offsets = hset_commands(keys, fields)
@@ -95,11 +100,21 @@ class OnlineWriter:
         return data[offsets[0] : offsets[-1]]
 
     def _write_feast(self, read, keys, event_ts, created_ts, encoded) -> None:  # type: ignore[no-untyped-def]
+        """Rows through Feast's own writer (SQLite), with the exact event time beside them.
+
+        Feast's SQLite store keeps event times in whole seconds; the ttl rule needs them to
+        the microsecond, so each row also carries ``_ts:<view>`` (microseconds since the
+        epoch), which Feast's readers ignore as they read only the features they ask for.
+        """
         fv = self.store.feature_views[read.view]
+        stamp = ts_key(read.view)
         rows = [
             (
-                entity_key(read.join_key, key),
-                {name: values[i] for name, values in encoded.items()},
+                entity_key(read.key_columns, key),
+                {
+                    **{name: values[i] for name, values in encoded.items()},
+                    stamp: ValueProto(int64_val=epoch_micros(event_ts[i])),
+                },
                 event_ts[i],
                 created_ts[i],
             )

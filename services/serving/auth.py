@@ -148,7 +148,7 @@ class Authenticator:
         Args:
             caller: The authenticated caller.
             need: ``read`` or ``write``.
-            objects: What the request touches, e.g. ``feature_view/merchant_risk``.
+            objects: What the request touches, e.g. ``feature_view/<view name>``.
             source: The client address.
 
         """

@@ -5,6 +5,7 @@ Routes call these methods with parsed requests; nothing here knows about HTTP.
 
 from __future__ import annotations
 
+import base64
 import math
 import random
 from collections.abc import Callable
@@ -39,6 +40,17 @@ _EPOCH = "1970-01-01T00:00:00Z"
 
 def _iso(moment: datetime | None) -> str:
     return _EPOCH if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _json_safe(value: Any) -> Any:
+    """Bytes as standard base64 text (as Feast's JSON answers carry them), also when nested."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
 
 
 class FeatureService:
@@ -107,7 +119,7 @@ class FeatureService:
     ) -> dict[str, Any]:
         names = [c.name for c in result.columns]
         if request.full_feature_names:
-            names = [n.replace(":", "__") for n in plan.join_keys + plan.feature_refs]
+            names = plan.join_keys + plan.output_names(full=True)
         iso: dict[datetime | None, str] = {}
         results = []
         for c in result.columns:
@@ -117,7 +129,10 @@ class FeatureService:
                 if text is None:
                     text = iso[t] = _iso(t)
                 stamps.append(text)
-            results.append({"values": c.values, "statuses": c.statuses, "event_timestamps": stamps})
+            values = c.values
+            if any(isinstance(v, bytes | dict | list) for v in values):
+                values = [_json_safe(v) for v in values]
+            results.append({"values": values, "statuses": c.statuses, "event_timestamps": stamps})
         return {"metadata": {"feature_names": names}, "results": results}
 
     def _observe(self, plan: ServicePlan, result: OnlineResult, request_id: str) -> None:

@@ -1,7 +1,9 @@
-"""The benchmark harness runs end to end at a tiny scale and Skewless's training set is exact.
+"""The benchmark harness runs end to end at a tiny scale and Skewless's answers are exact.
 
-Never asserts timings: only that every row is filled where a counterpart exists and that
-Skewless's point-in-time join matches the hand-written reference SQL cell for cell.
+Never asserts timings: only that every row is filled where a counterpart exists, that
+Skewless's point-in-time join matches the hand-written reference SQL cell for cell, and that
+on the String-keyed embedding view Skewless's online values equal the latest source rows and
+Feast's own answers, its Redis hashes byte for byte.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench import run, skewless_side
-from services.settings import get_settings
+from services.settings import reset_settings
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +30,7 @@ def test_bench_quick_completes_and_skewless_is_exact(
     try:
         rows = run.main(["--scale", "0.005", "--quick", "--out", str(tmp_path)])
     finally:
-        get_settings.cache_clear()
+        reset_settings()
 
     assert (tmp_path / "latest.md").exists()
     assert (tmp_path / "latest.json").exists()
@@ -48,3 +50,14 @@ def test_bench_quick_completes_and_skewless_is_exact(
         assert skewless["rows_returned"] == skewless["rows_expected"]
         assert skewless["cells_differ"] == 0
         assert row.correct["limit"]["cells_differ"] == 0
+
+    embedding_rows = [r for r in rows if r.extra.get("view") == "bench_item_embedding"]
+    assert len(embedding_rows) == 4  # materialize rate + RSS, 100-item read p50 + p99
+    checked = [r.correct for r in embedding_rows if r.correct is not None]
+    assert len(checked) == 1
+    for engine in ("skewless", "feast", "limit"):
+        result = checked[0][engine]
+        assert result["items_expected"] > 0, engine
+        assert result["items_missing"] == 0, engine
+        assert result["cells_differ"] == 0, (engine, result["columns_differ"])
+    assert checked[0]["skewless"]["hashes_differ_from_feast"] == 0

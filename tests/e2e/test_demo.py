@@ -16,7 +16,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SKEWLESS_", "LINEAGE_"))}
     env["SKEWLESS_DATA_DIR"] = str(tmp_path / "data")
     proc = subprocess.run(
-        [sys.executable, "-m", "services.cli", "demo", "--customers", "60"],
+        [sys.executable, "-m", "services.cli", "demo", "--size", "60"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -20,7 +21,6 @@ from lineage import service
 from lineage.db.models import ColumnLineage, Dataset, DatasetVersion
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
 from lineage.identity import NAMESPACE
-from services.demo_data import DemoFiles
 from services.ingestion.gate import IngestResult, ingest_file
 from services.lineage_events import emit_apply, emit_materialize
 from services.online.materialize import MaterializeResult, materialize
@@ -35,7 +35,7 @@ class Project:
 
     settings: Settings
     client: Client
-    files: DemoFiles
+    files: Any
 
     def ingest_all(self) -> dict[str, IngestResult]:
         store = self.client.store

@@ -10,19 +10,19 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli import app
-from services.contracts import CONTRACTS
 from services.contracts.schema import feast_fields
 from services.settings import Settings
 from services.store import Store
+from tests.demo_repo import contract
 
 runner = CliRunner()
 HAND_WRITTEN_VIEW = """
 from feast import FeatureView
 from feast import Field as _Field
-from feast.types import Float64 as _Float64
+from feast.types import Float32 as _Float32
 merchant_risk = FeatureView(
     name="merchant_risk", entities=[merchant], ttl=merchant_risk.ttl, source=merchant_risk_source,
-    schema=[_Field(name="fraud_rate_30d", dtype=_Float64, description="d", tags={"owner": "o"})],
+    schema=[_Field(name="fraud_rate_30d", dtype=_Float32, description="d", tags={"owner": "o"})],
     owner="o", description="d",
 )
 """
@@ -36,9 +36,8 @@ def test_registry_agrees_with_the_contracts(applied_store: Store) -> None:
         "merchant_risk",
     }
     for name in applied_store.feature_views:
-        contract = CONTRACTS[name]
         registered = applied_store.feature_views[name]
-        expected = feast_fields(contract)
+        expected = feast_fields(contract(name))
         assert [(f.name, f.dtype) for f in registered.features] == [
             (f.name, f.dtype) for f in expected
         ]
@@ -84,8 +83,12 @@ def test_apply_succeeds_on_the_shipped_repo(sqlite_settings: Settings, tmp_path:
             lambda s: s.replace('description="v1 plus merchant risk statistics.",', ""),
             "feature_service 'fraud_detection_v2': missing description",
         ),
-        # A view whose schema is hand-written instead of generated.
-        (lambda s: s + HAND_WRITTEN_VIEW, "feature_view 'merchant_risk': schema is not generated"),
+        # A hand-written view whose field type disagrees with its source's contract.
+        (
+            lambda s: s + HAND_WRITTEN_VIEW,
+            "feature_view 'merchant_risk' field 'fraud_rate_30d': Float32 in Feast but "
+            "Float64 in contract 'merchant_risk'",
+        ),
     ],
 )
 def test_lint_refuses_and_names_the_object(
@@ -126,7 +129,7 @@ def test_lint_refuses_pii_without_classification_and_undocumented_fields(
         "data_source 'devices': missing owner",
         "feature_view 'devices' field 'ip': missing description",
         "feature_view 'devices' field 'ip': PII-tagged field without a classification",
-        "feature_view 'devices': schema is not generated from a contract",
+        "feature_view 'devices': source 'devices' has no contract",
     ):
         assert line in out, out
 

@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from services.cli import app
-from services.contracts.sources import MERCHANT_CATEGORIES
 from services.ingestion.gate import ingest_frame
 from services.offline import datasets
 from services.offline.datasets import list_versions
 from services.settings import Settings
 from services.store import Store
+from tests.demo_repo import allowed_values
 
 runner = CliRunner()
 T0 = pd.Timestamp("2026-01-01T00:00:00Z")
@@ -133,12 +133,12 @@ def test_bad_rows_get_reasons_and_every_row_is_accounted_for(
         1: {("less_than_or_equal_to(1)", "fraud_rate_30d")},
         2: {
             (
-                f"isin({list(MERCHANT_CATEGORIES)})",
+                f"isin({list(allowed_values('merchant_risk', 'merchant_category'))})",
                 "merchant_category",
             )
         },
         3: {("not_nullable", "merchant_category")},
-        4: {("dtype(float)", "fraud_rate_30d")},
+        4: {("dtype(Float64)", "fraud_rate_30d")},
         10: {("duplicate_key", "key")},
     }
     report = json.loads(Path(summary["report_path"]).read_text())
@@ -200,7 +200,7 @@ def test_csv_is_parsed_by_the_contract(settings_: Settings, tmp_path: Path) -> N
     q = pd.read_parquet(summary["quarantine_path"])
     assert dict(zip(q["_row"], q["_reason"], strict=True)) == {
         1: "timestamp_not_tz_aware on event_timestamp ('2026-01-01T00:00:00')",
-        2: "dtype(int) on txn_volume_30d ('1.5')",
+        2: "dtype(Int64) on txn_volume_30d ('1.5')",
     }
 
 

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from services.audits.freshness import audit_freshness
 from services.cli import app
-from services.demo_data import write_demo_data
 from services.ingestion.gate import ingest_file, ingest_frame
 from services.offline.datasets import list_versions
 from services.sdk import Client
@@ -20,6 +19,7 @@ from services.serving.schemas import GetOnlineFeaturesRequest
 from services.serving.service import FeatureService
 from services.settings import Settings
 from services.store import load_definitions
+from tests.demo_repo import write_demo_data
 
 runner = CliRunner()
 CUSTOMERS = 300

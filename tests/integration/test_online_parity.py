@@ -9,13 +9,13 @@ import pandas as pd
 import redis
 
 from services.audits.parity import audit_parity
-from services.demo_data import write_demo_data
 from services.ingestion.gate import ingest_file, ingest_frame
-from services.online.codec import field_key, redis_key
+from services.online.keys import field_key, redis_key
 from services.online.materialize import materialize
 from services.online.reader import OnlineReader, online_features
 from services.resolution import plan_service
 from services.store import Store
+from tests.demo_repo import write_demo_data
 
 
 def _load(store: Store, tmp_path: Path) -> None:
@@ -95,13 +95,14 @@ def test_the_audit_catches_a_tampered_online_value(make_settings, tmp_path: Path
     client = redis.Redis.from_url(settings.redis_url)
     import pyarrow as pa
 
+    from services.contracts.types import INT64
     from services.online.codec import encode_column
     from services.resolution import plan_view
 
     spec = next(f for f in plan_view(store, "merchant_risk").features if f.name == "txn_volume_30d")
-    bogus = encode_column(pa.array([123456789], pa.int64()), spec)[0].SerializeToString()
+    bogus = encode_column(pa.array([123456789], pa.int64()), spec.type)[0].SerializeToString()
     client.hset(
-        redis_key(settings.project, "merchant_id", 3),
+        redis_key(settings.project, [("merchant_id", INT64)], [3]),
         field_key("merchant_risk", "txn_volume_30d"),
         bogus,
     )

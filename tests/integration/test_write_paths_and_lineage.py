@@ -89,7 +89,7 @@ def test_cli_flow_training_set_online_parity_and_incremental(
     raw = tmp_path / "raw"
     assert (
         runner.invoke(
-            app, ["demo-data", "--out", str(raw), "--customers", "30", "--days", "6"]
+            app, ["demo-data", "--out", str(raw), "--size", "30", "--days", "6"]
         ).exit_code
         == 0
     )

@@ -10,14 +10,15 @@ from feast.type_map import python_values_to_proto_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.contracts.types import BOOL, FLOAT64, INT64, STRING, FieldType
 from services.online.codec import (
-    VALUE_TYPE,
     decode_column,
     decode_fast,
     decode_raw,
     encode_values,
 )
 
+_TYPES = {"int": INT64, "float": FLOAT64, "string": STRING, "bool": BOOL}
 _values = {
     "int": st.integers(min_value=-(2**63), max_value=2**63 - 1),
     "float": st.floats(allow_nan=True, allow_infinity=True),
@@ -26,13 +27,15 @@ _values = {
 }
 
 
-def _feast_bytes(values: list[object], kind: str) -> list[bytes]:
+def _feast_bytes(values: list[object], ftype: FieldType) -> list[bytes]:
     out = []
     for v in values:
         if v is None:
             out.append(ValueProto().SerializeToString())
         else:
-            out.append(python_values_to_proto_values([v], VALUE_TYPE[kind])[0].SerializeToString())  # type: ignore[index]
+            out.append(
+                python_values_to_proto_values([v], ftype.value_type())[0].SerializeToString()
+            )
     return out
 
 
@@ -50,13 +53,13 @@ def _same(a: object, b: object) -> bool:
 )
 def test_fast_codec_matches_feast_bytes_and_values(case: tuple[str, list[object]]) -> None:
     kind, values = case
-    ours = encode_values(values, kind)  # type: ignore[arg-type]
-    assert ours == _feast_bytes(values, kind)
+    ours = encode_values(values, _TYPES[kind])
+    assert ours == _feast_bytes(values, _TYPES[kind])
     for raw, value in zip(ours, values, strict=True):
         expected = None if isinstance(value, float) and math.isnan(value) else value  # NaN is null
         assert _same(decode_fast(raw), expected)
         assert _same(decode_fast(raw), decode_raw(raw))
-    column = decode_column(ours, kind)
+    column = decode_column(ours, _TYPES[kind])
     assert all(_same(a, decode_fast(r)) for a, r in zip(column, ours, strict=True))
 
 
@@ -66,8 +69,8 @@ def test_fast_codec_matches_feast_bytes_and_values(case: tuple[str, list[object]
     )
 )
 def test_int_columns_decode_like_protobuf(values: list[int | None]) -> None:
-    raw = encode_values(values, "int")
-    assert decode_column([*raw, None], "int") == [*values, None]
+    raw = encode_values(values, INT64)
+    assert decode_column([*raw, None], INT64) == [*values, None]
 
 
 def test_other_kinds_fall_back_to_protobuf() -> None:

@@ -10,12 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.connection import PythonRespSerializer
 
+from services.contracts.types import BOOL, FLOAT64, INT64, STRING
 from services.online.codec import (
     decode_timestamp,
     encode_timestamp,
     encode_values,
-    entity_key,
-    redis_key,
 )
 from services.online.columnar import (
     bulk_timestamps,
@@ -25,8 +24,9 @@ from services.online.columnar import (
     hset_commands,
     redis_keys_array,
 )
+from services.online.keys import entity_key, redis_key
 
-_ARROW = {"int": pa.int64(), "float": pa.float64(), "string": pa.string(), "bool": pa.bool_()}
+_TYPES = {"int": INT64, "float": FLOAT64, "string": STRING, "bool": BOOL}
 _values = {
     "int": st.integers(min_value=-(2**63), max_value=2**63 - 1),
     "float": st.floats(allow_nan=True, allow_infinity=True),
@@ -50,10 +50,11 @@ def _resp(*args: bytes) -> bytes:
 )
 def test_columns_encode_like_the_codec(case: tuple[str, list[object]]) -> None:
     kind, values = case
-    column = pa.array(values, _ARROW[kind])
-    expected = encode_values(values, kind)  # type: ignore[arg-type]
-    assert encode_array(column, kind).to_pylist() == expected  # type: ignore[arg-type]
-    framed = encode_bulk(column, kind).to_pylist()  # type: ignore[arg-type]
+    ftype = _TYPES[kind]
+    column = pa.array(values, ftype.arrow())
+    expected = encode_values(values, ftype)
+    assert encode_array(column, ftype).to_pylist() == expected
+    framed = encode_bulk(column, ftype).to_pylist()
     assert framed == [b"$%d\r\n%s\r\n" % (len(v), v) for v in expected]
 
 
@@ -70,12 +71,13 @@ def test_timestamps_encode_like_protobuf_and_decode_back(instants: list[datetime
 
 @given(st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=20))
 def test_keys_are_feasts_entity_keys(keys: list[int]) -> None:
-    ours = redis_keys_array("proj", "user_id", pa.array(keys, pa.int64())).to_pylist()
+    key = [("user_id", INT64)]
+    ours = redis_keys_array("proj", key, [pa.array(keys, pa.int64())]).to_pylist()
     feast = [
-        serialize_entity_key(entity_key("user_id", k), entity_key_serialization_version=3) + b"proj"
+        serialize_entity_key(entity_key(key, [k]), entity_key_serialization_version=3) + b"proj"
         for k in keys
     ]
-    assert ours == feast == [redis_key("proj", "user_id", k) for k in keys]
+    assert ours == feast == [redis_key("proj", key, [k]) for k in keys]
 
 
 def test_hset_commands_are_what_redis_py_sends() -> None:
@@ -87,10 +89,10 @@ def test_hset_commands_are_what_redis_py_sends() -> None:
         keys,
         [
             (b"_ts:v", bulk_timestamps(pa.array(ts, pa.timestamp("us", "UTC")))),
-            (b"f", encode_bulk(pa.array(values, pa.float64()), "float")),
+            (b"f", encode_bulk(pa.array(values, pa.float64()), FLOAT64)),
         ],
     )
-    raw = encode_values(values, "float")
+    raw = encode_values(values, FLOAT64)
     expected = [
         _resp(b"HSET", b"k1", b"_ts:v", ts_raw[0], b"f", raw[0]),
         _resp(b"HSET", b"k22", b"_ts:v", ts_raw[1], b"f", raw[1]),

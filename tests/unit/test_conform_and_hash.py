@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 
 from bench.contracts import BenchUserActivity
-from services.contracts import get_contract
 from services.ingestion.conform import Failures, conform
 from services.offline.datasets import content_hash
 
@@ -43,7 +42,7 @@ def test_native_and_text_columns_conform_to_the_same_frame() -> None:
     for name in ("a_age", "f_int_0", "f_float_0", "a_score", "a_sessions_7d"):
         as_text[name] = native[name].map(lambda v: None if pd.isna(v) else str(v))
     as_text["a_is_premium"] = native["a_is_premium"].map(str)
-    contract = get_contract("bench_user_activity")
+    contract = BenchUserActivity
     fast, slow = Failures(), Failures()
     typed_fast = conform(native, contract, fast)
     typed_slow = conform(as_text, contract, slow)
@@ -60,7 +59,7 @@ def test_integers_keep_their_exact_value_and_unsigned_overflow_fails() -> None:
     assert typed["f_int_0"].tolist() == [2**53 + 1, 2**62 + 1, -(2**63), 7]
     assert typed["f_int_1"].dtype == "int64"
     assert sorted(failures.reasons) == [1, 3]
-    assert {r[0]["check"] for r in failures.reasons.values()} == {"dtype(int)"}
+    assert {r[0]["check"] for r in failures.reasons.values()} == {"dtype(Int64)"}
 
 
 def test_hash_of_kept_rows_is_the_hash_of_those_rows_alone() -> None:
@@ -69,3 +68,18 @@ def test_hash_of_kept_rows_is_the_hash_of_those_rows_alone() -> None:
     subset = frame.loc[keep].reset_index(drop=True)
     assert content_hash(frame, BenchUserActivity, keep) == content_hash(subset, BenchUserActivity)
     assert content_hash(frame, BenchUserActivity) != content_hash(subset, BenchUserActivity)
+
+
+def test_integers_from_json_objects_stay_exact() -> None:
+    """A JSON push holds Python ints in an object column: they never pass through float64."""
+    rows = activity_rows(3)
+    raw = rows.astype({"a_sessions_7d": object})
+    raw["a_sessions_7d"] = [2**62 + 1, "7", 3.0]
+    failures = Failures()
+    typed = conform(raw, BenchUserActivity, failures)
+    assert failures.reasons == {}
+    assert typed["a_sessions_7d"].tolist() == [2**62 + 1, 7, 3]
+    raw["a_sessions_7d"] = [1.5, True, "x"]
+    failures = Failures()
+    conform(raw, BenchUserActivity, failures)
+    assert sorted(failures.reasons) == [0, 1, 2]

@@ -8,9 +8,12 @@ import pyarrow as pa_arrow
 import pytest
 from pandera.typing import Series
 
-from services.contracts import ALL_CONTRACTS, CONTRACTS, SourceContract, get_contract
+from services.contracts import SourceContract
 from services.contracts.schema import arrow_schema, column_specs, feast_fields, feature_specs
 from services.errors import ContractError, UnknownSourceError
+from tests.demo_repo import demo_repository
+
+CONTRACTS = {n: demo_repository().contracts[n] for n in demo_repository().batch_sources()}
 
 
 @pytest.mark.parametrize("name", sorted(CONTRACTS))
@@ -26,10 +29,10 @@ def test_feast_fields_and_arrow_schema_follow_the_contract(name: str) -> None:
         assert field.description
         assert field.tags["owner"] == spec.owner
     kinds = {
-        "int": pa_arrow.int64(),
-        "float": pa_arrow.float64(),
-        "string": pa_arrow.string(),
-        "bool": pa_arrow.bool_(),
+        "Int64": pa_arrow.int64(),
+        "Float64": pa_arrow.float64(),
+        "String": pa_arrow.string(),
+        "Bool": pa_arrow.bool_(),
     }
     for spec in feature_specs(contract):
         assert schema.field(spec.name).type == kinds[spec.kind]
@@ -38,7 +41,8 @@ def test_feast_fields_and_arrow_schema_follow_the_contract(name: str) -> None:
 
 
 def test_pii_fields_carry_a_classification() -> None:
-    pii = [(n, s) for n, c in ALL_CONTRACTS.items() for s in column_specs(c) if s.pii]
+    contracts = demo_repository().contracts
+    pii = [(n, s) for n, c in contracts.items() for s in column_specs(c) if s.pii]
     assert pii, "the demo domain must have a PII field"
     for _, spec in pii:
         assert spec.classification
@@ -58,4 +62,4 @@ def test_an_unmapped_dtype_fails_loudly() -> None:
 
 def test_unknown_source_names_the_known_ones() -> None:
     with pytest.raises(UnknownSourceError, match="customer_profile"):
-        get_contract("nope")
+        demo_repository().contract("nope")

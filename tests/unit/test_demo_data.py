@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from services.demo_data import write_demo_data
+from tests.demo_repo import write_demo_data
 
 
 @pytest.mark.parametrize(

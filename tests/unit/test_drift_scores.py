@@ -8,12 +8,13 @@ import pytest
 
 from services.audits.drift import categorical_drift, numeric_drift
 from services.contracts.base import ColumnSpec
+from services.contracts.types import parse_type
 
 
 def spec(kind: str, threshold: float | None = None) -> ColumnSpec:
     return ColumnSpec(
         name="f",
-        kind=kind,
+        type=parse_type({"float": "Float64", "int": "Int64", "string": "String"}[kind]),
         nullable=True,
         description="d",
         owner="o",  # type: ignore[arg-type]

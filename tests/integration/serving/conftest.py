@@ -12,11 +12,11 @@ import httpx
 import pytest
 import uvicorn
 
-from services.demo_data import write_demo_data
 from services.ingestion.gate import ingest_file
 from services.serving.app import create_app
 from services.settings import Settings
 from services.store import Store, load_definitions
+from tests.demo_repo import write_demo_data
 
 
 def free_port() -> int:

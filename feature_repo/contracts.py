@@ -1,20 +1,15 @@
-"""The card-fraud demo domain's contracts: one class per source, defined once.
+"""The card-fraud demo's contracts: one Pandera model per source, defined once.
 
 Column lists, dtypes, ranges, owners and PII tags live here and nowhere else.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from services.contracts.base import SourceContract
-from services.errors import UnknownSourceError
-
-UtcTimestamp = Annotated[pd.DatetimeTZDtype, "ns", "UTC"]
+from services.contracts import SourceContract, UtcTimestamp
 
 RISK_TEAM = "risk-data@skewless.example"
 PROFILE_TEAM = "customer-data@skewless.example"
@@ -27,14 +22,14 @@ MERCHANT_CATEGORIES = ("grocery", "electronics", "travel", "gambling", "fashion"
 def _event_ts() -> pa.typing.common.Any:
     return pa.Field(
         description="When the facts in this row became true (event time, UTC).",
-        metadata={"role": "timestamp"},
+        metadata={"role": "event_timestamp"},
     )
 
 
 def _created_ts() -> pa.typing.common.Any:
     return pa.Field(
         description="When this row was computed; breaks ties and hides backfills from the past.",
-        metadata={"role": "timestamp"},
+        metadata={"role": "created_timestamp"},
     )
 
 
@@ -163,17 +158,4 @@ class TransactionRequest(SourceContract):
     class Config:
         name = "transaction_request"
         description = "Data the caller sends with each online request."
-        metadata = {"owner": RISK_TEAM, "entity": None, "default_policy": "reject"}
-
-
-CONTRACTS: dict[str, type[SourceContract]] = {
-    c.Config.name: c for c in (CustomerTransactionsDaily, CustomerProfile, MerchantRisk)
-}
-
-
-def get_contract(source: str) -> type[SourceContract]:
-    """Return the contract of a batch source, or raise ``UnknownSourceError``."""
-    try:
-        return CONTRACTS[source]
-    except KeyError:
-        raise UnknownSourceError(source, sorted(CONTRACTS)) from None
+        metadata = {"owner": RISK_TEAM, "request": True, "default_policy": "reject"}

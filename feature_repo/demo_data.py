@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from contracts import COUNTRIES, MERCHANT_CATEGORIES, CustomerProfile, CustomerTransactionsDaily
 
-from services.contracts import CustomerProfile, CustomerTransactionsDaily
 from services.contracts.schema import source_spec
-from services.contracts.sources import COUNTRIES, MERCHANT_CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -235,4 +234,32 @@ def write_demo_data(
     )
 
 
-__all__ = ["DemoFiles", "timedelta", "write_demo_data"]
+def late_corrections(latest: pd.DataFrame, count: int) -> pd.DataFrame:
+    """Corrections of some customers' latest rows: same event time, created now, new values."""
+    frame = (
+        latest.sort_values(["event_timestamp", "created_timestamp"]).groupby("customer_id").tail(1)
+    )
+    fix = frame.head(count).copy()
+    fix["created_timestamp"] = pd.Timestamp.now(tz="UTC").floor("s")
+    fix["txn_count_1d"] = fix["txn_count_1d"] + 1
+    return fix
+
+
+def demo_files(out: Path, *, seed: int, size: int, days: int = 21) -> DemoFiles:
+    """The demo's raw files for ``size`` customers (what ``skewless demo`` calls)."""
+    return write_demo_data(out, seed=seed, customers=size, days=days)
+
+
+# What `skewless demo` does with this repository (the platform names none of it).
+DEMO = {
+    "write_data": demo_files,
+    "late_source": "customer_transactions_daily",
+    "late_corrections": late_corrections,
+    "service": "fraud_detection_v2",
+    "training_set": "fraud-demo",
+    "model": "fraud-model",
+    "lookup_entities": {"customer_id": [1], "merchant_id": [1]},
+    "lookup_request": {"transaction_amount": [120.0]},
+}
+
+__all__ = ["DEMO", "DemoFiles", "timedelta", "write_demo_data"]

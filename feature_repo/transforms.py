@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from contracts import RISK_TEAM
 from pandera.typing import Series
 
-from services.contracts.base import SourceContract
-from services.contracts.sources import RISK_TEAM
+from services.contracts import SourceContract
 
 
 class TransactionRiskFeatures(SourceContract):
@@ -34,7 +34,7 @@ class TransactionRiskFeatures(SourceContract):
     class Config:
         name = "transaction_risk"
         description = "Request-time risk features comparing an amount with the customer's history."
-        metadata = {"owner": RISK_TEAM, "entity": None}
+        metadata = {"owner": RISK_TEAM}
 
 
 TRANSACTION_RISK_INPUTS = ("txn_amount_avg_30d", "transaction_amount")

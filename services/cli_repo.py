@@ -1,0 +1,62 @@
+"""The repository commands: ``skewless init`` and ``skewless contracts infer``.
+
+Thin Typer commands over :mod:`services.scaffold` and :mod:`services.contracts.infer`; known
+failures go through ``services.cli_common.errors`` (one line on stderr, exit code 2 for input).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.cli_common import console, errors
+from services.settings import get_settings
+
+contracts_app = typer.Typer(
+    help="Pandera contracts of a repository's sources.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@contracts_app.command("infer")
+def infer(
+    sample: Annotated[
+        Path,
+        typer.Option(help="Directory of samples: <source name>.parquet or .csv.", metavar="DIR"),
+    ],
+    repo: Annotated[
+        Path | None,
+        typer.Option(help="Feast repository (default: SKEWLESS_REPO_PATH).", metavar="PATH"),
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option(help="Owner to name where Feast names none.", metavar="TEAM")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace contract modules that differ from the inferred ones.")
+    ] = False,
+) -> None:
+    """Write one <source>_contract.py per source of an existing Feast repository."""
+    from services.contracts.infer import infer_contracts
+
+    with errors():
+        repo_path = repo if repo is not None else get_settings().repo_path
+        written = infer_contracts(repo_path, sample, owner=owner, overwrite=overwrite)
+    for path in written:
+        console.print(f"contract: {path}", markup=False, highlight=False, soft_wrap=True)
+
+
+def init_command(
+    directory: Annotated[Path, typer.Argument(help="New or empty directory for the repository.")],
+    project: str = typer.Option(..., help="Feast project name (letters, digits, underscores)."),
+    owner: str = typer.Option(..., help="Owner of every object and field, e.g. a team address."),
+) -> None:
+    """Start a new governed repository: definitions, contracts, sample data generator."""
+    from services.scaffold import init_repository
+
+    with errors():
+        written = init_repository(directory, project=project, owner=owner)
+    for path in written:
+        console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,359 @@
+"""Contracts inferred for an existing Feast repository (``skewless contracts infer``).
+
+Owns the path from a repository's Feast definitions, plus an optional sample file per
+source, to one generated ``<source>_contract.py`` module per source: a batch source that
+a feature view reads gets its join keys, timestamps and the union of its views' features;
+a request source gets its fields. Types come from Feast (``services.contracts.types``);
+nullability and ranges from the sample; descriptions and owners from Feast objects, or
+left blank for ``skewless apply`` to name. The module text is rendered by
+:mod:`services.contracts.infer_code` and is deterministic, so a second run on the same
+inputs changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from feast import FeatureView, RequestSource
+
+from services.contracts.base import Role
+from services.contracts.infer_code import InferredColumn, InferredSource, render_module
+from services.contracts.types import FieldType, from_feast, from_value_type
+from services.errors import ContractError, InputError, UnreadableInputError
+from services.store import load_definitions
+
+EVENT_DESCRIPTION = "When the facts in this row became true (event time, UTC)."
+CREATED_DESCRIPTION = (
+    "When this row was computed; breaks ties and hides backfills from the past (UTC)."
+)
+_DUMMY_ENTITY = "__dummy"
+
+
+def infer_contracts(
+    repo_path: Path, sample_dir: Path, *, owner: str | None, overwrite: bool = False
+) -> list[Path]:
+    """Write one ``<source>_contract.py`` per source of a Feast repository.
+
+    Args:
+        repo_path: the Feast repository (its ``*.py`` files are imported).
+        sample_dir: where ``<source name>.parquet`` or ``.csv`` samples are looked up; a
+            source without one gets a contract from its Feast types alone.
+        owner: the team to name where neither the Feast field nor its view names one.
+        overwrite: replace an existing contract module whose text differs.
+
+    Returns:
+        The contract modules, in source order (written, or already identical).
+
+    Raises:
+        InputError: a missing directory, an unreadable sample, a type Skewless cannot
+            store, or an existing module that differs (without ``overwrite``).
+        ContractError: two views reading one source disagree on a field's type.
+
+    """
+    for what, path in (("repository", repo_path), ("sample directory", sample_dir)):
+        if not path.is_dir():
+            raise InputError(f"{path}: {what} not found (not a directory)")
+    definitions = load_definitions(repo_path)
+    sources = [
+        *_batch_sources(definitions, owner or "").values(),
+        *_request_sources(definitions, owner or "").values(),
+    ]
+    if not sources:
+        raise InputError(f"{repo_path}: no feature view or request source to infer a contract for")
+    modules: dict[Path, str] = {}
+    for source in sources:
+        _observe_sample(source, sample_dir)
+        modules[repo_path / f"{_module_stem(source.name)}_contract.py"] = render_module(source)
+    _write_modules(modules, overwrite=overwrite)
+    return list(modules)
+
+
+def _module_stem(name: str) -> str:
+    """The file-name stem for a source name (letters, digits and underscores only)."""
+    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
+
+
+def _write_modules(modules: dict[Path, str], *, overwrite: bool) -> None:
+    # Check every target first: nothing is written when one of them is refused.
+    for path, text in modules.items():
+        if path.exists() and path.read_text(encoding="utf-8") != text and not overwrite:
+            raise InputError(
+                f"{path}: exists and differs from the inferred contract; pass --overwrite"
+            )
+    for path, text in modules.items():
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+
+
+# --- Feast definitions -> columns ------------------------------------------------------
+
+
+def _feast_type(where: str, name: str, dtype: Any) -> FieldType:
+    try:
+        return from_feast(dtype)
+    except ContractError as exc:
+        raise InputError(f"{where} field {name!r}: {exc}") from None
+
+
+def _field_owner(tags: dict[str, str] | None, *fallbacks: str) -> str:
+    return next((o for o in ((tags or {}).get("owner", ""), *fallbacks) if o), "")
+
+
+def _feature_column(view: Any, fld: Any, role: Role, *fallback_owners: str) -> InferredColumn:
+    tags = dict(fld.tags or {})
+    where = f"{'request source' if role == 'request' else 'view'} {view.name!r}"
+    return InferredColumn(
+        name=fld.name,
+        type=_feast_type(where, fld.name, fld.dtype),
+        role=role,
+        description=fld.description or "",
+        owner=_field_owner(tags, *fallback_owners),
+        pii=tags.get("pii", "").strip().lower() in ("true", "1", "yes"),
+        classification=tags.get("classification", ""),
+        origin=view.name,
+    )
+
+
+def _merge(bucket: dict[str, InferredColumn], column: InferredColumn, source: str) -> None:
+    known = bucket.get(column.name)
+    if known is None:
+        bucket[column.name] = column
+    elif known.type != column.type:
+        raise ContractError(
+            f"source {source!r} column {column.name!r}: view {known.origin!r} declares "
+            f"{known.type} but view {column.origin!r} declares {column.type}"
+        )
+
+
+def _join_keys(entity: Any) -> list[str]:
+    # Feast 0.67 has one join key per entity; later versions name several.
+    keys = getattr(entity, "join_keys", None) or [entity.join_key]
+    return [str(k) for k in keys]
+
+
+def _key_type(view: FeatureView, entity: Any, key: str) -> FieldType:
+    declared = [f for f in view.entity_columns if f.name == key]
+    try:
+        if entity.value_type.name == "UNKNOWN" and declared:
+            return from_feast(declared[0].dtype)
+        return from_value_type(entity.value_type)
+    except ContractError as exc:
+        raise InputError(f"view {view.name!r} join key {key!r}: {exc}") from None
+
+
+def _add_keys(
+    source: InferredSource, view: FeatureView, entities: dict[str, Any], owner: str
+) -> None:
+    for entity_name in view.entities:
+        if entity_name == _DUMMY_ENTITY:
+            continue
+        entity = entities.get(entity_name)
+        if entity is None:
+            raise InputError(f"view {view.name!r}: entity {entity_name!r} is not defined")
+        for key in _join_keys(entity):
+            column = InferredColumn(
+                name=key,
+                type=_key_type(view, entity, key),
+                role="entity",
+                description=entity.description or "",
+                owner=_field_owner(None, entity.owner, view.owner, owner),
+                origin=view.name,
+            )
+            _merge(source.keys, column, source.name)
+
+
+def _timestamps(data: Any, owner: str) -> list[InferredColumn]:
+    if not data.timestamp_field:
+        raise InputError(f"source {data.name!r}: no timestamp_field; name it in the definitions")
+    columns = [InferredColumn(data.timestamp_field, FieldType("UnixTimestamp"), "event_timestamp")]
+    columns[0].description = EVENT_DESCRIPTION
+    if data.created_timestamp_column:
+        created = InferredColumn(
+            data.created_timestamp_column, FieldType("UnixTimestamp"), "created_timestamp"
+        )
+        created.description = CREATED_DESCRIPTION
+        columns.append(created)
+    for column in columns:
+        column.owner = owner
+    return columns
+
+
+def _batch_sources(definitions: Any, owner: str) -> dict[str, InferredSource]:
+    """The batch sources that feature views read, keyed by name, with their columns."""
+    entities = {e.name: e for e in definitions.entities}
+    sources: dict[str, InferredSource] = {}
+    for view in definitions.feature_views:
+        data = view.batch_source
+        if data is None:
+            continue
+        if not data.name:
+            raise InputError(f"view {view.name!r}: its data source has no name")
+        source = sources.get(data.name)
+        if source is None:
+            source_owner = data.owner or view.owner or owner
+            source = sources[data.name] = InferredSource(
+                name=data.name,
+                request=False,
+                description=data.description or view.description or "",
+                owner=source_owner,
+                timestamps=_timestamps(data, source_owner),
+            )
+        source.readers.append(view.name)
+        source.ttls.add(view.ttl or timedelta(0))
+        _add_keys(source, view, entities, owner)
+        for fld in view.features:
+            if fld.name not in source.keys:
+                column = _feature_column(view, fld, "feature", view.owner, owner)
+                _merge(source.features, column, source.name)
+    return sources
+
+
+def _request_sources(definitions: Any, owner: str) -> dict[str, InferredSource]:
+    """The request sources of the repository, keyed by name, with their fields."""
+    readers: dict[str, tuple[RequestSource, list[Any]]] = {}
+    for data in definitions.data_sources:
+        if isinstance(data, RequestSource):
+            readers.setdefault(data.name, (data, []))
+    for odfv in definitions.on_demand_feature_views:
+        for data in odfv.sources:  # public list: Feast's internal input-schema source is not in it
+            if isinstance(data, RequestSource):
+                readers.setdefault(data.name, (data, []))[1].append(odfv)
+    sources: dict[str, InferredSource] = {}
+    for name, (data, odfvs) in readers.items():
+        first = odfvs[0] if odfvs else None
+        source_owner = data.owner or (first.owner if first else "") or owner
+        source = InferredSource(
+            name=name,
+            request=True,
+            description=data.description or (first.description if first else "") or "",
+            owner=source_owner,
+            readers=[o.name for o in odfvs],
+        )
+        for fld in data.schema:
+            column = _feature_column(data, fld, "request", source_owner)
+            _merge(source.features, column, name)
+        sources[name] = source
+    return sources
+
+
+# --- the sample -> nullability, ranges, extra columns ----------------------------------
+
+
+def _read_sample(sample_dir: Path, name: str) -> tuple[pa.Table, str] | None:
+    """The sample of a source (parquet preferred, then CSV) and its file name, if any."""
+    for suffix in (".parquet", ".csv"):
+        path = sample_dir / f"{name}{suffix}"
+        if not path.is_file():
+            continue
+        try:
+            table = pq.read_table(path) if suffix == ".parquet" else pa_csv.read_csv(path)
+        except (pa.ArrowException, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise UnreadableInputError(path, f"cannot read the sample: {reason}") from None
+        return table, path.name
+    return None
+
+
+def _observe_sample(source: InferredSource, sample_dir: Path) -> None:
+    """Set nullability and ranges from the source's sample; add its undeclared columns."""
+    found = _read_sample(sample_dir, source.name)
+    if found is None:
+        return
+    table, source.sample = found
+    source.sample_rows = table.num_rows
+    known = {c.name: c for c in source.columns}
+    for name in table.column_names:
+        if name.startswith("__index_level_"):  # a pandas index written by accident
+            continue
+        column = known.get(name)
+        if column is None:
+            role: Role = "request" if source.request else "feature"
+            ftype = _arrow_field_type(source.name, name, table.schema.field(name).type)
+            column = source.features[name] = InferredColumn(name, ftype, role, owner=source.owner)
+        _observe_column(column, table.column(name))
+
+
+_ARROW_SCALARS = (
+    (pa.types.is_int32, "Int32"),
+    (pa.types.is_int16, "Int32"),
+    (pa.types.is_int8, "Int32"),
+    (pa.types.is_int64, "Int64"),
+    (pa.types.is_float32, "Float32"),
+    (pa.types.is_float64, "Float64"),
+    (pa.types.is_string, "String"),
+    (pa.types.is_large_string, "String"),
+    (pa.types.is_binary, "Bytes"),
+    (pa.types.is_large_binary, "Bytes"),
+    (pa.types.is_boolean, "Bool"),
+    (pa.types.is_timestamp, "UnixTimestamp"),
+)
+
+
+def _arrow_field_type(source: str, name: str, arrow: pa.DataType) -> FieldType:
+    """The ``FieldType`` of a sample column no view declares, from its Arrow type."""
+    try:
+        if (
+            pa.types.is_list(arrow)
+            or pa.types.is_large_list(arrow)
+            or pa.types.is_fixed_size_list(arrow)
+        ):
+            return FieldType("Array", element=_arrow_field_type(source, name, arrow.value_type))
+        if pa.types.is_struct(arrow):
+            fields = tuple((f.name, _arrow_field_type(source, name, f.type)) for f in arrow)
+            return FieldType("Struct", fields=fields)
+    except ContractError as exc:
+        raise InputError(f"source {source!r} sample column {name!r}: {exc}") from None
+    for test, type_name in _ARROW_SCALARS:
+        if test(arrow):
+            return FieldType(type_name)
+    raise InputError(
+        f"source {source!r} sample column {name!r}: Arrow type {arrow} cannot be stored"
+    )
+
+
+def _bound(value: Any, integer: bool) -> float | None:
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value):
+        return None
+    if integer:
+        return int(value) if float(value).is_integer() else None
+    return float(value)
+
+
+def _min_max(
+    values: pa.ChunkedArray | pa.Array, integer: bool
+) -> tuple[float | None, float | None]:
+    if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+        return None, None
+    result = pc.min_max(values)
+    return _bound(result["min"].as_py(), integer), _bound(result["max"].as_py(), integer)
+
+
+def _observe_column(column: InferredColumn, data: pa.ChunkedArray) -> None:
+    nulls = data.null_count
+    if pa.types.is_floating(data.type):
+        nulls += pc.sum(pc.is_nan(data)).as_py() or 0
+    column.nullable = nulls > 0
+    ftype = column.type
+    if column.role not in ("feature", "request"):
+        return  # a key is an identifier and a timestamp a moment: the sample's range is no rule
+    if ftype.is_numeric:
+        column.ge, column.le = _min_max(data, ftype.is_integer)
+    elif ftype.is_array and ftype.element is not None and pa.types.is_list(data.type):
+        lengths = pc.unique(pc.drop_null(pc.list_value_length(data)))
+        if len(lengths) == 1:
+            column.length = int(lengths[0].as_py())
+        if ftype.element.is_numeric:
+            flat = pc.list_flatten(data)
+            column.element_ge, column.element_le = _min_max(flat, ftype.element.is_integer)

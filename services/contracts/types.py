@@ -1,0 +1,276 @@
+"""Field types: every type Feast 0.67 stores online, and what each maps to on every layer.
+
+One ``FieldType`` per contract column. From it come the Feast type of the field, the
+Arrow type a dataset version stores it in, the pandas dtype a typed frame holds it in, and
+the Feast ``ValueType`` its online values are encoded with, so no layer guesses.
+
+    scalars   Int32 Int64 Float32 Float64 String Bytes Bool UnixTimestamp
+    arrays    Array(<scalar>) with an optional fixed length (embeddings)
+    documents Map (str -> any JSON value), Json (any JSON value), Struct({name: scalar, ...})
+
+Map and Json are stored offline as JSON text (their values are dynamic, Arrow needs one
+type per column) and read back as Python objects on both paths; a Struct is an Arrow struct.
+Keys (entity join keys) are Int32, Int64 or String.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from feast import types as ft
+from feast.value_type import ValueType
+
+from services.errors import ContractError
+
+SCALARS = (
+    "Int32",
+    "Int64",
+    "Float32",
+    "Float64",
+    "String",
+    "Bytes",
+    "Bool",
+    "UnixTimestamp",
+)
+DOCUMENTS = ("Map", "Json")
+KEY_TYPES = ("Int32", "Int64", "String")
+
+_FEAST_SCALAR: dict[str, Any] = {
+    "Int32": ft.Int32,
+    "Int64": ft.Int64,
+    "Float32": ft.Float32,
+    "Float64": ft.Float64,
+    "String": ft.String,
+    "Bytes": ft.Bytes,
+    "Bool": ft.Bool,
+    "UnixTimestamp": ft.UnixTimestamp,
+    "Map": ft.Map,
+    "Json": ft.Json,
+}
+_ARROW_SCALAR: dict[str, pa.DataType] = {
+    "Int32": pa.int32(),
+    "Int64": pa.int64(),
+    "Float32": pa.float32(),
+    "Float64": pa.float64(),
+    "String": pa.string(),
+    "Bytes": pa.binary(),
+    "Bool": pa.bool_(),
+    "UnixTimestamp": pa.timestamp("us", tz="UTC"),
+    "Map": pa.string(),
+    "Json": pa.string(),
+}
+_VALUE_TYPE: dict[str, ValueType] = {
+    "Int32": ValueType.INT32,
+    "Int64": ValueType.INT64,
+    "Float32": ValueType.FLOAT,
+    "Float64": ValueType.DOUBLE,
+    "String": ValueType.STRING,
+    "Bytes": ValueType.BYTES,
+    "Bool": ValueType.BOOL,
+    "UnixTimestamp": ValueType.UNIX_TIMESTAMP,
+    "Map": ValueType.MAP,
+    "Json": ValueType.JSON,
+    "Struct": ValueType.STRUCT,
+}
+_LIST_VALUE_TYPE: dict[str, ValueType] = {
+    "Int32": ValueType.INT32_LIST,
+    "Int64": ValueType.INT64_LIST,
+    "Float32": ValueType.FLOAT_LIST,
+    "Float64": ValueType.DOUBLE_LIST,
+    "String": ValueType.STRING_LIST,
+    "Bytes": ValueType.BYTES_LIST,
+    "Bool": ValueType.BOOL_LIST,
+    "UnixTimestamp": ValueType.UNIX_TIMESTAMP_LIST,
+}
+# pandas dtypes of a typed frame: (not nullable, nullable); None means object.
+_PANDAS: dict[str, tuple[str, str]] = {
+    "Int32": ("int32", "Int32"),
+    "Int64": ("int64", "Int64"),
+    "Float32": ("float32", "float32"),
+    "Float64": ("float64", "float64"),
+    "Bool": ("bool", "boolean"),
+    "UnixTimestamp": ("datetime64[ns, UTC]", "datetime64[ns, UTC]"),
+}
+_PANDERA_DTYPES: dict[str, str] = {
+    "int32": "Int32",
+    "Int32": "Int32",
+    "int64": "Int64",
+    "Int64": "Int64",
+    "float32": "Float32",
+    "Float32": "Float32",
+    "float64": "Float64",
+    "Float64": "Float64",
+    "str": "String",
+    "string": "String",
+    "bool": "Bool",
+    "boolean": "Bool",
+    "datetime64[ns, UTC]": "UnixTimestamp",
+}
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """A column's type: a scalar, an ``Array`` of a scalar, ``Map``, ``Json`` or ``Struct``."""
+
+    name: str
+    element: FieldType | None = None  # Array only
+    length: int | None = None  # Array only: a fixed length (an embedding's dimension)
+    fields: tuple[tuple[str, FieldType], ...] = ()  # Struct only
+
+    def __post_init__(self) -> None:
+        if self.name == "Array":
+            if self.element is None or self.element.name not in SCALARS:
+                raise ContractError(f"Array of {self.element}: arrays hold one scalar type")
+        elif self.name == "Struct":
+            if not self.fields or any(t.name not in SCALARS for _, t in self.fields):
+                raise ContractError("Struct needs at least one field, each of a scalar type")
+        elif self.name not in SCALARS and self.name not in DOCUMENTS:
+            raise ContractError(f"unsupported type {self.name!r}")
+
+    def __str__(self) -> str:
+        if self.name == "Array":
+            return f"Array({self.element})"
+        if self.name == "Struct":
+            return "Struct({" + ", ".join(f"{n}: {t}" for n, t in self.fields) + "})"
+        return self.name
+
+    @property
+    def is_array(self) -> bool:
+        return self.name == "Array"
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.name in SCALARS
+
+    @property
+    def is_key(self) -> bool:
+        return self.name in KEY_TYPES
+
+    @property
+    def is_integer(self) -> bool:
+        return self.name in ("Int32", "Int64")
+
+    @property
+    def is_float(self) -> bool:
+        return self.name in ("Float32", "Float64")
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.is_integer or self.is_float
+
+    def feast(self) -> Any:
+        """The Feast type (``feast.types``) of a field of this type."""
+        if self.name == "Array":
+            assert_element = self.element
+            if assert_element is None:  # pragma: no cover - refused in __post_init__
+                raise ContractError("Array without element")
+            return ft.Array(_FEAST_SCALAR[assert_element.name])
+        if self.name == "Struct":
+            return ft.Struct({n: _FEAST_SCALAR[t.name] for n, t in self.fields})
+        return _FEAST_SCALAR[self.name]
+
+    def arrow(self) -> pa.DataType:
+        """The Arrow type a dataset version stores this column in."""
+        if self.name == "Array" and self.element is not None:
+            return pa.list_(self.element.arrow())
+        if self.name == "Struct":
+            return pa.struct([pa.field(n, t.arrow()) for n, t in self.fields])
+        return _ARROW_SCALAR[self.name]
+
+    def value_type(self) -> ValueType:
+        """The Feast ``ValueType`` its online values are encoded with."""
+        if self.name == "Array" and self.element is not None:
+            return _LIST_VALUE_TYPE[self.element.name]
+        return _VALUE_TYPE[self.name]
+
+    def pandas_dtype(self, nullable: bool) -> str:
+        """The pandas dtype of a column of this type in a typed frame (``object`` if none)."""
+        pair = _PANDAS.get(self.name)
+        if pair is None:
+            return "object"
+        return pair[1] if nullable else pair[0]
+
+
+def scalar(name: str) -> FieldType:
+    return FieldType(name)
+
+
+INT32, INT64 = FieldType("Int32"), FieldType("Int64")
+FLOAT32, FLOAT64 = FieldType("Float32"), FieldType("Float64")
+STRING, BYTES, BOOL = FieldType("String"), FieldType("Bytes"), FieldType("Bool")
+TIMESTAMP = FieldType("UnixTimestamp")
+
+_ARRAY = re.compile(r"^Array\((\w+)\)$")
+_STRUCT = re.compile(r"^Struct\(\{(.*)\}\)$")
+
+
+def parse_type(text: str, *, length: int | None = None) -> FieldType:
+    """``"Array(Float32)"``, ``"Struct({a: Int64, b: String})"``, ``"Int32"`` ... as a type."""
+    text = text.strip()
+    match = _ARRAY.match(text)
+    if match:
+        return FieldType("Array", element=parse_type(match.group(1)), length=length)
+    match = _STRUCT.match(text)
+    if match:
+        parts = [p.split(":", 1) for p in match.group(1).split(",") if p.strip()]
+        if any(len(p) != 2 for p in parts):
+            raise ContractError(f"cannot read struct type {text!r}")
+        return FieldType("Struct", fields=tuple((n.strip(), parse_type(t)) for n, t in parts))
+    if text not in SCALARS and text not in DOCUMENTS:
+        raise ContractError(f"unsupported type {text!r}")
+    return FieldType(text)
+
+
+def from_feast(dtype: Any) -> FieldType:
+    """The ``FieldType`` of a Feast type; ``ContractError`` for one Skewless does not store."""
+    if isinstance(dtype, ft.Array):
+        base = getattr(dtype.base_type, "name", str(dtype.base_type))
+        return FieldType("Array", element=_from_feast_name(str(base)))
+    if isinstance(dtype, ft.Struct):
+        return FieldType(
+            "Struct", fields=tuple((n, from_feast(t)) for n, t in dtype.fields.items())
+        )
+    return _from_feast_name(getattr(dtype, "name", str(dtype)))
+
+
+_FEAST_NAMES = {
+    "INT32": "Int32",
+    "INT64": "Int64",
+    "FLOAT32": "Float32",
+    "FLOAT64": "Float64",
+    "STRING": "String",
+    "BYTES": "Bytes",
+    "BOOL": "Bool",
+    "UNIX_TIMESTAMP": "UnixTimestamp",
+    "MAP": "Map",
+    "JSON": "Json",
+}
+
+
+def _from_feast_name(name: str) -> FieldType:
+    mapped = _FEAST_NAMES.get(name.upper())
+    if mapped is None:
+        raise ContractError(f"Feast type {name} is not supported by Skewless")
+    return FieldType(mapped)
+
+
+_KEY_VALUE_TYPES = {ValueType.INT32: INT32, ValueType.INT64: INT64, ValueType.STRING: STRING}
+
+
+def from_value_type(value_type: ValueType) -> FieldType:
+    """The type of an entity join key declared with a Feast ``ValueType``."""
+    try:
+        return _KEY_VALUE_TYPES[value_type]
+    except KeyError:
+        raise ContractError(
+            f"join key type {value_type.name} is not supported (Int32, Int64 or String)"
+        ) from None
+
+
+def from_pandera_dtype(dtype: str) -> FieldType | None:
+    """The scalar type a Pandera dtype names (None for ``object``: the metadata must say)."""
+    name = _PANDERA_DTYPES.get(dtype)
+    return None if name is None else FieldType(name)

@@ -1,0 +1,96 @@
+"""A repository's own ``feature_store.yaml``, as Skewless reads it.
+
+Precedence, highest first: a setting given explicitly (a ``SKEWLESS_*`` or ``REDIS_URL``
+variable, ``.env``, or a ``Settings(...)`` argument); then the repository's
+``feature_store.yaml`` (``project``, ``registry``, ``online_store``); then Skewless's
+defaults. A value naming a ``${VAR}`` that is not set is left to the default, so one yaml
+serves Feast's CLI (with the variables exported) and Skewless (without).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from services.errors import InputError
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(value: Any) -> str | None:
+    """``value`` with ``${VAR}`` expanded; None when a variable is unset or it is no text."""
+    if not isinstance(value, str):
+        return None
+    names = _VAR.findall(value)
+    if any(os.environ.get(n) in (None, "") for n in names):
+        return None
+    return _VAR.sub(lambda m: os.environ[m.group(1)], value)
+
+
+def _resolve(path: str, repo: Path) -> str:
+    return str(path if Path(path).is_absolute() else (repo / path).resolve())
+
+
+def _registry(raw: Any, repo: Path) -> str | None:
+    if isinstance(raw, dict):
+        path = _expand(raw.get("path"))
+        if path is None:
+            return None
+        return path if "://" in path else _resolve(path, repo)
+    path = _expand(raw)
+    return None if path is None else path if "://" in path else _resolve(path, repo)
+
+
+def _redis_url(connection: str) -> str:
+    """Feast's ``host:port,db=N,password=P,ssl=true`` as a ``redis://`` URL."""
+    first, *options = [part.strip() for part in connection.split(",")]
+    opts = dict(o.split("=", 1) for o in options if "=" in o)
+    scheme = "rediss" if opts.get("ssl", "").lower() == "true" else "redis"
+    auth = f":{opts['password']}@" if opts.get("password") else ""
+    return f"{scheme}://{auth}{first}/{opts.get('db', '0')}"
+
+
+def _online(raw: Any, repo: Path) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        return {}
+    kind = raw.get("type")
+    if kind == "sqlite":
+        path = _expand(raw.get("path"))
+        return {"online_store": "sqlite", **({"online_path": _resolve(path, repo)} if path else {})}
+    if kind == "redis":
+        out: dict[str, Any] = {"online_store": "redis"}
+        connection = _expand(raw.get("connection_string"))
+        if connection:
+            out["redis_url"] = _redis_url(connection)
+        return out
+    raise InputError(
+        f"{repo / 'feature_store.yaml'}: online_store type {kind!r} is not supported "
+        "(sqlite or redis)"
+    )
+
+
+def yaml_settings(repo: Path) -> dict[str, Any]:
+    """The settings a repository's ``feature_store.yaml`` gives (empty without one)."""
+    path = repo / "feature_store.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, OSError) as exc:
+        raise InputError(f"{path}: not readable YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: expected a mapping of Feast settings")
+    out: dict[str, Any] = {}
+    project = _expand(raw.get("project"))
+    if project:
+        out["project"] = project
+    if raw.get("registry") is not None:
+        registry = _registry(raw["registry"], repo)
+        if registry:
+            out["registry_url"] = registry
+    out.update(_online(raw.get("online_store"), repo))
+    return out

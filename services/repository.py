@@ -1,0 +1,116 @@
+"""A user's feature repository as the platform sees it: Feast objects, contracts, transforms.
+
+Nothing about a repository is registered in the platform. Its Python files are imported
+from ``--repo`` / ``SKEWLESS_REPO_PATH``; its contracts are the ``SourceContract``
+subclasses those files define (one per source, by ``Config.name``), and its on-demand
+transforms are the functions its own ``OnDemandFeatureView`` objects wrap, so training
+sets and serving run the repository's code, not a copy of it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from feast import OnDemandFeatureView
+
+from services.contracts.base import SourceContract
+from services.contracts.schema import column_specs, contract_name
+from services.errors import UnknownSourceError
+from services.store import Definitions, load_repo_objects
+
+Transform = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class OnDemandCode:
+    """The function of one on-demand view and how Feast calls it."""
+
+    function: Transform
+    mode: str  # "pandas" or "python"
+    singleton: bool = False
+
+
+@dataclass
+class Repository:
+    """What one repository declares (loaded once per path and file state)."""
+
+    path: Path
+    definitions: Definitions
+    contracts: dict[str, type[SourceContract]] = field(default_factory=dict)
+    on_demand: dict[str, OnDemandCode] = field(default_factory=dict)
+    demo: dict[str, Any] | None = None
+    modules: dict[str, ModuleType] = field(default_factory=dict)
+
+    def contract(self, source: str) -> type[SourceContract]:
+        """The contract of a source, or ``UnknownSourceError`` listing the known ones."""
+        try:
+            return self.contracts[source]
+        except KeyError:
+            raise UnknownSourceError(source, sorted(self.batch_sources())) from None
+        if source not in self.batch_sources():
+            raise UnknownSourceError(source, sorted(self.batch_sources()))
+
+    def batch_sources(self) -> list[str]:
+        """Sources that take batches: contracts with an event timestamp column."""
+        return [
+            name
+            for name, c in self.contracts.items()
+            if any(s.role == "event_timestamp" for s in column_specs(c))
+        ]
+
+
+def on_demand_code(odfv: OnDemandFeatureView) -> OnDemandCode:
+    """The function an on-demand view wraps (Feast keeps it on its transformation)."""
+    transformation = odfv.feature_transformation
+    function = getattr(transformation, "udf", None)
+    if function is None:  # pragma: no cover - Feast always sets one for pandas/python modes
+        raise UnknownSourceError(odfv.name, [])
+    return OnDemandCode(
+        function=function, mode=str(odfv.mode), singleton=bool(getattr(odfv, "singleton", False))
+    )
+
+
+def _collect(path: Path) -> Repository:
+    definitions, modules = load_repo_objects(path)
+    repo = Repository(path=path, definitions=definitions)
+    for module in modules:
+        for value in vars(module).values():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, SourceContract)
+                and value is not SourceContract
+                and getattr(value.Config, "name", None)
+            ):
+                repo.contracts.setdefault(contract_name(value), value)
+        repo.modules[module.__name__] = module
+        plan = getattr(module, "DEMO", None)
+        if isinstance(plan, dict) and repo.demo is None:
+            repo.demo = plan
+    for odfv in definitions.on_demand_feature_views:
+        repo.on_demand[odfv.name] = on_demand_code(odfv)
+    return repo
+
+
+_CACHE: dict[tuple[str, tuple[tuple[str, float], ...]], Repository] = {}
+_LOCK = threading.Lock()
+
+
+def _state(path: Path) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted((p.name, p.stat().st_mtime) for p in path.glob("*.py")))
+
+
+def load_repository(path: Path) -> Repository:
+    """The repository at ``path``, imported again only when one of its files changed."""
+    path = path.resolve()
+    key = (str(path), _state(path) if path.is_dir() else ())
+    with _LOCK:
+        repo = _CACHE.get(key)
+        if repo is None:
+            repo = _CACHE[key] = _collect(path)
+        return repo

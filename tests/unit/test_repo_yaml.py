@@ -1,0 +1,79 @@
+"""A repository's own feature_store.yaml is honoured; explicit settings override it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.errors import InputError
+from services.settings import Settings, with_repo_yaml
+from services.store import repo_config
+
+YAML = """
+project: recsys
+provider: local
+registry: data/registry.db
+online_store:
+  type: redis
+  connection_string: "127.0.0.1:6379,db=3,password=s3cret"
+entity_key_serialization_version: 3
+"""
+
+
+def _repo(tmp_path: Path, text: str) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "feature_store.yaml").write_text(text)
+    return repo
+
+
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith(("SKEWLESS_", "REDIS_URL")):
+            monkeypatch.delenv(key)
+
+
+def test_the_repository_yaml_gives_project_registry_and_online_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_env(monkeypatch)
+    repo = _repo(tmp_path, YAML)
+    settings = with_repo_yaml(Settings(repo_path=repo, data_dir=tmp_path / "d"))
+    assert settings.project == "recsys"
+    assert settings.online_store == "redis"
+    assert settings.redis_url == "redis://:s3cret@127.0.0.1:6379/3"
+    assert settings.registry_url == str(repo / "data" / "registry.db")
+    config = repo_config(settings)
+    assert config.registry.registry_type == "file"
+    assert config.registry.path == str(repo / "data" / "registry.db")
+
+
+def test_explicit_settings_override_the_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_env(monkeypatch)
+    repo = _repo(tmp_path, YAML)
+    monkeypatch.setenv("SKEWLESS_PROJECT", "mine")
+    monkeypatch.setenv("SKEWLESS_ONLINE_STORE", "sqlite")
+    settings = with_repo_yaml(Settings(repo_path=repo))
+    assert settings.project == "mine"
+    assert settings.online_store == "sqlite"
+
+
+def test_unset_variables_leave_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _clean_env(monkeypatch)
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    repo = _repo(tmp_path, "project: ${NOT_SET_ANYWHERE}\n")
+    assert with_repo_yaml(Settings(repo_path=repo)).project == "skewless"
+
+
+def test_an_online_store_skewless_cannot_use_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_env(monkeypatch)
+    repo = _repo(tmp_path, "project: p\nonline_store:\n  type: dynamodb\n")
+    with pytest.raises(InputError, match="online_store type 'dynamodb' is not supported"):
+        with_repo_yaml(Settings(repo_path=repo))

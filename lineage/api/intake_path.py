@@ -23,8 +23,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from lineage import service
 from lineage.api.errors import data_error_response, internal_error, lineage_error_response
 from lineage.api.middleware import audit_request, too_large
-from lineage.errors import InvalidEvent
+from lineage.errors import BodyTooLarge, InvalidEvent
 from lineage.intake import RefusedValue, Submission, Writer
+from lineage.limits import read_body
 
 PATH = "/api/v1/lineage"
 
@@ -93,8 +94,9 @@ class IntakeEndpoint:
 
     async def _handle(self, scope: Scope, receive: Receive) -> Response:
         headers = dict(scope["headers"])
-        body = await self._body(headers.get(b"content-length"), receive)
-        if body is None:
+        try:
+            body = await read_body(scope, receive, self.limit)
+        except BodyTooLarge:
             await audit_request(self.factory(), scope, 413)
             return too_large(self.limit)
         client = scope.get("client")
@@ -106,21 +108,3 @@ class IntakeEndpoint:
             client[0] if client else "unknown",
             PATH,
         )
-
-    async def _body(self, declared: bytes | None, receive: Receive) -> bytes | None:
-        """Read the whole body, or return None once it is over the cap (by header or by size)."""
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return None
-        chunks, seen = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self.limit:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)

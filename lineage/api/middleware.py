@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,16 +21,12 @@ from lineage.api.errors import error_response, internal_error, lineage_error_res
 from lineage.audit import append_audit
 from lineage.db.session import session_scope
 from lineage.errors import StoreUnavailable
+from lineage.limits import capped, declared_too_large
 
 # Liveness and the public API description: no token, no lineage data, nothing to audit.
 UNAUDITED_PATHS = frozenset(
     {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 )
-
-
-class _TooLarge(HTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413, detail=f"body exceeds {limit} bytes")
 
 
 class BodyLimitMiddleware:
@@ -45,28 +40,10 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._reject(scope, receive, send)
+        if declared_too_large(scope, self.limit):
+            await too_large(self.limit)(scope, receive, send)
             return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge(self.limit)
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._reject(scope, receive, send)
-
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await too_large(self.limit)(scope, receive, send)
+        await self.app(scope, capped(receive, self.limit), send)
 
 
 def too_large(limit: int) -> JSONResponse:

@@ -17,16 +17,17 @@ import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lineage.limits import capped, declared_too_large
 from services.serving.auth import Authenticator, Caller
 from services.serving.errors import error_response, install_error_handlers
 from services.serving.metrics import make_metrics
@@ -72,10 +73,13 @@ async def _reader(request: Request) -> Caller:
     return caller
 
 
-def _parse_read(body: bytes) -> GetOnlineFeaturesRequest:
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def _parse(model: type[Body], body: bytes) -> Body:
     """Parse and validate in one pydantic-core pass; errors look like FastAPI's own."""
     try:
-        return GetOnlineFeaturesRequest.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
@@ -92,7 +96,7 @@ _READ_BODY: dict[str, Any] = {
 async def read_online_features(request: Request) -> Response:
     """Authorize, parse, read and audit one ``/get-online-features`` request."""
     caller = await _reader(request)
-    body = _parse_read(await request.body())
+    body = _parse(GetOnlineFeaturesRequest, await request.body())
     service: FeatureService = request.app.state.service
     auth: Authenticator = request.app.state.auth
     client = _client(request)
@@ -142,8 +146,7 @@ class BoundAndMeasure:
         rid = f"{random.getrandbits(64):016x}"  # a correlation id, not a secret
         scope.setdefault("state", {})["request_id"] = rid
         rid_header = (b"x-request-id", rid.encode())
-        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+        if declared_too_large(scope, self.max_body):
             body = json.dumps(
                 {
                     "error": "too_large",
@@ -174,6 +177,7 @@ class BoundAndMeasure:
                 message["headers"] = [*message.get("headers", []), rid_header]
             await send(message)
 
+        receive = capped(receive, self.max_body)  # chunked bodies count too
         try:
             if scope["path"] == "/get-online-features" and scope["method"] == "POST":
                 await _fast_online_features(scope, receive, send_with_id)
@@ -223,14 +227,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Online features for a feature service or feature refs (Feast's request shape)."""
         return await read_online_features(request)
 
-    @app.post("/push", response_model=PushResponse, responses=_ERRORS)
-    def push(
-        request: Request,
-        body: PushRequest,
-        service: Annotated[FeatureService, Depends(_service)],
-        caller: Annotated[Caller, Depends(_writer)],
-    ) -> PushResponse:
-        """Validate rows against the source's contract and write them (all or nothing)."""
+    @app.post(
+        "/push",
+        response_model=PushResponse,
+        responses=_ERRORS,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": PushRequest.model_json_schema()}},
+            }
+        },
+    )
+    async def push(request: Request) -> PushResponse:
+        """Validate rows against the source's contract and write them (all or nothing).
+
+        The token is checked before the body is read: an unauthenticated caller gets its 401
+        without the server holding its body.
+        """
+        caller = await run_in_threadpool(_writer, request, request.headers.get("authorization"))
+        body = _parse(PushRequest, await request.body())
+        return await run_in_threadpool(_push, request, body, caller)
+
+    def _push(request: Request, body: PushRequest, caller: Caller) -> PushResponse:
+        service = _service(request)
         auth: Authenticator = request.app.state.auth
         target = f"offline/{body.push_source_name}"
         auth.require(caller, "write", [target], _client(request))

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from lineage.errors import BodyTooLarge
 from services.errors import (
     BatchRejectedError,
     EntityKeyError,
@@ -40,6 +41,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (InputError, 422, "unusable_input"),
     (RequestError, 422, "bad_request"),
     (OnlineStoreUnavailableError, 503, "online_store_unavailable"),
+    (BodyTooLarge, 413, "too_large"),
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -169,3 +169,30 @@ def test_no_tokens_outside_the_local_profile_is_401_not_open(
             for path, body in (("/get-online-features", READ), ("/push", PUSH)):
                 response = _status(client, path, body, token)
                 assert response.status_code == 401, (path, token, response.text)
+
+
+def test_chunked_bodies_are_capped_and_push_authenticates_before_reading(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """Regression (hardening #1): a chunked body is counted as it is read, on every route."""
+    settings = make_settings("sqlite", serve_token="a-static-test-token", serve_max_body_bytes=4096)
+    load_project(settings, tmp_path)
+
+    def chunks(total: int) -> Iterator[bytes]:
+        sent = 0
+        while sent < total:  # no Content-Length: httpx sends it chunked
+            yield b" " * 1024
+            sent += 1024
+
+    auth = {"Authorization": "Bearer a-static-test-token"}
+    with ServerThread(settings) as srv, httpx.Client(base_url=srv.url, timeout=10) as client:
+        for path in ("/push", "/get-online-features"):
+            big = client.post(path, content=chunks(64 * 1024), headers=auth)
+            assert big.status_code == 413, (path, big.text)
+            assert "4096" in big.json()["detail"]
+        # No token: 401 before the body is parsed (a truncated body is not a 422 first).
+        bare = client.post("/push", content=b'{"push_source_name": "merch')
+        assert bare.status_code == 401
+        # The server still answers, and a body within the cap still works.
+        ok = client.post("/get-online-features", json=READ, headers=auth)
+        assert ok.status_code == 200, ok.text

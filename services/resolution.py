@@ -193,13 +193,17 @@ def plan_view(
 
 
 def _field_spec(field: Any, tags: dict[str, str], role: str = "feature") -> ColumnSpec:
+    own: dict[str, str] = dict(field.tags or {})
+    prefix = f"field.{field.name}."
     return ColumnSpec(
         name=field.name,
         type=from_feast(field.dtype),
         nullable=True,
-        description=tags.get(f"field.{field.name}.description", field.description or ""),
-        owner=tags.get(f"field.{field.name}.owner", ""),
+        description=tags.get(f"{prefix}description", field.description or ""),
+        owner=tags.get(f"{prefix}owner") or own.get("owner") or "",
         role=role,  # type: ignore[arg-type]
+        pii=(tags.get(f"{prefix}pii") or own.get("pii") or "").lower() == "true",
+        classification=tags.get(f"{prefix}classification", own.get("classification")),
     )
 
 

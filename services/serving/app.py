@@ -101,8 +101,9 @@ async def read_online_features(request: Request) -> Response:
     auth: Authenticator = request.app.state.auth
     client = _client(request)
 
-    def check_views(views: list[str]) -> None:
+    def check_views(views: list[str], pii: list[tuple[str, str]]) -> None:
         auth.require(caller, "read", [f"feature_view/{view}" for view in views], client)
+        auth.require_fields(caller, pii, client)
 
     payload, views = await service.serve_online_features(
         body, request.state.request_id, check_views=check_views

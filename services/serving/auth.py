@@ -2,10 +2,18 @@
 
 Tokens are the lineage plane's (``lineage.access``: hashed, with roles and
 namespace grants), optionally plus one static token from ``SKEWLESS_SERVE_TOKEN``.
-Reads need the ``consumer`` or ``producer`` role (or admin) and a grant on the namespace of
-every feature view read; pushes need the ``producer`` role and a grant on the source's
-namespace. Every Skewless object lives in the lineage namespace ``lineage.identity.NAMESPACE``,
-the one its lineage events use (:func:`namespace_of`).
+Reads need the ``consumer`` or ``producer`` role (or admin) and a grant on every feature view
+read; pushes need the ``producer`` role and a grant on the source. Every Skewless object lives
+in the lineage namespace ``lineage.identity.NAMESPACE``, the one its lineage events use
+(:func:`namespace_of`). A grant is a token's ``--namespace`` value:
+
+    skewless                              every view and source of the namespace
+    skewless/feature_view/<view>          one feature view (reads)
+    skewless/offline/<source>             one source (pushes)
+    pii:<classification>  (or ``pii:*``)  fields tagged PII with that classification
+
+A PII field is served only to a caller holding its classification's grant (admins excepted),
+whatever its view grants; each PII field read, allowed or refused, is an audit entry.
 
 It fails closed. No token configured at all (no static token, no live lineage token) means
 open access only in the ``local`` profile (``SKEWLESS_PROFILE``, the unsafe-defaults rule);
@@ -57,9 +65,21 @@ class Caller:
     def name(self) -> str:
         return self.principal.name
 
-    def may(self, need: Need, namespace: str) -> bool:
-        """Whether the caller's role allows ``need`` here and a grant covers ``namespace``."""
-        return self.principal.role in _ALLOWED[need] and authorize(self.principal, need, namespace)
+    def may(self, need: Need, obj: str) -> bool:
+        """Whether the caller's role allows ``need`` and a grant covers ``obj`` or its namespace."""
+        principal = self.principal
+        if principal.role not in _ALLOWED[need]:
+            return False
+        if authorize(principal, need, namespace_of(obj)):
+            return True
+        return principal.role != "auditor" and object_grant(obj) in principal.namespaces
+
+    def may_classification(self, classification: str) -> bool:
+        """Whether the caller may read fields tagged PII with ``classification``."""
+        grants = self.principal.namespaces
+        return self.principal.role == "admin" or bool(
+            {PII_ALL, f"{PII_PREFIX}{classification}"} & grants
+        )
 
 
 def _admin(name: str) -> Caller:
@@ -68,6 +88,15 @@ def _admin(name: str) -> Caller:
 
 ANONYMOUS = _admin("anonymous")  # only when no token is configured, in the local profile
 STATIC = _admin("static")
+
+
+PII_PREFIX = "pii:"
+PII_ALL = "pii:*"
+
+
+def object_grant(obj: str) -> str:
+    """The grant naming one object alone, e.g. ``skewless/feature_view/<view>``."""
+    return f"{NAMESPACE}/{obj}"
 
 
 def namespace_of(obj: str) -> str:
@@ -153,10 +182,34 @@ class Authenticator:
 
         """
         for obj in objects:
-            namespace = namespace_of(obj)
-            if not caller.may(need, namespace):
+            if not caller.may(need, obj):
                 self.audit(caller.name, need, obj, False, source)
-                raise AuthError(403, f"{caller.name} may not {need} {obj} in {namespace!r}")
+                raise AuthError(
+                    403,
+                    f"{caller.name} may not {need} {obj} (needs a grant on {namespace_of(obj)!r} "
+                    f"or {object_grant(obj)!r})",
+                )
+
+    def require_fields(
+        self, caller: Caller, fields: Iterable[tuple[str, str]], source: str | None
+    ) -> None:
+        """Raise AuthError(403) unless ``caller`` may read every PII field; audit each one.
+
+        Args:
+            caller: The authenticated caller.
+            fields: ``(view:feature, classification)`` of each PII field the answer holds.
+            source: The client address.
+
+        """
+        for ref, classification in fields:
+            allowed = caller.may_classification(classification)
+            self.audit(caller.name, "read", f"field/{ref}", allowed, source)
+            if not allowed:
+                raise AuthError(
+                    403,
+                    f"{caller.name} may not read PII field {ref} (classification "
+                    f"{classification!r}; needs a grant {PII_PREFIX}{classification})",
+                )
 
     def _decide(
         self, header: str | None, need: Need, source: str | None, lookup: bool

@@ -98,18 +98,19 @@ class FeatureService:
         request: GetOnlineFeaturesRequest,
         request_id: str,
         *,
-        check_views: Callable[[list[str]], None],
+        check_views: Callable[[list[str], list[tuple[str, str]]], None],
     ) -> tuple[bytes, list[str]]:
         """The JSON body of the answer, read on the event loop, and the views it read.
 
-        ``check_views`` gets the views the request would read, once it is planned and before
-        anything is read; it raises to refuse them (e.g. a view outside the caller's grants).
+        ``check_views`` gets the views the request would read (those on-demand views read
+        included) and its PII fields (``view:feature``, classification), once it is planned and
+        before anything is read; it raises to refuse them (e.g. outside the caller's grants).
         Serialized straight from plain lists (the shape of ``GetOnlineFeaturesResponse``):
         building and validating a model per feature cost more than the lookup itself.
         """
         plan, entities, request_data = self._inputs(request)
-        views = [v.view for v in plan.views] + [o.view for o in plan.on_demand]
-        check_views(views)
+        views = list(dict.fromkeys([v.view for v in plan.fetch] + [o.view for o in plan.on_demand]))
+        check_views(views, pii_fields(plan))
         result = await online_features_async(self.reader, plan, entities, request_data)
         self._observe(plan, result, request_id)
         return pydantic_core.to_json(self._body(plan, request, result)), views
@@ -185,6 +186,23 @@ class FeatureService:
         """:meth:`close`, plus the event loop's Redis connections (the server's shutdown)."""
         self.log.close()
         await self.reader.aclose()
+
+
+def pii_fields(plan: ServicePlan) -> list[tuple[str, str]]:
+    """``(view:feature, classification)`` of every PII field the plan reads or returns."""
+    out = [
+        (f"{read.view}:{f.name}", f.classification or "unclassified")
+        for read in plan.fetch
+        for f in read.features
+        if f.pii
+    ]
+    out += [
+        (f"{o.view}:{f.name}", f.classification or "unclassified")
+        for o in plan.on_demand
+        for f in o.features
+        if f.pii
+    ]
+    return list(dict.fromkeys(out))
 
 
 def read_reasons(result: Any) -> list[dict[str, Any]]:

@@ -12,6 +12,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from lineage.audit import list_audit
+from lineage.db.session import make_engine, make_sessionmaker, session_scope
 from services.cli import app
 from services.settings import Settings
 from tests.integration.serving.conftest import ServerThread, load_project
@@ -196,3 +198,65 @@ def test_chunked_bodies_are_capped_and_push_authenticates_before_reading(
         # The server still answers, and a body within the cap still works.
         ok = client.post("/get-online-features", json=READ, headers=auth)
         assert ok.status_code == 200, ok.text
+
+
+def test_grants_are_per_feature_view_and_pii_needs_its_classification(
+    make_settings: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (hardening #10): grants deny views, and PII fields need their classification."""
+    settings = make_settings("sqlite")
+    monkeypatch.setenv("LINEAGE_DATABASE_URL", settings.effective_lineage_database_url)
+    load_project(settings, tmp_path)
+    assert runner.invoke(app, ["lineage", "migrate"]).exit_code == 0
+    whole = _token("consumer")  # the whole namespace
+    one_view = _token("consumer", "skewless/feature_view/merchant_risk")
+    pii = _token("consumer", "pii:confidential")  # a classification grant alone reads no view
+    profile = {"features": ["customer_profile:country"], "entities": {"customer_id": [1]}}
+    postcode = {"features": ["customer_profile:postcode_hash"], "entities": {"customer_id": [1]}}
+    service = {"feature_service": "fraud_detection_v1", "entities": {"customer_id": [1]}}
+    service["entities"]["transaction_amount"] = [10.0]
+    with ServerThread(settings) as srv, httpx.Client(base_url=srv.url, timeout=10) as client:
+
+        def status(body: object, *tokens: str) -> int:
+            return client.post(
+                "/get-online-features", json=body, headers={"Authorization": f"Bearer {tokens[0]}"}
+            ).status_code
+
+        assert status(READ, one_view) == 200
+        assert status(profile, one_view) == 403  # a view outside the token's grants
+        assert status(profile, whole) == 200
+        assert status(service, whole) == 200  # the service selects no PII field
+        denied = client.post(
+            "/get-online-features", json=postcode, headers={"Authorization": f"Bearer {whole}"}
+        )
+        assert denied.status_code == 403
+        assert "pii:confidential" in denied.json()["detail"]
+        assert status(postcode, pii) == 403  # no grant on the view
+    both = _token_with("p-analyst", "consumer", ["skewless", "pii:confidential"])
+    with ServerThread(settings) as srv, httpx.Client(base_url=srv.url, timeout=10) as client:
+        allowed = client.post(
+            "/get-online-features", json=postcode, headers={"Authorization": f"Bearer {both}"}
+        )
+        assert allowed.status_code == 200, allowed.text
+    # Each PII field read, refused or allowed, is an entry of the hash-chained audit log.
+    engine = make_engine(settings.effective_lineage_database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            entries = list_audit(session, obj="field/customer_profile:postcode_hash")
+    finally:
+        engine.dispose()
+    # (the classification-only token was refused at the view, before any field was read)
+    assert {(e.principal, e.allowed) for e in entries} == {
+        ("p-consumer", False),
+        ("p-analyst", True),
+    }
+    assert runner.invoke(app, ["lineage", "audit", "verify"]).exit_code == 0
+
+
+def _token_with(principal: str, role: str, grants: list[str]) -> str:
+    args = ["lineage", "token", "create", "--principal", principal, "--role", role, "--json"]
+    for grant in grants:
+        args += ["--namespace", grant]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    return str(json.loads(r.output)["token"])

@@ -297,20 +297,22 @@ class ReadAuditor:
     """Batched audit of feature reads for another process (the feature server).
 
     ``record`` only appends to an in-memory buffer (no I/O on the request path); ``flush``
-    appends every buffered entry to the hash-chained audit log in one transaction, so
-    ``skewless lineage audit verify`` covers them. A database without the lineage tables is
+    appends every buffered entry to the hash-chained audit log in one transaction, chained with
+    ``key`` (``LINEAGE_AUDIT_KEY``; None: plain SHA-256), so ``skewless lineage audit verify``
+    covers them. A database without the lineage tables is
     migrated on the first flush. When a flush fails, the entries stay buffered (in order) for
     the next one and the failure is logged: nothing is dropped.
 
     Thread-safe: requests may ``record`` while another thread flushes.
     """
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, key: bytes | None) -> None:
         import threading
 
         from lineage.db.session import make_engine, make_sessionmaker
 
         self._database_url = database_url
+        self._key = key
         self._engine = make_engine(database_url)
         self._maker = make_sessionmaker(self._engine)
         self._lock = threading.Lock()
@@ -373,7 +375,7 @@ class ReadAuditor:
             try:
                 self._ensure_schema()
                 with session_scope(self._maker) as session:
-                    append_audit_batch(session, batch)
+                    append_audit_batch(session, batch, key=self._key)
             except _FLUSH_ERRORS as exc:
                 _log.error("read audit flush failed, %d entries kept: %s", len(batch), exc)
                 with self._lock:

@@ -3,7 +3,9 @@
 Reads ``LINEAGE_DATABASE_URL`` (default: SQLite under ``./data``). Commands that print data
 accept ``--json`` for machine-readable output. Every command that reads lineage data or manages
 tokens appends an audit entry first (principal ``local:<os user>``, source ``cli``), through the
-same hash-chained log the service writes.
+same hash-chained log the service writes, keyed by ``LINEAGE_AUDIT_KEY``. ``audit verify`` and
+``audit anchor`` exit 0 when the chain holds, 1 when it is broken, 2 on bad input, 3 when the
+database (or the anchor URL) is unavailable, with one line on stderr.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+import httpx
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineage import access, service
-from lineage.audit import append_audit, verify_chain
+from lineage.audit import Checkpoint, append_audit, make_checkpoint, verify_chain
 from lineage.db.migrate import upgrade_head
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
 from lineage.errors import LineageError
@@ -39,7 +43,16 @@ console = Console()
 
 
 def _settings() -> LineageSettings:
-    return LineageSettings()
+    try:
+        return LineageSettings()
+    except ValidationError as exc:
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        _fail(2, f"invalid LINEAGE_* settings: {reasons}")
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
 
 
 def cli_principal() -> str:
@@ -62,11 +75,12 @@ def _session(audit: tuple[str, str] | None = None) -> Iterator[Session]:
     transaction before the command reads anything, so a command that fails is still recorded,
     and a command whose entry cannot be written does not run (exit 1).
     """
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url)
     try:
         maker = make_sessionmaker(engine)
         if audit is not None:
-            _audit(maker, *audit)
+            _audit(maker, *audit, key=settings.audit_key_bytes)
         with session_scope(maker) as session:
             yield session
     except LineageError as exc:
@@ -76,7 +90,7 @@ def _session(audit: tuple[str, str] | None = None) -> Iterator[Session]:
         engine.dispose()
 
 
-def _audit(maker: sessionmaker[Session], command: str, obj: str) -> None:
+def _audit(maker: sessionmaker[Session], command: str, obj: str, *, key: bytes | None) -> None:
     try:
         with session_scope(maker) as session:
             append_audit(
@@ -86,6 +100,7 @@ def _audit(maker: sessionmaker[Session], command: str, obj: str) -> None:
                 obj=obj,
                 allowed=True,
                 source_address="cli",
+                key=key,
             )
     except access.DB_ERRORS as exc:
         console.print(f"[red]error:[/red] could not write the audit log, nothing was read: {exc}")
@@ -197,14 +212,92 @@ def flush(spool: Path = typer.Option(Path("./data/lineage-spool.jsonl"), "--spoo
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Verify the audit hash chain; exit 1 naming the first broken entry."""
-    with _session() as session:
-        broken = verify_chain(session)
+def audit_verify(
+    anchors: Path | None = typer.Option(
+        None, "--anchors", help="Checkpoints written by `audit anchor`: check each of them too."
+    ),
+) -> None:
+    """Verify the audit hash chain from its first entry; exit 1 naming the first broken entry."""
+    key = _settings().audit_key_bytes
+    checkpoints = _read_checkpoints(anchors, key) if anchors is not None else []
+    try:
+        with _session() as session:
+            broken = verify_chain(session, key=key, checkpoints=checkpoints)
+    except access.DB_ERRORS as exc:
+        _fail(3, f"could not read the audit log: {_first_line(exc)}")
     if broken is not None:
-        typer.echo(f"audit chain broken at entry {broken}", err=True)
-        raise typer.Exit(1)
-    typer.echo("audit chain intact")
+        _fail(1, str(broken))
+    held = f", {len(checkpoints)} checkpoint(s) hold" if anchors is not None else ""
+    typer.echo(f"audit chain intact{held}")
+
+
+@audit_app.command("anchor")
+def audit_anchor(
+    to: str = typer.Option(
+        ..., "--to", help="A file to append the checkpoint to, or an http(s) URL to POST it to."
+    ),
+) -> None:
+    """Verify the chain, then write a signed checkpoint of its head (one JSON line) to --to.
+
+    Keep checkpoints where whoever can write the database cannot: `audit verify --anchors`
+    then detects a truncated tail or a rewritten entry at or below any checkpoint.
+    """
+    key = _settings().audit_key_bytes
+    try:
+        with _session() as session:
+            broken = verify_chain(session, key=key)
+            checkpoint = None if broken is not None else make_checkpoint(session, key=key)
+    except access.DB_ERRORS as exc:
+        _fail(3, f"could not read the audit log: {_first_line(exc)}")
+    if broken is not None or checkpoint is None:
+        _fail(1, f"{broken}; nothing anchored")
+    _write_checkpoint(to, checkpoint)
+    typer.echo(f"anchored entry {checkpoint.last_id} ({checkpoint.last_hash[:16]}...) to {to}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _write_checkpoint(target: str, checkpoint: Checkpoint) -> None:
+    line = checkpoint.to_json()
+    if target.startswith(("http://", "https://")):
+        headers = {"Content-Type": "application/json"}
+        try:
+            response = httpx.post(target, content=line, headers=headers, timeout=10.0)
+        except httpx.HTTPError as exc:
+            _fail(3, f"could not POST the checkpoint to {target}: {_first_line(exc)}")
+        if not response.is_success:
+            _fail(3, f"{target} answered {response.status_code}; checkpoint not stored")
+        return
+    try:
+        with Path(target).open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        _fail(2, f"could not append the checkpoint to {target}: {exc.strerror or exc}")
+
+
+def _read_checkpoints(path: Path, key: bytes | None) -> list[Checkpoint]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(2, f"could not read checkpoints from {path}: {exc}")
+    checkpoints = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            checkpoint = Checkpoint.from_json(line)
+        except ValueError as exc:
+            _fail(2, f"{path}:{number}: not a checkpoint ({exc})")
+        if not checkpoint.holds(key=key):
+            _fail(
+                1, f"{path}:{number}: checkpoint signature does not verify (edited, or another key)"
+            )
+        checkpoints.append(checkpoint)
+    return checkpoints
 
 
 @app.command()

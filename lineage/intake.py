@@ -85,18 +85,22 @@ class BatchWriter:
 
     If the batch fails it goes again once when its connection was lost, else its requests go
     one by one, so that one bad request (a value the database refuses) fails alone; a failed
-    request's audit entry is written in a transaction of its own.
+    request's audit entry is written in a transaction of its own. Audit entries are chained
+    with ``key`` (``LINEAGE_AUDIT_KEY``; None: plain SHA-256).
     """
 
-    def __init__(self, factory: sessionmaker[Session], deliver: Deliver) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], deliver: Deliver, *, key: bytes | None
+    ) -> None:
         self._factory = factory
         self._deliver = deliver
+        self._key = key
 
     def process(self, batch: list[tuple[Submission, Any]], retry: bool = True) -> None:
         """Commit ``batch`` (requests and their answer keys), then deliver every answer."""
         try:
             with session_scope(self._factory) as session:
-                outcomes = handle(session, [s for s, _ in batch])
+                outcomes = handle(session, [s for s, _ in batch], key=self._key)
         except Exception as exc:
             if retry and isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 # The connection died (a database restart or a killed backend); the pool has
@@ -117,7 +121,8 @@ class BatchWriter:
             with session_scope(self._factory) as session:
                 principal = access.authenticate(session, submission.token)
                 name = principal.name if principal else "anonymous"
-                append_audit_batch(session, [_entry(submission, name, allowed=True)])
+                entry = _entry(submission, name, allowed=True)
+                append_audit_batch(session, [entry], key=self._key)
         except Exception:
             log.exception("could not append to the audit log for a failed intake request")
         if isinstance(exc, DataError):
@@ -129,7 +134,7 @@ class BatchWriter:
 
 
 class IntakeQueue:
-    """A writer thread that commits queued intake requests in batches."""
+    """A writer thread that commits queued intake requests in batches (``BatchWriter``)."""
 
     def __init__(
         self,
@@ -137,8 +142,10 @@ class IntakeQueue:
         max_batch: int = 500,
         linger: float = 0.002,
         deliver: Deliver | None = None,
+        *,
+        key: bytes | None,
     ) -> None:
-        self._writer = BatchWriter(factory, deliver or settle)
+        self._writer = BatchWriter(factory, deliver or settle, key=key)
         self._max_batch = max_batch
         self._linger = linger
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -225,11 +232,11 @@ def _entry(submission: Submission, principal: str, *, allowed: bool) -> PendingE
     )
 
 
-def handle(session: Session, submissions: list[Submission]) -> list[Outcome]:
+def handle(session: Session, submissions: list[Submission], *, key: bytes | None) -> list[Outcome]:
     """Authenticate, authorize, store and audit a batch of intake requests (the caller commits).
 
     Checks run in the order of a single request: no valid token is 401, an invalid event 422,
-    a namespace outside the caller's grants 403.
+    a namespace outside the caller's grants 403. Audit entries are chained with ``key``.
     """
     candidates = [s.incoming for s in submissions if s.incoming is not None]
     by_hash = access.token_hashes({s.token for s in submissions})
@@ -255,7 +262,7 @@ def handle(session: Session, submissions: list[Submission]) -> list[Outcome]:
         allowed = not isinstance(outcome.error, Unauthenticated | Forbidden)
         entries.append(_entry(submission, outcome.principal, allowed=allowed))
         outcomes.append(outcome)
-    results = batch.store(accepted, entries)
+    results = batch.store(accepted, entries, key=key)
     for slot, result in zip(slots, results, strict=True):
         outcomes[slot] = Outcome(outcomes[slot].principal, result=result)
     return outcomes

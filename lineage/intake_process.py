@@ -32,7 +32,15 @@ Message = list[tuple[int, Submission]] | None  # requests with their answer keys
 class IntakeProcess:
     """``submit``/``aclose`` like ``IntakeQueue``, with the writer in a child process."""
 
-    def __init__(self, database_url: str, max_batch: int = 500, linger: float = 0.0) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        max_batch: int = 500,
+        linger: float = 0.0,
+        *,
+        key: bytes | None,
+    ) -> None:
+        """Start the writer; it chains audit entries with ``key`` (None: plain SHA-256)."""
         # No linger by default: with no GIL to share, a batch committing while the next one
         # gathers beats waiting to make one batch larger (measured under wrk -c32).
         context = multiprocessing.get_context("spawn")
@@ -40,7 +48,7 @@ class IntakeProcess:
         answers_out, answers_in = context.Pipe(duplex=False)
         self._process = context.Process(
             target=_child,
-            args=(requests_out, answers_in, database_url, max_batch, linger),
+            args=(requests_out, answers_in, database_url, max_batch, linger, key),
             name="lineage-intake-writer",
             daemon=True,
         )
@@ -107,7 +115,12 @@ class IntakeProcess:
 
 
 def _child(
-    requests: Connection, answers: Connection, database_url: str, max_batch: int, linger: float
+    requests: Connection,
+    answers: Connection,
+    database_url: str,
+    max_batch: int,
+    linger: float,
+    key: bytes | None,
 ) -> None:
     """The writer process: commit what is waiting as one batch, answer it in one message.
 
@@ -126,7 +139,7 @@ def _child(
     def deliver(items: list[tuple[Any, Answer]]) -> None:
         answers.send(items)
 
-    writer = BatchWriter(make_sessionmaker(engine), deliver)
+    writer = BatchWriter(make_sessionmaker(engine), deliver, key=key)
     try:
         with engine.connect():  # the pool keeps this connection for the first batch
             pass

@@ -108,7 +108,11 @@ def ingest_event(
 
 
 def ingest_events(
-    session: Session, items: Sequence[Incoming], audit: Sequence[PendingEntry] = ()
+    session: Session,
+    items: Sequence[Incoming],
+    audit: Sequence[PendingEntry] = (),
+    *,
+    key: bytes | None = None,
 ) -> list[IngestResult]:
     """Store a batch of validated events and derive their graph, in arrival order.
 
@@ -116,6 +120,8 @@ def ingest_events(
         session: An open session; the caller commits.
         items: Validated events (``Incoming.of``).
         audit: Audit entries of the requests that carried them (HTTP intake).
+        key: The audit chain's key (``LINEAGE_AUDIT_KEY``) that chains ``audit``; None for
+            plain SHA-256 (the local profile without a key), or when there is no ``audit``.
 
     Returns:
         One result per item, in order.
@@ -123,7 +129,7 @@ def ingest_events(
     """
     if not items and not audit:
         return []
-    return IntakeBatch.open(session, items, audit=bool(audit)).store(items, audit)
+    return IntakeBatch.open(session, items, audit=bool(audit)).store(items, audit, key=key)
 
 
 class IntakeBatch:
@@ -165,9 +171,16 @@ class IntakeBatch:
         return self._reads.callers
 
     def store(
-        self, items: Sequence[Incoming], audit: Sequence[PendingEntry] = ()
+        self,
+        items: Sequence[Incoming],
+        audit: Sequence[PendingEntry] = (),
+        *,
+        key: bytes | None,
     ) -> list[IngestResult]:
-        """Store ``items`` (candidates given to ``open``) and ``audit``; one result per item."""
+        """Store ``items`` (candidates given to ``open``) and ``audit``; one result per item.
+
+        ``audit`` is chained with ``key`` (``LINEAGE_AUDIT_KEY``; None: plain SHA-256).
+        """
         seen = self._reads.hashes
         now = datetime.now(UTC)
         results, fresh = [], []
@@ -196,7 +209,7 @@ class IntakeBatch:
         updates: list[tuple[type[Base], Rows]] = []
         if audit:
             assert self._reads.audit_head is not None, "open(audit=True) locks the chain head"
-            entries, stored = chain_entries(audit, self._reads.audit_head)
+            entries, stored = chain_entries(audit, self._reads.audit_head, key=key)
             inserts.append((AuditLog, entries))
             updates.append((AuditHead, head_rows(stored)))
         parsed = [item.parsed for item in fresh]

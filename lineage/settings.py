@@ -1,7 +1,8 @@
 """Process settings for the lineage plane: one pydantic-settings class, prefix ``LINEAGE_``.
 
 Owns every tunable of the lineage service and CLI. Unsafe values (an empty bootstrap admin token,
-an embedded SQLite database) are refused in the ``production`` profile.
+a missing or short audit-chain key, an embedded SQLite database) are refused in the
+``production`` profile.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
+MIN_SECRET_CHARS = 32
 
 
 class LineageSettings(BaseSettings):
@@ -33,18 +35,34 @@ class LineageSettings(BaseSettings):
     profile: Literal["local", "production"] = "local"
     bootstrap_admin_token: str = ""
     spool_path: str = "./data/lineage-spool.jsonl"
+    # The audit chain's HMAC key, kept outside the database: whoever can write the database
+    # cannot re-hash the chain after an edit without it. Empty: plain SHA-256 (local only).
+    audit_key: SecretStr = SecretStr("")
+
+    @property
+    def audit_key_bytes(self) -> bytes | None:
+        """The audit chain's key as the chain functions take it (None: plain SHA-256)."""
+        return audit_key_bytes(self.audit_key.get_secret_value())
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> LineageSettings:
         if self.profile != "production":
             return self
-        if len(self.bootstrap_admin_token) < 32:
+        if len(self.bootstrap_admin_token) < MIN_SECRET_CHARS:
             msg = "production profile needs LINEAGE_BOOTSTRAP_ADMIN_TOKEN of at least 32 characters"
+            raise ValueError(msg)
+        if len(self.audit_key.get_secret_value()) < MIN_SECRET_CHARS:
+            msg = "production profile needs LINEAGE_AUDIT_KEY of at least 32 characters"
             raise ValueError(msg)
         if self.database_url.startswith("sqlite"):
             msg = "production profile needs a PostgreSQL LINEAGE_DATABASE_URL, not SQLite"
             raise ValueError(msg)
         return self
+
+
+def audit_key_bytes(key: str) -> bytes | None:
+    """``LINEAGE_AUDIT_KEY``'s text as the audit chain's key: its UTF-8 bytes, None when empty."""
+    return key.encode("utf-8") if key else None
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_PROFILE = "local"
@@ -66,7 +66,16 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LINEAGE_TOKEN", "SKEWLESS_LINEAGE_TOKEN"),
         description="Bearer token the data plane uses to send lineage events.",
     )
+    lineage_audit_key: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("LINEAGE_AUDIT_KEY", "SKEWLESS_LINEAGE_AUDIT_KEY"),
+        description="HMAC key of the lineage audit chain (the feature server's read audit); "
+        "empty means plain SHA-256, local profile only.",
+    )
     serve_max_entities: int = Field(default=1000, description="Entity rows per request cap.")
+    registry_ttl_s: float = Field(
+        default=10.0, ge=0, description="How old a server's registry snapshot may get."
+    )
     serve_max_body_bytes: int = Field(default=1_048_576, description="Request body cap.")
     serve_log_sample_rate: float = Field(
         default=0.1, ge=0.0, le=1.0, description="Share of served rows logged for audits."
@@ -85,6 +94,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SKEWLESS_PROFILE=production needs SKEWLESS_SERVE_TOKEN or a lineage "
                 "database holding tokens; refusing the local defaults"
+            )
+        if (
+            self.profile != LOCAL_PROFILE
+            and self.lineage_database_url
+            and len(self.lineage_audit_key.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "SKEWLESS_PROFILE=production with LINEAGE_DATABASE_URL needs LINEAGE_AUDIT_KEY "
+                "of at least 32 characters (the key of the lineage audit chain)"
             )
         return self
 

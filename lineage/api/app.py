@@ -42,9 +42,13 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.intake = (
-            IntakeProcess(settings.database_url, linger=settings.intake_linger_ms / 1000)
+            IntakeProcess(
+                settings.database_url,
+                linger=settings.intake_linger_ms / 1000,
+                key=settings.audit_key_bytes,
+            )
             if settings.intake_writer == "process"
-            else IntakeQueue(app.state.sessionmaker)
+            else IntakeQueue(app.state.sessionmaker, key=settings.audit_key_bytes)
         )
         if settings.bootstrap_admin_token:
             with session_scope(app.state.sessionmaker) as session:

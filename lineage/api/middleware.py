@@ -2,7 +2,8 @@
 
 The audit middleware writes one hash-chained entry per request (except ``UNAUDITED_PATHS``) in
 its own transaction before the response is sent, answers 503 instead when that write fails, and
-turns unknown exceptions into a generic 500.
+turns unknown exceptions into a generic 500. Entries are chained with the key of the app's
+settings (``LINEAGE_AUDIT_KEY``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from lineage.audit import append_audit
 from lineage.db.session import session_scope
 from lineage.errors import StoreUnavailable
 from lineage.limits import capped, declared_too_large
+from lineage.settings import LineageSettings
 
 # Liveness and the public API description: no token, no lineage data, nothing to audit.
 UNAUDITED_PATHS = frozenset(
@@ -110,6 +112,12 @@ class AuditMiddleware:
             await internal_error(exc)(scope, receive, audited_send)
 
 
+def audit_key(scope: Scope) -> bytes | None:
+    """The audit chain's key of the app serving ``scope`` (its ``LineageSettings``)."""
+    settings: LineageSettings = scope["app"].state.settings
+    return settings.audit_key_bytes
+
+
 def audit_unavailable() -> JSONResponse:
     """The 503 answer to a request whose audit entry could not be written."""
     return lineage_error_response(StoreUnavailable(what="audit log"))
@@ -123,10 +131,11 @@ async def audit_request(factory: sessionmaker[Session], scope: Scope, status: in
 
     """
     fields = _audit_fields(scope, status)
+    key = audit_key(scope)
 
     def write() -> None:
         with session_scope(factory) as session:
-            append_audit(session, **fields)
+            append_audit(session, **fields, key=key)
 
     try:
         await run_in_threadpool(write)

@@ -139,11 +139,19 @@ def next_audit_id(session: Session) -> int:
     return int(session.scalar(select(func.coalesce(func.max(AuditLog.id), 0))) or 0) + 1
 
 
-def iter_audit(session: Session, batch: int = 1000) -> Iterator[AuditLog]:
-    """Yield every audit entry in id order, ``batch`` rows per query."""
-    last = 0
+def iter_audit(
+    session: Session, *, after: int | None = None, batch: int = 1000
+) -> Iterator[AuditLog]:
+    """Yield every audit entry in id order, ``batch`` rows per query.
+
+    From the lowest id there is (zero and negative ids included: the audit API returns them
+    too), or from the first id above ``after``.
+    """
+    last = after
     while True:
-        stmt = select(AuditLog).where(AuditLog.id > last).order_by(AuditLog.id).limit(batch)
+        stmt = select(AuditLog).order_by(AuditLog.id).limit(batch)
+        if last is not None:
+            stmt = stmt.where(AuditLog.id > last)
         rows = list(session.scalars(stmt))
         if not rows:
             return

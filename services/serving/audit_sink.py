@@ -7,8 +7,9 @@ them here as JSON lines on the child's stdin (one write every ``FORWARD_S``); th
 records them in a :class:`lineage.access.ReadAuditor`, flushes it every ``FLUSH_S``, and
 flushes once more and exits when its stdin closes.
 
-The child is ``python -m services.serving.audit_sink`` (the database URL in its environment,
-not its command line, so no password shows in ``ps``): it imports the lineage package only,
+The child is ``python -m services.serving.audit_sink`` (the database URL and the audit chain's
+key, ``LINEAGE_AUDIT_KEY``, in its environment, not its command line, so no secret shows in
+``ps``): it imports the lineage package only,
 not the server's modules. Each entry carries the time of the read, stamped by the server. A
 sink that died is restarted and sent the failed batch again; what a crashed sink had received
 but not flushed is lost (a clean stop writes everything).
@@ -32,21 +33,30 @@ FLUSH_S = 2.0
 Entry = tuple[str, str, str, bool, str | None, str]
 
 _URL_VARIABLE = "SKEWLESS_AUDIT_DATABASE_URL"
+_KEY_VARIABLE = "LINEAGE_AUDIT_KEY"
 _log = logging.getLogger("skewless.serving.audit")
 
 
 class AuditSink:
-    """The server's handle on the writer process."""
+    """The server's handle on the writer process.
 
-    def __init__(self, database_url: str) -> None:
+    ``key`` is the audit chain's key (``Settings.lineage_audit_key``); None leaves the child the
+    ``LINEAGE_AUDIT_KEY`` of this process's environment.
+    """
+
+    def __init__(self, database_url: str, key: str | None = None) -> None:
         self._database_url = database_url
+        self._key = key
         self._start()
 
     def _start(self) -> None:
+        env = {**os.environ, _URL_VARIABLE: self._database_url}
+        if self._key is not None:
+            env[_KEY_VARIABLE] = self._key
         self._process = subprocess.Popen(
             [sys.executable, "-m", "services.serving.audit_sink"],
             stdin=subprocess.PIPE,
-            env={**os.environ, _URL_VARIABLE: self._database_url},
+            env=env,
         )
         assert self._process.stdin is not None
         self._stdin: IO[bytes] = self._process.stdin
@@ -75,11 +85,11 @@ class AuditSink:
             self._process.wait(10)
 
 
-def _serve(database_url: str) -> None:
+def _serve(database_url: str, key: bytes | None) -> None:
     """The child: record each line's entries, flush every ``FLUSH_S`` and at end of input."""
     from lineage.access import ReadAuditor
 
-    auditor = ReadAuditor(database_url)
+    auditor = ReadAuditor(database_url, key=key)
     auditor.prepare()
     done = threading.Event()
 
@@ -102,4 +112,5 @@ def _serve(database_url: str) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
-    _serve(os.environ[_URL_VARIABLE])
+    _key = os.environ.get(_KEY_VARIABLE, "")  # the chain's key: UTF-8 bytes, none when empty
+    _serve(os.environ[_URL_VARIABLE], _key.encode("utf-8") if _key else None)

@@ -126,7 +126,10 @@ class Authenticator:
         self._has_tokens = self._tokens_exist()
         if self._has_tokens is False and self._open_if_no_tokens:
             _log.warning("no tokens configured: open access (local profile only)")
-        self._sink = AuditSink(settings.effective_lineage_database_url)
+        self._sink = AuditSink(
+            settings.effective_lineage_database_url,
+            key=settings.lineage_audit_key.get_secret_value() or None,
+        )
         self._stop = threading.Event()
         self._forwarder = threading.Thread(target=self._forward_loop, name="audit", daemon=True)
         self._forwarder.start()

@@ -246,7 +246,7 @@ class TestUsage:
 class TestReadsAndHistory:
     def test_reads_lists_runs_and_audited_feature_reads(self, maker, db_url) -> None:
         load(maker)
-        auditor = ReadAuditor(db_url)
+        auditor = ReadAuditor(db_url, key=None)
         auditor.record("p-consumer", "read", "feature_view/risk", True, "127.0.0.1")
         auditor.record("p-other", "read", "feature_view/risk", False, None)
         auditor.record("p-consumer", "read", "feature_view/profile", True, "127.0.0.1")
@@ -342,7 +342,7 @@ class TestReadAuditor:
     def test_thousand_entries_in_one_flush_verify_and_tamper_is_named(
         self, maker, db_url, monkeypatch
     ) -> None:
-        auditor = ReadAuditor(db_url)
+        auditor = ReadAuditor(db_url, key=None)
         for i in range(1000):
             auditor.record(f"p-{i % 7}", "read", "feature_view/risk", i % 10 != 0, "10.0.0.1")
         assert auditor.pending == 1000
@@ -351,7 +351,7 @@ class TestReadAuditor:
         auditor.close()
         with session_scope(maker) as s:
             assert s.scalar(select(func.count()).select_from(AuditLog)) == 1000
-            assert verify_chain(s) is None
+            assert verify_chain(s, key=None) is None
         monkeypatch.setenv("LINEAGE_DATABASE_URL", db_url)
         assert CliRunner().invoke(cli_app, ["audit", "verify"]).exit_code == 0
         with session_scope(maker) as s:
@@ -362,7 +362,7 @@ class TestReadAuditor:
 
     def test_interleaves_with_api_audit_entries(self, client, make_token, maker, db_url) -> None:
         token = make_token("root", "admin", "*")
-        auditor = ReadAuditor(db_url)
+        auditor = ReadAuditor(db_url, key=None)
         auditor.record("p", "read", "feature_view/risk", True, "127.0.0.1")
         client.get("/api/v1/tokens", headers=bearer(token))
         auditor.record("p", "read", "feature_view/risk\x00", True, "127.0.0.1")
@@ -371,10 +371,10 @@ class TestReadAuditor:
         auditor.close()
         with session_scope(maker) as s:
             assert s.scalar(select(func.count()).select_from(AuditLog)) == 4
-            assert verify_chain(s) is None
+            assert verify_chain(s, key=None) is None
 
     def test_failed_flush_keeps_entries(self, tmp_path) -> None:
-        auditor = ReadAuditor("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+        auditor = ReadAuditor("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", key=None)
         auditor.record("p", "read", "feature_view/risk", True, None)
         assert auditor.flush() == 0
         assert auditor.pending == 1
@@ -383,7 +383,7 @@ class TestReadAuditor:
 
 def test_read_auditor_migrates_a_new_sqlite_database(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'lineage.db'}"
-    auditor = ReadAuditor(url)
+    auditor = ReadAuditor(url, key=None)
     auditor.record("p", "read", "feature_view/risk", True, "127.0.0.1")
     assert auditor.flush() == 1
     auditor.close()
@@ -397,7 +397,7 @@ def test_read_auditor_migrates_a_new_postgresql_database() -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        auditor = ReadAuditor(url)
+        auditor = ReadAuditor(url, key=None)
         auditor.record("p", "read", "feature_view/risk", True, "127.0.0.1")
         assert auditor.flush() == 1
         auditor.close()
@@ -412,7 +412,7 @@ def _assert_one_verified_entry(url: str) -> None:
     try:
         with session_scope(make_sessionmaker(engine)) as s:
             assert s.scalar(select(func.count()).select_from(AuditLog)) == 1
-            assert verify_chain(s) is None
+            assert verify_chain(s, key=None) is None
     finally:
         engine.dispose()
 
@@ -454,7 +454,7 @@ def test_usage_over_http_is_namespace_checked_and_audited(client: TestClient, to
 
 
 def test_reads_over_http_is_for_auditors(client: TestClient, tokens, db_url) -> None:
-    auditor = ReadAuditor(db_url)
+    auditor = ReadAuditor(db_url, key=None)
     auditor.record("p-consumer", "read", "feature_view/risk", True, "127.0.0.1")
     auditor.close()
     path = "/api/v1/reads/feature-views/risk"

@@ -271,7 +271,7 @@ def test_concurrent_posts_share_commits_yet_each_is_authorized_and_audited(
     assert events_stored(maker) == len(valid) + (0 if postgresql else len(refused))
     with session_scope(maker) as s:
         posts = s.scalars(select(AuditLog).where(AuditLog.action == "POST /api/v1/lineage")).all()
-        assert verify_chain(s) is None
+        assert verify_chain(s, key=None) is None
     assert len(posts) == len(cases)
     assert sum(not p.allowed for p in posts) == 8  # 4 unauthenticated + 4 forbidden
     assert sum(p.principal == "anonymous" for p in posts) == 4
@@ -314,4 +314,4 @@ def test_the_intake_writer_refuses_to_start_on_a_database_it_cannot_reach() -> N
     """The server's writer process connects before the server answers anything; a database it
     cannot reach stops the start with the reason, instead of failing the first producers."""
     with pytest.raises(RuntimeError, match="intake writer did not start: OperationalError"):
-        IntakeProcess("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+        IntakeProcess("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", key=None)

@@ -197,17 +197,33 @@ def materialize(
     console.print(table)
 
 
-def _read_entities(path: Path) -> pd.DataFrame:
+def _read_entities(path: Path, types: dict[str, Any]) -> pd.DataFrame:
+    """An entity file; CSV text is read as the declared type of each key and request field."""
+    from services.errors import EntityKeyError
     from services.ingestion.reader import read_batch
 
     frame = read_batch(path)
     if "event_timestamp" in frame and frame["event_timestamp"].dtype == object:
-        frame["event_timestamp"] = pd.to_datetime(
-            frame["event_timestamp"], utc=True, format="ISO8601"
-        )
+        try:
+            frame["event_timestamp"] = pd.to_datetime(
+                frame["event_timestamp"], utc=True, format="ISO8601"
+            )
+        except ValueError as exc:
+            raise EntityKeyError("event_timestamp", f"not ISO 8601 timestamps ({exc})") from None
     for col in frame.columns:
+        if col in types and frame[col].dtype == object:  # CSV text: the declared type parses
+            values = []
+            for row, text in enumerate(frame[col]):
+                try:
+                    values.append(None if text is None else _parse_value(str(text), types[col]))
+                except ValueError:
+                    reason = f"row {row}: {text!r} is not a {types[col]}"
+                    raise EntityKeyError(col, reason) from None
+            frame[col] = pd.Series(values, dtype=types[col].pandas_dtype(nullable=True))
         if isinstance(frame[col].dtype, pd.Int64Dtype) and not frame[col].isna().any():
             frame[col] = frame[col].astype("int64")
+        if isinstance(frame[col].dtype, pd.Int32Dtype) and not frame[col].isna().any():
+            frame[col] = frame[col].astype("int32")
     return frame
 
 
@@ -228,7 +244,9 @@ def training_set(
 
     with errors():
         client = Client(settings_for())
-        frame, version = client.training_set(_read_entities(entities), service, name=name)
+        plan = client.plan(service)
+        types = {**plan.key_types, **{f.name: f.type for f in plan.request_fields}}
+        frame, version = client.training_set(_read_entities(entities, types), service, name=name)
         out.parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(out, index=False)
     if as_json:

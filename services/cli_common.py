@@ -2,7 +2,7 @@
 
 Exit codes, in one place (``fail``): 0 success; 1 a verdict against the data (batch rejected,
 parity mismatch, governance problems); 2 unusable input (missing/corrupt file, unknown source,
-malformed request).
+malformed request); 3 a dependency unavailable (the online store).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from services.errors import (
     ContractError,
     GovernanceError,
     InputError,
+    OnlineStoreUnavailableError,
     RequestError,
     SkewlessError,
 )
@@ -38,6 +39,9 @@ def fail(exc: Exception) -> NoReturn:
     if isinstance(exc, InputError | RequestError | ContractError):
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(2)
+    if isinstance(exc, OnlineStoreUnavailableError):
+        err.print(f"error: {exc}; is it running (REDIS_URL)?", markup=False)
+        raise typer.Exit(3)
     err.print(f"error: {exc}", markup=False)
     raise typer.Exit(1)
 

@@ -108,9 +108,11 @@ def run_demo(settings: Settings, console: Console, *, size: int = 500, seed: int
             entities, service, name=str(demo["training_set"])
         )
         results["training"] = (frame, version)
-        model = str(demo["model"])
-        results["client"].register_model(model, "1", version.version, {"auc": 0.91})
-        results["client"].register_deployment(model, "1", "demo", service)
+        # The model version names its training set, so a re-run on the same data registers the
+        # same version again (idempotent) and a run on new data a new one, never a conflict.
+        model, model_version = str(demo["model"]), f"1-{version.version}"
+        results["client"].register_model(model, model_version, version.version, {"auc": 0.91})
+        results["client"].register_deployment(model, model_version, "demo", service)
         return (
             f"{version.version}: {version.rows} rows x {frame.shape[1]} columns, input order kept"
         )

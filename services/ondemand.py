@@ -17,7 +17,7 @@ import pandas as pd
 from services.contracts.base import ColumnSpec
 from services.contracts.schema import output_dtype
 from services.errors import RequestError
-from services.online.values import python_value
+from services.online.values import canonical
 from services.resolution import OnDemandRead
 
 
@@ -69,7 +69,7 @@ def run_on_demand(
             raise RequestError(
                 f"on-demand view {odfv.view!r} returned {len(values)} rows for {rows}"
             )
-        out[spec.name] = [python_value(v, spec.type) for v in values]
+        out[spec.name] = [canonical(v, spec.type) for v in values]
     return out
 
 
@@ -79,7 +79,7 @@ def _series(spec: ColumnSpec | None, values: Sequence[Any], rows: int) -> pd.Ser
     if spec is None:
         return pd.Series(list(values), dtype=object)
     dtype = output_dtype(spec)
-    plain = [python_value(v, spec.type) for v in values]
+    plain = [canonical(v, spec.type) for v in values]
     if dtype == "object":
         return pd.Series(plain, dtype=object)
     if spec.type.is_float:
@@ -88,7 +88,7 @@ def _series(spec: ColumnSpec | None, values: Sequence[Any], rows: int) -> pd.Ser
 
 
 def _plain(spec: ColumnSpec | None, value: Any) -> Any:
-    return value if spec is None else python_value(value, spec.type)
+    return value if spec is None else canonical(value, spec.type)
 
 
 def output_series(spec: ColumnSpec, values: list[Any]) -> pd.Series:

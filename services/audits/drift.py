@@ -178,10 +178,13 @@ def audit_drift(store: Store, training_set: str, *, since: datetime | None = Non
     """Compare served-feature logs of the training set's service with the training set."""
     reference, version = find_training_set(store.settings.training_dir, training_set)
     plan = plan_service(store, version.service)
-    current = load_served(store.settings.data_dir / "served", version.service, since)
+    root = store.settings.data_dir / "served"
+    current = load_served(root, version.service, since)
     if current.empty:
         raise VersionNotFoundError(
-            "served-feature log for", f"{version.service} (nothing served yet)"
+            "served-feature log for",
+            f"{version.service} (nothing served yet under {root / version.service}; a server "
+            "writes its sample there every few seconds)",
         )
     features = []
     for spec in plan.output_specs:

@@ -50,7 +50,8 @@ def audit_view_freshness(
             if read.ttl > timedelta(0) and ts < at - read.ttl:
                 expired += 1
     age = None if newest is None else (at - newest).total_seconds()
-    breached = bool(keys) and (age is None or age > slo.total_seconds())
+    # A view with no online value at all breaches: nothing is being served from it.
+    breached = age is None or age > slo.total_seconds()
     return ViewFreshness(
         view=view,
         entities=len(keys),

@@ -21,7 +21,7 @@ from services.contracts.types import FieldType
 from services.offline.engine import connect, register_versions
 from services.offline.training import join_features
 from services.online.reader import OnlineReader, _view_columns, online_features
-from services.online.values import python_value
+from services.online.values import canonical
 from services.resolution import ServicePlan, ViewRead, plan_service, plan_view
 from services.store import Store, now_utc
 
@@ -60,7 +60,7 @@ class ParityReport:
 
 def _same(a: Any, b: Any, ftype: FieldType) -> bool:
     """Equal as canonical values of the declared type (so 1.0 is not 1, and [] is not None)."""
-    a, b = python_value(a, ftype), python_value(b, ftype)
+    a, b = canonical(a, ftype), canonical(b, ftype)
     if a is None or b is None:
         return a is None and b is None
     return bool(a == b) and type(a) is type(b)

@@ -27,7 +27,12 @@ from services.errors import BatchRejectedError
 from services.ingestion.conform import Failures, check_columns, conform
 from services.ingestion.reader import read_batch
 from services.ingestion.validate import validate_rows
-from services.offline.datasets import cell_bytes, reports_dir, write_version
+from services.offline.datasets import (
+    cell_bytes,
+    remove_stale_temporaries,
+    reports_dir,
+    write_version,
+)
 from services.store import Store
 
 if TYPE_CHECKING:
@@ -90,6 +95,7 @@ def _write_quarantine(
     reasons: dict[int, list[dict[str, Any]]],
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(folder)
     path = folder / f"q{attempt}.parquet"
     bad = frame.iloc[rows].reset_index(drop=True)  # positional: any index of the caller's
     for name in bad.columns:  # keep the original value, whatever its type, as text when mixed
@@ -112,6 +118,7 @@ def _write_quarantine(
 
 def _write_report(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(payload, indent=2, default=str))
     os.replace(tmp, path)

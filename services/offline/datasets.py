@@ -123,6 +123,31 @@ def hashable_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the ``.*.tmp-<pid>`` files of writers that died (kill -9) before their rename.
+
+    A temporary is never visible as a version; this only reclaims the space. A file whose
+    writer process still runs is left alone.
+    """
+    removed = []
+    for path in folder.glob(".*.tmp-*"):
+        pid = path.name.rsplit(".tmp-", 1)[1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -149,6 +174,7 @@ def write_version(
     spec = source_spec(contract)
     folder = source_dir(offline_dir, spec.name)
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(folder)
     full_hash = content_hash(frame, contract, keep)
     version = f"v{full_hash[:16]}"
     final = folder / f"{version}.parquet"

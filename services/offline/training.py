@@ -33,6 +33,7 @@ from services.offline.engine import (
     register_versions,
 )
 from services.ondemand import input_columns, output_series, run_on_demand
+from services.online.values import python_value
 from services.resolution import ServicePlan, plan_service
 from services.store import Store, definition_hash, service_version, view_version
 
@@ -111,8 +112,8 @@ def _lineage_fields(store: Store, plan: ServicePlan, view_hashes: dict[str, str]
 def _feature_column(table: pa.Table, name: str, spec: ColumnSpec) -> pd.Series:
     """A joined feature in its output dtype; arrays, maps and structs as Python objects."""
     column = table.column(name)
-    if output_dtype(spec) == "object":
-        return output_series(spec, column.to_pylist())
+    if output_dtype(spec) == "object":  # stored forms (Json/Map text) to Python values
+        return output_series(spec, [python_value(v, spec.type) for v in column.to_pylist()])
     return arrow_to_pandas(pa.table({name: column}))[name].astype(output_dtype(spec))
 
 

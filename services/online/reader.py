@@ -37,7 +37,7 @@ from services.online.keys import (
     redis_keys,
     ts_key,
 )
-from services.online.values import python_value
+from services.online.values import canonical
 from services.resolution import ServicePlan, ViewRead
 from services.store import Store, now_utc
 
@@ -360,7 +360,7 @@ def check_request_data(
             if spec.allowed is not None and v not in spec.allowed:
                 raise RequestDataError(spec.name, f"row {i}: {v!r} not one of {list(spec.allowed)}")
         try:
-            out[spec.name] = [python_value(v, spec.type) for v in values]
+            out[spec.name] = [canonical(v, spec.type) for v in values]
         except (TypeError, ValueError) as exc:
             raise RequestDataError(spec.name, f"not a {spec.type}: {exc}") from None
     return out

@@ -156,6 +156,18 @@ def _whole_seconds(moment: datetime | None) -> datetime | None:
     return datetime.fromtimestamp(int(moment.timestamp()), tz=UTC)
 
 
+def canonical(value: Any, ftype: FieldType) -> Any:
+    """:func:`python_value` of a value already in its Python form (decoded, or computed).
+
+    The two differ for Json only: ``python_value`` reads a str as JSON text (how Json is
+    stored offline), while a decoded Json value that is a JSON string *is* a str, which must
+    not be parsed a second time.
+    """
+    if ftype.name == "Json":
+        return None if _is_null(value) else value
+    return python_value(value, ftype)
+
+
 def online_value(value: Any, ftype: FieldType) -> Any:
     """What Feast's online store gives back for ``value``.
 

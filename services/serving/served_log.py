@@ -3,7 +3,8 @@
 Each worker buffers rows and writes parquet parts under
 ``<data>/served/<service>/date=<YYYY-MM-DD>/`` (atomic rename), which the drift
 audit reads as one dataset. Requests only sample and append to the buffer; a full
-buffer is written by a background thread, never on the request path.
+buffer, or one older than ``flush_interval_s``, is written by a background thread, never on
+the request path, so an audit run minutes after serving sees what was served.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ class Column(Protocol):
 class ServedLog:
     """Thread-safe sampler and buffer; ``flush`` writes a part file."""
 
-    def __init__(self, root: Path, rate: float, flush_rows: int = 5_000, seed: int | None = None):
+    def __init__(
+        self,
+        root: Path,
+        rate: float,
+        flush_rows: int = 5_000,
+        seed: int | None = None,
+        flush_interval_s: float = 5.0,
+    ):
         self.root = root
         self.rate = rate
         self.flush_rows = flush_rows
@@ -38,6 +46,20 @@ class ServedLog:
         self._rows: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._flushing: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(
+            target=self._tick, args=(flush_interval_s,), name="served-log-interval", daemon=True
+        )
+        self._ticker.start()
+
+    def _tick(self, interval: float) -> None:
+        """Write what is buffered every ``interval`` seconds (an idle server too)."""
+        while not self._stop.wait(interval):
+            with self._lock:
+                pending = any(self._rows.values())
+                busy = self._flushing is not None and self._flushing.is_alive()
+            if pending and not busy:
+                self.flush()
 
     def record(
         self, service: str, request_id: str, at: datetime, columns: Sequence[Column]
@@ -83,6 +105,8 @@ class ServedLog:
 
     def close(self) -> list[Path]:
         """Wait for a background write, then write what is buffered."""
+        self._stop.set()
+        self._ticker.join(timeout=10)
         with self._lock:
             flushing = self._flushing
         if flushing is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import math
 import random
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -65,10 +66,25 @@ class FeatureService:
         )
         self._plans: dict[str, ServicePlan] = {}
         self._ages: dict[str, Any] = {}  # value-age histogram child per view
+        self._registry_read = time.monotonic()
+
+    def _refresh_registry(self) -> None:
+        """Re-read the registry (and drop cached plans) once it is older than its ttl.
+
+        A server must see ``skewless apply``: a new feature service or a changed view is
+        served within ``SKEWLESS_REGISTRY_TTL_S`` without a restart.
+        """
+        now = time.monotonic()
+        if now - self._registry_read < self.store.settings.registry_ttl_s:
+            return
+        self._registry_read = now
+        self.store.refresh()
+        self._plans.clear()
 
     def plan(self, request: GetOnlineFeaturesRequest) -> ServicePlan:
         if request.feature_service and request.features:
             raise RequestError("give either feature_service or features, not both")
+        self._refresh_registry()
         if request.feature_service:
             name = request.feature_service
             if name not in self._plans:

@@ -31,3 +31,15 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert list((tmp_path / "data" / "quarantine").rglob("*.parquet")), (
         "invalid rows were quarantined"
     )
+    # Regression (hardening #22): the demo is re-runnable in the same directory, without errors.
+    again = subprocess.run(
+        [sys.executable, "-m", "services.cli", "demo", "--size", "60"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "already exists" not in again.stdout + again.stderr
+    assert "0 mismatches" in again.stdout

@@ -103,6 +103,21 @@ def test_onboarded_repository_trains_serves_and_audits(
         "--out",
         str(tmp_path / "train.parquet"),
     )
+    # Regression (hardening #13): a CSV entity file is read with the declared types.
+    entities.to_csv(tmp_path / "entities.csv", index=False)
+    _cli(
+        "training-set",
+        "--service",
+        "recs_v1",
+        "--entities",
+        str(tmp_path / "entities.csv"),
+        "--out",
+        str(tmp_path / "train_csv.parquet"),
+    )
+    from_csv = pd.read_parquet(tmp_path / "train_csv.parquet")
+    from_parquet = pd.read_parquet(tmp_path / "train.parquet")
+    assert from_csv["age"].tolist() == from_parquet["age"].tolist()
+    assert from_csv["session_score"].tolist() == from_parquet["session_score"].tolist()
     # An entity file whose String key holds numbers is refused, naming the key and its type.
     bad = entities.assign(user_id=range(len(entities)))
     bad.to_parquet(tmp_path / "bad_entities.parquet")

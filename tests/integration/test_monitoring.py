@@ -110,6 +110,10 @@ def test_drift_flags_exactly_the_shifted_features(make_settings, tmp_path: Path)
 def test_freshness_breach_on_event_time(sqlite_settings: Settings, tmp_path: Path) -> None:
     client = Client(sqlite_settings)
     client.store.apply(load_definitions(sqlite_settings.repo_path))
+    # Regression (hardening #19): a view with no online value at all breaches, exit 1.
+    empty = {v.view: v for v in audit_freshness(client.store)}
+    assert all(v.breached and v.online == 0 for v in empty.values()), empty
+    assert runner.invoke(app, ["audit", "freshness"]).exit_code == 1
     files = write_demo_data(tmp_path / "raw", customers=40, days=5, seed=2)
     for name, path in files.paths.items():
         assert ingest_file(client.store, name, path).accepted

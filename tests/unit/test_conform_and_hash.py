@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -83,3 +85,21 @@ def test_integers_from_json_objects_stay_exact() -> None:
     failures = Failures()
     conform(raw, BenchUserActivity, failures)
     assert sorted(failures.reasons) == [0, 1, 2]
+
+
+def test_a_dead_writers_temporaries_are_removed_on_the_next_write(tmp_path: Path) -> None:
+    """Regression (hardening #8): a kill -9 leaves .tmp-<pid>; the next write removes it."""
+    import os
+
+    from services.offline.datasets import write_version
+
+    folder = tmp_path / "bench_user_activity"
+    folder.mkdir()
+    dead = folder / ".vdeadbeef.parquet.tmp-999999999"
+    live = folder / f".vcafe.parquet.tmp-{os.getpid()}"
+    dead.write_bytes(b"partial")
+    live.write_bytes(b"in progress")
+    frame = conform(activity_rows(5), BenchUserActivity, Failures())
+    write_version(tmp_path, BenchUserActivity, frame, quarantined=0, received=5)
+    assert not dead.exists()
+    assert live.exists()

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.integration.serving.conftest import ServerThread
+from services.settings import Settings
+from services.store import Store, load_definitions
+from tests.demo_repo import DEMO_REPO
+from tests.integration.serving.conftest import ServerThread, load_project
 
 Server = tuple[ServerThread, httpx.Client]
 
@@ -173,3 +180,29 @@ def test_served_rows_are_logged_for_audits(make_settings, tmp_path) -> None:  # 
     assert {"_request_id", "_served_at", "txn_count_1d", "amount_to_avg_30d_ratio"} <= set(
         logged.columns
     )
+
+
+def test_a_running_server_sees_apply(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """Regression (hardening #12): a service applied after start is served without a restart."""
+    repo = tmp_path / "repo"
+    shutil.copytree(DEMO_REPO, repo)
+    settings = make_settings("sqlite", repo_path=repo, registry_ttl_s=0.2)
+    load_project(settings, tmp_path)
+    body = {"feature_service": "merchant_only", "entities": {"merchant_id": [1]}}
+    with ServerThread(settings) as srv, httpx.Client(base_url=srv.url, timeout=10) as client:
+        assert client.post("/get-online-features", json=body).status_code == 404
+        with (repo / "definitions.py").open("a") as f:
+            f.write(
+                "\nmerchant_only = FeatureService(name='merchant_only', features=[merchant_risk],"
+                " owner=RISK_TEAM, description='Merchant risk alone.')\n"
+            )
+        store = Store(settings)
+        store.apply(load_definitions(repo))
+        store.close()
+        deadline = time.monotonic() + 10
+        status = 404
+        while status != 200 and time.monotonic() < deadline:
+            status = client.post("/get-online-features", json=body).status_code
+        assert status == 200

@@ -73,7 +73,7 @@ def check_columns(
     return problems
 
 
-def _numeric(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
+def _numeric(raw: pd.Series, spec: ColumnSpec, failures: Failures, text: bool) -> pd.Series:
     if pd.api.types.is_bool_dtype(raw.dtype):
         bad = raw.notna().to_numpy()
         failures.add(np.flatnonzero(bad), f"dtype({spec.kind})", spec.name, raw[bad])
@@ -84,18 +84,19 @@ def _numeric(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
     if pd.api.types.is_float_dtype(raw.dtype) and not integer:
         return raw  # the column's dtype (float32 or float64) is set by the caller
     if integer and raw.dtype == object:
-        return _object_integers(raw, spec, failures)
+        return _object_integers(raw, spec, failures, text)
     if pd.api.types.is_numeric_dtype(raw.dtype):
         values = raw.astype("float64")
         bad = np.zeros(len(raw), dtype=bool)
     else:
-        # Mixed objects (JSON push, CSV text): real numbers pass, text is parsed, the rest fails.
+        # Mixed objects (JSON push, CSV text): real numbers pass, CSV text is parsed, the rest
+        # fails (a string is not a number anywhere else).
         def as_number(v: object) -> object:
             if isinstance(v, bool):
                 return None
             if isinstance(v, int | float | np.integer | np.floating):
                 return float(v)
-            if isinstance(v, str):
+            if isinstance(v, str) and text:
                 parsed = pd.to_numeric(v.strip(), errors="coerce")
                 return None if pd.isna(parsed) else float(parsed)
             return None
@@ -128,7 +129,7 @@ def _integer_text(text: str) -> int | None:
     return int(number) if number.is_integer() and abs(number) < 2**53 else None
 
 
-def _object_integers(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
+def _object_integers(raw: pd.Series, spec: ColumnSpec, failures: Failures, text: bool) -> pd.Series:
     """Integers from mixed objects (JSON, CSV text) exactly: never through a float64."""
     bound = 2**31 if spec.type.name == "Int32" else 2**63
 
@@ -138,7 +139,7 @@ def _object_integers(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd
         whole = isinstance(v, float | np.floating) and float(v).is_integer()
         if isinstance(v, int | np.integer) or whole:
             number = int(v)  # type: ignore[call-overload]
-        elif isinstance(v, str):
+        elif isinstance(v, str) and text:
             number_or_none = _integer_text(v.strip())
             if number_or_none is None:
                 return None
@@ -223,29 +224,34 @@ def _strings(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
     return raw.where(is_str, None).astype(object)
 
 
-def _bools(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
+def _bools(raw: pd.Series, spec: ColumnSpec, failures: Failures, text: bool) -> pd.Series:
     if pd.api.types.is_bool_dtype(raw.dtype):
         return raw
 
     def as_bool(v: object) -> bool | None:
         if isinstance(v, bool | np.bool_):
             return bool(v)  # a real boolean (JSON true, an object column of bools)
-        if isinstance(v, str):
-            text = v.strip().lower()  # CSV text: the contract is the parser
-            return True if text in _TRUE else False if text in _FALSE else None
+        if isinstance(v, str) and text:
+            word = v.strip().lower()  # CSV text: the contract is the parser
+            return True if word in _TRUE else False if word in _FALSE else None
         return None
 
     out = raw.map(as_bool)
     bad = raw.notna().to_numpy() & out.isna().to_numpy()
     if bad.any():
-        failures.add(np.flatnonzero(bad), "dtype(bool)", spec.name, raw[bad])
+        failures.add(np.flatnonzero(bad), f"dtype({spec.kind})", spec.name, raw[bad])
     return out.astype("boolean")
 
 
 def conform(
-    frame: pd.DataFrame, contract: type[SourceContract], failures: Failures
+    frame: pd.DataFrame, contract: type[SourceContract], failures: Failures, *, text: bool = False
 ) -> pd.DataFrame:
     """Return the contract's columns in contract dtypes; record failing cells in ``failures``.
+
+    ``text`` says the cells are CSV text, which the contract parses (``"12"`` for a number,
+    ``"true"`` for a boolean); anywhere else (parquet, a push, a DataFrame) a string is not a
+    number or a boolean and fails. Timestamps may be ISO 8601 text everywhere (JSON has no
+    timestamp type).
 
     Cells that fail conversion, and nulls in non-nullable integer/bool columns
     (which cannot be held in those dtypes), are recorded and filled with a
@@ -266,13 +272,13 @@ def conform(
         raw = frame[spec.name]
         name = spec.type.name
         if spec.type.is_numeric:
-            col = _numeric(raw, spec, failures)
+            col = _numeric(raw, spec, failures, text)
         elif name == "UnixTimestamp":
             col = _timestamps(raw, spec, failures)
             if spec.role == "feature":
                 _whole_seconds(col, spec, failures)
         elif name == "Bool":
-            col = _bools(raw, spec, failures)
+            col = _bools(raw, spec, failures, text)
         elif name == "String":
             col = _strings(raw, spec, failures)
         else:

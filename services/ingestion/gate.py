@@ -25,7 +25,7 @@ from services.contracts.base import Policy, SourceContract
 from services.contracts.schema import source_spec
 from services.errors import BatchRejectedError
 from services.ingestion.conform import Failures, check_columns, conform
-from services.ingestion.reader import read_batch
+from services.ingestion.reader import CSV_SUFFIXES, read_batch
 from services.ingestion.validate import validate_rows
 from services.offline.datasets import (
     cell_bytes,
@@ -154,12 +154,12 @@ def _report(
 
 
 def validate_frame(
-    contract: type[SourceContract], frame: pd.DataFrame, origin: str
+    contract: type[SourceContract], frame: pd.DataFrame, origin: str, *, text: bool = False
 ) -> tuple[pd.DataFrame, Failures]:
-    """Conform and validate a raw frame; return the typed frame and every failure."""
+    """Conform and validate a raw frame (``text``: CSV cells); return it typed, and failures."""
     failures = Failures()
     failures.batch.extend(check_columns(frame, contract, origin))
-    typed = conform(frame, contract, failures)
+    typed = conform(frame, contract, failures, text=text)
     unconverted = np.zeros(len(typed), dtype=bool)
     unconverted[list(failures.reasons)] = True
     validate_rows(typed, contract, np.flatnonzero(~unconverted), failures)
@@ -177,8 +177,12 @@ def ingest_frame(
     policy: Policy | None = None,
     origin: str = "<dataframe>",
     update_online: bool = True,
+    text: bool = False,
 ) -> IngestResult:
     """Validate and write one batch of a source. Raises ``InputError`` for unusable input.
+
+    ``text`` says the cells are CSV text, which the contract parses; otherwise a string is
+    never taken for a number or a boolean (a push, a parquet file, a DataFrame).
 
     Returns the result whether accepted or rejected; ``result.accepted`` is False
     when nothing was written (reject policy with invalid rows, or no valid row).
@@ -186,7 +190,7 @@ def ingest_frame(
     contract = store.repository.contract(source)
     policy = policy or source_spec(contract).default_policy
     settings = store.settings
-    typed, failures = validate_frame(contract, frame, origin)
+    typed, failures = validate_frame(contract, frame, origin, text=text)
     received = len(typed)
     invalid = np.zeros(received, dtype=bool)
     invalid[list(failures.reasons)] = True
@@ -287,7 +291,8 @@ def ingest_file(
     """Read a parquet/CSV file and ingest it (see ``ingest_frame``)."""
     store.repository.contract(source)  # unknown source is exit 2 before touching the file
     frame = read_batch(path)
-    return ingest_frame(store, source, frame, policy=policy, origin=str(path))
+    text = path.suffix.lower() in CSV_SUFFIXES
+    return ingest_frame(store, source, frame, policy=policy, origin=str(path), text=text)
 
 
 __all__ = ["BatchRejectedError", "IngestResult", "ingest_file", "ingest_frame", "validate_frame"]

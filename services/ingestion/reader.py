@@ -16,6 +16,8 @@ import pyarrow.parquet as pq
 
 from services.errors import UnreadableInputError
 
+CSV_SUFFIXES = (".csv", ".txt")
+
 
 def read_batch(path: Path) -> pd.DataFrame:
     """Read a parquet or CSV file; raise ``UnreadableInputError`` if it cannot be used."""
@@ -28,7 +30,7 @@ def read_batch(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         frame = _read_parquet(path)
-    elif suffix in (".csv", ".txt"):
+    elif suffix in CSV_SUFFIXES:
         frame = _read_csv(path)
     else:
         raise UnreadableInputError(path, f"unsupported file type {suffix!r} (parquet or csv)")

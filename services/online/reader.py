@@ -341,6 +341,10 @@ def check_request_data(
     plan: ServicePlan, request_data: Mapping[str, Sequence[Any]], rows: int
 ) -> dict[str, list[Any]]:
     """Validate request data against its contract: type and range, no coercion."""
+    known = {spec.name for spec in plan.request_fields}
+    unknown = sorted(set(request_data) - known)
+    if unknown:
+        raise RequestDataError(unknown[0], f"not a request field of {plan.name} ({sorted(known)})")
     out: dict[str, list[Any]] = {}
     for spec in plan.request_fields:
         if spec.name not in request_data:

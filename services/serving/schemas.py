@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class GetOnlineFeaturesRequest(BaseModel):
@@ -20,7 +20,7 @@ class GetOnlineFeaturesRequest(BaseModel):
     features: list[str] | None = Field(default=None, max_length=500)
     entities: dict[str, list[Any]] = Field(..., max_length=64)
     request_data: dict[str, list[Any]] | None = Field(default=None, max_length=64)
-    full_feature_names: bool = False
+    full_feature_names: StrictBool = False
 
 
 class FeatureResult(BaseModel):

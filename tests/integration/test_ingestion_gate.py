@@ -114,10 +114,9 @@ def test_bad_rows_get_reasons_and_every_row_is_accounted_for(
     frame.loc[3, "merchant_category"] = None  # null in a non-nullable column
     frame.loc[4, "fraud_rate_30d"] = "abc"  # wrong type
     frame = pd.concat([frame, frame.iloc[[0]]], ignore_index=True)  # duplicate key (row 10)
-    path = tmp_path / "batch.parquet"
-    frame.astype({"fraud_rate_30d": str}).replace({"fraud_rate_30d": {"None": None}}).to_parquet(
-        path
-    )
+    # CSV text: the contract parses it ("0.5" is a number there, "abc" is not).
+    path = tmp_path / "batch.csv"
+    frame.to_csv(path, index=False)
     code, out = ingest_cli(path, "merchant_risk", "--policy", "quarantine")
     assert code == 0, out
     summary = json.loads(out)
@@ -312,3 +311,17 @@ def test_received_equals_written_plus_quarantined(
             int(v) for v in good["txn_volume_30d"]
         )
     store.close()
+
+
+def test_strings_are_not_numbers_outside_csv(settings_: Settings, tmp_path: Path) -> None:
+    """Regression (hardening #6): a parquet string column for a number field is not converted."""
+    frame = merchant_rows(3).astype({"fraud_rate_30d": str, "txn_volume_30d": str})
+    path = tmp_path / "strings.parquet"
+    frame.to_parquet(path)
+    code, out = ingest_cli(path, "merchant_risk", "--policy", "quarantine")
+    assert code == 1, out  # nothing valid: a verdict against the data
+    summary = json.loads(out)
+    assert summary["quarantined"] == 3, out
+    q = pd.read_parquet(summary["quarantine_path"])
+    checks = {x["check"] for j in q["_reasons"] for x in json.loads(j)}
+    assert {"dtype(Float64)", "dtype(Int64)"} <= checks

@@ -47,7 +47,7 @@ def test_native_and_text_columns_conform_to_the_same_frame() -> None:
     contract = BenchUserActivity
     fast, slow = Failures(), Failures()
     typed_fast = conform(native, contract, fast)
-    typed_slow = conform(as_text, contract, slow)
+    typed_slow = conform(as_text, contract, slow, text=True)
     assert fast.reasons == slow.reasons == {}
     pd.testing.assert_frame_equal(typed_fast, typed_slow)
 
@@ -76,15 +76,24 @@ def test_integers_from_json_objects_stay_exact() -> None:
     """A JSON push holds Python ints in an object column: they never pass through float64."""
     rows = activity_rows(3)
     raw = rows.astype({"a_sessions_7d": object})
-    raw["a_sessions_7d"] = [2**62 + 1, "7", 3.0]
+    raw["a_sessions_7d"] = pd.Series([2**62 + 1, 7, 3.0], dtype=object)
     failures = Failures()
     typed = conform(raw, BenchUserActivity, failures)
     assert failures.reasons == {}
     assert typed["a_sessions_7d"].tolist() == [2**62 + 1, 7, 3]
-    raw["a_sessions_7d"] = [1.5, True, "x"]
+    # Regression (hardening #6): a string is not a number, except in CSV text.
+    raw["a_sessions_7d"] = pd.Series([1.5, True, "12"], dtype=object)
     failures = Failures()
     conform(raw, BenchUserActivity, failures)
     assert sorted(failures.reasons) == [0, 1, 2]
+    raw["a_sessions_7d"] = pd.Series(["12", "7", "3"], dtype=object)
+    failures = Failures()
+    assert conform(raw, BenchUserActivity, failures, text=True)["a_sessions_7d"].tolist() == [
+        12,
+        7,
+        3,
+    ]
+    assert failures.reasons == {}
 
 
 def test_a_dead_writers_temporaries_are_removed_on_the_next_write(tmp_path: Path) -> None:

@@ -206,3 +206,31 @@ def test_a_running_server_sees_apply(
         while status != 200 and time.monotonic() < deadline:
             status = client.post("/get-online-features", json=body).status_code
         assert status == 200
+
+
+def test_no_silent_coercion_or_ignored_fields(server: tuple[ServerThread, httpx.Client]) -> None:
+    """Regression (hardening #6): strings are not numbers, and unknown or lax fields are 422."""
+    _, client = server
+    base = {"feature_service": "fraud_detection_v1", "entities": {"customer_id": [1]}}
+    typo = {**base, "request_data": {"transaction_amount": [1.0], "transaction_amout": [1.0]}}
+    r = client.post("/get-online-features", json=typo)
+    assert r.status_code == 422
+    assert "transaction_amout" in r.json()["detail"]
+    lax = {**base, "request_data": {"transaction_amount": [1.0]}, "full_feature_names": "yes"}
+    assert client.post("/get-online-features", json=lax).status_code == 422
+    push = {
+        "push_source_name": "merchant_risk",
+        "df": {
+            "merchant_id": ["999003"],
+            "event_timestamp": ["2026-01-01T00:00:00Z"],
+            "created_timestamp": ["2026-01-01T00:00:00Z"],
+            "merchant_category": ["fuel"],
+            "fraud_rate_30d": ["0.5"],
+            "chargeback_rate_30d": [0.1],
+            "txn_volume_30d": [1],
+        },
+    }
+    r = client.post("/push", json=push)
+    assert r.status_code == 422, r.text
+    columns = {reason["column"] for reason in r.json()["reasons"]}
+    assert {"merchant_id", "fraud_rate_30d"} <= columns

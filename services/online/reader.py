@@ -8,7 +8,6 @@ status, event time and age, with expired values served as null with status
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,13 +17,8 @@ import pandas as pd
 import redis
 import redis.asyncio
 
-from services.contracts.base import ColumnSpec
-from services.contracts.types import FieldType
 from services.errors import (
-    EntityKeyError,
     OnlineStoreUnavailableError,
-    RequestDataError,
-    RequestTooLargeError,
 )
 from services.ondemand import input_columns, run_on_demand
 from services.online.client import async_redis_pool, redis_client
@@ -37,7 +31,7 @@ from services.online.keys import (
     redis_keys,
     ts_key,
 )
-from services.online.values import canonical
+from services.online.requests import check_entities, check_request_data
 from services.resolution import ServicePlan, ViewRead
 from services.store import Store, now_utc
 
@@ -279,95 +273,6 @@ class OnlineReader:
             await self._async_pool.disconnect()
             self._async_pool = None
         self.close()
-
-
-_INT_RANGE = {"Int32": (-(2**31), 2**31), "Int64": (-(2**63), 2**63)}
-
-
-def check_key_value(name: str, ktype: FieldType, row: int, value: Any) -> None:
-    """A join key value of the declared type, no coercion (a 422 naming the key otherwise)."""
-    if ktype.is_integer:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise EntityKeyError(name, f"row {row}: expected {ktype}, got {value!r}")
-        low, high = _INT_RANGE[ktype.name]
-        if not low <= value < high:
-            raise EntityKeyError(name, f"row {row}: {value} is outside {ktype}")
-    elif not isinstance(value, str):
-        raise EntityKeyError(name, f"row {row}: expected {ktype}, got {value!r}")
-
-
-def check_entities(plan: ServicePlan, entities: Mapping[str, Sequence[Any]], max_rows: int) -> int:
-    """Validate entity keys strictly (no coercion); return the number of rows."""
-    key_types = plan.key_types
-    unknown = sorted(set(entities) - set(key_types) - {f.name for f in plan.request_fields})
-    if unknown:
-        raise EntityKeyError(unknown[0], f"not a join key of {plan.name} ({list(key_types)})")
-    missing = [k for k in key_types if k not in entities]
-    if missing:
-        raise EntityKeyError(missing[0], "missing")
-    lengths = {len(entities[k]) for k in key_types}
-    if len(lengths) > 1:
-        raise EntityKeyError(next(iter(key_types)), "entity key lists differ in length")
-    n = lengths.pop() if lengths else _request_rows(plan, entities)
-    if n > max_rows:
-        raise RequestTooLargeError("entity rows", max_rows)
-    for key, ktype in key_types.items():
-        for i, value in enumerate(entities[key]):
-            check_key_value(key, ktype, i, value)
-    return n
-
-
-def _request_rows(plan: ServicePlan, entities: Mapping[str, Sequence[Any]]) -> int:
-    """Rows of a request with no join key at all (on-demand features over request data)."""
-    lengths = {len(entities[f.name]) for f in plan.request_fields if f.name in entities}
-    return lengths.pop() if len(lengths) == 1 else 1
-
-
-def _request_value_ok(spec: ColumnSpec, value: Any) -> bool:
-    ftype = spec.type
-    if ftype.is_numeric:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if ftype.is_integer:
-            ok = ok and isinstance(value, int)
-        return ok and not (isinstance(value, float) and not math.isfinite(value))
-    if ftype.name == "String":
-        return isinstance(value, str)
-    if ftype.name == "Bool":
-        return isinstance(value, bool)
-    return True  # other types are checked by the conversion to their canonical value
-
-
-def check_request_data(
-    plan: ServicePlan, request_data: Mapping[str, Sequence[Any]], rows: int
-) -> dict[str, list[Any]]:
-    """Validate request data against its contract: type and range, no coercion."""
-    known = {spec.name for spec in plan.request_fields}
-    unknown = sorted(set(request_data) - known)
-    if unknown:
-        raise RequestDataError(unknown[0], f"not a request field of {plan.name} ({sorted(known)})")
-    out: dict[str, list[Any]] = {}
-    for spec in plan.request_fields:
-        if spec.name not in request_data:
-            raise RequestDataError(spec.name, "missing (needed by an on-demand feature)")
-        values = list(request_data[spec.name])
-        if len(values) != rows:
-            raise RequestDataError(spec.name, f"{len(values)} values for {rows} entity rows")
-        for i, v in enumerate(values):
-            if v is None and spec.nullable:
-                continue
-            if v is None or not _request_value_ok(spec, v):
-                raise RequestDataError(spec.name, f"row {i}: expected {spec.type}, got {v!r}")
-            if (spec.ge is not None and v < spec.ge) or (spec.le is not None and v > spec.le):
-                raise RequestDataError(
-                    spec.name, f"row {i}: {v} outside the contract range [{spec.ge}, {spec.le}]"
-                )
-            if spec.allowed is not None and v not in spec.allowed:
-                raise RequestDataError(spec.name, f"row {i}: {v!r} not one of {list(spec.allowed)}")
-        try:
-            out[spec.name] = [canonical(v, spec.type) for v in values]
-        except (TypeError, ValueError) as exc:
-            raise RequestDataError(spec.name, f"not a {spec.type}: {exc}") from None
-    return out
 
 
 def _columns(read: ViewRead, rows: list[Stored]) -> StoredColumns:

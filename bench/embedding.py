@@ -110,36 +110,18 @@ def read_fns(
     skewless_store: Any, feast_store: Any, feast_project: str, redis_url: str, ids: Sequence[str]
 ) -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
     """Skewless, Feast and raw HMGET reads of 100 items each call, and their closer."""
-    from services.online.reader import OnlineReader, online_features
-    from services.resolution import plan_service
-
-    reader = OnlineReader(skewless_store)
-    plan = plan_service(skewless_store, SERVICE)
-    service = feast_store.get_feature_service(SERVICE)
-    client = redis.Redis.from_url(redis_url)
-    fields = [field_key(ITEM_EMBEDDING, n) for n in NAMES] + [ts_key(ITEM_EMBEDDING).encode()]
-    ids_s, ids_f, ids_r = (_id_batches(ids, 100) for _ in range(3))
-
-    def skewless() -> Any:
-        return online_features(reader, plan, {"item_id": next(ids_s)})
-
-    def feast() -> Any:
-        rows = [{"item_id": i} for i in next(ids_f)]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return feast_store.get_online_features(features=service, entity_rows=rows).to_dict()
-
-    def raw() -> Any:
-        pipe = client.pipeline(transaction=False)
-        for i in next(ids_r):
-            pipe.hmget(redis_key(feast_project, ITEM_KEY, [i]), fields)
-        return pipe.execute()
-
-    def close() -> None:
-        reader.close()
-        client.close()
-
-    return {"skewless": skewless, "feast": feast, "limit": raw}, close
+    fields: list[bytes | str] = [field_key(ITEM_EMBEDDING, n) for n in NAMES]
+    fields.append(ts_key(ITEM_EMBEDDING).encode())
+    return online.service_reads(
+        skewless_store,
+        feast_store,
+        feast_project,
+        redis_url,
+        service=SERVICE,
+        key=ITEM_KEY,
+        fields=fields,
+        batches=lambda: _id_batches(ids, 100),
+    )
 
 
 # -- exactness ----------------------------------------------------------------------------

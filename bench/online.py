@@ -86,31 +86,62 @@ def read_fns(
     skewless_store: Any, feast_store: Any, feast_project: str, redis_url: str, users: int, size: int
 ) -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
     """The three read calls for ``size`` entities, and a function closing their clients."""
+    fields: list[bytes | str] = []
+    for view, _, feats in VIEWS:
+        fields += [field_key(view, f) for f in feats] + [ts_key(view)]
+    return service_reads(
+        skewless_store,
+        feast_store,
+        feast_project,
+        redis_url,
+        service="bench_service",
+        key=USER_KEY,
+        fields=fields,
+        batches=lambda: _id_batches(users, size),
+    )
+
+
+def service_reads(
+    skewless_store: Any,
+    feast_store: Any,
+    feast_project: str,
+    redis_url: str,
+    *,
+    service: str,
+    key: list[tuple[str, Any]],
+    fields: list[bytes | str],
+    batches: Callable[[], Iterator[list[Any]]],
+) -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
+    """Skewless, Feast and raw HMGET reads of one service, each call a batch of keys.
+
+    ``key`` is the view's one join key (name, type); ``fields`` the raw HMGET field names;
+    ``batches`` makes an endless iterator of key lists (one per engine, the same sequence).
+    """
     from services.online.reader import OnlineReader, online_features
     from services.resolution import plan_service
 
     reader = OnlineReader(skewless_store)
-    plan = plan_service(skewless_store, "bench_service")
-    service = feast_store.get_feature_service("bench_service")
+    plan = plan_service(skewless_store, service)
+    feast_service = feast_store.get_feature_service(service)
     client = redis.Redis.from_url(redis_url)
-    fields: list[bytes | str] = []
-    for view, _, feats in VIEWS:
-        fields += [field_key(view, f) for f in feats] + [ts_key(view)]
-    ids_s, ids_f, ids_r = (_id_batches(users, size) for _ in range(3))
+    name = key[0][0]
+    ids_s, ids_f, ids_r = (batches() for _ in range(3))
 
     def skewless() -> Any:
-        return online_features(reader, plan, {"user_id": next(ids_s)})
+        return online_features(reader, plan, {name: next(ids_s)})
 
     def feast() -> Any:
-        rows = [{"user_id": i} for i in next(ids_f)]
+        rows = [{name: i} for i in next(ids_f)]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return feast_store.get_online_features(features=service, entity_rows=rows).to_dict()
+            return feast_store.get_online_features(
+                features=feast_service, entity_rows=rows
+            ).to_dict()
 
     def raw() -> Any:
         pipe = client.pipeline(transaction=False)
         for i in next(ids_r):
-            pipe.hmget(redis_key(feast_project, USER_KEY, [i]), fields)
+            pipe.hmget(redis_key(feast_project, key, [i]), fields)
         return pipe.execute()
 
     def close() -> None:

@@ -31,3 +31,15 @@ def allowed_values(source: str, column: str) -> tuple[object, ...]:
     spec = next(c for c in column_specs(contract(source)) if c.name == column)
     assert spec.allowed is not None
     return spec.allowed
+
+
+def import_path(path: Path, prefix: str) -> Any:
+    """Import one file of a repository as a module of its own (a generator, a contract)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{prefix}_{path.stem}_{abs(hash(path))}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -9,7 +9,6 @@ materialized, put in a training set, served over HTTP and audited, through the C
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from services.online.values import python_value
 from services.resolution import plan_service
 from services.settings import Settings
 from services.store import Store
+from tests.demo_repo import import_path
 from tests.integration.serving.conftest import ServerThread
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -43,12 +43,7 @@ def _cli(*args: str, code: int = 0) -> str:
 
 
 def _samples_module(repo: Path, file: str = "samples.py") -> Any:
-    spec = importlib.util.spec_from_file_location(f"_samples_{repo.name}", repo / file)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_path(repo / file, f"_samples_{repo.name}")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.integration)])

@@ -6,7 +6,6 @@ the same source, a view without a sample, every document type and a request sour
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from services.contracts.infer import CREATED_DESCRIPTION, EVENT_DESCRIPTION, inf
 from services.contracts.schema import column_specs, source_spec
 from services.errors import ContractError, InputError, UnreadableInputError
 from services.store import load_definitions
+from tests.demo_repo import import_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,13 +121,7 @@ def repo(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _import(path: Path) -> ModuleType:
-    name = f"_inferred_{path.stem}_{abs(hash(path))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_path(path, "_inferred")  # type: ignore[no-any-return]
 
 
 def _specs(path: Path, class_name: str) -> dict[str, ColumnSpec]:

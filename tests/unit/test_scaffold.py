@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -21,19 +20,14 @@ from services.repository import load_repository
 from services.scaffold import TEMPLATE_DIR, init_repository
 from services.settings import reset_settings, settings_for_repo
 from services.store import Store, load_definitions
+from tests.demo_repo import import_path
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNER = "growth-data@shop.example"
 
 
 def _import(path: Path) -> ModuleType:
-    name = f"_scaffold_{path.stem}_{abs(hash(path))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_path(path, "_scaffold")  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -43,8 +43,10 @@ from lineage.identity import (
     source_dataset,
     training_set_dataset,
 )
+from services.code_version import code_facets
 from services.contracts import SourceContract
 from services.contracts.schema import column_specs
+from services.lineage_facets import drift_facet, ingest_facet, parity_facet
 from services.settings import Settings
 from services.store import definition_hash, service_version, view_version
 
@@ -76,6 +78,17 @@ def emitter_for(settings: Settings) -> Emitter:
             spool_path=settings.lineage_spool_path,
         )
     return _EMITTERS[key]
+
+
+class _Runs:
+    """The emitter for one data-plane action; every run carries the repository's code version."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._emitter = emitter_for(settings)
+        self._job_facets = code_facets(settings.repo_path)
+
+    def emit_run(self, job: str, **parts: Any) -> str:
+        return self._emitter.emit_run(job, job_facets=self._job_facets, **parts)
 
 
 def _fields(contract: type[SourceContract]) -> tuple[tuple[str, str, str], ...]:
@@ -158,20 +171,10 @@ def emit_ingest(
                 assertions=() if result.dataset_version else assertions,
             )
         )
-    return emitter_for(settings).emit_run(
+    return _Runs(settings).emit_run(
         job_name("ingest", result.source),
         outputs=outputs,
-        run_facets={
-            "skewless_ingest": {
-                "_producer": "skewless",
-                "_schemaURL": "https://skewless.example/facets/ingest.json",
-                "received": result.received,
-                "written": result.written,
-                "quarantined": result.quarantined,
-                "policy": result.policy,
-                "accepted": result.accepted,
-            }
-        },
+        run_facets={"skewless_ingest": ingest_facet(result)},
     )
 
 
@@ -206,7 +209,7 @@ def emit_apply(settings: Settings, store: Store) -> list[str]:
     from, a feature service the views it selects; each writes its definition version.
     """
     runs = []
-    emitter = emitter_for(settings)
+    emitter = _Runs(settings)
     for fv in store.feature_views.values():
         inputs, output = _apply_view(store, fv)
         runs.append(emitter.emit_run(job_name("apply", fv.name), inputs=inputs, outputs=[output]))
@@ -249,7 +252,7 @@ def _online_fields(read: ViewRead) -> tuple[tuple[str, str, str], ...]:
 
 def emit_materialize(settings: Settings, results: list[MaterializeResult]) -> list[str]:
     """One run per view: the dataset versions read and the view's definition -> online table."""
-    emitter = emitter_for(settings)
+    emitter = _Runs(settings)
     runs = []
     for r in results:
         view = feature_view_dataset(r.view)
@@ -290,7 +293,7 @@ def emit_training_set(settings: Settings, version: TrainingSetVersion) -> str | 
         for view, names in version.features.items()
         for c in _identity(names, feature_view_dataset(view))
     )
-    return emitter_for(settings).emit_run(
+    return _Runs(settings).emit_run(
         job_name("training_set", version.name),
         inputs=inputs,
         outputs=[
@@ -359,21 +362,10 @@ def emit_drift(settings: Settings, report: Any) -> str | None:
             for f in report.features
         ),
     )
-    return emitter_for(settings).emit_run(
+    return _Runs(settings).emit_run(
         job_name("audit_drift", ts.name),
         inputs=[DatasetRef(name=training_set_dataset(ts.name), version=ts.version), served],
-        run_facets={
-            "skewless_drift": {
-                "_producer": "skewless",
-                "_schemaURL": "https://skewless.example/facets/drift.json",
-                "datasetDrift": report.dataset_drift,
-                "driftedFeatures": report.drifted_features,
-                "scores": {
-                    f.feature: {k: v for k, v in f.scores.items() if v == v}
-                    for f in report.features
-                },
-            }
-        },
+        run_facets={"skewless_drift": drift_facet(report)},
     )
 
 
@@ -388,9 +380,7 @@ def emit_freshness(settings: Settings, views: list[Any]) -> str | None:
         )
         for v in views
     ]
-    return emitter_for(settings).emit_run(
-        job_name("audit_freshness", settings.project), inputs=outputs
-    )
+    return _Runs(settings).emit_run(job_name("audit_freshness", settings.project), inputs=outputs)
 
 
 def emit_parity(settings: Settings, report: Any) -> str | None:
@@ -404,16 +394,8 @@ def emit_parity(settings: Settings, report: Any) -> str | None:
         )
         for v in report.views
     ]
-    return emitter_for(settings).emit_run(
+    return _Runs(settings).emit_run(
         job_name("audit_parity", settings.project),
         inputs=inputs,
-        run_facets={
-            "skewless_parity": {
-                "_producer": "skewless",
-                "_schemaURL": "https://skewless.example/facets/parity.json",
-                "passed": report.passed,
-                "mismatches": len(report.mismatches),
-                "cells": sum(v.cells for v in report.views),
-            }
-        },
+        run_facets={"skewless_parity": parity_facet(report)},
     )

@@ -126,8 +126,8 @@ class GraphBatch:
             self._run(event)
 
     def _job(self, event: ParsedEvent) -> Key:
-        assert event.job_namespace is not None, "validated"
-        assert event.job_name is not None, "validated"
+        if event.job_namespace is None or event.job_name is None:
+            raise RuntimeError("a run or job event reached derivation without its job")
         key = (event.job_namespace, event.job_name)
         node = self.jobs.setdefault(key, NodeRow(None, {}, new=True))
         if event.job_facets:
@@ -169,8 +169,8 @@ class GraphBatch:
 
     def _run(self, event: ParsedEvent) -> None:
         job = self._job(event)
-        assert event.run_id is not None, "validated"
-        assert event.event_type is not None, "validated"
+        if event.run_id is None or event.event_type is None:
+            raise RuntimeError("a run event reached derivation without its runId or eventType")
         run = self.runs.get(event.run_id)
         created = run is None
         if run is None:
@@ -269,7 +269,8 @@ class GraphBatch:
         for version, id_ in zip(new_versions, ids[DatasetVersion], strict=False):
             version.id = id_
         for model, count in counts.items():  # the reservation is an upper bound, never short
-            assert len(ids[model]) >= count, f"{count} new {model.__name__} rows, fewer ids"
+            if len(ids[model]) < count:
+                raise RuntimeError(f"{count} new {model.__name__} rows, {len(ids[model])} ids")
 
     def _new_nodes(self, nodes: dict[Key, NodeRow]) -> list[dict[str, Any]]:
         return [
@@ -306,7 +307,8 @@ class GraphBatch:
 
     def _dataset_id(self, key: Key) -> int:
         found = self.datasets[key].id
-        assert found is not None, "ids are assigned before rows are built"
+        if found is None:
+            raise RuntimeError(f"dataset {key} has no id: ids are assigned before rows are built")
         return found
 
     def _run_row(self, run: RunRow) -> dict[str, Any]:
@@ -320,7 +322,8 @@ class GraphBatch:
             "job_facets": run.job_facets,
         }
         if run.new:
-            assert run.job is not None
+            if run.job is None:
+                raise RuntimeError(f"new run {run.run_id} has no job")
             row["job_id"] = self.jobs[run.job].id
         return row
 

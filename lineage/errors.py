@@ -12,8 +12,7 @@ The API maps them to status codes in ``lineage.api.errors`` (one place)::
     │   ├── Unauthenticated   no token, or an unknown / revoked token
     │   └── Forbidden         the principal may not do this action on this namespace
     ├── BodyTooLarge          the request body exceeds the configured cap (limit)
-    ├── StoreUnavailable      the lineage database (tokens, audit log) did not answer (what)
-    └── DeliveryFailed        the emitter could not deliver an event (it was spooled)
+    └── StoreUnavailable      the lineage database (tokens, audit log) did not answer (what)
 """
 
 from __future__ import annotations
@@ -123,7 +122,3 @@ class StoreUnavailable(LineageError):  # noqa: N818 (httpx-style names, fixed by
     def __init__(self, *, what: str) -> None:
         super().__init__(f"the {what} is unavailable")
         self.what = what
-
-
-class DeliveryFailed(LineageError):  # noqa: N818 (httpx-style names, fixed by the public API)
-    """An event could not be delivered to the lineage service or database."""

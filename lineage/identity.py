@@ -85,11 +85,6 @@ def dataset_node(namespace: str, name: str) -> str:
     return f"dataset:{namespace}:{name}"
 
 
-def model_node(name: str) -> str:
-    """Name a model as the lineage graph shows it: ``model/<name>``."""
-    return f"model/{_checked('model', name)}"
-
-
 def job_name(action: str, obj: str) -> str:
     """Name the job that performs ``action`` on ``obj``, e.g. ``ingest.<source>``."""
     return f"{_checked('action', action)}.{_checked('object', obj)}"

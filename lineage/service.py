@@ -208,7 +208,8 @@ class IntakeBatch:
         inserts: list[tuple[type[Base], Rows]] = [(LineageEvent, rows)]
         updates: list[tuple[type[Base], Rows]] = []
         if audit:
-            assert self._reads.audit_head is not None, "open(audit=True) locks the chain head"
+            if self._reads.audit_head is None:
+                raise RuntimeError("audit entries need open(audit=True), which locks the head")
             entries, stored = chain_entries(audit, self._reads.audit_head, key=key)
             inserts.append((AuditLog, entries))
             updates.append((AuditHead, head_rows(stored)))

@@ -114,7 +114,8 @@ def usage(
     out_m: list[dict[str, Any]] = []
     used_by_models: set[str] = set()
     for mv, model in repo.model_versions_trained_on(session, by_ts):
-        assert mv.training_set_version_id is not None  # selected by it
+        if mv.training_set_version_id is None:
+            raise RuntimeError(f"model version {mv.id} was selected by a null training set")
         versions, used = by_ts[mv.training_set_version_id]
         used_by_models |= used  # a hidden model's fields still count as used
         if not red.visible(model.namespace):

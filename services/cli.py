@@ -17,6 +17,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from lineage.cli import app as lineage_app
 from services.cli_audit import audit_app
 from services.cli_common import console, err, errors, open_store, settings_for, utc
 from services.cli_repo import contracts_app, init_command
@@ -369,15 +370,7 @@ def demo(
         raise typer.Exit(1)
 
 
-def _mount_lineage() -> None:
-    try:
-        from lineage.cli import app as lineage_app
-    except ImportError:  # the lineage plane is optional in a data-plane-only install
-        return
-    app.add_typer(lineage_app, name="lineage", help="Lineage service, tokens and queries.")
-
-
-_mount_lineage()
+app.add_typer(lineage_app, name="lineage", help="Lineage service, tokens and queries.")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,15 +23,12 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import pandas as pd
 from feast import (
     Entity,
     FeatureService,
     FeatureStore,
     FeatureView,
-    FileSource,
     OnDemandFeatureView,
-    RequestSource,
 )
 from feast.data_source import DataSource
 from feast.repo_config import RepoConfig
@@ -239,33 +236,9 @@ class Store:
         except KeyError:
             raise UnknownFeatureServiceError(name) from None
 
-    def source_path(self, view: FeatureView) -> Path:
-        source = view.batch_source
-        assert isinstance(source, FileSource)
-        return Path(source.path)
-
-    def request_sources(self, odfv: OnDemandFeatureView) -> list[RequestSource]:
-        return list(odfv.source_request_sources.values())
-
     def online_store(self) -> Any:
         """Feast's online store object (same on-disk/in-Redis format we write)."""
         return self._feast._get_provider().online_store
-
-    def feast_online_features(
-        self, service: str, entity_rows: list[dict[str, Any]]
-    ) -> pd.DataFrame:
-        """Feast's own ``get_online_features``, for parity checks."""
-        response = self._feast.get_online_features(
-            features=self.feature_service(service), entity_rows=entity_rows
-        )
-        return response.to_df()
-
-    def feast_historical_features(self, service: str, entity_df: pd.DataFrame) -> pd.DataFrame:
-        """Feast's own ``get_historical_features`` (the file offline store)."""
-        job = self._feast.get_historical_features(
-            entity_df=entity_df, features=self.feature_service(service)
-        )
-        return job.to_df()
 
     def close(self) -> None:
         online = self.online_store()

@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, any_, bindparam, func, select, text, update
+from sqlalchemy import Text, any_, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -132,11 +132,6 @@ def lock_audit_head(session: Session) -> tuple[int, str]:
         )
         return head.last_id, head.last_hash
     return int(row.last_id), str(row.last_hash)
-
-
-def next_audit_id(session: Session) -> int:
-    """Return the id the next audit entry will get."""
-    return int(session.scalar(select(func.coalesce(func.max(AuditLog.id), 0))) or 0) + 1
 
 
 def iter_audit(

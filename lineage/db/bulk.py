@@ -101,11 +101,6 @@ def write_all(
         session.execute(update(model), [_generic(row) for row in rows])
 
 
-def insert_rows(session: Session, model: type[Base], rows: Rows) -> None:
-    """Insert rows into one table (see ``write_all``)."""
-    write_all(session, [(model, rows)])
-
-
 def _primary_key(model: type[Base]) -> list[str]:
     return [column.name for column in inspect(model).primary_key]
 

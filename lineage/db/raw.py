@@ -56,7 +56,8 @@ def _run(
 ) -> list[Any]:
     connection = session.connection()
     driver = connection.connection.driver_connection
-    assert isinstance(driver, psycopg.Connection), "raw statements run on PostgreSQL only"
+    if not isinstance(driver, psycopg.Connection):
+        raise TypeError(f"raw statements run on PostgreSQL only, not {type(driver).__name__}")
     with driver.cursor(row_factory=rows) as cursor:
         try:
             cursor.execute(text, values)

@@ -11,7 +11,6 @@ its features drift.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -200,7 +199,3 @@ def audit_drift(store: Store, training_set: str, *, since: datetime | None = Non
         else:
             features.append(categorical_drift(spec, ref, cur))
     return DriftReport(version, version.service, len(reference), len(current), features)
-
-
-def finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None

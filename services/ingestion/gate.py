@@ -27,6 +27,7 @@ from services.errors import BatchRejectedError
 from services.ingestion.conform import Failures, check_columns, conform
 from services.ingestion.reader import CSV_SUFFIXES, read_batch
 from services.ingestion.validate import validate_rows
+from services.lineage_events import emit_ingest, emit_materialize
 from services.offline.datasets import (
     cell_bytes,
     remove_stale_temporaries,
@@ -244,8 +245,6 @@ def ingest_frame(
         online = _update_online(store, source, typed, ~invalid, version.version)
         result.online_entities = sum(r.entities for r in online)
     _write_report(Path(result.report_path), _report(result, failures.reasons, origin))
-    from services.lineage_events import emit_ingest, emit_materialize  # lineage is optional
-
     result.lineage_run = emit_ingest(store.settings, result, contract)
     emit_materialize(store.settings, online)  # the online writes, as materializations
     return result

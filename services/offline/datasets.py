@@ -31,7 +31,6 @@ from services.contracts.schema import (
     schema_fingerprint,
     source_spec,
 )
-from services.errors import VersionNotFoundError
 
 _META_KEY = b"skewless.version"
 ROW_GROUP_ROWS = 256_000
@@ -255,13 +254,6 @@ def list_versions(offline_dir: Path, source: str) -> list[DatasetVersion]:
         return []
     versions = [read_version_meta(p) for p in folder.glob("v*.parquet")]
     return sorted(versions, key=lambda v: (v.created, v.version))
-
-
-def get_version(offline_dir: Path, source: str, version: str) -> DatasetVersion:
-    path = source_dir(offline_dir, source) / f"{version}.parquet"
-    if not path.exists():
-        raise VersionNotFoundError("dataset", f"{source}@{version}")
-    return read_version_meta(path)
 
 
 def reports_dir(offline_dir: Path, source: str) -> Path:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import pandas as pd
 import redis
 import redis.asyncio
 
@@ -65,9 +64,6 @@ class OnlineResult:
     service: str
     at: datetime
     columns: list[FeatureColumn]
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({c.name: c.values for c in self.columns})
 
 
 Key = tuple[Any, ...]  # one entity's join key values, in the view's key order

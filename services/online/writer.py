@@ -61,7 +61,8 @@ class OnlineWriter:
 
         Chunk ``k + 1`` is encoded while Redis applies chunk ``k``, so the two overlap.
         """
-        assert self._redis is not None
+        if self._redis is None:
+            raise RuntimeError("a Redis write on a writer opened for SQLite")
         pool = self._redis.connection_pool
         try:
             conn = pool.get_connection()

@@ -58,7 +58,8 @@ class AuditSink:
             stdin=subprocess.PIPE,
             env=env,
         )
-        assert self._process.stdin is not None
+        if self._process.stdin is None:  # stdin=PIPE always gives one
+            raise RuntimeError("the audit sink process has no stdin")
         self._stdin: IO[bytes] = self._process.stdin
 
     def send(self, batch: list[Entry]) -> None:

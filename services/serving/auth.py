@@ -163,7 +163,8 @@ class Authenticator:
     def check(self, header: str | None, need: Need, source: str | None = None) -> Caller:
         """The caller, or AuthError; may query the token store (call it from a thread)."""
         caller = self._decide(header, need, source, lookup=True)
-        assert caller is not None  # a lookup always decides
+        if caller is None:  # a lookup always decides
+            raise RuntimeError("the token check decided nothing after a lookup")
         return caller
 
     def check_cached(

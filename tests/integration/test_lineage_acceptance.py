@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,6 +34,7 @@ from services.lineage_events import emit_apply
 from services.settings import Settings
 from services.store import Store
 from tests.integration.serving.conftest import ServerThread, free_port, load_project
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -73,14 +73,16 @@ def lineage_service(lineage_db: str, tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        while True:  # readiness poll, not a timing assertion: a dead server fails at once
-            if proc.poll() is not None:
+
+        def ready() -> bool:
+            if proc.poll() is not None:  # a dead server fails at once, with its log
                 raise RuntimeError((tmp_path / "serve.log").read_text())
             try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
+                return httpx.get(f"{url}/health").status_code == 200
             except httpx.TransportError:
-                time.sleep(0.05)
+                return False
+
+        wait_for(ready, "skewless lineage serve to answer /health")
         yield url
     finally:
         proc.terminate()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from services.serving.app import create_app
 from services.settings import Settings
 from services.store import Store, load_definitions
 from tests.demo_repo import write_demo_data
+from tests.waiting import wait_for
 
 
 def free_port() -> int:
@@ -40,11 +40,14 @@ class ServerThread:
 
     def __enter__(self) -> ServerThread:
         self.thread.start()
-        for _ in range(500):  # bounded wait for startup
-            if self.server.started:
-                return self
-            time.sleep(0.02)
-        raise RuntimeError("feature server did not start")
+
+        def started() -> bool:
+            if not self.thread.is_alive():
+                raise RuntimeError("feature server failed to start")
+            return bool(self.server.started)
+
+        wait_for(started, "the feature server to start")
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True

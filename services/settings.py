@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="How old a server's registry snapshot may get."
     )
     serve_max_body_bytes: int = Field(default=1_048_576, description="Request body cap.")
+    serve_audit_commit_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often the read-audit writer commits to the audit log; entries are "
+        "durable in the write-ahead log (<data dir>/audit-wal) before the read is answered.",
+    )
     serve_log_sample_rate: float = Field(
         default=0.1, ge=0.0, le=1.0, description="Share of served rows logged for audits."
     )

@@ -1,81 +1,96 @@
-"""The read audit's writer: a child process that appends the server's audit entries.
+"""The read audit's durable queue (a write-ahead log) and the child process that drains it.
 
-Appending to the lineage plane's hash-chained audit log is ORM work (an object and a hash
-per entry). Done in a thread of the feature server it held the GIL for tens of milliseconds
-per flush and stalled every request behind it, so the server only buffers entries and ships
-them here as JSON lines on the child's stdin (one write every ``FORWARD_S``); this process
-records them in a :class:`lineage.access.ReadAuditor`, flushes it every ``FLUSH_S``, and
-flushes once more and exits when its stdin closes.
+Every audit entry the feature server makes is appended to a write-ahead log before the request
+is answered: one JSON line, written with a single ``os.write`` to a segment file under
+``<data dir>/audit-wal/<instance>/`` (see :mod:`services.serving.audit_wal`). From then on the
+kernel holds it, so neither a crash of the server nor of its writer loses it.
 
-The child is ``python -m services.serving.audit_sink`` (the database URL and the audit chain's
-key, ``LINEAGE_AUDIT_KEY``, in its environment, not its command line, so no secret shows in
-``ps``): it imports the lineage package only,
-not the server's modules. Each entry carries the time of the read, stamped by the server. A
-sink that died is restarted and sent the failed batch again; what a crashed sink had received
-but not flushed is lost (a clean stop writes everything).
+The writer is a child process, ``python -m services.serving.audit_sink`` (the database URL and
+the audit chain's key, ``LINEAGE_AUDIT_KEY``, in its environment, not its command line, so no
+secret shows in ``ps``). Appending to the hash-chained audit log is ORM work that would stall
+requests if done in the server, so the child tails the log, records the entries in a
+:class:`lineage.access.ReadAuditor`, commits every ``SKEWLESS_SERVE_AUDIT_COMMIT_S`` (2 s) and
+after each commit checkpoints how far it got. A writer that died is restarted by the server
+and resumes from its checkpoint; the log of a server that died is drained by the next server's
+writer. A writer killed between a commit and its checkpoint writes that batch again: entries
+are at least once, never lost. The child's stdin is only its lifeline: when the server closes
+it, the child drains, commits and exits.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
+import select
 import subprocess
 import sys
-import threading
-from datetime import datetime
+import time
+from pathlib import Path
 from typing import IO
 
-FORWARD_S = 0.1
-FLUSH_S = 2.0
-# principal, action, object, allowed, source address, time of the read (ISO 8601, UTC)
-Entry = tuple[str, str, str, bool, str | None, str]
+from services.serving.audit_wal import AuditWal, Entry, WalReader
+
+POLL_S = 0.1
+MAX_BUFFERED = 200_000  # entries read but not committed (the database is down): stop reading
 
 _URL_VARIABLE = "SKEWLESS_AUDIT_DATABASE_URL"
 _KEY_VARIABLE = "LINEAGE_AUDIT_KEY"
+_WAL_VARIABLE = "SKEWLESS_AUDIT_WAL"
+_COMMIT_VARIABLE = "SKEWLESS_AUDIT_COMMIT_S"
 _log = logging.getLogger("skewless.serving.audit")
+
+__all__ = ["AuditSink", "Entry"]
 
 
 class AuditSink:
-    """The server's handle on the writer process.
+    """The server's handle: the write-ahead log it appends to and the writer process.
 
     ``key`` is the audit chain's key (``Settings.lineage_audit_key``); None leaves the child the
     ``LINEAGE_AUDIT_KEY`` of this process's environment.
     """
 
-    def __init__(self, database_url: str, key: str | None = None) -> None:
+    def __init__(
+        self, database_url: str, wal_root: Path, key: str | None = None, commit_s: float = 2.0
+    ) -> None:
         self._database_url = database_url
         self._key = key
+        self._commit_s = commit_s
+        self._wal = AuditWal.open(wal_root)
         self._start()
 
     def _start(self) -> None:
-        env = {**os.environ, _URL_VARIABLE: self._database_url}
+        env = {
+            **os.environ,
+            _URL_VARIABLE: self._database_url,
+            _WAL_VARIABLE: str(self._wal.directory),
+            _COMMIT_VARIABLE: str(self._commit_s),
+        }
         if self._key is not None:
             env[_KEY_VARIABLE] = self._key
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "services.serving.audit_sink"],
-            stdin=subprocess.PIPE,
-            env=env,
+            [sys.executable, "-m", "services.serving.audit_sink"], stdin=subprocess.PIPE, env=env
         )
         if self._process.stdin is None:  # stdin=PIPE always gives one
             raise RuntimeError("the audit sink process has no stdin")
         self._stdin: IO[bytes] = self._process.stdin
 
-    def send(self, batch: list[Entry]) -> None:
-        """Ship a batch; a dead sink is restarted once and sent the batch again."""
-        line = json.dumps(batch).encode() + b"\n"
-        try:
-            self._stdin.write(line)
-            self._stdin.flush()
-        except OSError:
-            _log.error("audit sink died (exit code %s); restarting it", self._process.poll())
+    def append(self, entry: Entry) -> None:
+        """Queue one entry durably (it is in the log when this returns)."""
+        self._wal.append(entry)
+
+    def ensure_running(self) -> None:
+        """Restart the writer if it died; it resumes from its checkpoint."""
+        code = self._process.poll()
+        if code is not None:
+            _log.error("audit sink died (exit code %s); restarting it", code)
+            with contextlib.suppress(OSError):
+                self._stdin.close()
             self._start()
-            self._stdin.write(line)
-            self._stdin.flush()
 
     def close(self, timeout: float = 30) -> None:
-        """Stop the sink after it has written everything it was sent."""
+        """Stop the writer after it has committed everything in the log."""
+        self.ensure_running()
         with contextlib.suppress(OSError):  # a dead sink's pipe is already broken
             self._stdin.close()
         try:
@@ -84,34 +99,58 @@ class AuditSink:
             _log.error("audit sink did not stop in %.0f s; terminating it", timeout)
             self._process.terminate()
             self._process.wait(10)
+        self._wal.close()
 
 
-def _serve(database_url: str, key: bytes | None) -> None:
-    """The child: record each line's entries, flush every ``FLUSH_S`` and at end of input."""
+def _stdin_closed(timeout: float) -> bool:
+    """Wait up to ``timeout`` for the server to close our stdin; whether it did."""
+    ready, _, _ = select.select([sys.stdin.buffer], [], [], timeout)
+    return bool(ready) and not os.read(sys.stdin.buffer.fileno(), 4096)
+
+
+def _serve(database_url: str, key: bytes | None, own: Path, commit_s: float) -> None:
+    """The child: tail the logs, commit every ``commit_s``, checkpoint after each commit."""
     from lineage.access import ReadAuditor
 
     auditor = ReadAuditor(database_url, key=key)
     auditor.prepare()
-    done = threading.Event()
+    reader = WalReader(own)
+    flushed = time.monotonic()
 
-    def flush_periodically() -> None:
-        while not done.wait(FLUSH_S):
-            auditor.flush()
+    def read() -> None:
+        if auditor.pending >= MAX_BUFFERED:
+            return  # the database is behind: the log keeps the rest
+        for principal, action, obj, allowed, source, at in reader.read_new():
+            auditor.record(principal, action, obj, allowed, source, ts=at)
 
-    flusher = threading.Thread(target=flush_periodically, name="audit-flush", daemon=True)
-    flusher.start()
+    def commit(closing: bool = False) -> None:
+        if auditor.pending:
+            auditor.flush()  # on failure the entries stay buffered, and the log keeps them
+        if auditor.pending == 0:
+            reader.checkpoint(closing=closing)
+
     try:
-        for line in sys.stdin.buffer:
-            for principal, action, obj, allowed, source, at in json.loads(line):
-                ts = datetime.fromisoformat(at)
-                auditor.record(principal, action, obj, allowed, source, ts=ts)
+        while True:
+            closing = _stdin_closed(POLL_S)
+            read()
+            if closing or time.monotonic() - flushed >= commit_s:
+                commit()
+                flushed = time.monotonic()
+            if closing:
+                read()  # anything the server appended while it closed
+                commit(closing=True)
+                return
     finally:
-        done.set()
-        flusher.join()
-        auditor.close()  # flushes what is left
+        reader.close()
+        auditor.close()
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
     _key = os.environ.get(_KEY_VARIABLE, "")  # the chain's key: UTF-8 bytes, none when empty
-    _serve(os.environ[_URL_VARIABLE], _key.encode("utf-8") if _key else None)
+    _serve(
+        os.environ[_URL_VARIABLE],
+        _key.encode("utf-8") if _key else None,
+        Path(os.environ[_WAL_VARIABLE]),
+        float(os.environ[_COMMIT_VARIABLE]),
+    )

@@ -20,9 +20,10 @@ open access only in the ``local`` profile (``SKEWLESS_PROFILE``, the unsafe-defa
 in any other profile every request needs a valid token. When the token database does not
 answer, a token not already known is refused with 503, never waved through or taken as invalid.
 
-The event loop never waits on the token database: whether tokens exist is refreshed by
-the background thread that also ships the read audit to its writer process
-(:mod:`services.serving.audit_sink`), and a token's principal is
+Every audit entry is in the write-ahead log before the request is answered
+(:mod:`services.serving.audit_sink`); a request whose entry cannot be written is refused with
+503. The event loop never waits on the token database: whether tokens exist is refreshed by
+a background thread (which also restarts the audit writer if it died), and a token's principal is
 remembered for ``PRINCIPAL_TTL_S`` (:meth:`Authenticator.check_cached`); only a token not
 seen recently is looked up, in a worker thread (:meth:`Authenticator.check`).
 """
@@ -41,11 +42,12 @@ from typing import Literal
 from lineage.access import ALL_NAMESPACES, Principal, TokenVerifier, authorize
 from lineage.errors import StoreUnavailable
 from lineage.identity import NAMESPACE
-from services.serving.audit_sink import FORWARD_S, AuditSink, Entry
+from services.serving.audit_sink import AuditSink
 from services.settings import LOCAL_PROFILE, Settings
 
 Need = Literal["read", "write"]
 TOKENS_REFRESH_S = 2.0
+WATCH_S = 0.1
 PRINCIPAL_TTL_S = 1.0
 _ALLOWED: dict[str, frozenset[str]] = {
     "read": frozenset({"admin", "consumer", "producer"}),
@@ -120,19 +122,19 @@ class Authenticator:
         self.static = settings.serve_token
         self._open_if_no_tokens = settings.profile == LOCAL_PROFILE and not self.static
         self._callers: dict[str, tuple[float, Caller | None]] = {}
-        self._pending: list[Entry] = []
-        self._lock = threading.Lock()
         self._verifier = TokenVerifier(settings.effective_lineage_database_url)
         self._has_tokens = self._tokens_exist()
         if self._has_tokens is False and self._open_if_no_tokens:
             _log.warning("no tokens configured: open access (local profile only)")
         self._sink = AuditSink(
             settings.effective_lineage_database_url,
+            settings.data_dir / "audit-wal",
             key=settings.lineage_audit_key.get_secret_value() or None,
+            commit_s=settings.serve_audit_commit_s,
         )
         self._stop = threading.Event()
-        self._forwarder = threading.Thread(target=self._forward_loop, name="audit", daemon=True)
-        self._forwarder.start()
+        self._watcher = threading.Thread(target=self._watch_loop, name="audit", daemon=True)
+        self._watcher.start()
 
     def _tokens_exist(self) -> bool | None:
         """Whether live lineage tokens exist; None when the token store does not answer."""
@@ -141,24 +143,26 @@ class Authenticator:
         except StoreUnavailable:
             return None
 
-    def _forward_loop(self) -> None:
+    def _watch_loop(self) -> None:
         refreshed = time.monotonic()
-        while not self._stop.wait(FORWARD_S):
-            self._forward()
+        while not self._stop.wait(WATCH_S):
+            self._sink.ensure_running()
             if time.monotonic() - refreshed >= TOKENS_REFRESH_S:
                 self._has_tokens = self._tokens_exist()
                 refreshed = time.monotonic()
 
-    def _forward(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if batch:
-            self._sink.send(batch)
-
     def audit(self, caller: str, action: str, obj: str, allowed: bool, source: str | None) -> None:
-        """Append to the lineage plane's hash-chained audit log (buffered, written in batches)."""
-        with self._lock:
-            self._pending.append((caller, action, obj, allowed, source, _now_iso()))
+        """Queue an entry of the hash-chained audit log durably (the writer appends it).
+
+        Raises:
+            AuthError: 503, the entry could not be queued (nothing is served unaudited).
+
+        """
+        try:
+            self._sink.append((caller, action, obj, allowed, source, _now_iso()))
+        except OSError as exc:
+            _log.error("read audit log unwritable: %s", exc)
+            raise AuthError(503, "read audit unavailable") from None
 
     def check(self, header: str | None, need: Need, source: str | None = None) -> Caller:
         """The caller, or AuthError; may query the token store (call it from a thread)."""
@@ -261,10 +265,9 @@ class Authenticator:
         return caller
 
     def close(self) -> None:
-        """Stop forwarding, then let the writer process write everything and exit."""
+        """Stop watching, then let the writer process commit everything and exit."""
         self._stop.set()
-        self._forwarder.join(timeout=30)
-        self._forward()
+        self._watcher.join(timeout=30)
         self._sink.close()
         self._verifier.close()
 

@@ -51,11 +51,11 @@ def test_every_setting_is_in_env_example() -> None:
 def test_compose_services_ports_and_variables_agree_with_settings() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) >= {"redis", "postgres", "lineage", "serving"}
-    for name in services:
+    assert set(services) >= {"redis", "postgres", "lineage", "setup", "serving"}
+    for name in set(services) - {"setup"}:  # the one-shot job runs to completion instead
         assert "healthcheck" in services[name], f"{name} has no healthcheck"
     known = set().union(*(env_names(c) for c in settings_classes()))
-    for name in ("lineage", "serving"):
+    for name in ("lineage", "setup", "serving"):
         env = services[name]["environment"]
         unknown = set(env) - known
         assert not unknown, f"{name}: variables {sorted(unknown)} match no setting"
@@ -64,6 +64,21 @@ def test_compose_services_ports_and_variables_agree_with_settings() -> None:
     assert f"{port}:{port}" in serving["ports"]
     assert serving["environment"]["REDIS_URL"].startswith("redis://redis:")
     assert "migrate" in " ".join(services["lineage"]["command"])
+    # The server starts on an applied, loaded repository: the job's data volume is its own.
+    setup = services["setup"]
+    assert setup["command"][:2] == ["skewless", "demo"]
+    assert serving["depends_on"]["setup"] == {"condition": "service_completed_successfully"}
+    assert setup["volumes"] == serving["volumes"]
+    data_dir = serving["environment"]["SKEWLESS_DATA_DIR"]
+    assert setup["command"][setup["command"].index("--data-dir") + 1] == data_dir
+    assert any(v.endswith(f":{data_dir}") for v in serving["volumes"])
+    # Databases come from the init script; the image has no POSTGRES_MULTIPLE_DATABASES.
+    assert "POSTGRES_MULTIPLE_DATABASES" not in services["postgres"]["environment"]
+    init = (ROOT / "docker" / "postgres-init.sql").read_text()
+    for url in (
+        serving["environment"][v] for v in ("SKEWLESS_REGISTRY_URL", "LINEAGE_DATABASE_URL")
+    ):
+        assert f"CREATE DATABASE {url.rsplit('/', 1)[1]};" in init
 
 
 def test_feature_store_yaml_is_the_same_config(

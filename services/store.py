@@ -241,10 +241,16 @@ class Store:
         return self._feast._get_provider().online_store
 
     def close(self) -> None:
+        """Release the online store's client and the SQL registry's connection pools."""
         online = self.online_store()
         client = getattr(online, "_client", None)
         if client is not None:
             client.close()
+        registry = self._feast._registry  # None until first used; SqlRegistry holds engines
+        for name in ("write_engine", "read_engine"):
+            engine = getattr(registry, name, None)
+            if engine is not None:
+                engine.dispose()
 
 
 def definition_hash(obj: FeatureView | OnDemandFeatureView | FeatureService | DataSource) -> str:

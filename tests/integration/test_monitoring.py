@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -14,27 +15,26 @@ from services.cli import app
 from services.ingestion.gate import ingest_file, ingest_frame
 from services.offline.datasets import list_versions
 from services.sdk import Client
-from services.serving.metrics import make_metrics
-from services.serving.schemas import GetOnlineFeaturesRequest
-from services.serving.service import FeatureService
 from services.settings import Settings
 from services.store import load_definitions
 from tests.demo_repo import write_demo_data
+from tests.integration.serving.conftest import ServerThread
 
 runner = CliRunner()
 CUSTOMERS = 300
 
 
-def _serve_everyone(client: Client) -> None:
-    service = FeatureService(client.store, make_metrics())
+def _serve_everyone(settings: Settings) -> None:
+    """Serve every customer through the real feature server (its served log, as deployed)."""
     ids = list(range(1, CUSTOMERS + 1))
-    service.get_online_features(
-        GetOnlineFeaturesRequest(
-            feature_service="fraud_detection_v1",
-            entities={"customer_id": ids, "transaction_amount": [50.0 + (i % 7) for i in ids]},
-        )
-    )
-    service.close()  # flushes the served log
+    body = {
+        "feature_service": "fraud_detection_v1",
+        "entities": {"customer_id": ids, "transaction_amount": [50.0 + (i % 7) for i in ids]},
+    }
+    with ServerThread(settings) as srv:
+        response = httpx.post(f"{srv.url}/get-online-features", json=body, timeout=60)
+        assert response.status_code == 200, response.text
+    # Stopping the server flushed its served log.
 
 
 def test_drift_flags_exactly_the_shifted_features(make_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -57,7 +57,7 @@ def test_drift_flags_exactly_the_shifted_features(make_settings, tmp_path: Path)
     _, version = client.training_set(entities, "fraud_detection_v1", name="drift-model")
     client.register_model("drift-model", "1", version.version, {"auc": 0.9})
 
-    _serve_everyone(client)  # unshifted: what is served is what the model trained on
+    _serve_everyone(settings)  # unshifted: what is served is what the model trained on
     r = runner.invoke(app, ["audit", "drift", "--training-set", version.version, "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["drifted_features"] == []
@@ -80,7 +80,7 @@ def test_drift_flags_exactly_the_shifted_features(make_settings, tmp_path: Path)
     )
     assert ingest_frame(client.store, "customer_transactions_daily", shifted).accepted
     since = datetime.now(UTC)
-    _serve_everyone(client)
+    _serve_everyone(settings)
     report_dir = tmp_path / "report"
     r = runner.invoke(
         app,

@@ -1,0 +1,97 @@
+"""Feast's SQL registry on PostgreSQL, as production runs it: shared by every process.
+
+Apply writes the registry to a PostgreSQL database of its own; a second store (another
+process's view), the feature server and Feast's own reads all resolve definitions from it, and
+a re-apply is seen by the running server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from feast import FeatureService
+
+from services.audits.parity import audit_parity
+from services.settings import Settings
+from services.store import Store, load_definitions
+from tests.integration.serving.conftest import ServerThread, load_project
+from tests.waiting import wait_for
+
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+@pytest.fixture
+def registry_url() -> Iterator[str]:
+    name = f"registry_test_{uuid.uuid4().hex}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _registry_projects(url: str) -> set[str]:
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        return {row[0] for row in conn.execute("SELECT project_id FROM feature_views")}
+
+
+def test_the_registry_on_postgresql_is_shared_by_every_reader(
+    make_settings: Callable[..., Settings], registry_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings("redis", registry_url=registry_url, registry_ttl_s=0.5)
+    load_project(settings, tmp_path)  # apply + ingest (which writes online)
+    assert _registry_projects(registry_url) == {settings.project}  # not a local file
+    assert not list(settings.data_dir.glob("registry*"))
+
+    other = Store(settings)  # another process's view of the same registry
+    try:
+        assert set(other.feature_views) == {
+            "customer_transactions_daily",
+            "customer_profile",
+            "merchant_risk",
+        }
+        report = audit_parity(other, sample=25)  # ours against offline and Feast's own reads
+        assert report.passed, report.mismatches[:3]
+        assert sum(v.cells for v in report.views) > 0
+    finally:
+        other.close()
+
+    body = {"feature_service": "fraud_detection_v2", "entities": {"customer_id": [1, 2]}}
+    body["entities"]["merchant_id"] = [1, 2]
+    body["entities"]["transaction_amount"] = [10.0, 20.0]
+    with ServerThread(settings) as srv, httpx.Client(base_url=srv.url, timeout=30) as client:
+        first = client.post("/get-online-features", json=body)
+        assert first.status_code == 200, first.text
+        assert "PRESENT" in first.text
+        assert (
+            client.post("/get-online-features", json={**body, "feature_service": "x"}).status_code
+            == 404
+        )
+
+        # Apply from elsewhere, adding a feature service: the running server starts serving it.
+        definitions = load_definitions(settings.repo_path)
+        profile = next(v for v in definitions.feature_views if v.name == "customer_profile")
+        definitions.feature_services.append(
+            FeatureService(
+                name="profile_probe", features=[profile], owner="t@example.org", description="d"
+            )
+        )
+        probe = {"feature_service": "profile_probe", "entities": {"customer_id": [1, 2]}}
+        assert client.post("/get-online-features", json=probe).status_code == 404
+        applier = Store(settings)
+        try:
+            applier.apply(definitions)
+        finally:
+            applier.close()
+        wait_for(
+            lambda: client.post("/get-online-features", json=probe).status_code == 200,
+            "the server to see profile_probe applied",
+        )

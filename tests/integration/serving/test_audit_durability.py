@@ -140,3 +140,39 @@ def test_the_log_of_a_killed_server_is_drained_by_the_next_one(
     assert not orphan.exists()
     assert len(set(_audited_reads(settings))) == 30
     assert _chain_intact(settings)
+
+
+def test_two_workers_each_keep_their_own_log_and_every_read_is_audited(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings("sqlite")
+    load_project(settings, tmp_path)
+    port = free_port()
+    with (tmp_path / "serve.log").open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--workers", "2"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wal = settings.data_dir / "audit-wal"
+
+        def ready() -> bool:
+            if server.poll() is not None:
+                raise RuntimeError((tmp_path / "serve.log").read_text())
+            try:
+                up = httpx.get(f"{url}/health").status_code == 200
+            except httpx.TransportError:
+                return False
+            return up and wal.exists() and len(list(wal.iterdir())) == 2
+
+        wait_for(ready, "two workers, each with its audit log")
+        with httpx.Client(base_url=url, timeout=30) as client:
+            _read(client, 50)
+    finally:
+        server.terminate()  # a graceful stop: each worker's writer commits and exits
+        server.wait(timeout=60)
+    assert len(set(_audited_reads(settings))) == 50
+    assert not list(wal.iterdir())
+    assert _chain_intact(settings)

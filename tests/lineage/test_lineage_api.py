@@ -186,6 +186,31 @@ class TestIntake:
         assert [e["action"] for e in entries["entries"]] == ["POST /api/v1/lineage"] * 2
         assert all(e["allowed"] for e in entries["entries"])
 
+    @pytest.mark.parametrize(
+        "event_time", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"]
+    )
+    def test_event_time_outside_years_1_to_9999_utc_is_422_and_later_events_still_work(
+        self, client, make_token, golden, event_time
+    ) -> None:
+        """An offset can push a valid-looking time past 9999-12-31 (or before 0001-01-01) in
+        UTC; it is refused at intake, so later events about the same dataset still work."""
+        headers = bearer(make_token("p", "producer", "skewless"))
+        event = golden("ingest_complete")
+        event["eventTime"] = event_time
+        refused = client.post(LINEAGE, json=event, headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert (refused.json()["code"], refused.json()["field"]) == ("invalid_event", "eventTime")
+        assert "9999-12-31" in refused.json()["detail"]
+        later = golden("ingest_complete")
+        later["run"]["runId"] = TS + "99"
+        assert client.post(LINEAGE, json=later, headers=headers).status_code == 201
+        node = {"nodeId": "dataset:skewless:offline/customer_transactions"}
+        graph = client.get(LINEAGE, params=node, headers=headers)
+        assert graph.status_code == 200, graph.text
+        history = client.get("/api/v1/history", params=node, headers=headers)
+        assert history.status_code == 200, history.text
+        assert history.json()["total"] == 1
+
     def test_dataset_event_over_http_sets_the_schema_in_its_namespace(
         self, client, make_token, golden
     ) -> None:

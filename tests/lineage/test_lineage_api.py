@@ -125,7 +125,9 @@ def seeded(client: TestClient, make_token, golden: Golden) -> dict[str, Any]:
         deployment = {"model": model, "version": "1", "featureService": "fs", "environment": "dev"}
         assert client.post("/api/v1/deployments", json=deployment, headers=admin).status_code == 201
     created = client.post(
-        "/api/v1/tokens", json={"principal": "victim", "role": "consumer"}, headers=admin
+        "/api/v1/tokens",
+        json={"principal": "victim", "role": "consumer", "namespaces": ["skewless"]},
+        headers=admin,
     )
     assert created.status_code == 201
     listed = client.get("/api/v1/tokens", headers=admin).json()
@@ -408,6 +410,7 @@ ENDPOINTS: dict[str, tuple[str, str, dict[str, Any], set[str]]] = {
         ADMIN,
     ),
     "tokens_revoke": ("DELETE", "/api/v1/tokens/{victim_id}", {}, ADMIN),
+    "grant_revoke": ("DELETE", "/api/v1/tokens/{victim_id}/grants/skewless", {}, ADMIN),
 }
 ROLES = ("admin", "producer", "consumer", "auditor")
 OK = {"GET": 200, "POST": 201, "DELETE": 204}
@@ -434,7 +437,10 @@ def _written(client: TestClient, admin: dict[str, str], endpoint: str) -> bool:
     tokens = client.get("/api/v1/tokens", headers=admin).json()
     if endpoint == "tokens_create":
         return any(t["principal"] == "x" for t in tokens)
-    return any(t["principal"] == "victim" and t["revokedAt"] for t in tokens)
+    victim = next(t for t in tokens if t["principal"] == "victim")
+    if endpoint == "grant_revoke":
+        return victim["namespaces"] == []
+    return victim["revokedAt"] is not None
 
 
 def test_the_matrix_covers_every_route() -> None:
@@ -453,7 +459,7 @@ def test_the_matrix_covers_every_route() -> None:
         if m == method and _matches(template, path)
     }
     assert routes == covered
-    assert len(routes) == 13  # a new route must join the matrix
+    assert len(routes) == 14  # a new route must join the matrix
 
 
 def _matches(template: str, path: str) -> bool:

@@ -290,7 +290,8 @@ class TestIntake:
 
 
 # Who may do what: reads of a namespace need a grant on it (auditors read all), writes need the
-# producer role and a grant, the audit log the audit right, tokens the admin role.
+# producer role and a grant, the audit log the audit right, tokens the admin role. A refused
+# write or role-gated read is a 403; a read of an object outside the grants a 404.
 READ_IN = {"admin", "producer", "consumer", "auditor"}
 READ_OUT = {"admin", "auditor"}
 WRITE_IN = {"admin", "producer"}
@@ -478,7 +479,9 @@ def test_authorization_matrix(client, seeded, role, endpoint) -> None:
         unauthenticated = client.request(method, path, headers=headers, **kwargs)
         assert unauthenticated.status_code == 401, (headers, unauthenticated.text)
     response = client.request(method, path, headers=bearer(seeded[role]), **kwargs)
-    expected = OK[method] if role in allowed else 403
+    # A read of an object outside the grants is a 404, as for a missing one (no oracle).
+    refused = 404 if allowed is READ_OUT else 403
+    expected = OK[method] if role in allowed else refused
     assert response.status_code == expected, response.text
     if method != "GET":  # a refused write writes nothing; an allowed one is visible
         assert _written(client, bearer(seeded["admin"]), endpoint) is (role in allowed)
@@ -494,6 +497,73 @@ def test_traversal_redacts_nodes_outside_grants(client, seeded) -> None:
     full = client.get(LINEAGE, params=params, headers=bearer(seeded["admin"])).json()["graph"]
     assert "job:finance:ingest.customer_transactions" in {n["id"] for n in full}
     assert len(full) == len(graph)
+
+
+# Regression (hardening #5): a node outside the caller's grants was a 403 naming its namespace
+# while an unknown one was a 404, so any token could probe what exists where. Each pair below
+# is (an object that exists in ``finance``, one that does not), read with the consumer token
+# (granted ``skewless`` only); both must get the answer of a missing object, word for word.
+FIN_RAW = "finance:raw/customer_transactions"
+HIDDEN_OR_MISSING = {
+    **{
+        f"{route}_{kind}": (
+            path,
+            lambda node_id, extra=extra: {"params": {"nodeId": node_id, **extra}},
+            (hidden, missing),
+            "node not found: {}",
+        )
+        for route, path, extra in (
+            ("graph", LINEAGE, {}),
+            # asOf before anything happened: a visible node then is "not found ... as of";
+            # a hidden one must still read exactly like an unknown id.
+            ("graph_as_of", LINEAGE, {"asOf": "2000-01-01T00:00:00+00:00"}),
+            ("history", "/api/v1/history", {}),
+        )
+        for kind, hidden, missing in (
+            ("job", "job:finance:ingest.customer_transactions", "job:finance:nope"),
+            ("dataset", f"dataset:{FIN_RAW}", "dataset:finance:nope"),
+            ("version", f"datasetVersion:{FIN_RAW}#raw-v1", f"datasetVersion:{FIN_RAW}#nope"),
+            ("run", f"run:{FINANCE_RUN}", "run:0190a1b2-0000-7000-8000-00000000dead"),
+            ("model", "model:fin:1", "model:fin:9"),
+        )
+    },
+    "provenance": (
+        "/api/v1/provenance/models/fin/{}",
+        lambda version: {},
+        ("1", "9"),
+        "model_version not found: fin:{}",
+    ),
+    "impact": (
+        "/api/v1/impact",
+        lambda version: {"params": {**_impact("finance")["params"], "version": version}},
+        ("raw-v1", "nope"),
+        f"dataset_version not found: {FIN_RAW}#{{}}",
+    ),
+    "usage": (
+        "/api/v1/usage/feature-views/{}",
+        lambda view: {"params": {"namespace": "finance"}},
+        ("fin_view", "nope_view"),
+        "feature_view not found: finance:feature_view/{}",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HIDDEN_OR_MISSING))
+def test_a_node_outside_the_grants_reads_exactly_like_a_missing_one(client, seeded, case) -> None:
+    path, kwargs, (hidden, missing), detail = HIDDEN_OR_MISSING[case]
+    consumer = bearer(seeded["consumer"])
+    for key in (hidden, missing):
+        url = path.format(key) if "{}" in path else path
+        response = client.get(url, headers=consumer, **kwargs(key))
+        assert response.status_code == 404, (key, response.text)
+        assert response.json() == {"code": "not_found", "detail": detail.format(key)}
+    # It does exist: an admin reads it.
+    url = path.format(hidden) if "{}" in path else path
+    as_of = kwargs(hidden).get("params", {}).get("asOf")
+    expected = 404 if as_of else 200  # nothing existed in 2000, for anybody
+    assert client.get(url, headers=bearer(seeded["admin"]), **kwargs(hidden)).status_code == (
+        expected
+    )
 
 
 def test_depth_over_the_cap_is_422(client, seeded) -> None:

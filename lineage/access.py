@@ -7,8 +7,10 @@ Both the lineage service and the feature server use it. Roles:
 - ``consumer``: reads granted namespaces.
 - ``auditor``: reads every namespace and the audit log; writes nothing.
 
-A grant of ``*`` covers every namespace. Tokens are stored only as sha256 digests and are looked
-up by digest, so the plain token never touches the database.
+A token carries the role and the namespace grants it was issued with; a principal is the name its
+tokens act under, and issuing it another token changes none of the ones it has. A grant of ``*``
+covers every namespace. Tokens are stored only as sha256 digests and are looked up by digest, so
+the plain token never touches the database.
 
 For the feature server (which may import only this module, ``emitter`` and ``identity``),
 ``TokenVerifier`` checks tokens with a short cache and ``ReadAuditor`` batches read-audit entries
@@ -33,7 +35,7 @@ from sqlalchemy.orm import Session
 from lineage.audit import PendingEntry
 from lineage.db import access_sql
 from lineage.db import repositories as repo
-from lineage.db.models import AuditLog, Grant, Token
+from lineage.db.models import AuditLog, Token, TokenGrant
 from lineage.db.models import Principal as PrincipalRow
 from lineage.errors import InvalidQuery, NotFound, StoreUnavailable
 
@@ -51,7 +53,7 @@ _FLUSH_ERRORS: tuple[type[Exception], ...] = (*DB_ERRORS, OSError, CommandError)
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller."""
+    """An authenticated caller: its principal's name, with the role and grants of its token."""
 
     name: str
     role: Role
@@ -85,40 +87,49 @@ def _check_role(role: str) -> Role:
     return cast(Role, role)
 
 
-def _upsert_principal(
-    session: Session, name: str, role: Role, namespaces: Iterable[str]
-) -> PrincipalRow:
-    now = datetime.now(UTC)
+def _issue(
+    session: Session, principal: str, role: Role, namespaces: Iterable[str], token: str
+) -> None:
+    """Store ``token`` for ``principal`` (created if new) with its own role and grants.
+
+    The principal's other tokens are left as they were issued: a role and grants belong to a
+    token, so issuing one never widens (or narrows) another.
+    """
     row, _ = repo.get_or_create(
-        session, PrincipalRow, {"name": name}, {"role": role, "created_at": now}
+        session, PrincipalRow, {"name": principal}, {"created_at": datetime.now(UTC)}
     )
-    row.role = role
-    for namespace in sorted(set(namespaces)):
-        repo.get_or_create(session, Grant, {"principal_id": row.id, "namespace": namespace}, {})
-    return row
+    issued = Token(
+        principal_id=row.id,
+        token_hash=hash_token(token),
+        role=role,
+        created_at=datetime.now(UTC),
+    )
+    session.add(issued)
+    session.flush()
+    session.add_all(TokenGrant(token_id=issued.id, namespace=ns) for ns in sorted(set(namespaces)))
+    session.flush()
 
 
 def create_token(session: Session, principal: str, role: str, namespaces: Iterable[str]) -> str:
-    """Create a bearer token for ``principal`` (created or updated with ``role`` and grants).
+    """Create a bearer token for ``principal`` (created if new) with ``role`` and grants.
 
     Args:
         session: An open session; the caller commits.
         principal: The principal's name.
         role: One of ``admin``, ``producer``, ``consumer``, ``auditor``.
-        namespaces: Namespaces to grant (added to existing grants); ``*`` grants all.
+        namespaces: Namespaces this token may act in; ``*`` grants all.
 
     Returns:
         The plain token. It is shown once; only its sha256 digest is stored.
 
+    Raises:
+        InvalidQuery: an empty principal name or an unknown role.
+
     """
     if not principal.strip():
         raise InvalidQuery(field="principal", reason="required non-empty string")
-    row = _upsert_principal(session, principal, _check_role(role), namespaces)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(
-        Token(principal_id=row.id, token_hash=hash_token(token), created_at=datetime.now(UTC))
-    )
-    session.flush()
+    _issue(session, principal, _check_role(role), namespaces, token)
     return token
 
 
@@ -126,11 +137,7 @@ def ensure_token(session: Session, principal: str, role: str, token: str) -> Non
     """Register a known token (e.g. the bootstrap admin token) if its digest is not stored yet."""
     if access_sql.find_tokens(session, [hash_token(token)]):
         return
-    row = _upsert_principal(session, principal, _check_role(role), [ALL_NAMESPACES])
-    session.add(
-        Token(principal_id=row.id, token_hash=hash_token(token), created_at=datetime.now(UTC))
-    )
-    session.flush()
+    _issue(session, principal, _check_role(role), [ALL_NAMESPACES], token)
 
 
 def revoke_token(session: Session, token_id: int) -> None:
@@ -144,16 +151,27 @@ def revoke_token(session: Session, token_id: int) -> None:
         raise NotFound(kind="token", key=str(token_id))
 
 
+def revoke_grant(session: Session, token_id: int, namespace: str) -> None:
+    """Take ``namespace`` out of token ``token_id``'s grants (its other grants stay).
+
+    Raises:
+        NotFound: if that token holds no such grant (or does not exist).
+
+    """
+    if not access_sql.delete_grant(session, token_id, namespace):
+        raise NotFound(kind="grant", key=f"{namespace!r} of token {token_id}")
+
+
 def list_tokens(session: Session) -> list[TokenInfo]:
     """List every token (live and revoked) with its principal, role and grants."""
     rows = access_sql.list_tokens(session)
-    grants = access_sql.grants_of(session, {p.id for _, p in rows})
+    grants = access_sql.grants_of(session, {t.id for t, _ in rows})
     return [
         TokenInfo(
             id=t.id,
             principal=p.name,
-            role=p.role,
-            namespaces=tuple(grants[p.id]),
+            role=t.role,
+            namespaces=tuple(grants[t.id]),
             created_at=t.created_at,
             revoked_at=t.revoked_at,
         )

@@ -169,12 +169,24 @@ def token_create(
         typer.echo(token)
 
 
+# A token id as the database stores it (BIGINT): anything else is a usage error, not a query.
+TokenId = typer.Argument(..., min=1, max=2**63 - 1, help="The token's id (`token list`).")
+
+
 @token_app.command("revoke")
-def token_revoke(token_id: int) -> None:
+def token_revoke(token_id: int = TokenId) -> None:
     """Revoke a token by id."""
     with _session(("token revoke", f"token:{token_id}")) as session:
         access.revoke_token(session, token_id)
     console.print(f"revoked token {token_id}")
+
+
+@token_app.command("revoke-grant")
+def token_revoke_grant(token_id: int = TokenId, namespace: str = typer.Argument(...)) -> None:
+    """Take one namespace out of a token's grants (its role and other grants stay)."""
+    with _session(("token revoke-grant", f"token:{token_id} grant:{namespace}")) as session:
+        access.revoke_grant(session, token_id, namespace)
+    typer.echo(f"revoked grant {namespace!r} of token {token_id}")
 
 
 @token_app.command("list")

@@ -7,6 +7,7 @@ The API maps them to status codes in ``lineage.api.errors`` (one place)::
     │   └── InvalidReference  a record names an object lineage does not hold, or several
     ├── InvalidQuery          a query argument is out of bounds or malformed (field, reason)
     ├── NotFound              the addressed node, model or token does not exist (kind, key)
+    │   └── NotVisible        it exists outside the caller's grants: answered as NotFound
     ├── Conflict              an immutable object would change (kind, key, reason)
     ├── AccessError
     │   ├── Unauthenticated   no token, or an unknown / revoked token
@@ -71,6 +72,20 @@ class NotFound(LineageError):  # noqa: N818 (httpx-style names, fixed by the pub
         super().__init__(f"{kind} not found: {key}")
         self.kind = kind
         self.key = key
+
+
+class NotVisible(NotFound):
+    """The addressed object exists, but outside the caller's grants.
+
+    Answered exactly as ``NotFound`` (same status, body and wording, with the key the caller
+    gave), so that no answer tells whether an object it may not read exists, or where. The
+    principal and namespace are kept for the audit log, which records the read as denied.
+    """
+
+    def __init__(self, *, kind: str, key: str, principal: str, namespace: str) -> None:
+        super().__init__(kind=kind, key=key)
+        self.principal = principal
+        self.namespace = namespace
 
 
 class Conflict(LineageError):  # noqa: N818 (httpx-style names, fixed by the public API)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from lineage.errors import InvalidEvent
@@ -77,6 +77,14 @@ def _event_time(value: Any) -> datetime:
         raise InvalidEvent(field="eventTime", reason="not an ISO-8601 date-time") from None
     if parsed.tzinfo is None:
         raise InvalidEvent(field="eventTime", reason="date-time needs a timezone offset")
+    try:
+        # Stored in UTC: an offset can carry a valid-looking time (9999-12-31T23:59:59-01:00)
+        # past what Python and the database columns hold, breaking every later read of it.
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidEvent(
+            field="eventTime", reason="date-time must fall within 0001-01-01..9999-12-31 UTC"
+        ) from None
     return parsed
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from lineage.access import Principal, authorize
 from lineage.db import repositories as repo
 from lineage.db.models import Dataset, Job
-from lineage.errors import InvalidQuery, NotFound
+from lineage.errors import InvalidQuery, NotFound, NotVisible
 from lineage.rules import CODE_FACETS
 
 Node = tuple[str, Any]  # (type, database key)
@@ -53,6 +53,15 @@ class Redactor:
     def redacted(self, real_id: str) -> dict[str, Any]:
         """The item that stands for a hidden object in a list: ``{"id", "type": "REDACTED"}``."""
         return {"id": self.placeholder(real_id), "type": "REDACTED"}
+
+    def require(self, namespace: str, *, kind: str, key: str) -> None:
+        """Raise ``NotVisible`` unless the caller may read ``namespace``.
+
+        ``kind`` and ``key`` are those the caller's ``NotFound`` would carry for the object it
+        addressed, so that a hidden object and a missing one get the same answer.
+        """
+        if self.principal is not None and not self.visible(namespace):
+            raise NotVisible(kind=kind, key=key, principal=self.principal.name, namespace=namespace)
 
 
 def _splits(text: str) -> list[tuple[str, str]]:
@@ -94,6 +103,33 @@ def resolve_node(session: Session, node_id: str) -> Node:
     if found is None:
         raise NotFound(kind="node", key=node_id)
     return found
+
+
+def namespace_of(session: Session, node: Node) -> str:
+    """Return the namespace governing a resolved node (a run's and a version's: their owner's)."""
+    kind, key = node
+    if kind == "dataset":
+        return str(repo.datasets_by_ids(session, [key])[key].namespace)
+    if kind == "job":
+        return str(repo.jobs_by_ids(session, [key])[key].namespace)
+    if kind == "datasetVersion":
+        return str(repo.dataset_versions_by_ids(session, [key])[key].namespace)
+    if kind == "run":
+        return str(repo.runs_by_ids(session, [key])[key].namespace)
+    return str(repo.model_versions_by_ids(session, [key])[key][1].namespace)
+
+
+def resolve_visible(session: Session, node_id: str, red: Redactor) -> Node:
+    """Resolve a node id the caller may read; one outside its grants is not found either.
+
+    Raises:
+        InvalidQuery: for a malformed id. NotFound: for an unknown node, and (as its subclass
+        ``NotVisible``, with the same wording) for one outside the caller's grants.
+
+    """
+    node = resolve_node(session, node_id)
+    red.require(namespace_of(session, node), kind="node", key=node_id)
+    return node
 
 
 class Named(Protocol):

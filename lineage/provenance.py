@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from lineage.access import Principal
 from lineage.db import history_sql
 from lineage.db import repositories as repo
-from lineage.errors import Forbidden, NotFound
+from lineage.errors import NotFound
 from lineage.identity import FEATURE_VIEW_PREFIX, ONLINE_PREFIX, TRAINING_SET_PREFIX
 from lineage.nodes import Redactor, deployment_data, run_data, version_data, version_id
 
@@ -101,7 +101,8 @@ def provenance(
         (exact, not "latest") and the runs that produced them with their code versions.
 
     Raises:
-        NotFound: the model version is unknown. Forbidden: the model is outside the grants.
+        NotFound: the model version is unknown, or (``NotVisible``, worded alike) its model is
+            outside the caller's grants.
 
     """
     mv = repo.find_model_version(session, model, version)
@@ -109,8 +110,7 @@ def provenance(
         raise NotFound(kind="model_version", key=f"{model}:{version}")
     (mv_row, model_row) = repo.model_versions_by_ids(session, [mv.id])[mv.id]
     red = Redactor(principal)
-    if principal is not None and not red.visible(model_row.namespace):
-        raise Forbidden(principal=principal.name, action="read", namespace=model_row.namespace)
+    red.require(model_row.namespace, kind="model_version", key=f"{model}:{version}")
     # The link is one training-set version (null only for a legacy row no version matched).
     ts = [] if mv.training_set_version_id is None else [mv.training_set_version_id]
     versions, runs, truncated = _walk_versions(
@@ -149,15 +149,15 @@ def impact(
         ``servingDeployments``: the deployments serving online values materialized from it.
 
     Raises:
-        NotFound: unknown dataset version. Forbidden: the dataset is outside the grants.
+        NotFound: unknown dataset version, or (``NotVisible``, worded alike) one outside the
+            caller's grants.
 
     """
     dv = repo.find_dataset_version(session, namespace, dataset, version)
     if dv is None:
         raise NotFound(kind="dataset_version", key=f"{namespace}:{dataset}#{version}")
     red = Redactor(principal)
-    if principal is not None and not red.visible(namespace):
-        raise Forbidden(principal=principal.name, action="read", namespace=namespace)
+    red.require(namespace, kind="dataset_version", key=f"{namespace}:{dataset}#{version}")
     versions, runs, truncated = _walk_versions(
         session, [dv.id], _downstream(session), max_depth, max_nodes
     )

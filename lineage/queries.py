@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from lineage.access import Principal
 from lineage.db import graph_sql
 from lineage.db import repositories as repo
-from lineage.errors import Forbidden, InvalidQuery, NotFound
+from lineage.errors import InvalidQuery, NotFound
 from lineage.nodes import (
     NODE_TYPES,
     Node,
@@ -31,7 +31,7 @@ from lineage.nodes import (
     dataset_id,
     job_data,
     job_id,
-    resolve_node,
+    resolve_visible,
     run_data,
     version_data,
     version_id,
@@ -225,19 +225,18 @@ def lineage_graph(
         ``{"graph": [{"id","type","data","inEdges","outEdges"}], "truncated": bool}``.
 
     Raises:
-        InvalidQuery, NotFound, Forbidden (the start node is outside the caller's grants).
+        InvalidQuery; NotFound, also (as ``NotVisible``, worded alike) for a start node
+        outside the caller's grants.
 
     """
     if depth < 0 or depth > max_depth:
         raise InvalidQuery(field="depth", reason=f"must be between 0 and {max_depth}")
     as_of = aware_utc(as_of, "asOf")
-    start = resolve_node(session, node_id)
+    red = Redactor(principal)
+    # Visibility before ``asOf``: a hidden node must read like an unknown id, not as "not yet".
+    start = resolve_visible(session, node_id, red)
     if as_of is not None and not graph_sql.node_seen_by(session, start[0], start[1], as_of):
         raise NotFound(kind="node", key=f"{node_id} as of {as_of.isoformat()}")
     nodes, edges, truncated = _traverse(session, start, depth, max_nodes, as_of)
     info = _node_info(session, nodes, as_of)
-    red = Redactor(principal)
-    if not red.visible(info[start][1]):
-        assert principal is not None
-        raise Forbidden(principal=principal.name, action="read", namespace=info[start][1])
     return {"graph": _graph(info, edges, red), "truncated": truncated}

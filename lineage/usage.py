@@ -33,7 +33,7 @@ from lineage.nodes import (
     NODE_TYPES,
     Redactor,
     deployment_data,
-    resolve_node,
+    resolve_visible,
     run_data,
     version_data,
 )
@@ -94,12 +94,14 @@ def usage(
         serving online from a feature service whose current definition selects the view.
 
     Raises:
-        InvalidQuery: a malformed view name. NotFound: unknown view. Forbidden: outside grants.
+        InvalidQuery: a malformed view name. NotFound: an unknown view, or (``NotVisible``,
+            worded alike) any view of a namespace outside the caller's grants.
 
     """
     name = _view_dataset_name(view)
     red = Redactor(principal)
-    _require_read(red, namespace)
+    # Checked first: outside the grants, every view name reads as missing, known or not.
+    red.require(namespace, kind="feature_view", key=f"{namespace}:{name}")
     dataset = history_sql.find_dataset(session, namespace, name)
     if dataset is None:
         raise NotFound(kind="feature_view", key=f"{namespace}:{name}")
@@ -242,31 +244,25 @@ def history(
         ``{"nodeId", "type", "items", "total", "limit", "offset"}``.
 
     Raises:
-        InvalidQuery, NotFound, Forbidden (the node is outside the caller's grants).
+        InvalidQuery; NotFound, also (as ``NotVisible``, worded alike) for a node outside the
+        caller's grants.
 
     """
     check_page(limit, offset, page_size_max)
-    kind, key = resolve_node(session, node_id)
     red = Redactor(principal)
+    kind, key = resolve_visible(session, node_id, red)
     page = {"limit": limit, "offset": offset}
     items: list[dict[str, Any]]
     if kind == "dataset":
         ds = repo.datasets_by_ids(session, [key])[key]
-        _require_read(red, ds.namespace)
         dvs, total = history_sql.versions_of_dataset(session, key, **page)
         items = [version_data(dv, ds) for dv in dvs]
     elif kind == "job":
         job = repo.jobs_by_ids(session, [key])[key]
-        _require_read(red, job.namespace)
         runs, total = history_sql.runs_of_job(session, key, **page)
         items = [run_data(run, job) for run in runs]
     elif kind in ("run", "datasetVersion"):
-        if kind == "run":
-            _require_read(red, repo.runs_by_ids(session, [key])[key].namespace)
-            run_ids: Any = [key]
-        else:
-            _require_read(red, repo.dataset_versions_by_ids(session, [key])[key].namespace)
-            run_ids = history_sql.runs_touching_version(key)
+        run_ids: Any = [key] if kind == "run" else history_sql.runs_touching_version(key)
         events, total = history_sql.events_of_runs(session, run_ids, **page)
         items = [
             _event_data(e)
@@ -276,7 +272,6 @@ def history(
         ]
     else:
         _, model = repo.model_versions_by_ids(session, [key])[key]
-        _require_read(red, model.namespace)
         mvs, total = history_sql.versions_of_model(session, model.id, **page)
         items = [
             {
@@ -289,9 +284,3 @@ def history(
             for m in mvs
         ]
     return {"nodeId": node_id, "type": NODE_TYPES[kind], "items": items, "total": total, **page}
-
-
-def _require_read(red: Redactor, namespace: str) -> None:
-    if not red.visible(namespace):
-        assert red.principal is not None  # no principal sees everything
-        raise Forbidden(principal=red.principal.name, action="read", namespace=namespace)

@@ -21,13 +21,15 @@ from lineage.errors import (
     InvalidReference,
     LineageError,
     NotFound,
+    NotVisible,
     StoreUnavailable,
     Unauthenticated,
 )
 
 log = logging.getLogger("lineage.api")
 
-# Most specific first: the first matching class decides.
+# Most specific first: the first matching class decides. ``NotVisible`` is a ``NotFound`` and
+# answers as one, word for word: a read outside the grants must not tell that the object exists.
 STATUS: list[tuple[type[LineageError], int, str]] = [
     (InvalidReference, 422, "invalid_reference"),
     (InvalidEvent, 422, "invalid_event"),
@@ -69,7 +71,10 @@ def data_error_response() -> JSONResponse:
     return error_response(422, "invalid_request", "a value is not storable or comparable")
 
 
-async def _lineage_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _lineage_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, NotVisible):
+        # The caller gets the 404 of a missing object; the audit log records a denied read.
+        request.state.audit_denied = True
     return lineage_error_response(exc)
 
 

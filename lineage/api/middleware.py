@@ -65,7 +65,7 @@ def _audit_fields(scope: Scope, status: int) -> dict[str, Any]:
         "principal": state.get("principal_name", "anonymous"),
         "action": f"{request.method} {path}"[:64],
         "obj": obj if isinstance(obj, str) else json.dumps(obj),
-        "allowed": status not in (401, 403),
+        "allowed": status not in (401, 403) and not state.get("audit_denied", False),
         "source_address": request.client.host if request.client else "unknown",
     }
 

@@ -263,6 +263,22 @@ def delete_token(
     access.revoke_token(session, token_id)
 
 
+@router.delete(
+    "/api/v1/tokens/{token_id}/grants/{namespace:path}", status_code=204, responses=ERRORS
+)
+def delete_token_grant(
+    request: Request,
+    token_id: int = Path(ge=1, le=2**63 - 1),
+    namespace: str = Path(min_length=1, max_length=400),
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+) -> None:
+    """Revoke one namespace grant of a token (admins only); its other grants stay."""
+    note_object(request, f"token:{token_id} grant:{namespace}")
+    require(principal, "admin", "*")
+    access.revoke_grant(session, token_id, namespace)
+
+
 @router.get("/api/v1/usage/feature-views/{view}", responses=ERRORS)
 def get_usage(
     request: Request,

@@ -1,4 +1,4 @@
-"""SQL of access control and the audit log: principals, tokens, grants and the hash chain's rows.
+"""SQL of access control and the audit log: principals, tokens, their grants, the chain's rows.
 
 Functions take a ``Session`` and plain values; callers own the transaction.
 """
@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, any_, bindparam, select, text, update
+from sqlalchemy import Text, any_, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -18,9 +18,9 @@ from lineage.db import raw
 from lineage.db.models import (
     AuditHead,
     AuditLog,
-    Grant,
     Principal,
     Token,
+    TokenGrant,
 )
 from lineage.db.repositories import get_or_create
 
@@ -40,9 +40,9 @@ def find_tokens(
 
 
 _TOKENS = (
-    select(Token.token_hash, Principal.name, Principal.role, Grant.namespace)
+    select(Token.token_hash, Principal.name, Token.role, TokenGrant.namespace)
     .join(Principal, Principal.id == Token.principal_id)
-    .outerjoin(Grant, Grant.principal_id == Principal.id)
+    .outerjoin(TokenGrant, TokenGrant.token_id == Token.id)
     .where(Token.revoked_at.is_(None))
 )
 _CALLERS = _TOKENS.where(Token.token_hash.in_(bindparam("keys", expanding=True)))
@@ -84,13 +84,25 @@ def callers_of(rows: Iterable[Any]) -> dict[str, tuple[str, str, set[str]]]:
     return out
 
 
-def grants_of(session: Session, principal_ids: Collection[int]) -> dict[int, list[str]]:
-    """Return granted namespaces keyed by principal id."""
-    out: dict[int, list[str]] = {pid: [] for pid in principal_ids}
-    stmt = select(Grant).where(Grant.principal_id.in_(principal_ids)).order_by(Grant.namespace)
+def grants_of(session: Session, token_ids: Collection[int]) -> dict[int, list[str]]:
+    """Return granted namespaces keyed by token id."""
+    out: dict[int, list[str]] = {tid: [] for tid in token_ids}
+    stmt = (
+        select(TokenGrant).where(TokenGrant.token_id.in_(token_ids)).order_by(TokenGrant.namespace)
+    )
     for grant in session.scalars(stmt):
-        out[grant.principal_id].append(grant.namespace)
+        out[grant.token_id].append(grant.namespace)
     return out
+
+
+def delete_grant(session: Session, token_id: int, namespace: str) -> bool:
+    """Delete one grant of a token; returns False if the token holds no such grant."""
+    stmt = (
+        delete(TokenGrant)
+        .where(TokenGrant.token_id == token_id, TokenGrant.namespace == namespace)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
 def list_tokens(session: Session) -> list[tuple[Token, Principal]]:

@@ -261,18 +261,17 @@ class Deployment(Base):
 
 
 class Principal(Base):
-    """A caller identity with one role."""
+    """A caller identity: the name its tokens act under (roles and grants are the tokens')."""
 
     __tablename__ = "principals"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
 
 
 class Token(Base):
-    """A bearer token, stored only as its sha256 hex digest."""
+    """A bearer token, stored only as its sha256 hex digest, with the role it was issued."""
 
     __tablename__ = "tokens"
 
@@ -281,17 +280,18 @@ class Token(Base):
         ForeignKey("principals.id", ondelete="CASCADE"), index=True
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 
 
-class Grant(Base):
-    """A principal's access to one namespace (``*`` means every namespace)."""
+class TokenGrant(Base):
+    """A token's access to one namespace (``*`` means every namespace)."""
 
-    __tablename__ = "grants"
+    __tablename__ = "token_grants"
 
-    principal_id: Mapped[int] = mapped_column(
-        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True
     )
     namespace: Mapped[str] = mapped_column(String(400), primary_key=True)
 

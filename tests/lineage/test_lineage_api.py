@@ -125,7 +125,9 @@ def seeded(client: TestClient, make_token, golden: Golden) -> dict[str, Any]:
         deployment = {"model": model, "version": "1", "featureService": "fs", "environment": "dev"}
         assert client.post("/api/v1/deployments", json=deployment, headers=admin).status_code == 201
     created = client.post(
-        "/api/v1/tokens", json={"principal": "victim", "role": "consumer"}, headers=admin
+        "/api/v1/tokens",
+        json={"principal": "victim", "role": "consumer", "namespaces": ["skewless"]},
+        headers=admin,
     )
     assert created.status_code == 201
     listed = client.get("/api/v1/tokens", headers=admin).json()
@@ -185,6 +187,31 @@ class TestIntake:
         entries = client.get("/api/v1/audit", params={"principal": "p"}, headers=auditor).json()
         assert [e["action"] for e in entries["entries"]] == ["POST /api/v1/lineage"] * 2
         assert all(e["allowed"] for e in entries["entries"])
+
+    @pytest.mark.parametrize(
+        "event_time", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"]
+    )
+    def test_event_time_outside_years_1_to_9999_utc_is_422_and_later_events_still_work(
+        self, client, make_token, golden, event_time
+    ) -> None:
+        """An offset can push a valid-looking time past 9999-12-31 (or before 0001-01-01) in
+        UTC; it is refused at intake, so later events about the same dataset still work."""
+        headers = bearer(make_token("p", "producer", "skewless"))
+        event = golden("ingest_complete")
+        event["eventTime"] = event_time
+        refused = client.post(LINEAGE, json=event, headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert (refused.json()["code"], refused.json()["field"]) == ("invalid_event", "eventTime")
+        assert "9999-12-31" in refused.json()["detail"]
+        later = golden("ingest_complete")
+        later["run"]["runId"] = TS + "99"
+        assert client.post(LINEAGE, json=later, headers=headers).status_code == 201
+        node = {"nodeId": "dataset:skewless:offline/customer_transactions"}
+        graph = client.get(LINEAGE, params=node, headers=headers)
+        assert graph.status_code == 200, graph.text
+        history = client.get("/api/v1/history", params=node, headers=headers)
+        assert history.status_code == 200, history.text
+        assert history.json()["total"] == 1
 
     def test_dataset_event_over_http_sets_the_schema_in_its_namespace(
         self, client, make_token, golden
@@ -263,7 +290,8 @@ class TestIntake:
 
 
 # Who may do what: reads of a namespace need a grant on it (auditors read all), writes need the
-# producer role and a grant, the audit log the audit right, tokens the admin role.
+# producer role and a grant, the audit log the audit right, tokens the admin role. A refused
+# write or role-gated read is a 403; a read of an object outside the grants a 404.
 READ_IN = {"admin", "producer", "consumer", "auditor"}
 READ_OUT = {"admin", "auditor"}
 WRITE_IN = {"admin", "producer"}
@@ -383,6 +411,7 @@ ENDPOINTS: dict[str, tuple[str, str, dict[str, Any], set[str]]] = {
         ADMIN,
     ),
     "tokens_revoke": ("DELETE", "/api/v1/tokens/{victim_id}", {}, ADMIN),
+    "grant_revoke": ("DELETE", "/api/v1/tokens/{victim_id}/grants/skewless", {}, ADMIN),
 }
 ROLES = ("admin", "producer", "consumer", "auditor")
 OK = {"GET": 200, "POST": 201, "DELETE": 204}
@@ -409,7 +438,10 @@ def _written(client: TestClient, admin: dict[str, str], endpoint: str) -> bool:
     tokens = client.get("/api/v1/tokens", headers=admin).json()
     if endpoint == "tokens_create":
         return any(t["principal"] == "x" for t in tokens)
-    return any(t["principal"] == "victim" and t["revokedAt"] for t in tokens)
+    victim = next(t for t in tokens if t["principal"] == "victim")
+    if endpoint == "grant_revoke":
+        return victim["namespaces"] == []
+    return victim["revokedAt"] is not None
 
 
 def test_the_matrix_covers_every_route() -> None:
@@ -428,7 +460,7 @@ def test_the_matrix_covers_every_route() -> None:
         if m == method and _matches(template, path)
     }
     assert routes == covered
-    assert len(routes) == 13  # a new route must join the matrix
+    assert len(routes) == 14  # a new route must join the matrix
 
 
 def _matches(template: str, path: str) -> bool:
@@ -447,7 +479,9 @@ def test_authorization_matrix(client, seeded, role, endpoint) -> None:
         unauthenticated = client.request(method, path, headers=headers, **kwargs)
         assert unauthenticated.status_code == 401, (headers, unauthenticated.text)
     response = client.request(method, path, headers=bearer(seeded[role]), **kwargs)
-    expected = OK[method] if role in allowed else 403
+    # A read of an object outside the grants is a 404, as for a missing one (no oracle).
+    refused = 404 if allowed is READ_OUT else 403
+    expected = OK[method] if role in allowed else refused
     assert response.status_code == expected, response.text
     if method != "GET":  # a refused write writes nothing; an allowed one is visible
         assert _written(client, bearer(seeded["admin"]), endpoint) is (role in allowed)
@@ -463,6 +497,73 @@ def test_traversal_redacts_nodes_outside_grants(client, seeded) -> None:
     full = client.get(LINEAGE, params=params, headers=bearer(seeded["admin"])).json()["graph"]
     assert "job:finance:ingest.customer_transactions" in {n["id"] for n in full}
     assert len(full) == len(graph)
+
+
+# Regression (hardening #5): a node outside the caller's grants was a 403 naming its namespace
+# while an unknown one was a 404, so any token could probe what exists where. Each pair below
+# is (an object that exists in ``finance``, one that does not), read with the consumer token
+# (granted ``skewless`` only); both must get the answer of a missing object, word for word.
+FIN_RAW = "finance:raw/customer_transactions"
+HIDDEN_OR_MISSING = {
+    **{
+        f"{route}_{kind}": (
+            path,
+            lambda node_id, extra=extra: {"params": {"nodeId": node_id, **extra}},
+            (hidden, missing),
+            "node not found: {}",
+        )
+        for route, path, extra in (
+            ("graph", LINEAGE, {}),
+            # asOf before anything happened: a visible node then is "not found ... as of";
+            # a hidden one must still read exactly like an unknown id.
+            ("graph_as_of", LINEAGE, {"asOf": "2000-01-01T00:00:00+00:00"}),
+            ("history", "/api/v1/history", {}),
+        )
+        for kind, hidden, missing in (
+            ("job", "job:finance:ingest.customer_transactions", "job:finance:nope"),
+            ("dataset", f"dataset:{FIN_RAW}", "dataset:finance:nope"),
+            ("version", f"datasetVersion:{FIN_RAW}#raw-v1", f"datasetVersion:{FIN_RAW}#nope"),
+            ("run", f"run:{FINANCE_RUN}", "run:0190a1b2-0000-7000-8000-00000000dead"),
+            ("model", "model:fin:1", "model:fin:9"),
+        )
+    },
+    "provenance": (
+        "/api/v1/provenance/models/fin/{}",
+        lambda version: {},
+        ("1", "9"),
+        "model_version not found: fin:{}",
+    ),
+    "impact": (
+        "/api/v1/impact",
+        lambda version: {"params": {**_impact("finance")["params"], "version": version}},
+        ("raw-v1", "nope"),
+        f"dataset_version not found: {FIN_RAW}#{{}}",
+    ),
+    "usage": (
+        "/api/v1/usage/feature-views/{}",
+        lambda view: {"params": {"namespace": "finance"}},
+        ("fin_view", "nope_view"),
+        "feature_view not found: finance:feature_view/{}",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HIDDEN_OR_MISSING))
+def test_a_node_outside_the_grants_reads_exactly_like_a_missing_one(client, seeded, case) -> None:
+    path, kwargs, (hidden, missing), detail = HIDDEN_OR_MISSING[case]
+    consumer = bearer(seeded["consumer"])
+    for key in (hidden, missing):
+        url = path.format(key) if "{}" in path else path
+        response = client.get(url, headers=consumer, **kwargs(key))
+        assert response.status_code == 404, (key, response.text)
+        assert response.json() == {"code": "not_found", "detail": detail.format(key)}
+    # It does exist: an admin reads it.
+    url = path.format(hidden) if "{}" in path else path
+    as_of = kwargs(hidden).get("params", {}).get("asOf")
+    expected = 404 if as_of else 200  # nothing existed in 2000, for anybody
+    assert client.get(url, headers=bearer(seeded["admin"]), **kwargs(hidden)).status_code == (
+        expected
+    )
 
 
 def test_depth_over_the_cap_is_422(client, seeded) -> None:

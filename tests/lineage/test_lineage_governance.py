@@ -21,7 +21,7 @@ from lineage.audit import verify_chain
 from lineage.cli import app as cli_app
 from lineage.db.models import AuditLog
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
-from lineage.errors import Forbidden, InvalidQuery, NotFound
+from lineage.errors import InvalidQuery, NotFound, NotVisible
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
@@ -235,7 +235,7 @@ class TestUsage:
                 "name": "training_set/fin",
                 "version": "ts-f",
             }
-            with pytest.raises(Forbidden):
+            with pytest.raises(NotVisible):  # answered as a missing view: no existence oracle
                 service.usage(s, "risk", principal=outsider)
             with pytest.raises(NotFound):
                 service.usage(s, "nope")
@@ -440,7 +440,8 @@ def test_usage_over_http_is_namespace_checked_and_audited(client: TestClient, to
     assert ok.status_code == 200, ok.text
     assert "finance" not in ok.text
     assert ok.json()["unusedFields"] == []
-    assert client.get(path, headers=bearer(tokens["finance"])).status_code == 403
+    hidden = client.get(path, headers=bearer(tokens["finance"]))
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "not_found")  # as if missing
     assert client.get(path).status_code == 401
     missing = client.get("/api/v1/usage/feature-views/nope", headers=bearer(tokens["admin"]))
     assert missing.status_code == 404
@@ -487,7 +488,7 @@ def test_graph_as_of_and_history_over_http(client: TestClient, tokens) -> None:
     hidden = client.get(
         "/api/v1/history", params={"nodeId": "model:secret:1"}, headers=bearer(tokens["consumer"])
     )
-    assert hidden.status_code == 403
+    assert hidden.status_code == 404  # as if it did not exist
 
 
 def apply_feature_service(maker, name: str, version: str, *views: str, minute: int = 8) -> None:

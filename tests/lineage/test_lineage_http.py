@@ -255,6 +255,8 @@ def test_concurrent_posts_share_commits_yet_each_is_authorized_and_audited(
     cases += [("wrong-token", _run_event("good", "x"), 401)] * 4
     cases += [(token, _run_event("other", f"y{i}"), 403) for i in range(4)]
     cases += [(token, _run_event("good", f"z{i}", event_time=None), 422) for i in range(4)]
+    far = "9999-12-31T23:59:59-01:00"  # year 10000 in UTC: refused before it reaches a batch
+    cases += [(token, _run_event("good", f"job_{i}", event_time=far), 422) for i in range(3)]
     postgresql = db_url.startswith("postgresql")  # its text cannot hold NUL; SQLite's can
     refused = [_run_event("good", f"nul\x00{i}") for i in range(3)]
     cases += [(token, e, 422 if postgresql else 201) for e in refused]

@@ -108,3 +108,68 @@ def test_0006_links_deployments_recorded_before_it(fresh_url: str) -> None:
         assert [tuple(r) for r in rows] == [("prod", 7), ("dev", None), ("ci", None)]
     finally:
         engine.dispose()
+
+
+def test_0007_gives_each_token_its_principals_role_and_grants_and_back(fresh_url: str) -> None:
+    """Tokens issued before 0007 keep what they could do: their principal's role and grants.
+
+    Going back, a principal takes the role of its newest live token (what the old schema last
+    recorded) and the grants of all its tokens.
+    """
+    command.upgrade(alembic_config(fresh_url), "0006")
+    engine = make_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            t = datetime.now(UTC).isoformat()
+            conn.execute(
+                text(
+                    "INSERT INTO principals (id, name, role, created_at) VALUES"
+                    " (1, 'alice', 'admin', :t), (2, 'bob', 'consumer', :t)"
+                ),
+                {"t": t},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO grants (principal_id, namespace) VALUES"
+                    " (1, '*'), (2, 'skewless'), (2, 'finance')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO tokens (id, principal_id, token_hash, created_at, revoked_at)"
+                    " VALUES (1, 1, 'h1', :t, NULL), (2, 1, 'h2', :t, :t), (3, 2, 'h3', :t, NULL)"
+                ),
+                {"t": t},
+            )
+        upgrade_head(fresh_url)
+        with engine.connect() as conn:
+            roles = conn.execute(text("SELECT id, role FROM tokens ORDER BY id")).all()
+            grants = conn.execute(
+                text("SELECT token_id, namespace FROM token_grants ORDER BY token_id, namespace")
+            ).all()
+        assert [tuple(r) for r in roles] == [(1, "admin"), (2, "admin"), (3, "consumer")]
+        assert [tuple(g) for g in grants] == [
+            (1, "*"),
+            (2, "*"),
+            (3, "finance"),
+            (3, "skewless"),
+        ]
+        with engine.begin() as conn:  # issued after 0007: bob's newest live token, a producer
+            conn.execute(
+                text(
+                    "INSERT INTO tokens (id, principal_id, token_hash, created_at, role)"
+                    " VALUES (4, 2, 'h4', :t, 'producer')"
+                ),
+                {"t": datetime.now(UTC).isoformat()},
+            )
+            conn.execute(text("INSERT INTO token_grants (token_id, namespace) VALUES (4, 'ml')"))
+        command.downgrade(alembic_config(fresh_url), "0006")
+        with engine.connect() as conn:
+            roles = conn.execute(text("SELECT name, role FROM principals ORDER BY id")).all()
+            grants = conn.execute(
+                text("SELECT principal_id, namespace FROM grants ORDER BY principal_id, namespace")
+            ).all()
+        assert [tuple(r) for r in roles] == [("alice", "admin"), ("bob", "producer")]
+        assert [tuple(g) for g in grants] == [(1, "*"), (2, "finance"), (2, "ml"), (2, "skewless")]
+    finally:
+        engine.dispose()

@@ -211,6 +211,9 @@ class TestLineageStore:
             (lambda e: e.pop("eventTime"), "eventTime"),
             (lambda e: e.update(eventTime="yesterday"), "eventTime"),
             (lambda e: e.update(eventTime="2026-11-20T10:00:00"), "eventTime"),
+            # Valid ISO-8601, but year 10000 (or year 0) once in UTC: no backend can hold it.
+            (lambda e: e.update(eventTime="9999-12-31T23:59:59-01:00"), "eventTime"),
+            (lambda e: e.update(eventTime="0001-01-01T00:00:00+01:00"), "eventTime"),
             (lambda e: e.pop("producer"), "producer"),
             (lambda e: e.pop("schemaURL"), "schemaURL"),
             (lambda e: e["run"].update(runId="not-a-uuid"), "run.runId"),

@@ -7,15 +7,19 @@ shares). Nothing here is built at import time: call :func:`get_settings`.
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_PROFILE = "local"
 _UNSAFE_TOKENS = {"", "changethis", "dev-token"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class Settings(BaseSettings):
@@ -83,6 +87,21 @@ class Settings(BaseSettings):
     serve_token: str = Field(
         default="", description="Static bearer token for the feature server (local profile)."
     )
+    future_horizon: timedelta = Field(
+        default=timedelta(days=1),
+        ge=timedelta(0),
+        description="How far past the write instant an event or created timestamp may lie; "
+        "rows beyond it are quarantined (a duration: 1d, 6h, 90m, seconds, or ISO 8601 P1D).",
+    )
+
+    @field_validator("future_horizon", mode="before")
+    @classmethod
+    def _short_duration(cls, value: Any) -> Any:
+        """Accept ``1d``/``6h``/``30m``/``45s`` besides pydantic's seconds and ISO 8601."""
+        match = _DURATION.match(value) if isinstance(value, str) else None
+        if match is None:
+            return value
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

@@ -48,6 +48,9 @@ from tests.repo_factory import (
 
 BASE = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=400)
 HALF_DAY = timedelta(hours=12)
+# Rows are created up to 20 days after their event, so up to about 20 days after now: a gate
+# that quarantines future rows (SKEWLESS_FUTURE_HORIZON) must let these through here.
+HORIZON = "30d"
 US = timedelta(microseconds=1)
 _repos = itertools.count()
 
@@ -202,7 +205,7 @@ def _apply(
 ) -> Store:
     """A fresh project and data dir for one example, with the generated repository applied."""
     repo = tmp_path / f"repo{next(_repos)}"
-    settings = make_settings(backend, repo_path=repo)
+    settings = make_settings(backend, repo_path=repo, future_horizon=HORIZON)
     write_repository(
         shape,
         repo,

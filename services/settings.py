@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LINEAGE_TOKEN", "SKEWLESS_LINEAGE_TOKEN"),
         description="Bearer token the data plane uses to send lineage events.",
     )
+    lineage_spool: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LINEAGE_SPOOL_PATH", "SKEWLESS_LINEAGE_SPOOL_PATH"),
+        description="The lineage emitter's spool file; empty means lineage-spool.jsonl in the "
+        "data dir (what `skewless lineage flush` reads too).",
+    )
     lineage_audit_key: SecretStr = Field(
         default=SecretStr(""),
         validation_alias=AliasChoices("LINEAGE_AUDIT_KEY", "SKEWLESS_LINEAGE_AUDIT_KEY"),
@@ -93,6 +99,11 @@ class Settings(BaseSettings):
         description="How far past the write instant an event or created timestamp may lie; "
         "rows beyond it are quarantined (a duration: 1d, 6h, 90m, seconds, or ISO 8601 P1D).",
     )
+
+    @field_validator("lineage_spool", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("future_horizon", mode="before")
     @classmethod
@@ -152,7 +163,10 @@ class Settings(BaseSettings):
 
     @property
     def lineage_spool_path(self) -> Path:
-        return self.data_dir / "lineage-spool.jsonl"
+        """The emitter's spool: ``LINEAGE_SPOOL_PATH``, else lineage-spool.jsonl in the data dir."""
+        from lineage.emitter import resolve_spool_path
+
+        return resolve_spool_path(self.lineage_spool, self.data_dir)
 
 
 def with_repo_yaml(settings: Settings) -> Settings:

@@ -262,6 +262,7 @@ def online(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Look up online features for one entity row."""
+    from services.online.state import lost_state_reason, lost_views
     from services.sdk import Client
 
     with errors():
@@ -271,6 +272,9 @@ def online(
         entities = _parse_pairs(entity, types, "--entity")
         requests = _parse_pairs(request or [], types, "--request")
         result = client.online_features(service, entities, requests)
+        lost = [v for v in lost_views(client.store) if v in {r.view for r in plan.views}]
+    if lost:  # NOT_FOUND below may be a loss, not an unknown entity: say so
+        err.print(f"warning: {lost_state_reason(lost)}", markup=False)
     rows = [
         {
             "feature": c.name,

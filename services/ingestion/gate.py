@@ -284,18 +284,27 @@ def _update_online(
         return []
     writer = OnlineWriter(store)
     results = []
+    at = datetime.now(UTC)
     try:
         for view in views:
             read = plan_view(store, view)
             names = [k.name for k in read.keys]
             touched = typed.loc[valid, names].drop_duplicates()
             keys = list(touched.itertuples(index=False, name=None))
-            res = write_entities(store, writer, read, keys=keys, at=datetime.now(UTC))
-            res.materialized = mark_materialized(store, view, version)
+            res = write_entities(store, writer, read, keys=keys, at=at)
+            newest = _newest_time(typed.loc[valid], read.event_ts, read.created_ts)
+            res.materialized = mark_materialized(store, view, version, newest, at)
             results.append(res)
     finally:
         writer.close()
     return results
+
+
+def _newest_time(rows: pd.DataFrame, event: str, created: str | None) -> datetime | None:
+    """The latest event or created time of ``rows``: all of them are visible from then on."""
+    columns = [c for c in (event, created) if c and c in rows]
+    stamps = [rows[c].max() for c in columns if rows[c].notna().any()]
+    return max(stamps).to_pydatetime() if stamps else None
 
 
 def ingest_file(

@@ -207,20 +207,40 @@ def token_list(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command()
-def flush(spool: Path = typer.Option(Path("./data/lineage-spool.jsonl"), "--spool")) -> None:
+def flush(
+    spool: Path | None = typer.Option(
+        None,
+        "--spool",
+        help="Spool file (default: LINEAGE_SPOOL_PATH, else lineage-spool.jsonl in "
+        "SKEWLESS_DATA_DIR, as the data plane writes it).",
+    ),
+) -> None:
     """Replay the emitter spool into the lineage database (or LINEAGE_URL service)."""
-    from lineage.emitter import Emitter
+    from lineage.emitter import Emitter, resolve_spool_path
 
+    path = resolve_spool_path(spool)
+    if not path.exists():
+        typer.echo(f"no lineage spool at {path}: nothing to replay")
+        return
     emitter = Emitter(
         database_url=_settings().database_url,
         url=os.environ.get("LINEAGE_URL", ""),
         token=os.environ.get("LINEAGE_TOKEN", ""),
-        spool_path=spool,
+        spool_path=path,
     )
     try:
-        console.print(f"replayed {emitter.flush()} record(s)")
+        waiting = emitter.waiting()
+        replayed = emitter.flush()
+        left = emitter.waiting()
     finally:
         emitter.close()
+    typer.echo(f"lineage spool: {path}")  # a path on a line of its own, never cut
+    typer.echo(f"{waiting} record(s) waiting, {replayed} replayed, {left} still waiting")
+    if left:
+        where = os.environ.get("LINEAGE_URL") or "the lineage database"
+        _fail(
+            3, f"{left} record(s) could not be delivered to {where}; run flush again once it is up"
+        )
 
 
 @audit_app.command("verify")

@@ -6,6 +6,8 @@ into the lineage database through ``lineage.service``) or over HTTP with the cli
 appended (fsync'd) to a JSONL spool and replayed, in order, before the next emit or on ``flush``.
 Intake is idempotent by content hash, so replaying a record that did arrive is harmless.
 Records the service rejects as invalid go to ``<spool>.rejected.jsonl`` instead of blocking replay.
+Where the spool lives is decided once, by :func:`resolve_spool_path`, for the data plane that
+writes it and for ``skewless lineage flush`` that replays it.
 """
 
 from __future__ import annotations
@@ -52,6 +54,36 @@ PRODUCER = "https://github.com/skewless/skewless/tree/main/lineage"
 PERMANENT_HTTP_ERRORS = frozenset({400, 409, 413, 422})
 HTTP_RETRY = {"total": 2, "read": 2, "connect": 2, "backoff_factor": 0.1}
 _COLUMN_METRICS = ("nullCount", "distinctCount", "sum", "count", "min", "max")
+SPOOL_NAME = "lineage-spool.jsonl"
+DEFAULT_DATA_DIR = "data"
+
+
+def _setting(name: str) -> str:
+    """A variable from the environment, else from ``./.env`` (where pydantic-settings looks)."""
+    value = os.environ.get(name)
+    if value is None and Path(".env").is_file():
+        from dotenv import dotenv_values
+
+        value = dotenv_values(".env").get(name)
+    return (value or "").strip()
+
+
+def resolve_spool_path(
+    explicit: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """The one answer to "where is the lineage spool", for whoever writes or replays it.
+
+    First ``explicit`` (the caller's ``LINEAGE_SPOOL_PATH`` setting or a ``--spool`` flag), then
+    ``LINEAGE_SPOOL_PATH``; otherwise ``lineage-spool.jsonl`` in ``data_dir``, then in
+    ``SKEWLESS_DATA_DIR``, then in ``./data``. Variables are read from the environment, then
+    ``./.env``, as the data plane's settings read them.
+    """
+    chosen = str(explicit or "").strip() or _setting("LINEAGE_SPOOL_PATH")
+    if chosen:
+        return Path(chosen)
+    folder = str(data_dir or "").strip() or _setting("SKEWLESS_DATA_DIR") or DEFAULT_DATA_DIR
+    return Path(folder) / SPOOL_NAME
 
 
 @dataclass(frozen=True)
@@ -283,6 +315,18 @@ class Emitter:
             maker = self._local_maker()
             with session_scope(maker) as session:
                 return dict(service.summary(session))
+
+    @property
+    def spool_path(self) -> Path:
+        """Where undeliverable records wait."""
+        return self._spool
+
+    def waiting(self) -> int:
+        """How many records wait in the spool (0 when there is none)."""
+        if not self._spooled():
+            return 0
+        with self._spool.open(encoding="utf-8") as handle:
+            return sum(1 for line in handle if line.strip())
 
     def flush(self) -> int:
         """Replay the spool in order; returns how many records were delivered."""

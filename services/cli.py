@@ -20,6 +20,7 @@ from rich.table import Table
 from lineage.cli import app as lineage_app
 from services.cli_audit import audit_app
 from services.cli_common import console, err, errors, open_store, settings_for, utc
+from services.cli_ingest import ingest_command
 from services.cli_repo import contracts_app, init_command
 from services.errors import GovernanceError, InputError
 from services.settings import reset_settings
@@ -32,6 +33,7 @@ app = typer.Typer(
 app.add_typer(audit_app, name="audit")
 app.add_typer(contracts_app, name="contracts")
 app.command("init")(init_command)
+app.command("ingest")(ingest_command)
 
 
 @app.command("demo-data")
@@ -84,42 +86,6 @@ def apply(
         f"{len(definitions.on_demand_feature_views)} on-demand views, "
         f"{len(definitions.feature_services)} feature services"
     )
-
-
-def _print_ingest(result: Any) -> None:
-    table = Table(title=f"ingest {result.source}", show_header=False)
-    for key, value in result.summary().items():
-        table.add_row(key, str(value))
-    table.add_row("accepted", "yes" if result.accepted else "[red]no: rejected[/]")
-    table.add_row("online entities updated", str(result.online_entities))
-    for check, count in sorted(result.failed_checks.items()):
-        table.add_row(f"failed: {check}", str(count))
-    console.print(table)
-
-
-@app.command()
-def ingest(
-    source: Annotated[str, typer.Argument(help="Source name (a contract).")],
-    path: Annotated[Path, typer.Argument(help="Parquet or CSV file.")],
-    policy: Annotated[
-        str | None, typer.Option(help="reject | quarantine (default: the contract's).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
-) -> None:
-    """Validate a batch against its contract and write it offline and online."""
-    from services.ingestion.gate import ingest_file
-
-    if policy not in (None, "reject", "quarantine"):
-        err.print(f"error: --policy must be reject or quarantine, not {policy!r}")
-        raise typer.Exit(2)
-    with errors():
-        result = ingest_file(open_store(), source, path, policy=policy)  # type: ignore[arg-type]
-    if as_json:
-        print(json.dumps(result.summary()))
-    else:
-        _print_ingest(result)
-    if not result.accepted:
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -297,6 +263,7 @@ def online(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Look up online features for one entity row."""
+    from services.online.state import lost_state_reason, lost_views
     from services.sdk import Client
 
     with errors():
@@ -306,6 +273,9 @@ def online(
         entities = _parse_pairs(entity, types, "--entity")
         requests = _parse_pairs(request or [], types, "--request")
         result = client.online_features(service, entities, requests)
+        lost = [v for v in lost_views(client.store) if v in {r.view for r in plan.views}]
+    if lost:  # NOT_FOUND below may be a loss, not an unknown entity: say so
+        err.print(f"warning: {lost_state_reason(lost)}", markup=False)
     rows = [
         {
             "feature": c.name,

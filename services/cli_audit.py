@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from services.cli_common import console, errors, open_store, settings_for, utc
+from services.cli_common import console, err, errors, open_store, settings_for, utc
 
 audit_app = typer.Typer(help="Audits: parity, drift, freshness.", no_args_is_help=True)
 
@@ -152,6 +152,7 @@ def audit_freshness(as_json: Annotated[bool, typer.Option("--json")] = False) ->
 
     from services.audits.freshness import audit_freshness as run
     from services.lineage_events import emit_freshness
+    from services.online.state import lost_state_reason
 
     settings = settings_for()
     with errors():
@@ -171,8 +172,11 @@ def audit_freshness(as_json: Annotated[bool, typer.Option("--json")] = False) ->
                 age,
                 f"{v.slo_s / 3600:.0f}",
                 f"{v.expired_share:.1%}",
-                "[red]BREACH[/]" if v.breached else "[green]ok[/]",
+                "[red]LOST[/]" if v.lost else "[red]BREACH[/]" if v.breached else "[green]ok[/]",
             )
         console.print(table)
+    lost = [v.view for v in views if v.lost]
+    if lost:
+        err.print(f"error: {lost_state_reason(lost)}", markup=False)
     if any(v.breached for v in views):
         raise typer.Exit(1)

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import pandas as pd
 import typer
+from pydantic import AliasChoices, ValidationError
 from rich.console import Console
 
 from services.errors import (
@@ -55,7 +56,24 @@ def errors() -> Iterator[None]:
 
 
 def settings_for(repo: Path | None = None) -> Settings:
-    return get_settings() if repo is None else settings_for_repo(repo)
+    """The process settings (for ``repo`` when given); a bad variable is exit 2, one line."""
+    try:
+        return get_settings() if repo is None else settings_for_repo(repo)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(e["loc"], str(e["msg"])) for e in exc.errors())
+        err.print(f"error: invalid settings: {problems}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    """One settings problem, named by the environment variable behind the field."""
+    message = message.removeprefix("Value error, ")
+    if not loc:
+        return message
+    field = Settings.model_fields.get(str(loc[0]))
+    alias = field.validation_alias if field is not None else None
+    name = alias.choices[0] if isinstance(alias, AliasChoices) else f"SKEWLESS_{loc[0]}".upper()
+    return f"{name}: {message}"
 
 
 def open_store(settings: Settings | None = None) -> Any:

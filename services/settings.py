@@ -7,15 +7,19 @@ shares). Nothing here is built at import time: call :func:`get_settings`.
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_PROFILE = "local"
 _UNSAFE_TOKENS = {"", "changethis", "dev-token"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class Settings(BaseSettings):
@@ -66,6 +70,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LINEAGE_TOKEN", "SKEWLESS_LINEAGE_TOKEN"),
         description="Bearer token the data plane uses to send lineage events.",
     )
+    lineage_spool: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LINEAGE_SPOOL_PATH", "SKEWLESS_LINEAGE_SPOOL_PATH"),
+        description="The lineage emitter's spool file; empty means lineage-spool.jsonl in the "
+        "data dir (what `skewless lineage flush` reads too).",
+    )
     lineage_audit_key: SecretStr = Field(
         default=SecretStr(""),
         validation_alias=AliasChoices("LINEAGE_AUDIT_KEY", "SKEWLESS_LINEAGE_AUDIT_KEY"),
@@ -89,6 +99,26 @@ class Settings(BaseSettings):
     serve_token: str = Field(
         default="", description="Static bearer token for the feature server (local profile)."
     )
+    future_horizon: timedelta = Field(
+        default=timedelta(days=1),
+        ge=timedelta(0),
+        description="How far past the write instant an event or created timestamp may lie; "
+        "rows beyond it are quarantined (a duration: 1d, 6h, 90m, seconds, or ISO 8601 P1D).",
+    )
+
+    @field_validator("lineage_spool", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("future_horizon", mode="before")
+    @classmethod
+    def _short_duration(cls, value: Any) -> Any:
+        """Accept ``1d``/``6h``/``30m``/``45s`` besides pydantic's seconds and ISO 8601."""
+        match = _DURATION.match(value) if isinstance(value, str) else None
+        if match is None:
+            return value
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
@@ -139,7 +169,10 @@ class Settings(BaseSettings):
 
     @property
     def lineage_spool_path(self) -> Path:
-        return self.data_dir / "lineage-spool.jsonl"
+        """The emitter's spool: ``LINEAGE_SPOOL_PATH``, else lineage-spool.jsonl in the data dir."""
+        from lineage.emitter import resolve_spool_path
+
+        return resolve_spool_path(self.lineage_spool, self.data_dir)
 
 
 def with_repo_yaml(settings: Settings) -> Settings:

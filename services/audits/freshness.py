@@ -4,7 +4,7 @@ Feast's freshness gauge measures time since the last materialization; this measu
 age of the values themselves. Per view: the age of the newest online value and the share of
 entities whose value has expired (older than the view's ttl, so served as null). A view
 breaches when its newest value is older than its freshness SLO (the contract's, default twice
-its ingest cadence).
+its ingest cadence), or when the online store lost the values written to it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from services.audits.parity import sample_keys
 from services.contracts.schema import source_spec
 from services.online.reader import OnlineReader
+from services.online.state import lost_views
 from services.resolution import plan_view
 from services.store import Store, now_utc
 
@@ -31,10 +32,11 @@ class ViewFreshness:
     expired_share: float
     slo_s: float
     breached: bool
+    lost: bool = False  # the online store lost the values written to it (restarted empty)
 
 
 def audit_view_freshness(
-    store: Store, reader: OnlineReader, view: str, at: datetime
+    store: Store, reader: OnlineReader, view: str, at: datetime, *, lost: bool = False
 ) -> ViewFreshness:
     read = plan_view(store, view)
     keys = sample_keys(store, read, None)
@@ -51,7 +53,7 @@ def audit_view_freshness(
                 expired += 1
     age = None if newest is None else (at - newest).total_seconds()
     # A view with no online value at all breaches: nothing is being served from it.
-    breached = age is None or age > slo.total_seconds()
+    breached = lost or age is None or age > slo.total_seconds()
     return ViewFreshness(
         view=view,
         entities=len(keys),
@@ -61,14 +63,23 @@ def audit_view_freshness(
         expired_share=(expired / online) if online else 0.0,
         slo_s=slo.total_seconds(),
         breached=breached,
+        lost=lost,
     )
 
 
 def audit_freshness(store: Store, *, at: datetime | None = None) -> list[ViewFreshness]:
-    """Freshness of every batch feature view's online values."""
+    """Freshness of every batch feature view's online values.
+
+    A view whose online values the store lost (its marker is gone, see
+    :mod:`services.online.state`) breaches, with ``lost`` set, whatever is left of it.
+    """
     at = at or now_utc()
+    lost = set(lost_views(store))
     reader = OnlineReader(store)
     try:
-        return [audit_view_freshness(store, reader, v, at) for v in sorted(store.feature_views)]
+        return [
+            audit_view_freshness(store, reader, v, at, lost=v in lost)
+            for v in sorted(store.feature_views)
+        ]
     finally:
         reader.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -241,6 +242,24 @@ def _bools(raw: pd.Series, spec: ColumnSpec, failures: Failures, text: bool) -> 
     if bad.any():
         failures.add(np.flatnonzero(bad), f"dtype({spec.kind})", spec.name, raw[bad])
     return out.astype("boolean")
+
+
+def check_future(
+    typed: pd.DataFrame, contract: type[SourceContract], limit: datetime, failures: Failures
+) -> None:
+    """Fail ``future_timestamp`` for event/created times after ``limit`` (now plus the horizon).
+
+    Such a row would sit invisible in the offline store until its time came, and would never
+    be served online before then: a producer's clock or unit error, caught at the gate.
+    """
+    bound = pd.Timestamp(limit).tz_convert("UTC")
+    for spec in column_specs(contract):
+        if spec.role not in ("event_timestamp", "created_timestamp"):
+            continue
+        column = typed[spec.name]
+        late = (column > bound).fillna(False).to_numpy(dtype=bool)
+        if late.any():
+            failures.add(np.flatnonzero(late), "future_timestamp", spec.name, column[late])
 
 
 def conform(

@@ -14,7 +14,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ import pandas as pd
 from services.contracts.base import Policy, SourceContract
 from services.contracts.schema import source_spec
 from services.errors import BatchRejectedError
-from services.ingestion.conform import Failures, check_columns, conform
+from services.ingestion.conform import Failures, check_columns, check_future, conform
 from services.ingestion.reader import CSV_SUFFIXES, read_batch
 from services.ingestion.validate import validate_rows
 from services.lineage_events import emit_ingest, emit_materialize
@@ -155,12 +155,23 @@ def _report(
 
 
 def validate_frame(
-    contract: type[SourceContract], frame: pd.DataFrame, origin: str, *, text: bool = False
+    contract: type[SourceContract],
+    frame: pd.DataFrame,
+    origin: str,
+    *,
+    text: bool = False,
+    horizon: timedelta | None = None,
 ) -> tuple[pd.DataFrame, Failures]:
-    """Conform and validate a raw frame (``text``: CSV cells); return it typed, and failures."""
+    """Conform and validate a raw frame (``text``: CSV cells); return it typed, and failures.
+
+    With ``horizon``, a row whose event or created time lies more than ``horizon`` after now
+    fails ``future_timestamp`` (a clock or unit error upstream, not a fact about the future).
+    """
     failures = Failures()
     failures.batch.extend(check_columns(frame, contract, origin))
     typed = conform(frame, contract, failures, text=text)
+    if horizon is not None:
+        check_future(typed, contract, datetime.now(UTC) + horizon, failures)
     unconverted = np.zeros(len(typed), dtype=bool)
     unconverted[list(failures.reasons)] = True
     validate_rows(typed, contract, np.flatnonzero(~unconverted), failures)
@@ -191,7 +202,9 @@ def ingest_frame(
     contract = store.repository.contract(source)
     policy = policy or source_spec(contract).default_policy
     settings = store.settings
-    typed, failures = validate_frame(contract, frame, origin, text=text)
+    typed, failures = validate_frame(
+        contract, frame, origin, text=text, horizon=settings.future_horizon
+    )
     received = len(typed)
     invalid = np.zeros(received, dtype=bool)
     invalid[list(failures.reasons)] = True
@@ -270,18 +283,27 @@ def _update_online(
         return []
     writer = OnlineWriter(store)
     results = []
+    at = datetime.now(UTC)
     try:
         for view in views:
             read = plan_view(store, view)
             names = [k.name for k in read.keys]
             touched = typed.loc[valid, names].drop_duplicates()
             keys = list(touched.itertuples(index=False, name=None))
-            res = write_entities(store, writer, read, keys=keys, at=datetime.now(UTC))
-            res.materialized = mark_materialized(store, view, version)
+            res = write_entities(store, writer, read, keys=keys, at=at)
+            newest = _newest_time(typed.loc[valid], read.event_ts, read.created_ts)
+            res.materialized = mark_materialized(store, view, version, newest, at)
             results.append(res)
     finally:
         writer.close()
     return results
+
+
+def _newest_time(rows: pd.DataFrame, event: str, created: str | None) -> datetime | None:
+    """The latest event or created time of ``rows``: all of them are visible from then on."""
+    columns = [c for c in (event, created) if c and c in rows]
+    stamps = [rows[c].max() for c in columns if rows[c].notna().any()]
+    return max(stamps).to_pydatetime() if stamps else None
 
 
 def ingest_file(

@@ -196,6 +196,27 @@ def distinct_keys(
     return [tuple(r) for r in con.execute(sql, {"files": list(files)}).fetchall()]
 
 
+def newest_times(
+    con: duckdb.DuckDBPyConnection, read: ViewRead, files: Sequence[str]
+) -> dict[str, datetime | None]:
+    """Per version file, the latest of its rows' event and created times.
+
+    A version's rows are all visible from that instant on (None for a file with no rows).
+    """
+    if not files:
+        return {}
+    event = _q(read.event_ts)
+    created = f"coalesce({_q(read.created_ts)}, {event})" if read.created_ts else event
+    sql = (
+        f"SELECT filename, max(greatest({event}, {created})) "
+        "FROM read_parquet($files, filename = true) GROUP BY filename"
+    )
+    found: dict[str, datetime | None] = {f: None for f in files}
+    for name, newest in con.execute(sql, {"files": list(files)}).fetchall():
+        found[str(name)] = newest
+    return found
+
+
 def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow to pandas keeping nullable ints as ``Int64`` and bools as ``boolean``."""
     mapping = {

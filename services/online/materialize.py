@@ -3,22 +3,33 @@
 For every entity touched, the row written is exactly the offline point-in-time
 row at the write instant (same query as training sets), streamed from DuckDB in
 batches so memory stays bounded. ``--incremental`` works from the dataset
-versions not yet materialized rather than from a time watermark, so late data
-(an old event time in a new version) still reaches the online store.
+versions not yet done rather than from a time watermark, so late data (an old
+event time in a new version) still reaches the online store; a version is done
+only once all its rows were visible (see :mod:`services.online.state`).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from services.offline.datasets import list_versions
-from services.offline.engine import connect, distinct_keys, latest_rows, register_versions
+from services.offline.datasets import DatasetVersion, list_versions
+from services.offline.engine import (
+    connect,
+    distinct_keys,
+    latest_rows,
+    newest_times,
+    register_versions,
+)
+from services.online.state import (
+    is_visible,
+    load_state,
+    lost_views,
+    save_state,
+    write_markers,
+)
 from services.online.writer import OnlineWriter
 from services.resolution import ViewRead, plan_view
 from services.store import Store, definition_hash, now_utc
@@ -42,25 +53,6 @@ class MaterializeResult:
     versions: list[str] = field(default_factory=list)
     materialized: list[str] = field(default_factory=list)
     view_version: str = ""
-
-
-def _state_path(store: Store) -> Path:
-    return store.settings.data_dir / f"online_state.{store.settings.online_store}.json"
-
-
-def _load_state(store: Store) -> dict[str, list[str]]:
-    path = _state_path(store)
-    if not path.exists():
-        return {}
-    data: dict[str, list[str]] = json.loads(path.read_text())
-    return data
-
-
-def _save_state(store: Store, state: dict[str, list[str]]) -> None:
-    path = _state_path(store)
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-    os.replace(tmp, path)
 
 
 def write_entities(
@@ -100,6 +92,16 @@ def _keys_in(read: ViewRead, paths: Iterable[str], where: str = "") -> list[tupl
         con.close()
 
 
+def _visible_versions(read: ViewRead, versions: Sequence[DatasetVersion], at: datetime) -> set[str]:
+    """The versions whose every row is visible at ``at`` (none created or timed after it)."""
+    con = connect()
+    try:
+        newest = newest_times(con, read, [v.path for v in versions])
+    finally:
+        con.close()
+    return {v.version for v in versions if is_visible(newest.get(v.path), at)}
+
+
 def materialize(
     store: Store,
     *,
@@ -108,6 +110,7 @@ def materialize(
     end: datetime | None = None,
     incremental: bool = False,
     progress: Progress | None = None,
+    at: datetime | None = None,
 ) -> list[MaterializeResult]:
     """Materialize views into the online store.
 
@@ -116,23 +119,31 @@ def materialize(
         views: view names (all batch views when None).
         start: with ``end``, only entities having rows with event time in [start, end].
         end: see ``start``.
-        incremental: only entities in dataset versions not materialized before.
+        incremental: only entities in dataset versions not done before. A version is done once
+            every one of its rows was visible at a run's instant (rows created or timed in the
+            future are brought online by a later run); every version of a view whose online
+            values were lost (see :mod:`services.online.state`) is rewritten.
         progress: called with (view, rows written) after each batch.
+        at: the write instant (default now): what is online is the offline value at ``at``. An
+            earlier instant replays a history, as the property tests do run after run.
 
     """
-    at = now_utc()
-    state = _load_state(store)
+    at = at or now_utc()
+    state = load_state(store)
+    lost = set(lost_views(store, state))
     writer = OnlineWriter(store)
     results = []
     try:
         for name in views or sorted(store.feature_views):
             read = plan_view(store, name)
             versions = list_versions(store.settings.offline_dir, read.source)
+            done = set() if name in lost else state.done(name)
             keys: list[tuple[Any, ...]] | None = None
+            windowed = False
             if incremental:
-                done = set(state.get(name, []))
                 keys = _keys_in(read, [v.path for v in versions if v.version not in done])
             elif start is not None and end is not None:
+                windowed = True
                 keys = _keys_in(
                     read,
                     [v.path for v in versions],
@@ -140,18 +151,33 @@ def materialize(
                     f"AND TIMESTAMPTZ '{end.isoformat()}'",
                 )
             result = write_entities(store, writer, read, keys=keys, at=at, progress=progress)
-            state[name] = sorted(set(state.get(name, [])) | {v.version for v in versions})
-            result.materialized = state[name]
+            if not windowed:  # a window writes some entities only: no version is done by it
+                pending = [v for v in versions if v.version not in done]
+                state.views[name] = sorted(done | _visible_versions(read, pending, at))
+                if name in lost or name not in state.markers:
+                    write_markers(store, state, [name])
+            result.materialized = state.views.get(name, [])
             results.append(result)
-        _save_state(store, state)
+        save_state(store, state)
     finally:
         writer.close()
     return results
 
 
-def mark_materialized(store: Store, view: str, version: str) -> list[str]:
-    """Record that a version's entities were written online (by ingest); return all so recorded."""
-    state = _load_state(store)
-    state[view] = sorted(set(state.get(view, [])) | {version})
-    _save_state(store, state)
-    return state[view]
+def mark_materialized(
+    store: Store, view: str, version: str, newest: datetime | None, at: datetime
+) -> list[str]:
+    """Record what an ingest wrote online: ``version``'s entities for ``view`` at ``at``.
+
+    The version is done only when ``newest`` (its latest event/created time) is not after
+    ``at``; otherwise a later ``materialize --incremental`` brings its future rows online. A
+    view's first online write also sets its marker. Returns the view's done versions.
+    """
+    state = load_state(store)
+    first = not state.views.get(view)
+    if is_visible(newest, at):
+        state.mark_done(view, [version])
+    if first and state.views.get(view):
+        write_markers(store, state, [view])
+    save_state(store, state)
+    return state.views.get(view, [])

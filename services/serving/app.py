@@ -260,12 +260,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
     def health(service: Annotated[FeatureService, Depends(_service)]) -> JSONResponse:
-        """200 when the online store answers, 503 otherwise."""
-        ok = service.reader.ping()
-        body = HealthResponse(
-            status="ok" if ok else "unavailable", online_store=settings.online_store
-        )
-        return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+        """200 when the online store answers and holds what was written to it; 503 otherwise.
+
+        ``degraded``: it answers but lost the materialized values (a Redis restarted empty).
+        """
+        status, reason = service.health()
+        body = HealthResponse(status=status, online_store=settings.online_store, reason=reason)
+        return JSONResponse(body.model_dump(), status_code=200 if status == "ok" else 503)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:

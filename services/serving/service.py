@@ -11,12 +11,17 @@ import random
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import pydantic_core
 
-from services.errors import BatchRejectedError, RequestError, RequestTooLargeError
+from services.errors import (
+    BatchRejectedError,
+    OnlineStoreUnavailableError,
+    RequestError,
+    RequestTooLargeError,
+)
 from services.ingestion.gate import IngestResult, ingest_frame
 from services.online.reader import (
     FeatureColumn,
@@ -25,6 +30,7 @@ from services.online.reader import (
     online_features,
     online_features_async,
 )
+from services.online.state import lost_state_reason, lost_views
 from services.resolution import ServicePlan, plan_features, plan_service
 from services.serving.metrics import Metrics
 from services.serving.schemas import (
@@ -164,6 +170,20 @@ class FeatureService:
                 if seconds is not None:
                     age.observe(max(seconds, 0.0))
         self.log.record(plan.name, request_id, result.at, result.columns)
+
+    def health(self) -> tuple[Literal["ok", "degraded", "unavailable"], str | None]:
+        """The server's health as ``(status, reason)``.
+
+        ``unavailable`` when the online store does not answer, ``degraded`` when it answers but
+        lost the values written to it (restarted empty, flushed).
+        """
+        if not self.reader.ping():
+            return "unavailable", "the online store does not answer"
+        try:
+            lost = lost_views(self.store)
+        except OnlineStoreUnavailableError as exc:
+            return "unavailable", str(exc)
+        return ("degraded", lost_state_reason(lost)) if lost else ("ok", None)
 
     def push(self, request: PushRequest) -> tuple[PushResponse, IngestResult]:
         lengths = {len(v) for v in request.df.values()}

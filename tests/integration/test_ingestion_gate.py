@@ -325,3 +325,34 @@ def test_strings_are_not_numbers_outside_csv(settings_: Settings, tmp_path: Path
     q = pd.read_parquet(summary["quarantine_path"])
     checks = {x["check"] for j in q["_reasons"] for x in json.loads(j)}
     assert {"dtype(Float64)", "dtype(Int64)"} <= checks
+
+
+def test_missing_columns_are_named_on_screen_and_paths_are_never_cut(
+    settings_: Settings, tmp_path: Path
+) -> None:
+    """At 80 columns: one stderr line names the missing columns; each path prints whole."""
+    deep = tmp_path / ("a-directory-name-long-enough-to-overflow-eighty-columns" * 2)
+    deep.mkdir()
+    path = deep / "missing.parquet"
+    merchant_rows(3).drop(columns=["txn_volume_30d", "chargeback_rate_30d"]).to_parquet(path)
+    env = {**os.environ, "COLUMNS": "80", "LINES": "40"}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "ingest", "merchant_risk", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    named = [line for line in done.stderr.splitlines() if "lacks column(s)" in line]
+    assert len(named) == 1, done.stderr
+    assert str(path) in named[0]
+    assert named[0].endswith("chargeback_rate_30d, txn_volume_30d")
+    (report,) = (settings_.offline_dir / "merchant_risk" / "_reports").glob("*.json")
+    (quarantine,) = (settings_.quarantine_dir / "merchant_risk").glob("*.parquet")
+    lines = done.stdout.splitlines()
+    assert str(report) in lines, done.stdout  # whole, on a line of its own
+    assert str(quarantine) in lines, done.stdout
+    assert "…" not in done.stdout

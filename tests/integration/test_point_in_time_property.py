@@ -11,6 +11,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +37,12 @@ batches = st.lists(st.lists(row, min_size=1, max_size=12), min_size=1, max_size=
 entity_rows = st.lists(
     st.tuples(st.integers(0, 4), st.integers(0, 35).map(lambda h: h * 12)), min_size=1, max_size=25
 )
+
+
+@pytest.fixture(autouse=True)
+def _far_horizon(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows here are created up to 20 days ahead: let the future-timestamp gate pass them."""
+    monkeypatch.setenv("SKEWLESS_FUTURE_HORIZON", "30d")
 
 
 def _frame(rows: list[tuple[int, int, int, int]], first_id: int) -> pd.DataFrame:

@@ -1,4 +1,8 @@
-"""Redis down: 503 (never a hang or a 500), /health says so, and the server recovers by itself."""
+"""Redis down: 503 (never a hang or a 500), /health says so, and the server recovers by itself.
+
+A Redis that comes back empty answers again, but /health stays 503 ``degraded`` until the
+values are materialized again (see tests/integration/test_online_state.py).
+"""
 
 from __future__ import annotations
 
@@ -86,7 +90,9 @@ def test_redis_outage_gives_503_and_recovers(
         r = client.post("/get-online-features", json=body)
         assert r.status_code == 200
         assert r.json()["results"][1]["statuses"] == ["NOT_FOUND", "NOT_FOUND"]
-        assert client.get("/health").status_code == 200
+        health = client.get("/health")  # it answers, but what was materialized is gone
+        assert health.status_code == 503
+        assert health.json()["status"] == "degraded"
 
 
 def test_the_server_survives_a_redis_restart_under_load(

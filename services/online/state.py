@@ -1,0 +1,142 @@
+"""What the online store holds, as this data dir knows it: done versions and markers per view.
+
+``<data>/online_state.<backend>.json`` records, per feature view, the dataset versions whose
+every row is online (what ``materialize --incremental`` skips) and a marker token. A version is
+done only once the write instant has passed its newest event and created time: a row that was
+not yet visible when its version was first written must still be brought online later.
+
+On Redis the same marker tokens live in one hash per project (``MARKER_PREFIX + project``). A
+Redis that restarted empty, or was flushed, no longer holds them: the view's online values are
+gone although this file says they were written. :func:`lost_views` names such views, for the
+feature server's ``/health``, the freshness audit and the next incremental materialization
+(which then rewrites every version). The SQLite online store is a file beside this one, so it
+has no marker: a deleted file is already an unavailable store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import redis
+
+from services.errors import OnlineStoreUnavailableError
+from services.online.client import redis_client
+from services.store import Store
+
+FORMAT = 2
+# Ends with the project name, as Feast's own keys do, so a project's keys are found together.
+MARKER_PREFIX = b"_skewless_online_state:"
+
+
+@dataclass
+class OnlineState:
+    """Done dataset versions and the marker token of each view."""
+
+    views: dict[str, list[str]] = field(default_factory=dict)
+    markers: dict[str, str] = field(default_factory=dict)
+
+    def done(self, view: str) -> set[str]:
+        return set(self.views.get(view, []))
+
+    def mark_done(self, view: str, versions: Iterable[str]) -> list[str]:
+        """Add ``versions`` to the view's done set; return the set, sorted."""
+        self.views[view] = sorted(self.done(view) | set(versions))
+        return self.views[view]
+
+
+def state_path(store: Store) -> Path:
+    return store.settings.data_dir / f"online_state.{store.settings.online_store}.json"
+
+
+def load_state(store: Store) -> OnlineState:
+    """The recorded state (empty when nothing was ever written online from this data dir)."""
+    path = state_path(store)
+    if not path.exists():
+        return OnlineState()
+    data = json.loads(path.read_text())
+    if data.get("format") != FORMAT:  # the first layout: {view: [versions]}, no markers
+        return OnlineState(views={k: list(v) for k, v in data.items()})
+    return OnlineState(views=data["views"], markers=data["markers"])
+
+
+def save_state(store: Store, state: OnlineState) -> None:
+    path = state_path(store)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    payload = {"format": FORMAT, "views": state.views, "markers": state.markers}
+    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def marker_key(project: str) -> bytes:
+    return MARKER_PREFIX + project.encode()
+
+
+def _online_markers(store: Store) -> dict[str, str]:
+    client = redis_client(store.settings)
+    try:
+        raw = client.hgetall(marker_key(store.project))
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise OnlineStoreUnavailableError(str(exc)) from exc
+    finally:
+        client.close()
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def lost_views(store: Store, state: OnlineState | None = None) -> list[str]:
+    """Views this data dir wrote online whose marker the online store no longer holds.
+
+    Raises:
+        OnlineStoreUnavailableError: Redis did not answer.
+
+    """
+    if store.settings.online_store != "redis":
+        return []
+    state = state or load_state(store)
+    expected = {v: t for v, t in state.markers.items() if state.views.get(v)}
+    if not expected:
+        return []
+    held = _online_markers(store)
+    return sorted(v for v, token in expected.items() if held.get(v) != token)
+
+
+def write_markers(store: Store, state: OnlineState, views: Iterable[str]) -> None:
+    """Record that the online store now holds every done version of ``views`` (new tokens).
+
+    Called after a write that covered each view's versions in full, and before the state is
+    saved, so a crash between the two leaves the view reported lost (rewritten next time), never
+    a marker for values that were not written.
+    """
+    tokens = {view: uuid.uuid4().hex for view in views}
+    if not tokens:
+        return
+    if store.settings.online_store == "redis":
+        client = redis_client(store.settings)
+        try:
+            mapping: dict[str | bytes, str | bytes | float | int] = {}
+            mapping.update(tokens.items())
+            client.hset(marker_key(store.project), mapping=mapping)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise OnlineStoreUnavailableError(str(exc)) from exc
+        finally:
+            client.close()
+    state.markers.update(tokens)
+
+
+def lost_state_reason(views: list[str]) -> str:
+    """One line for a user: which views lost their online values, and what to do."""
+    return (
+        f"the online store lost the materialized values of {len(views)} view(s) "
+        f"({', '.join(views)}): it restarted empty or was flushed; run `skewless materialize`"
+    )
+
+
+def is_visible(newest: datetime | None, at: datetime) -> bool:
+    """A version is done at ``at`` once its newest event/created time is not after ``at``."""
+    return newest is None or newest <= at

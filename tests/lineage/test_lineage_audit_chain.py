@@ -219,7 +219,7 @@ class TestKeyedChain:
         assert "entry 1" in result.output
 
     def test_the_process_writer_and_the_read_audit_sink_chain_with_the_key(
-        self, db_url, make_token, in_env
+        self, db_url, make_token, in_env, tmp_path
     ) -> None:
         from services.serving.audit_sink import AuditSink
 
@@ -229,9 +229,9 @@ class TestKeyedChain:
         with TestClient(create_app(settings)) as client:
             posted = client.post("/api/v1/lineage", json=run_event("p"), headers=bearer(producer))
             assert posted.status_code == 201, posted.text
-        sink = AuditSink(db_url, key=KEY)
-        sink.send(
-            [("p", "read", "feature_view/risk", True, "10.0.0.1", datetime.now(UTC).isoformat())]
+        sink = AuditSink(db_url, tmp_path / "audit-wal", key=KEY)
+        sink.append(
+            ("p", "read", "feature_view/risk", True, "10.0.0.1", datetime.now(UTC).isoformat())
         )
         sink.close()
         result = cli("audit", "verify")

@@ -273,11 +273,13 @@ class Emitter:
         metrics: Mapping[str, float],
         *,
         training_set: str | None = None,
+        code_version: str | None = None,
     ) -> None:
         """Record a model version trained on ``training_set_version`` (spooled if undeliverable).
 
         ``training_set`` names the training set's dataset node (``dataset:<ns>:<name>``); it
         is needed only when several training sets hold ``training_set_version``.
+        ``code_version`` is the code it was registered from (a git commit), if known.
         """
         body: dict[str, Any] = {
             "name": name,
@@ -288,6 +290,8 @@ class Emitter:
         }
         if training_set is not None:
             body["trainingSet"] = training_set
+        if code_version is not None:
+            body["codeVersion"] = code_version
         self._send({"kind": "model", "body": body})
 
     def register_deployment(
@@ -396,6 +400,7 @@ class Emitter:
                         body["metrics"],
                         namespace=body["namespace"],
                         training_set=body.get("trainingSet"),
+                        code_version=body.get("codeVersion"),
                     )
         except (InvalidEvent, Conflict, NotFound) as exc:
             # None of these becomes valid by being sent again (the spool keeps the order in

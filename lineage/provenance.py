@@ -123,6 +123,7 @@ def provenance(
         "version": version,
         "namespace": model_row.namespace,
         "metrics": mv_row.metrics,
+        "codeVersion": mv_row.code_version,
         "trainingSetVersion": mv.training_set_version,
         "trainingSet": ts_data[0] if ts_data else None,
         "datasetVersions": out_v,

@@ -115,6 +115,7 @@ def register_model(
     *,
     namespace: str | None = None,
     training_set: str | None = None,
+    code_version: str | None = None,
     principal: Principal | None = None,
 ) -> RegisteredModel:
     """Record that model ``name`` at ``version`` was trained on ``training_set_version``.
@@ -131,6 +132,7 @@ def register_model(
             default namespace).
         training_set: The training set's dataset id (``dataset:<ns>:training_set/<name>``),
             needed only when several training sets have ``training_set_version``.
+        code_version: The code it was registered from (a git commit), if known.
         principal: The caller, who needs ``write`` on the model's namespace (None: in-process).
 
     Returns:
@@ -165,6 +167,7 @@ def register_model(
             "training_set_version_id": ts.id,
             "metrics": {k: float(v) for k, v in metrics.items()},
             "created_at": now,
+            "code_version": code_version,
         },
     )
     linked = mv.training_set_version_id

@@ -43,7 +43,7 @@ from lineage.identity import (
     source_dataset,
     training_set_dataset,
 )
-from services.code_version import code_facets
+from services.code_version import code_facets, code_version
 from services.contracts import SourceContract
 from services.contracts.schema import column_specs
 from services.lineage_facets import drift_facet, ingest_facet, parity_facet
@@ -327,8 +327,14 @@ def emit_model(
         if training_set is None
         else dataset_node(NAMESPACE, training_set_dataset(training_set))
     )
+    code = code_version(settings.repo_path)
     emitter_for(settings).register_model(
-        name, version, training_set_version, metrics, training_set=node
+        name,
+        version,
+        training_set_version,
+        metrics,
+        training_set=node,
+        code_version=code.version if code else None,
     )
 
 

@@ -172,6 +172,7 @@ def post_model(
         body.metrics,
         namespace=body.namespace,
         training_set=body.trainingSet,
+        code_version=body.codeVersion,
         principal=principal,
     )
     return ModelResponse(

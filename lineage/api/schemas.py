@@ -69,6 +69,7 @@ class ProvenanceResponse(BaseModel):
     version: str
     namespace: str
     metrics: dict[str, float]
+    codeVersion: str | None  # noqa: N815
     trainingSetVersion: str  # noqa: N815
     trainingSet: dict[str, Any] | None  # noqa: N815
     datasetVersions: list[dict[str, Any]]  # noqa: N815
@@ -104,6 +105,7 @@ class ModelRequest(_Strict):
     trainingSet: str | None = Field(default=None, min_length=1, max_length=2000)  # noqa: N815
     metrics: dict[str, float] = Field(default_factory=dict)
     namespace: str | None = Field(default=None, min_length=1, max_length=400)
+    codeVersion: str | None = Field(default=None, min_length=1, max_length=200)  # noqa: N815
 
 
 class ModelResponse(BaseModel):

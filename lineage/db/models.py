@@ -239,6 +239,8 @@ class ModelVersion(Base):
     )
     metrics: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    # The code it was registered from (a git commit, "-dirty" when modified); null: not given.
+    code_version: Mapped[str | None] = mapped_column(String(200))
 
 
 class Deployment(Base):

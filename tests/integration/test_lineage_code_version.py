@@ -84,10 +84,15 @@ def test_every_data_plane_run_carries_the_commit_and_a_dirty_flag(
         ingest_file(client.store, "customer_profile", files.paths["customer_profile"])
         for source, path in files.paths.items():
             ingest_file(client.store, source, path)
-        client.training_set(pd.read_parquet(files.entities), "fraud_detection_v1", name="fraud")
+        entities = pd.read_parquet(files.entities)
+        _, ts = client.training_set(entities, "fraud_detection_v1", name="fraud")
+        client.register_model("fraud-model", "1", ts.version, {"auc": 0.9})
         with lineage_session(settings.effective_lineage_database_url) as s:
             for job in (job_name("ingest", "customer_profile"), job_name("training_set", "fraud")):
                 assert _code_of_run(s, _latest_run(s, job)) == f"{commit}-dirty", job
+            found = service.provenance(s, "fraud-model", "1")
+            assert found["codeVersion"] == f"{commit}-dirty"
+            assert {r["codeVersion"] for r in found["runs"]} >= {f"{commit}-dirty"}
     finally:
         client.close()
 

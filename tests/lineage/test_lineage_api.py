@@ -118,6 +118,7 @@ def seeded(client: TestClient, make_token, golden: Golden) -> dict[str, Any]:
         assert client.post(LINEAGE, json=event, headers=admin).status_code == 201
     for model, ts, namespace in (("churn", "ts-v1", "skewless"), ("fin", "ts-fin", "finance")):
         body = {"name": model, "version": "1", "trainingSetVersion": ts, "namespace": namespace}
+        body["codeVersion"] = f"{model}-commit"
         response = client.post(
             "/api/v1/models", json={**body, "metrics": {"auc": 0.9}}, headers=admin
         )
@@ -564,6 +565,15 @@ def test_a_node_outside_the_grants_reads_exactly_like_a_missing_one(client, seed
     assert client.get(url, headers=bearer(seeded["admin"]), **kwargs(hidden)).status_code == (
         expected
     )
+
+
+def test_provenance_names_the_code_a_model_was_registered_from(client, seeded) -> None:
+    found = client.get("/api/v1/provenance/models/churn/1", headers=bearer(seeded["auditor"]))
+    assert found.status_code == 200, found.text
+    assert found.json()["codeVersion"] == "churn-commit"
+    empty = {"name": "m9", "version": "1", "trainingSetVersion": "ts-v1", "codeVersion": ""}
+    posted = client.post("/api/v1/models", json=empty, headers=bearer(seeded["admin"]))
+    assert posted.status_code == 422
 
 
 def test_depth_over_the_cap_is_422(client, seeded) -> None:

@@ -22,7 +22,7 @@ def wait_for(
     deadline_s: float = DEADLINE_S,
     every_s: float = 0.02,
 ) -> T:
-    """Call ``check`` until it returns something other than None/False; return that.
+    """Call ``check`` until it returns something truthy (not None, False, 0 or empty); return it.
 
     Raises:
         TimeoutError: ``check`` did not succeed within ``deadline_s`` (names ``what``).
@@ -30,7 +30,7 @@ def wait_for(
     end = time.monotonic() + deadline_s
     while True:
         found = check()
-        if found is not None and found is not False:
+        if found:
             return found
         if time.monotonic() > end:
             raise TimeoutError(f"gave up waiting for {what} after {deadline_s:.0f} s")

@@ -1,4 +1,8 @@
-"""Mapping of lineage errors to HTTP responses: the only place status codes are chosen."""
+"""Mapping of lineage errors to HTTP responses: the only place status codes are chosen.
+
+A database that cannot be reached (``lineage.db.availability.is_unavailable``) is a 503 with
+``Retry-After``, like every 503 here: the request was fine and may be sent again.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,12 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lineage.api.schemas import ErrorResponse
+from lineage.db.availability import is_unavailable
 from lineage.errors import (
     BodyTooLarge,
     Conflict,
@@ -41,10 +47,24 @@ STATUS: list[tuple[type[LineageError], int, str]] = [
 ]
 
 
-def error_response(status: int, code: str, detail: str, field: str | None = None) -> JSONResponse:
-    """Build a JSON error body in the ``ErrorResponse`` shape."""
+# Seconds a client should wait before sending a request answered 503 again.
+RETRY_AFTER_S = 5
+
+
+def error_response(
+    status: int,
+    code: str,
+    detail: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """Build a JSON error body in the ``ErrorResponse`` shape (401: a challenge; 503: a retry)."""
     body = ErrorResponse(code=code, detail=detail, field=field)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_S)
     return JSONResponse(body.model_dump(by_alias=True, exclude_none=True), status, headers)
 
 
@@ -67,6 +87,18 @@ def lineage_error_response(exc: Exception) -> JSONResponse:
 def data_error_response() -> JSONResponse:
     """The response when the database refused a request value: bad input, not a bug."""
     return error_response(422, "invalid_request", "a value is not storable or comparable")
+
+
+def database_error_response(exc: Exception) -> JSONResponse:
+    """503 when the database cannot be reached or used now; any other database error is a bug."""
+    if not is_unavailable(exc):
+        return internal_error(exc)
+    log.warning("lineage database unavailable: %s", (str(exc).strip().splitlines() or [""])[0])
+    return lineage_error_response(StoreUnavailable(what="lineage database"))
+
+
+async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    return database_error_response(exc)
 
 
 async def _lineage_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -97,6 +129,8 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the mapping on ``app``."""
     app.add_exception_handler(DataError, _data_error)
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(unavailable, _database_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(LineageError, _lineage_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

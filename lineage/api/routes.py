@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from lineage import access, service
@@ -37,7 +37,7 @@ from lineage.api.schemas import (
     UsageResponse,
 )
 from lineage.audit import list_audit
-from lineage.db.repositories import ping
+from lineage.db.repositories import database_answers
 from lineage.identity import NAMESPACE
 from lineage.queries import aware_utc
 from lineage.settings import LineageSettings
@@ -347,7 +347,13 @@ def post_deployment(
     return DeploymentResponse(**body.model_dump())
 
 
-@router.get("/health")
-def health(session: Session = Depends(get_session, scope="function")) -> HealthResponse:
-    """Report liveness and whether the database answers."""
-    return HealthResponse(status="ok", database=ping(session))
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "The database does not answer."}},
+)
+def health(request: Request) -> JSONResponse:
+    """200 with ``{"status": "ok", "database": true}`` when the database answers, else 503."""
+    ok = database_answers(request.app.state.sessionmaker)
+    body = HealthResponse(status="ok" if ok else "unavailable", database=ok)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from lineage import access, service
+from lineage.api import event_schema
 from lineage.api.deps import current_principal, get_app_settings, get_session, note_object, require
 from lineage.api.intake_path import ingest_request
 from lineage.api.schemas import (
@@ -49,21 +50,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-EVENT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"type": "object"}}},
-        "description": "An OpenLineage 2-0-2 RunEvent, DatasetEvent or JobEvent.",
-    }
-}
-
-
 @router.post(
     "/api/v1/lineage",
     status_code=201,
     response_model=IngestResponse,
     responses=ERRORS,
-    openapi_extra=EVENT_BODY,
+    openapi_extra=event_schema.REQUEST_BODY,
 )
 async def post_lineage(request: Request) -> Response:
     """Accept one OpenLineage RunEvent, DatasetEvent or JobEvent (idempotent).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from lineage.api.schemas import ErrorResponse
 from lineage.db.availability import is_unavailable
@@ -47,6 +49,7 @@ STATUS: list[tuple[type[LineageError], int, str]] = [
 ]
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 # Seconds a client should wait before sending a request answered 503 again.
 RETRY_AFTER_S = 5
 
@@ -56,7 +59,7 @@ def error_response(
     code: str,
     detail: str,
     field: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """Build a JSON error body in the ``ErrorResponse`` shape (401: a challenge; 503: a retry)."""
     body = ErrorResponse(code=code, detail=detail, field=field)
@@ -106,17 +109,53 @@ async def _lineage_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):
+        return internal_error(exc)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     field = ".".join(str(p) for p in first.get("loc", ()))
     return error_response(422, "invalid_request", str(first.get("msg")), field or None)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (``Allow`` of a 405).
+
+    Each method is tried against the app's routes (Starlette's own 405 names only the methods
+    of the first route matching the path, so a path served by a GET route and a POST route
+    would advertise one of them).
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, StarletteHTTPException):
+        return internal_error(exc)
+    if exc.status_code == 400:
+        # FastAPI's only 400: a body it could not decode (not UTF-8). A body that is not JSON is
+        # a 422 from FastAPI and from intake alike, so this one is too.
+        return error_response(422, "invalid_request", "body: not valid JSON", "body")
+    if exc.status_code == 405:
+        allow = ", ".join(allowed_methods(request))
+        return error_response(
+            405,
+            "method_not_allowed",
+            f"method not allowed; allowed: {allow}",
+            None,
+            {"Allow": allow},
+        )
+    codes = {404: "not_found", 413: "body_too_large"}
     return error_response(
-        exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)
+        exc.status_code,
+        codes.get(exc.status_code, "http_error"),
+        str(exc.detail),
+        None,
+        exc.headers,
     )
 
 

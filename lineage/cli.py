@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import typer
@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineage import access, service
 from lineage.audit import Checkpoint, append_audit, make_checkpoint, verify_chain
-from lineage.db.migrate import upgrade_head
-from lineage.db.session import make_engine, make_sessionmaker, session_scope
+from lineage.cli_failures import fail, fail_if_unusable, first_line, migrate_database, open_engine
+from lineage.db.session import make_sessionmaker, session_scope
 from lineage.errors import LineageError
 from lineage.identity import NAMESPACE
 from lineage.settings import LineageSettings
@@ -47,12 +47,7 @@ def _settings() -> LineageSettings:
         return LineageSettings()
     except ValidationError as exc:
         reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        _fail(2, f"invalid LINEAGE_* settings: {reasons}")
-
-
-def _fail(code: int, message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+        fail(2, f"invalid LINEAGE_* settings: {reasons}")
 
 
 def cli_principal() -> str:
@@ -76,21 +71,25 @@ def _session(audit: tuple[str, str] | None = None) -> Iterator[Session]:
     and a command whose entry cannot be written does not run (exit 1).
     """
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    engine = open_engine(settings.database_url)
     try:
         maker = make_sessionmaker(engine)
         if audit is not None:
-            _audit(maker, *audit, key=settings.audit_key_bytes)
+            _audit(maker, *audit, key=settings.audit_key_bytes, url=settings.database_url)
         with session_scope(maker) as session:
             yield session
+    except access.DB_ERRORS as exc:
+        fail_if_unusable(settings.database_url, exc)
+        raise
     except LineageError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        fail(2, str(exc))
     finally:
         engine.dispose()
 
 
-def _audit(maker: sessionmaker[Session], command: str, obj: str, *, key: bytes | None) -> None:
+def _audit(
+    maker: sessionmaker[Session], command: str, obj: str, *, key: bytes | None, url: str
+) -> None:
     try:
         with session_scope(maker) as session:
             append_audit(
@@ -103,8 +102,8 @@ def _audit(maker: sessionmaker[Session], command: str, obj: str, *, key: bytes |
                 key=key,
             )
     except access.DB_ERRORS as exc:
-        console.print(f"[red]error:[/red] could not write the audit log, nothing was read: {exc}")
-        raise typer.Exit(1) from exc
+        fail_if_unusable(url, exc)
+        fail(1, f"could not write the audit log, nothing was read: {first_line(exc)}")
 
 
 def _print(data: Any, as_json: bool) -> None:
@@ -129,7 +128,7 @@ def serve(
     import lineage.api.app  # noqa: F401 (imported before freezing, see below)
 
     settings = _settings()
-    upgrade_head(settings.database_url)
+    migrate_database(settings.database_url)
     # Everything imported so far lives as long as the server: keep it out of the collector's
     # full passes, which otherwise walk it all and showed up as 60-120 ms pauses in the graph
     # query's tail latency.
@@ -148,7 +147,7 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Apply every migration (alembic upgrade head)."""
-    upgrade_head(_settings().database_url)
+    migrate_database(_settings().database_url)
     console.print("lineage database at head")
 
 
@@ -238,7 +237,7 @@ def flush(
     typer.echo(f"{waiting} record(s) waiting, {replayed} replayed, {left} still waiting")
     if left:
         where = os.environ.get("LINEAGE_URL") or "the lineage database"
-        _fail(
+        fail(
             3, f"{left} record(s) could not be delivered to {where}; run flush again once it is up"
         )
 
@@ -256,9 +255,9 @@ def audit_verify(
         with _session() as session:
             broken = verify_chain(session, key=key, checkpoints=checkpoints)
     except access.DB_ERRORS as exc:
-        _fail(3, f"could not read the audit log: {_first_line(exc)}")
+        fail(3, f"could not read the audit log: {first_line(exc)}")
     if broken is not None:
-        _fail(1, str(broken))
+        fail(1, str(broken))
     held = f", {len(checkpoints)} checkpoint(s) hold" if anchors is not None else ""
     typer.echo(f"audit chain intact{held}")
 
@@ -280,15 +279,11 @@ def audit_anchor(
             broken = verify_chain(session, key=key)
             checkpoint = None if broken is not None else make_checkpoint(session, key=key)
     except access.DB_ERRORS as exc:
-        _fail(3, f"could not read the audit log: {_first_line(exc)}")
+        fail(3, f"could not read the audit log: {first_line(exc)}")
     if broken is not None or checkpoint is None:
-        _fail(1, f"{broken}; nothing anchored")
+        fail(1, f"{broken}; nothing anchored")
     _write_checkpoint(to, checkpoint)
     typer.echo(f"anchored entry {checkpoint.last_id} ({checkpoint.last_hash[:16]}...) to {to}")
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _write_checkpoint(target: str, checkpoint: Checkpoint) -> None:
@@ -298,9 +293,9 @@ def _write_checkpoint(target: str, checkpoint: Checkpoint) -> None:
         try:
             response = httpx.post(target, content=line, headers=headers, timeout=10.0)
         except httpx.HTTPError as exc:
-            _fail(3, f"could not POST the checkpoint to {target}: {_first_line(exc)}")
+            fail(3, f"could not POST the checkpoint to {target}: {first_line(exc)}")
         if not response.is_success:
-            _fail(3, f"{target} answered {response.status_code}; checkpoint not stored")
+            fail(3, f"{target} answered {response.status_code}; checkpoint not stored")
         return
     try:
         with Path(target).open("a", encoding="utf-8") as out:
@@ -308,14 +303,14 @@ def _write_checkpoint(target: str, checkpoint: Checkpoint) -> None:
             out.flush()
             os.fsync(out.fileno())
     except OSError as exc:
-        _fail(2, f"could not append the checkpoint to {target}: {exc.strerror or exc}")
+        fail(2, f"could not append the checkpoint to {target}: {exc.strerror or exc}")
 
 
 def _read_checkpoints(path: Path, key: bytes | None) -> list[Checkpoint]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        _fail(2, f"could not read checkpoints from {path}: {exc}")
+        fail(2, f"could not read checkpoints from {path}: {exc}")
     checkpoints = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -323,9 +318,9 @@ def _read_checkpoints(path: Path, key: bytes | None) -> list[Checkpoint]:
         try:
             checkpoint = Checkpoint.from_json(line)
         except ValueError as exc:
-            _fail(2, f"{path}:{number}: not a checkpoint ({exc})")
+            fail(2, f"{path}:{number}: not a checkpoint ({exc})")
         if not checkpoint.holds(key=key):
-            _fail(
+            fail(
                 1, f"{path}:{number}: checkpoint signature does not verify (edited, or another key)"
             )
         checkpoints.append(checkpoint)

@@ -14,6 +14,7 @@ The API maps them to status codes in ``lineage.api.errors`` (one place)::
     │   └── Forbidden         the principal may not do this action on this namespace
     ├── BodyTooLarge          the request body exceeds the configured cap (limit)
     └── StoreUnavailable      the lineage database (tokens, audit log) did not answer (what)
+        └── DatabaseUnavailable  it cannot be used at all: missing, not listening, ... (problem)
 """
 
 from __future__ import annotations
@@ -137,3 +138,31 @@ class StoreUnavailable(LineageError):  # noqa: N818 (httpx-style names, fixed by
     def __init__(self, *, what: str) -> None:
         super().__init__(f"the {what} is unavailable")
         self.what = what
+
+
+class DatabaseUnavailable(StoreUnavailable):
+    """The lineage database at ``where`` cannot be used, for ``problem``.
+
+    ``problem`` is ``missing`` (no such database), ``not_listening`` (nothing answers at
+    ``where``), ``login_refused`` (``user`` was refused), ``not_migrated`` (no lineage tables) or
+    ``unavailable`` (any other refusal, e.g. it does not accept connections now); ``reason`` is
+    the driver's own first line. ``where`` is ``host:port`` or ``file <path>``, never a password.
+    """
+
+    def __init__(self, *, problem: str, where: str, database: str, user: str, reason: str) -> None:
+        super().__init__(what="lineage database")
+        named = f'lineage database "{database}" at {where}' if database else "lineage database"
+        if where.startswith("file "):
+            named = f"lineage database {where}"
+        facts = {
+            "missing": f"{named} does not exist",
+            "not_migrated": f"{named} has no lineage tables ({reason})",
+            "not_listening": f"lineage database at {where} does not answer ({reason})",
+            "login_refused": f"{named} refused user {user!r} ({reason})",
+        }
+        self.args = (facts.get(problem, f"{named} is unavailable ({reason})"),)
+        self.problem = problem
+        self.where = where
+        self.database = database
+        self.user = user
+        self.reason = reason

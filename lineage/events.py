@@ -193,7 +193,7 @@ def _run_event(body: dict[str, Any], when: datetime) -> ParsedEvent:
     run_facets = _facets(run.get("facets"), "run.facets")
     ns, name, job_facets = _job(body)
     event_type = body.get("eventType")
-    if event_type not in EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:  # {} is unhashable
         raise InvalidEvent(field="eventType", reason=f"must be one of {sorted(EVENT_TYPES)}")
     inputs = _datasets(body.get("inputs"), "inputs", "inputFacets")
     outputs = _datasets(body.get("outputs"), "outputs", "outputFacets")

@@ -31,8 +31,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineage import access, service
 from lineage.audit import PendingEntry, append_audit_batch
+from lineage.db.availability import is_unavailable
 from lineage.db.session import session_scope
-from lineage.errors import Forbidden, InvalidEvent, LineageError, Unauthenticated
+from lineage.errors import (
+    Forbidden,
+    InvalidEvent,
+    LineageError,
+    StoreUnavailable,
+    Unauthenticated,
+)
 
 log = logging.getLogger("lineage.intake")
 ACTION = "POST /api/v1/lineage"
@@ -123,14 +130,24 @@ class BatchWriter:
                 name = principal.name if principal else "anonymous"
                 entry = _entry(submission, name, allowed=True)
                 append_audit_batch(session, [entry], key=self._key)
-        except Exception:
-            log.exception("could not append to the audit log for a failed intake request")
+        except Exception as audit_exc:
+            if is_unavailable(audit_exc):  # the answer below says so; no traceback per request
+                log.warning("no audit entry for a failed intake request: database unavailable")
+            else:
+                log.exception("could not append to the audit log for a failed intake request")
         if isinstance(exc, DataError):
-            answer: Exception = RefusedValue(str(exc.orig))
+            answer: Answer = RefusedValue(str(exc.orig))
+        elif is_unavailable(exc):  # answered 503: the request may be sent again
+            log.warning("intake request not stored, the database is unavailable: %s", _line(exc))
+            answer = Outcome("anonymous", error=StoreUnavailable(what="lineage database"))
         else:
             log.error("intake request failed", exc_info=exc)
             answer = RuntimeError(f"intake failed: {type(exc).__name__}")
         self._deliver([(key, answer)])
+
+
+def _line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 class IntakeQueue:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -44,19 +44,21 @@ __all__ = ["aware_utc", "impact", "lineage_graph", "provenance"]
 NodeInfo = tuple[str, str, dict[str, Any]]  # (public id, namespace, data)
 
 
-def aware_utc(value: datetime | None, field_name: str) -> datetime | None:
-    """Return ``value`` in UTC (naive means UTC), or raise ``InvalidQuery`` if it cannot be.
+def aware_utc(value: datetime | None) -> datetime | None:
+    """Return ``value`` in UTC (naive means UTC).
 
-    Raises:
-        InvalidQuery: for a time that overflows when moved to UTC (e.g. year 1 at +01:00).
-
+    A time that cannot be written in UTC (year 1 at +01:00, year 9999 at -01:00) is clamped to
+    the first or last representable instant: as a bound it selects exactly what it would have.
     """
     if value is None:
         return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
     try:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.astimezone(UTC)
     except OverflowError:
-        raise InvalidQuery(field=field_name, reason="date-time out of range") from None
+        ahead = (value.utcoffset() or timedelta(0)) > timedelta(0)
+        return (datetime.min if ahead else datetime.max).replace(tzinfo=UTC)
 
 
 def _by_kind(nodes: Iterable[Node]) -> dict[str, list[Any]]:
@@ -231,7 +233,7 @@ def lineage_graph(
     """
     if depth < 0 or depth > max_depth:
         raise InvalidQuery(field="depth", reason=f"must be between 0 and {max_depth}")
-    as_of = aware_utc(as_of, "asOf")
+    as_of = aware_utc(as_of)
     red = Redactor(principal)
     # Visibility before ``asOf``: a hidden node must read like an unknown id, not as "not yet".
     start = resolve_visible(session, node_id, red)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,6 +12,7 @@ from starlette.types import ASGIApp
 
 from lineage import access
 from lineage.api.errors import install_error_handlers
+from lineage.api.event_schema import add_event_components
 from lineage.api.intake_path import IntakeEndpoint
 from lineage.api.middleware import AuditMiddleware, BodyLimitMiddleware
 from lineage.api.routes import router
@@ -20,6 +22,16 @@ from lineage.intake_process import IntakeProcess
 from lineage.settings import LineageSettings, get_settings
 
 BOOTSTRAP_PRINCIPAL = "bootstrap-admin"
+
+
+class LineageAPI(FastAPI):
+    """The FastAPI app, whose OpenAPI document also holds the OpenLineage event schemas."""
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document, built once, with ``event_schema.COMPONENTS`` added."""
+        if self.openapi_schema is None:
+            self.openapi_schema = add_event_components(super().openapi())
+        return self.openapi_schema
 
 
 def create_app(settings: LineageSettings | None = None) -> FastAPI:
@@ -61,7 +73,7 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
             await app.state.intake.aclose()
             engine.dispose()
 
-    app = FastAPI(title="Skewless lineage", version="1", lifespan=lifespan)
+    app = LineageAPI(title="Skewless lineage", version="1", lifespan=lifespan)
     app.state.settings = settings
 
     def factory() -> sessionmaker[Session]:

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lineage.api.errors import error_response, internal_error, lineage_error_response, log
 from lineage.audit import append_audit
+from lineage.db.availability import is_unavailable
 from lineage.db.session import session_scope
 from lineage.errors import StoreUnavailable
 from lineage.limits import capped, declared_too_large
@@ -139,7 +140,10 @@ async def audit_request(factory: sessionmaker[Session], scope: Scope, status: in
 
     try:
         await run_in_threadpool(write)
-    except Exception:
-        log.exception("could not append to the audit log: %s", fields)
+    except Exception as exc:
+        if is_unavailable(exc):  # one line per request while the database is down
+            log.warning("could not append to the audit log, database unavailable: %s", fields)
+        else:
+            log.exception("could not append to the audit log: %s", fields)
         return False
     return True

@@ -7,26 +7,30 @@ thread pool). No SQL and no business rules here.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from lineage import access, service
+from lineage.api import event_schema
 from lineage.api.deps import current_principal, get_app_settings, get_session, note_object, require
 from lineage.api.intake_path import ingest_request
 from lineage.api.schemas import (
+    NAME_PATTERN,
+    NODE_ID_PATTERN,
     AuditEntryResponse,
     AuditResponse,
     DeploymentRequest,
     DeploymentResponse,
+    ErrorResponse,
     GraphResponse,
     HealthResponse,
     HistoryResponse,
     ImpactResponse,
     IngestResponse,
+    IsoDateTime,
     ModelRequest,
     ModelResponse,
     ProvenanceResponse,
@@ -37,24 +41,32 @@ from lineage.api.schemas import (
     UsageResponse,
 )
 from lineage.audit import list_audit
-from lineage.db.repositories import ping
+from lineage.db.repositories import database_answers
 from lineage.identity import NAMESPACE
 from lineage.queries import aware_utc
 from lineage.settings import LineageSettings
 from lineage.usage import MAX_OFFSET
 
 router = APIRouter()
+_RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": dict[str, Any]} for code in (401, 403, 404, 409, 413, 422, 503)
-}
-
-
-EVENT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"type": "object"}}},
-        "description": "An OpenLineage 2-0-2 RunEvent, DatasetEvent or JobEvent.",
-    }
+    401: {"model": ErrorResponse, "description": "No bearer token, or an unknown or revoked one."},
+    403: {"model": ErrorResponse, "description": "The token's role or grants do not allow this."},
+    404: {"model": ErrorResponse, "description": "The addressed node, model or token is unknown."},
+    409: {"model": ErrorResponse, "description": "An immutable object would change."},
+    413: {"model": ErrorResponse, "description": "The body is over LINEAGE_MAX_BODY_BYTES."},
+    422: {
+        "model": ErrorResponse,
+        "description": "Invalid request, ``field`` naming what: a body that is not JSON (or not "
+        "UTF-8), a missing or malformed parameter (times are ISO-8601 text, never numbers), an "
+        "invalid OpenLineage event, a value the database cannot store, or a reference to an "
+        "object lineage does not hold.",
+    },
+    503: {
+        "model": ErrorResponse,
+        "description": "The lineage database (or its audit log) is unavailable; retry later.",
+        "headers": {"Retry-After": _RETRY_AFTER},
+    },
 }
 
 
@@ -63,7 +75,7 @@ EVENT_BODY = {
     status_code=201,
     response_model=IngestResponse,
     responses=ERRORS,
-    openapi_extra=EVENT_BODY,
+    openapi_extra=event_schema.REQUEST_BODY,
 )
 async def post_lineage(request: Request) -> Response:
     """Accept one OpenLineage RunEvent, DatasetEvent or JobEvent (idempotent).
@@ -84,9 +96,9 @@ async def post_lineage(request: Request) -> Response:
 @router.get("/api/v1/lineage", responses=ERRORS)
 def get_lineage(
     request: Request,
-    node_id: str = Query(alias="nodeId", min_length=1, max_length=2000),
+    node_id: str = Query(alias="nodeId", max_length=2000, pattern=NODE_ID_PATTERN),
     depth: int | None = Query(default=None, ge=0),
-    as_of: datetime | None = Query(default=None, alias="asOf"),
+    as_of: IsoDateTime | None = Query(default=None, alias="asOf"),
     principal: access.Principal = Depends(current_principal),
     session: Session = Depends(get_session, scope="function"),
     settings: LineageSettings = Depends(get_app_settings),
@@ -188,8 +200,8 @@ def post_model(
 def get_audit(
     principal_name: str | None = Query(default=None, alias="principal"),
     obj: str | None = Query(default=None, alias="object"),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
     limit: int = Query(default=100, ge=1),
     offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     principal: access.Principal = Depends(current_principal),
@@ -202,8 +214,8 @@ def get_audit(
         session,
         principal=principal_name,
         obj=obj,
-        since=aware_utc(since, "since"),
-        until=aware_utc(until, "until"),
+        since=aware_utc(since),
+        until=aware_utc(until),
         limit=min(limit, settings.page_size_max),
         offset=offset,
     )
@@ -283,7 +295,7 @@ def delete_token_grant(
 @router.get("/api/v1/usage/feature-views/{view}", responses=ERRORS)
 def get_usage(
     request: Request,
-    view: str = Path(min_length=1, max_length=400),
+    view: str = Path(max_length=400, pattern=NAME_PATTERN),
     namespace: str = Query(default=NAMESPACE, min_length=1, max_length=400),
     principal: access.Principal = Depends(current_principal),
     session: Session = Depends(get_session, scope="function"),
@@ -297,7 +309,7 @@ def get_usage(
 @router.get("/api/v1/reads/feature-views/{view}", responses=ERRORS)
 def get_reads(
     request: Request,
-    view: str = Path(min_length=1, max_length=400),
+    view: str = Path(max_length=400, pattern=NAME_PATTERN),
     namespace: str = Query(default=NAMESPACE, min_length=1, max_length=400),
     limit: int = Query(default=100, ge=1),
     offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
@@ -324,7 +336,7 @@ def get_reads(
 @router.get("/api/v1/history", responses=ERRORS)
 def get_history(
     request: Request,
-    node_id: str = Query(alias="nodeId", min_length=1, max_length=2000),
+    node_id: str = Query(alias="nodeId", max_length=2000, pattern=NODE_ID_PATTERN),
     limit: int = Query(default=100, ge=1),
     offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     principal: access.Principal = Depends(current_principal),
@@ -364,7 +376,13 @@ def post_deployment(
     return DeploymentResponse(**body.model_dump())
 
 
-@router.get("/health")
-def health(session: Session = Depends(get_session, scope="function")) -> HealthResponse:
-    """Report liveness and whether the database answers."""
-    return HealthResponse(status="ok", database=ping(session))
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "The database does not answer."}},
+)
+def health(request: Request) -> JSONResponse:
+    """200 with ``{"status": "ok", "database": true}`` when the database answers, else 503."""
+    ok = database_answers(request.app.state.sessionmaker)
+    body = HealthResponse(status="ok" if ok else "unavailable", database=ok)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

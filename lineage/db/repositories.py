@@ -14,7 +14,8 @@ from functools import cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ARRAY, Row, and_, any_, bindparam, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from lineage.db.models import (
     Base,
@@ -29,6 +30,7 @@ from lineage.db.models import (
     RunInput,
     RunOutput,
 )
+from lineage.db.session import session_scope
 from lineage.identity import TRAINING_SET_PREFIX
 from lineage.rules import CODE_FACETS
 
@@ -318,3 +320,15 @@ def count_summary(session: Session) -> dict[str, Any]:
 def ping(session: Session) -> bool:
     """Return True when the database answers a trivial query."""
     return session.scalar(select(literal(1))) == 1
+
+
+def database_answers(factory: sessionmaker[Session]) -> bool:
+    """Whether the database answers a trivial query now, in a transaction of its own.
+
+    False, never an exception, when it cannot be reached: ``/health`` reports it as a state.
+    """
+    try:
+        with session_scope(factory) as session:
+            return ping(session)
+    except SQLAlchemyError:
+        return False

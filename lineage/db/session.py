@@ -15,6 +15,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+CONNECT_TIMEOUT_S = 10
+
 
 def normalize_url(url: str) -> str:
     """Map ``postgresql://``/``postgres://`` URLs to the psycopg 3 driver.
@@ -69,7 +71,13 @@ def make_engine(url: str, *, pre_ping: bool = True) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=pre_ping)
+    # A server that drops packets instead of refusing would hold a connect for minutes: give up
+    # after CONNECT_TIMEOUT_S, so requests are answered 503 and commands exit, unless the URL
+    # sets its own connect_timeout.
+    connect_args = (
+        {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_S}
+    )
+    return create_engine(url, pool_pre_ping=pre_ping, connect_args=connect_args)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

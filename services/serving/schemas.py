@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -16,8 +16,11 @@ class GetOnlineFeaturesRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    feature_service: str | None = Field(default=None, max_length=256)
-    features: list[str] | None = Field(default=None, max_length=500)
+    # What the service refuses anyway, said in the schema: a name, and ``view:feature`` refs.
+    feature_service: str | None = Field(default=None, min_length=1, max_length=256)
+    features: list[Annotated[str, Field(pattern=r"^[^:]+:[\s\S]")]] | None = Field(
+        default=None, min_length=1, max_length=500
+    )
     entities: dict[str, list[Any]] = Field(..., max_length=64)
     request_data: dict[str, list[Any]] | None = Field(default=None, max_length=64)
     full_feature_names: StrictBool = False
@@ -44,7 +47,7 @@ class PushRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     push_source_name: str = Field(..., min_length=1, max_length=256)
-    df: dict[str, list[Any]] = Field(..., max_length=256)
+    df: dict[str, list[Any]] = Field(..., min_length=1, max_length=256)
     to: Literal["online", "offline", "online_and_offline"] = "online_and_offline"
     allow_registry_cache: bool = True
 

@@ -32,6 +32,10 @@ class LineageSettings(BaseSettings):
     # their next events, so that they share one transaction (group commit's commit delay).
     intake_linger_ms: float = Field(default=0.0, ge=0, le=50)
     page_size_max: int = Field(default=500, gt=0)
+    # Requests a second per bearer token and per client address (0: no limit); a bucket holds
+    # two seconds of its rate. Behind a proxy every client shares its address.
+    rate_per_token: float = Field(default=5000.0, ge=0)
+    rate_per_address: float = Field(default=5000.0, ge=0)
     profile: Literal["local", "production"] = "local"
     bootstrap_admin_token: str = ""
     spool_path: str = "./data/lineage-spool.jsonl"

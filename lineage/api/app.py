@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp
 
 from lineage import access
-from lineage.api.errors import install_error_handlers
+from lineage.api.errors import install_error_handlers, rate_limited_body
 from lineage.api.event_schema import add_event_components
 from lineage.api.intake_path import IntakeEndpoint
 from lineage.api.middleware import AuditMiddleware, BodyLimitMiddleware
@@ -19,6 +19,7 @@ from lineage.api.routes import router
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
 from lineage.intake import IntakeQueue
 from lineage.intake_process import IntakeProcess
+from lineage.ratelimit import RateLimit
 from lineage.settings import LineageSettings, get_settings
 
 BOOTSTRAP_PRINCIPAL = "bootstrap-admin"
@@ -90,7 +91,12 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
     build_stack = app.build_middleware_stack
 
     def build_with_intake() -> ASGIApp:
-        return IntakeEndpoint(build_stack(), limit=settings.max_body_bytes, factory=factory)
+        return RateLimit(
+            IntakeEndpoint(build_stack(), limit=settings.max_body_bytes, factory=factory),
+            per_token=settings.rate_per_token,
+            per_address=settings.rate_per_address,
+            body=rate_limited_body,
+        )
 
     app.build_middleware_stack = build_with_intake  # type: ignore[method-assign]
     return app

@@ -56,6 +56,12 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 RETRY_AFTER_S = 5
 
 
+def rate_limited_body(wait_s: float) -> bytes:
+    """The 429 body of :class:`lineage.ratelimit.RateLimit` in the ``ErrorResponse`` shape."""
+    detail = f"too many requests: retry in {wait_s:.1f} s"
+    return ErrorResponse(code="rate_limited", detail=detail).model_dump_json().encode()
+
+
 def error_response(
     status: int,
     code: str,

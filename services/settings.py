@@ -87,6 +87,17 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="How old a server's registry snapshot may get."
     )
     serve_max_body_bytes: int = Field(default=1_048_576, description="Request body cap.")
+    serve_rate_per_token: float = Field(
+        default=5000.0,
+        ge=0,
+        description="Requests a second per bearer token (429 beyond; 0: no limit; per process).",
+    )
+    serve_rate_per_address: float = Field(
+        default=5000.0,
+        ge=0,
+        description="Requests a second per client address (429 beyond; 0: no limit; behind a "
+        "proxy every client shares its address).",
+    )
     serve_audit_commit_s: float = Field(
         default=2.0,
         gt=0,

@@ -28,8 +28,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lineage.limits import capped, declared_too_large
+from lineage.ratelimit import RateLimit
 from services.serving.auth import Authenticator, Caller
-from services.serving.errors import error_response, install_error_handlers
+from services.serving.errors import error_response, install_error_handlers, rate_limited_body
 from services.serving.metrics import make_metrics
 from services.serving.schemas import (
     ErrorResponse,
@@ -217,6 +218,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     app.add_middleware(BoundAndMeasure, max_body=settings.serve_max_body_bytes)
+    app.add_middleware(  # outermost: ahead of the hot route, which BoundAndMeasure answers
+        RateLimit,
+        per_token=settings.serve_rate_per_token,
+        per_address=settings.serve_rate_per_address,
+        body=rate_limited_body,
+    )
 
     @app.post(
         "/get-online-features",

@@ -6,6 +6,7 @@ is 503; anything unexpected is a generic 500 with a request id, logged.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -54,6 +55,12 @@ def request_id(request: Request) -> str:
 
 def error_body(request: Request, error: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"error": error, "detail": detail, "request_id": request_id(request), **extra}
+
+
+def rate_limited_body(wait_s: float) -> bytes:
+    """The 429 body of :class:`lineage.ratelimit.RateLimit` (answered before a request id)."""
+    body = {"error": "rate_limited", "detail": f"too many requests: retry in {wait_s:.1f} s"}
+    return json.dumps({**body, "request_id": None}).encode()
 
 
 def error_response(request: Request, exc: Exception) -> JSONResponse:

@@ -9,12 +9,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the data plane may use of the governance plane: names, the event emitter, the one
-# authorization model, and the one request-body cap both servers apply.
+# authorization model, and the one request-body cap and rate limit both servers apply.
 SERVICES_MAY_IMPORT = {
     "lineage.emitter",
     "lineage.identity",
     "lineage.access",
     "lineage.limits",
+    "lineage.ratelimit",
     "lineage.errors",
 }
 DOMAIN_WORDS = ("customer", "merchant", "fraud", "card", "transaction_")

@@ -14,6 +14,7 @@ from lineage import access
 from lineage.api.errors import install_error_handlers, rate_limited_body
 from lineage.api.event_schema import add_event_components
 from lineage.api.intake_path import IntakeEndpoint
+from lineage.api.marquez import router as marquez_router
 from lineage.api.middleware import AuditMiddleware, BodyLimitMiddleware
 from lineage.api.routes import router
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
@@ -85,6 +86,7 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware, factory=factory)
     app.include_router(router)
+    app.include_router(marquez_router)
     # Intake is the hot path: POST /api/v1/lineage is answered ahead of the whole middleware
     # stack (FastAPI's own error, telemetry and body-limit layers included), which it does not
     # need: it caps, audits and maps its errors itself. Everything else goes through the stack.

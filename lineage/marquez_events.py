@@ -51,7 +51,7 @@ def list_events(
     checked one by one (the count needs them all).
     """
     viewer = Viewer(principal)
-    window = {"before": aware_utc(before, "before"), "after": aware_utc(after, "after")}
+    window = {"before": aware_utc(before), "after": aware_utc(after)}
     if viewer.sees_all(r.name for r in marquez_sql.namespace_rows(session)):
         rows, total = marquez_sql.events_page(
             session, **window, ascending=ascending, limit=limit, offset=offset

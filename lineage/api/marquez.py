@@ -256,16 +256,16 @@ def search(
         kind=kind,
         sort=sort,
         namespace=namespace,
-        before=_day(before, "before"),
-        after=_day(after, "after"),
+        before=_day(before),
+        after=_day(after),
         limit=_limit(limit, settings),
         offset=offset,
     )
     return SearchResultListResponse.model_validate(found)
 
 
-def _day(day: date | None, name: str) -> datetime | None:
-    return None if day is None else aware_utc(datetime.combine(day, time.min), name)
+def _day(day: date | None) -> datetime | None:
+    return None if day is None else aware_utc(datetime.combine(day, time.min))
 
 
 @router.get("/column-lineage", responses=ERRORS)

@@ -54,7 +54,8 @@ async def ingest_request(
     if outcome.error is not None:
         return lineage_error_response(outcome.error)
     result = outcome.result
-    assert result is not None, "an outcome holds a result or an error"
+    if result is None:  # an outcome holds a result or an error
+        raise RuntimeError("intake answered with neither a result nor an error")
     # The body is built as text: its values are a fixed word, a hex digest and a UUID (or null).
     status = "duplicate" if result.duplicate else "created"
     run_id = "null" if result.run_id is None else json.dumps(result.run_id)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from lineage.emitter import DatasetRef, Emitter
 from lineage.identity import NAMESPACE, job_name, source_dataset, training_set_dataset
 from lineage.intake_process import IntakeProcess
 from lineage.settings import LineageSettings
+from tests.waiting import wait_for
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
@@ -54,10 +54,13 @@ class ServiceThread:
 
     def __enter__(self) -> ServiceThread:
         self.thread.start()
-        while not self.server.started:  # readiness poll, not a timing assertion
+
+        def started() -> bool:
             if not self.thread.is_alive():
                 raise RuntimeError("lineage service failed to start")
-            time.sleep(0.01)
+            return bool(self.server.started)
+
+        wait_for(started, "the lineage service to start")
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import redis
 
 from services.settings import Settings
 from tests.integration.serving.conftest import ServerThread, free_port, load_project
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -48,13 +48,17 @@ class RedisProcess:
             stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
-        for _ in range(200):
+
+        def answers() -> bool:
             try:
-                if client.ping():
-                    break
+                return bool(client.ping())
             except redis.ConnectionError:
-                time.sleep(0.02)
-        client.close()
+                return False
+
+        try:
+            wait_for(answers, f"redis-server on port {self.port}")
+        finally:
+            client.close()
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -123,11 +127,13 @@ def test_the_server_survives_a_redis_restart_under_load(
         workers = [threading.Thread(target=hammer) for _ in range(4)]
         for w in workers:
             w.start()
-        time.sleep(0.5)
+        # Each phase lasts until the hammering has seen what it is about, not for a set time.
+        wait_for(lambda: statuses[200] > 0, "reads served before the outage")
         private_redis.stop()
-        time.sleep(1.0)
+        wait_for(lambda: statuses[503] > 0, "503s during the outage")
+        served = statuses[200]
         private_redis.start()
-        time.sleep(1.0)
+        wait_for(lambda: statuses[200] > served + 20, "reads served again after the restart")
         phase["stop"] = True
         for w in workers:
             w.join(timeout=60)

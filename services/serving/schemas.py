@@ -49,7 +49,8 @@ class PushRequest(BaseModel):
     push_source_name: str = Field(..., min_length=1, max_length=256)
     df: dict[str, list[Any]] = Field(..., min_length=1, max_length=256)
     to: Literal["online", "offline", "online_and_offline"] = "online_and_offline"
-    allow_registry_cache: bool = True
+    # As in Feast: false re-reads the registry before the push instead of using the cached one.
+    allow_registry_cache: StrictBool = True
 
 
 class PushResponse(BaseModel):

@@ -74,14 +74,15 @@ class FeatureService:
         self._ages: dict[str, Any] = {}  # value-age histogram child per view
         self._registry_read = time.monotonic()
 
-    def _refresh_registry(self) -> None:
+    def _refresh_registry(self, *, force: bool = False) -> None:
         """Re-read the registry (and drop cached plans) once it is older than its ttl.
 
         A server must see ``skewless apply``: a new feature service or a changed view is
-        served within ``SKEWLESS_REGISTRY_TTL_S`` without a restart.
+        served within ``SKEWLESS_REGISTRY_TTL_S`` without a restart; ``force`` re-reads it now
+        (a push with Feast's ``allow_registry_cache: false``).
         """
         now = time.monotonic()
-        if now - self._registry_read < self.store.settings.registry_ttl_s:
+        if not force and now - self._registry_read < self.store.settings.registry_ttl_s:
             return
         self._registry_read = now
         self.store.refresh()
@@ -186,6 +187,7 @@ class FeatureService:
         return ("degraded", lost_state_reason(lost)) if lost else ("ok", None)
 
     def push(self, request: PushRequest) -> tuple[PushResponse, IngestResult]:
+        self._refresh_registry(force=not request.allow_registry_cache)
         lengths = {len(v) for v in request.df.values()}
         if len(lengths) > 1:
             raise RequestError("push df columns have different lengths")

@@ -95,3 +95,44 @@ def test_the_registry_on_postgresql_is_shared_by_every_reader(
             lambda: client.post("/get-online-features", json=probe).status_code == 200,
             "the server to see profile_probe applied",
         )
+
+
+def test_a_push_without_the_registry_cache_sees_an_apply_at_once(
+    make_settings: Callable[..., Settings], registry_url: str, tmp_path: Path
+) -> None:
+    # The server would keep its registry for an hour; Feast's allow_registry_cache=false
+    # makes a push re-read it, and what the push re-read is then served.
+    settings = make_settings("sqlite", registry_url=registry_url, registry_ttl_s=3600)
+    load_project(settings, tmp_path)
+    row = {
+        "merchant_id": [900001],
+        "event_timestamp": ["2026-01-01T00:00:00+00:00"],
+        "created_timestamp": ["2026-01-01T01:00:00Z"],
+        "merchant_category": ["fuel"],
+        "fraud_rate_30d": [0.01],
+        "chargeback_rate_30d": [0.02],
+        "txn_volume_30d": [10],
+    }
+    probe = {"feature_service": "profile_probe", "entities": {"customer_id": [1]}}
+    with ServerThread(settings) as srv, httpx.Client(base_url=srv.url, timeout=30) as client:
+        assert client.post("/get-online-features", json=probe).status_code == 404
+        definitions = load_definitions(settings.repo_path)
+        profile = next(v for v in definitions.feature_views if v.name == "customer_profile")
+        definitions.feature_services.append(
+            FeatureService(
+                name="profile_probe", features=[profile], owner="t@example.org", description="d"
+            )
+        )
+        applier = Store(settings)
+        try:
+            applier.apply(definitions)
+        finally:
+            applier.close()
+        push = {"push_source_name": "merchant_risk", "df": row}
+        assert client.post("/push", json=push).status_code == 200  # the cache is allowed
+        assert client.post("/get-online-features", json=probe).status_code == 404
+        refused = client.post("/push", json={**push, "allow_registry_cache": "no"})
+        assert refused.status_code == 422  # a boolean, not a word
+        fresh = client.post("/push", json={**push, "allow_registry_cache": False})
+        assert fresh.status_code == 200, fresh.text
+        assert client.post("/get-online-features", json=probe).status_code == 200

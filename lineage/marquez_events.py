@@ -89,7 +89,7 @@ def search(
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
-    """Datasets and jobs whose name matches ``q`` (Marquez: ``%``/``_`` wildcards, any case).
+    """Datasets and jobs whose name matches ``q`` (Marquez: ``%``/``_`` patterns, any case).
 
     Only namespaces the caller may read are searched. ``before``/``after`` bound ``updatedAt``.
     """

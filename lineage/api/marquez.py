@@ -34,6 +34,7 @@ from lineage.api.marquez_schemas import (
     RunResponse,
     SearchResultListResponse,
 )
+from lineage.api.schemas import IsoDateTime
 from lineage.queries import aware_utc
 from lineage.settings import LineageSettings
 from lineage.usage import MAX_OFFSET
@@ -215,8 +216,8 @@ def list_lineage_events(
     caller: Caller,
     session: Db,
     settings: Settings,
-    before: datetime | None = None,
-    after: datetime | None = None,
+    before: IsoDateTime | None = None,
+    after: IsoDateTime | None = None,
     sort_direction: Annotated[Literal["asc", "desc"], Query(alias="sortDirection")] = "desc",
     limit: Limit = 100,
     offset: Offset = 0,
@@ -248,7 +249,7 @@ def search(
     limit: Limit = 10,
     offset: Offset = 0,
 ) -> SearchResultListResponse:
-    """Search dataset and job names (``%``/``_`` wildcards, any case) in readable namespaces."""
+    """Search dataset and job names (``%``/``_`` patterns, any case) in readable namespaces."""
     found = marquez_events.search(
         session,
         caller,
@@ -274,7 +275,15 @@ def get_column_lineage(
     caller: Caller,
     session: Db,
     settings: Settings,
-    node_id: Annotated[str, Query(alias="nodeId", min_length=1, max_length=2000)],
+    node_id: Annotated[
+        str,
+        Query(
+            alias="nodeId",
+            min_length=1,
+            max_length=2000,
+            pattern=r"^(dataset|datasetField|job):.+:.+$",
+        ),
+    ],
     depth: Annotated[int, Query(ge=0, le=2**31 - 1)] = 20,
     with_downstream: Annotated[bool, Query(alias="withDownstream")] = False,
 ) -> ColumnLineageResponse:

@@ -217,7 +217,11 @@ def test_online_and_quarantine_versions_follow_their_content(project: Project) -
         / f"{ingested['customer_transactions_daily'].dataset_version}.parquet"
     )
     fix = latest.head(3).copy()
-    fix["created_timestamp"] = fix["created_timestamp"] + pd.Timedelta(hours=1)
+    # Created later than the rows it corrects, yet already in the past: a correction created in
+    # the future is not visible yet (it comes online at a later incremental run).
+    now = pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=1)
+    fix["created_timestamp"] = (fix["created_timestamp"] + pd.Timedelta(hours=1)).clip(upper=now)
+    assert (fix["created_timestamp"] > latest.head(3)["created_timestamp"]).all()
     fix["txn_count_1d"] = fix["txn_count_1d"] + 1
     corrected = ingest_frame(store, "customer_transactions_daily", fix, origin="corrections")
     assert corrected.online_entities == 3

@@ -26,8 +26,7 @@ from services.contracts.schema import feast_fields, source_spec
 YAML = """project: {project}
 provider: local
 registry:
-  registry_type: sql
-  path: sqlite:///{registry}
+{registry}
   cache_ttl_seconds: 60
 online_store:
   type: redis
@@ -45,23 +44,39 @@ def feast_redis(url: str) -> str:
     return f"{host},db={db or 0}"
 
 
+SQL_REGISTRY = "  registry_type: sql\n  path: sqlite:///{path}"
+FILE_REGISTRY = "  registry_type: file\n  path: {path}"
+# (offline store, registry) -> YAML file name; the SQL registry is what Skewless itself uses.
+YAML_FILES = {
+    ("file", "sql"): "feature_store.yaml",
+    ("duckdb", "sql"): "feature_store_duckdb.yaml",
+    ("file", "file"): "feature_store_file_registry.yaml",
+}
+
+
 def write_repo(folder: Path, project: str, redis_url: str) -> Path:
-    """Write ``feature_store.yaml`` (file) and ``feature_store_duckdb.yaml``; return folder."""
+    """Write one YAML per (offline store, registry) of :data:`YAML_FILES`; return folder."""
     folder.mkdir(parents=True, exist_ok=True)
-    for offline, name in (("file", "feature_store.yaml"), ("duckdb", "feature_store_duckdb.yaml")):
+    for (offline, registry), name in YAML_FILES.items():
+        block = (
+            SQL_REGISTRY.format(path=(folder / "registry.db").resolve())
+            if registry == "sql"
+            else FILE_REGISTRY.format(path=(folder / "registry.pb").resolve())
+        )
         (folder / name).write_text(
             YAML.format(
-                project=project,
-                registry=(folder / "registry.db").resolve(),
-                redis=feast_redis(redis_url),
-                offline=offline,
+                project=project, registry=block, redis=feast_redis(redis_url), offline=offline
             )
         )
     return folder
 
 
-def open_store(folder: Path, offline: str = "file") -> FeatureStore:
-    name = "feature_store.yaml" if offline == "file" else "feature_store_duckdb.yaml"
+def yaml_file(folder: Path, offline: str = "file", registry: str = "sql") -> Path:
+    return folder / YAML_FILES[(offline, registry)]
+
+
+def open_store(folder: Path, offline: str = "file", registry: str = "sql") -> FeatureStore:
+    name = YAML_FILES[(offline, registry)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return FeatureStore(repo_path=str(folder), fs_yaml_file=folder / name)

@@ -129,6 +129,9 @@ def run_wrk(port: int, script: Path, seconds: int) -> dict[str, Any]:
     return parse_wrk(proc.stdout)
 
 
+WORKERS = (1, 2)
+
+
 def bench_http(
     scratch: Path,
     skewless_env: dict[str, str],
@@ -137,32 +140,43 @@ def bench_http(
     seconds: int,
     runs: int,
 ) -> dict[str, list[dict[str, Any]]]:
-    """wrk against each server, ``runs`` times each; a fresh server per engine."""
+    """wrk against each server, ``runs`` times each; a fresh server per configuration.
+
+    Keys: ``skewless_w{n}``, ``feast_sql_w{n}`` and ``feast_file_w{n}`` (Feast's SQL and file
+    registries) for each worker count ``n`` of :data:`WORKERS`.
+    """
+    from bench.feast_side import yaml_file
+
     script = scratch / "post.lua"
     script.write_text(LUA.format(users=users))
     bindir = Path(sys.executable).parent
-    out: dict[str, list[dict[str, Any]]] = {"skewless": [], "feast": []}
-    port = free_port()
-    cmd = [sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--workers", "1"]
-    with server(cmd, skewless_env, port, scratch / "skewless_serve.log", REPO_ROOT):
-        for _ in range(runs):
-            out["skewless"].append(run_wrk(port, script, seconds))
-    port = free_port()
-    cmd = [
-        str(bindir / "feast"),
-        "-c",
-        str(feast_folder),
-        "serve",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "--max-requests",
-        "0",
-        "-w",
-        "1",
-    ]
-    with server(cmd, {}, port, scratch / "feast_serve.log", feast_folder):
-        for _ in range(runs):
-            out["feast"].append(run_wrk(port, script, seconds))
+    out: dict[str, list[dict[str, Any]]] = {}
+    for workers in WORKERS:
+        port = free_port()
+        cmd = [sys.executable, "-m", "services.cli", "serve", "--port", str(port)]
+        cmd += ["--workers", str(workers)]
+        name = f"skewless_w{workers}"
+        with server(cmd, skewless_env, port, scratch / f"{name}.log", REPO_ROOT):
+            out[name] = [run_wrk(port, script, seconds) for _ in range(runs)]
+        for registry in ("sql", "file"):
+            port = free_port()
+            cmd = [
+                str(bindir / "feast"),
+                "-c",
+                str(feast_folder),
+                "-f",
+                str(yaml_file(feast_folder, registry=registry)),
+                "serve",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "--max-requests",
+                "0",
+                "-w",
+                str(workers),
+            ]
+            name = f"feast_{registry}_w{workers}"
+            with server(cmd, {}, port, scratch / f"{name}.log", feast_folder):
+                out[name] = [run_wrk(port, script, seconds) for _ in range(runs)]
     return out

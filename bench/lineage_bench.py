@@ -222,14 +222,35 @@ def concurrent_intake(
     return len(events) / elapsed, cpu / len(events) * 1000
 
 
-def raw_insert_rate(db: str, events: list[dict[str, Any]]) -> float:
-    """The limit: one INSERT of the raw JSON per event, each in its own transaction."""
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{db}", autocommit=True) as con:
+def raw_insert_rate(db: str, events: list[dict[str, Any]], connections: int = 1) -> float:
+    """The limit: one INSERT of the raw JSON per event, each in its own transaction.
+
+    With ``connections`` > 1, that many connections insert concurrently (a thread each, the
+    events dealt out round robin): the ceiling for concurrent producers, as one connection is
+    for a sequential one.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    dsn = f"postgresql://postgres@127.0.0.1:5432/{db}"
+    with psycopg.connect(dsn, autocommit=True) as con:
         con.execute("CREATE TABLE IF NOT EXISTS bench_raw_events (id bigserial, payload jsonb)")
+    shares = [events[i::connections] for i in range(connections)]
+    payloads = [[json.dumps(event) for event in share] for share in shares]
+    links = [psycopg.connect(dsn, autocommit=True) for _ in range(connections)]
+
+    def insert(pair: tuple[psycopg.Connection[Any], list[str]]) -> None:
+        con, share = pair
+        for payload in share:
+            con.execute("INSERT INTO bench_raw_events (payload) VALUES (%s)", (payload,))
+
+    try:
         start = time.perf_counter()
-        for event in events:
-            con.execute("INSERT INTO bench_raw_events (payload) VALUES (%s)", (json.dumps(event),))
+        with ThreadPoolExecutor(connections) as pool:
+            list(pool.map(insert, zip(links, payloads, strict=True)))
         return len(events) / (time.perf_counter() - start)
+    finally:
+        for con in links:
+            con.close()
 
 
 def bench_lineage(
@@ -282,6 +303,7 @@ def bench_lineage(
         cmd = [skewless, "lineage", "serve", "--port", str(port)]
         rng = random.Random(5)
         intake, burst, client_cpu, p95s, raw, loaded = [], [], [], [], [], []
+        raw_concurrent: list[float] = []
         answered: list[int] = []
         impacted: list[int] = []
         impact_p95s: list[float] = []
@@ -307,6 +329,7 @@ def bench_lineage(
                     ]
                     base = f"http://127.0.0.1:{port}"
                     rate, cpu = concurrent_intake(base, token, many, in_flight)
+                    raw_concurrent.append(raw_insert_rate(db, many, in_flight))
                     burst.append(rate)
                     client_cpu.append(cpu)
                     loaded.append(wrk_intake(scratch, db, port, token, f"wrk{run}", wrk_seconds))
@@ -346,6 +369,7 @@ def bench_lineage(
             "intake_wrk": loaded,
             "in_flight": in_flight,
             "raw_insert": raw,
+            "raw_insert_concurrent": raw_concurrent,
             "query_p95_ms": p95s,
             "impact_p95_ms": impact_p95s,
             "impact_versions_median": sorted(impacted)[len(impacted) // 2],

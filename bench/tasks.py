@@ -146,11 +146,15 @@ def skewless_materialize(views: list[str] | None = None) -> dict[str, Any]:
 
 @task
 def feast_materialize(
-    feast_folder: str, start: str, end: str, views: list[str] | None = None
+    feast_folder: str,
+    start: str,
+    end: str,
+    views: list[str] | None = None,
+    offline: str = "file",
 ) -> dict[str, Any]:
     from bench.feast_side import open_store
 
-    store = open_store(Path(feast_folder))
+    store = open_store(Path(feast_folder), offline)
     begin = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

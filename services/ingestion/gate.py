@@ -28,12 +28,8 @@ from services.ingestion.conform import Failures, check_columns, check_future, co
 from services.ingestion.reader import CSV_SUFFIXES, read_batch
 from services.ingestion.validate import validate_rows
 from services.lineage_events import emit_ingest, emit_materialize
-from services.offline.datasets import (
-    cell_bytes,
-    remove_stale_temporaries,
-    reports_dir,
-    write_version,
-)
+from services.offline.datasets import cell_bytes, reports_dir, write_version
+from services.offline.temporaries import remove_stale_temporaries, temporary_for
 from services.store import Store
 
 if TYPE_CHECKING:
@@ -111,7 +107,7 @@ def _write_quarantine(
         )
         for r in rows
     ]
-    tmp = folder / f".{path.name}.tmp-{os.getpid()}"
+    tmp = temporary_for(path)
     bad.to_parquet(tmp, index=False)
     os.replace(tmp, path)
     return path
@@ -120,7 +116,7 @@ def _write_quarantine(
 def _write_report(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temporary_for(path)
     tmp.write_text(json.dumps(payload, indent=2, default=str))
     os.replace(tmp, path)
 

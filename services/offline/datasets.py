@@ -31,6 +31,7 @@ from services.contracts.schema import (
     schema_fingerprint,
     source_spec,
 )
+from services.offline.temporaries import remove_stale_temporaries, temporary_for
 
 _META_KEY = b"skewless.version"
 ROW_GROUP_ROWS = 256_000
@@ -122,31 +123,6 @@ def hashable_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def remove_stale_temporaries(folder: Path) -> list[Path]:
-    """Delete the ``.*.tmp-<pid>`` files of writers that died (kill -9) before their rename.
-
-    A temporary is never visible as a version; this only reclaims the space. A file whose
-    writer process still runs is left alone.
-    """
-    removed = []
-    for path in folder.glob(".*.tmp-*"):
-        pid = path.name.rsplit(".tmp-", 1)[1]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -191,7 +167,7 @@ def write_version(
         path=str(final),
     )
     schema = arrow_schema(contract).with_metadata({_META_KEY: json.dumps(asdict(meta)).encode()})
-    tmp = folder / f".{version}.parquet.tmp-{os.getpid()}"
+    tmp = temporary_for(final)
     try:
         with tmp.open("wb") as handle:
             _write_row_groups(handle, frame, keep, schema, _dictionary_columns(contract))

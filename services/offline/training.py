@@ -32,6 +32,7 @@ from services.offline.engine import (
     point_in_time,
     register_versions,
 )
+from services.offline.temporaries import temporary_for
 from services.ondemand import input_columns, output_series, run_on_demand
 from services.online.values import python_value
 from services.resolution import ServicePlan, plan_service
@@ -200,7 +201,7 @@ def build_training_set(
             b"skewless.training_set": json.dumps(asdict(meta)).encode(),
         }
     )
-    tmp = folder / f".{final.name}.tmp-{os.getpid()}"
+    tmp = temporary_for(final)
     pq.write_table(table, tmp)
     os.replace(tmp, final)
     return frame, meta

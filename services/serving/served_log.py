@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from services.offline.temporaries import temporary_for
+
 
 class Column(Protocol):
     """What a served column offers the log: its name and one value per entity row."""
@@ -97,7 +99,7 @@ class ServedLog:
             folder = self.root / name / f"date={datetime.now(UTC):%Y-%m-%d}"
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"part-{uuid.uuid4().hex}.parquet"
-            tmp = folder / f".{path.name}.tmp-{os.getpid()}"
+            tmp = temporary_for(path)
             pd.DataFrame(rows).to_parquet(tmp, index=False)
             os.replace(tmp, path)
             written.append(path)

@@ -112,3 +112,21 @@ def test_a_dead_writers_temporaries_are_removed_on_the_next_write(tmp_path: Path
     write_version(tmp_path, BenchUserActivity, frame, quarantined=0, received=5)
     assert not dead.exists()
     assert live.exists()
+
+
+def test_only_this_machines_dead_temporaries_are_removed(tmp_path: Path) -> None:
+    """On a data dir shared by replicas, another machine's pid means nothing here."""
+    import socket
+
+    from services.offline.temporaries import remove_stale_temporaries, temporary_for
+
+    final = tmp_path / "v1.parquet"
+    mine = temporary_for(final)
+    assert mine.name.startswith(".v1.parquet.tmp-") and socket.gethostname() in mine.name
+    host = socket.gethostname()
+    dead_here = tmp_path / f".v2.parquet.tmp-{host}-999999999"
+    elsewhere = tmp_path / ".v3.parquet.tmp-other-machine-999999999"
+    for path in (mine, dead_here, elsewhere):
+        path.write_bytes(b"partial")
+    assert remove_stale_temporaries(tmp_path) == [dead_here]
+    assert mine.exists() and elsewhere.exists()

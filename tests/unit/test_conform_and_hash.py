@@ -122,11 +122,13 @@ def test_only_this_machines_dead_temporaries_are_removed(tmp_path: Path) -> None
 
     final = tmp_path / "v1.parquet"
     mine = temporary_for(final)
-    assert mine.name.startswith(".v1.parquet.tmp-") and socket.gethostname() in mine.name
+    assert mine.name.startswith(".v1.parquet.tmp-")
+    assert socket.gethostname() in mine.name
     host = socket.gethostname()
     dead_here = tmp_path / f".v2.parquet.tmp-{host}-999999999"
     elsewhere = tmp_path / ".v3.parquet.tmp-other-machine-999999999"
     for path in (mine, dead_here, elsewhere):
         path.write_bytes(b"partial")
     assert remove_stale_temporaries(tmp_path) == [dead_here]
-    assert mine.exists() and elsewhere.exists()
+    assert mine.exists()
+    assert elsewhere.exists()

@@ -21,7 +21,7 @@ from lineage.cli import app as lineage_app
 from services.cli_audit import audit_app
 from services.cli_common import console, err, errors, open_store, settings_for, utc
 from services.cli_ingest import ingest_command
-from services.cli_repo import contracts_app, init_command
+from services.cli_repo import contracts_app, feast_yaml_command, init_command
 from services.errors import GovernanceError, InputError
 from services.settings import reset_settings
 
@@ -33,6 +33,7 @@ app = typer.Typer(
 app.add_typer(audit_app, name="audit")
 app.add_typer(contracts_app, name="contracts")
 app.command("init")(init_command)
+app.command("feast-yaml")(feast_yaml_command)
 app.command("ingest")(ingest_command)
 
 

@@ -48,6 +48,39 @@ def infer(
         console.print(f"contract: {path}", markup=False, highlight=False, soft_wrap=True)
 
 
+def feast_yaml_command(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the file here (e.g. <repo>/feature_store.yaml); default: print it.",
+            metavar="PATH",
+        ),
+    ] = None,
+) -> None:
+    """Feast's feature_store.yaml for the store Skewless uses now (settings and defaults).
+
+    Feast's own SDK and CLI then read the same registry and online store (SQLite or Redis)
+    that Skewless writes: `skewless feast-yaml --out feature_repo/feature_store.yaml`.
+    """
+    import yaml
+
+    from services.store import feast_config
+
+    with errors():
+        settings = get_settings()
+        text = (
+            "# Written by `skewless feast-yaml` from Skewless's settings; run it again after\n"
+            "# changing them. Feast's SDK and CLI then read what Skewless writes.\n"
+            + yaml.safe_dump(feast_config(settings), sort_keys=False)
+        )
+        if out is None:
+            typer.echo(text, nl=False)
+            return
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    console.print(f"wrote {out}", markup=False, highlight=False, soft_wrap=True)
+
+
 def init_command(
     directory: Annotated[Path, typer.Argument(help="New or empty directory for the repository.")],
     project: str = typer.Option(..., help="Feast project name (letters, digits, underscores)."),

@@ -65,9 +65,12 @@ def _registry_config(url: str) -> dict[str, Any]:
     }
 
 
-def repo_config(settings: Settings) -> RepoConfig:
-    """The Feast configuration equivalent to ``feature_repo/feature_store.yaml``."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+def feast_config(settings: Settings) -> dict[str, Any]:
+    """Feast's ``feature_store.yaml`` settings equivalent to ``settings`` (absolute paths).
+
+    What Skewless itself opens (:func:`repo_config`) and what ``skewless feast-yaml`` writes
+    for Feast's own SDK and CLI, so the two always read the same registry and online store.
+    """
     online: dict[str, Any]
     if settings.online_store == "redis":
         online = {
@@ -79,15 +82,20 @@ def repo_config(settings: Settings) -> RepoConfig:
         }
     else:
         online = {"type": "sqlite", "path": str(settings.online_sqlite_path.resolve())}
-    return RepoConfig(
-        project=settings.project,
-        provider="local",
-        registry=_registry_config(settings.effective_registry_url),
-        online_store=online,
-        offline_store={"type": "file"},
-        entity_key_serialization_version=3,
-        repo_path=settings.repo_path.resolve(),
-    )
+    return {
+        "project": settings.project,
+        "provider": "local",
+        "registry": _registry_config(settings.effective_registry_url),
+        "online_store": online,
+        "offline_store": {"type": "file"},
+        "entity_key_serialization_version": 3,
+    }
+
+
+def repo_config(settings: Settings) -> RepoConfig:
+    """The Feast configuration equivalent to ``feature_repo/feature_store.yaml``."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return RepoConfig(**feast_config(settings), repo_path=settings.repo_path.resolve())
 
 
 @dataclass

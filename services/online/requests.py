@@ -4,6 +4,10 @@ Join keys must be values of their declared type (an int for Int32/Int64 within i
 str for String: never ``"1"`` for a number); request data must be of its field's type, within
 the contract's range and allowed values, one value per entity row, and no unknown field.
 Failures are ``EntityKeyError`` / ``RequestDataError`` naming the key or field (a 422).
+
+An ``entities`` column that is neither a join key nor request data of this request is skipped,
+as Feast skips it (callers send the same entity rows with different feature lists); it must
+still have one value per entity row.
 """
 
 from __future__ import annotations
@@ -36,9 +40,6 @@ def check_key_value(name: str, ktype: FieldType, row: int, value: Any) -> None:
 def check_entities(plan: ServicePlan, entities: Mapping[str, Sequence[Any]], max_rows: int) -> int:
     """Validate entity keys strictly (no coercion); return the number of rows."""
     key_types = plan.key_types
-    unknown = sorted(set(entities) - set(key_types) - {f.name for f in plan.request_fields})
-    if unknown:
-        raise EntityKeyError(unknown[0], f"not a join key of {plan.name} ({list(key_types)})")
     missing = [k for k in key_types if k not in entities]
     if missing:
         raise EntityKeyError(missing[0], "missing")
@@ -46,6 +47,9 @@ def check_entities(plan: ServicePlan, entities: Mapping[str, Sequence[Any]], max
     if len(lengths) > 1:
         raise EntityKeyError(next(iter(key_types)), "entity key lists differ in length")
     n = lengths.pop() if lengths else _request_rows(plan, entities)
+    for name in sorted(entities):
+        if name not in key_types and len(entities[name]) != n:
+            raise EntityKeyError(name, f"has {len(entities[name])} values for {n} entity rows")
     if n > max_rows:
         raise RequestTooLargeError("entity rows", max_rows)
     for key, ktype in key_types.items():

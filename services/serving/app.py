@@ -30,7 +30,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lineage.limits import capped, declared_too_large
 from lineage.ratelimit import RateLimit
 from services.serving.auth import Authenticator, Caller
-from services.serving.errors import error_response, install_error_handlers, rate_limited_body
+from services.serving.errors import (
+    NotServedError,
+    error_response,
+    install_error_handlers,
+    rate_limited_body,
+)
+from services.serving.feast_surface import FeastSurface
 from services.serving.metrics import make_metrics
 from services.serving.schemas import (
     ErrorResponse,
@@ -224,6 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_address=settings.serve_rate_per_address,
         body=rate_limited_body,
     )
+    app.add_middleware(FeastSurface)  # outermost: /feast/<route> is <route>, Feast's errors
 
     @app.post(
         "/get-online-features",
@@ -274,6 +281,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status, reason = service.health()
         body = HealthResponse(status=status, online_store=settings.online_store, reason=reason)
         return JSONResponse(body.model_dump(), status_code=200 if status == "ok" else 503)
+
+    @app.post("/write-to-online-store", include_in_schema=False)
+    @app.post("/materialize", include_in_schema=False)
+    @app.post("/materialize-incremental", include_in_schema=False)
+    def not_served(request: Request) -> None:
+        """Feast's routes that would write online values past the contracts: a 404 that says so."""
+        raise NotServedError(request.url.path)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:

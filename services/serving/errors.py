@@ -31,7 +31,20 @@ from services.serving.auth import AuthError
 
 log = logging.getLogger("skewless.serving")
 
+
+class NotServedError(Exception):
+    """A Feast feature-server route Skewless does not serve, on purpose (a 404 that says why)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} is not served: online values are written only by `skewless materialize`, "
+            "ingest and /push, which validate rows against the contracts and keep the offline "
+            "store in step"
+        )
+
+
 _STATUS: list[tuple[type[Exception], int, str]] = [
+    (NotServedError, 404, "not_served"),
     (UnknownFeatureServiceError, 404, "unknown_feature_service"),
     (UnknownSourceError, 404, "unknown_source"),
     (UnknownFeatureError, 422, "unknown_feature"),

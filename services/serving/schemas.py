@@ -24,6 +24,9 @@ class GetOnlineFeaturesRequest(BaseModel):
     entities: dict[str, list[Any]] = Field(..., max_length=64)
     request_data: dict[str, list[Any]] | None = Field(default=None, max_length=64)
     full_feature_names: StrictBool = False
+    # Feast 0.67's remote online store client always sends it: with true, the answer's
+    # metadata names each feature view read and its version number, as Feast's server does.
+    include_feature_view_version_metadata: StrictBool = False
 
 
 class FeatureResult(BaseModel):
@@ -32,8 +35,15 @@ class FeatureResult(BaseModel):
     event_timestamps: list[str]
 
 
+class FeatureViewMetadata(BaseModel):
+    name: str
+    version: int
+
+
 class Metadata(BaseModel):
     feature_names: list[str]
+    # Only with ``include_feature_view_version_metadata``, as in Feast's answer.
+    feature_view_metadata: list[FeatureViewMetadata] | None = None
 
 
 class GetOnlineFeaturesResponse(BaseModel):
@@ -51,6 +61,10 @@ class PushRequest(BaseModel):
     to: Literal["online", "offline", "online_and_offline"] = "online_and_offline"
     # As in Feast: false re-reads the registry before the push instead of using the cached one.
     allow_registry_cache: StrictBool = True
+    # Feast runs write-time on-demand transforms when true. Skewless computes every on-demand
+    # feature at read time from the stored inputs (training and serving run the same code), so
+    # there is nothing to transform on write: either value is accepted and means the same.
+    transform_on_write: StrictBool = True
 
 
 class PushResponse(BaseModel):

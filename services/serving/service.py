@@ -157,7 +157,18 @@ class FeatureService:
             if any(isinstance(v, bytes | dict | list) for v in values):
                 values = [_json_safe(v) for v in values]
             results.append({"values": values, "statuses": c.statuses, "event_timestamps": stamps})
-        return {"metadata": {"feature_names": names}, "results": results}
+        metadata: dict[str, Any] = {"feature_names": names}
+        if request.include_feature_view_version_metadata:
+            metadata["feature_view_metadata"] = self._view_versions(plan)
+        return {"metadata": metadata, "results": results}
+
+    def _view_versions(self, plan: ServicePlan) -> list[dict[str, Any]]:
+        """Each view the answer names, with its Feast version number (0 when unversioned)."""
+        out: dict[str, int] = {}
+        for name in [v.view for v in plan.views] + [o.view for o in plan.on_demand]:
+            view = self.store.feature_views.get(name) or self.store.odfvs.get(name)
+            out.setdefault(name, int(getattr(view, "current_version_number", 0) or 0))
+        return [{"name": name, "version": version} for name, version in out.items()]
 
     def _observe(self, plan: ServicePlan, result: OnlineResult, request_id: str) -> None:
         by_name: dict[str, FeatureColumn] = {}

@@ -51,6 +51,58 @@ def test_feature_refs_work_like_feast(server: Server) -> None:
     assert r.json()["metadata"]["feature_names"] == ["merchant_id", "fraud_rate_30d"]
 
 
+def test_feast_request_fields_are_accepted_and_answered(server: Server) -> None:
+    """Fields Feast 0.67's clients send: version metadata, transform_on_write, shared rows."""
+    _, client = server
+    body = {
+        "features": ["merchant_risk:fraud_rate_30d", "transaction_risk:amount_to_avg_30d_ratio"],
+        # One set of entity rows for several feature lists: a column this list does not use
+        # is skipped, as Feast skips it, but must still have one value per row.
+        "entities": {"merchant_id": [1, 2], "customer_id": [1, 2], "unused": ["a", "b"]},
+        "request_data": {"transaction_amount": [10.0, 20.0]},
+        "include_feature_view_version_metadata": True,
+    }
+    r = _get(client, body)
+    assert r.status_code == 200, r.text
+    metadata = r.json()["metadata"]
+    assert metadata["feature_names"] == [
+        "customer_id",
+        "merchant_id",
+        "fraud_rate_30d",
+        "amount_to_avg_30d_ratio",
+    ]
+    assert metadata["feature_view_metadata"] == [
+        {"name": "merchant_risk", "version": 0},
+        {"name": "transaction_risk", "version": 0},
+    ]
+    assert (
+        "feature_view_metadata"
+        not in _get(client, {**body, "include_feature_view_version_metadata": False}).json()[
+            "metadata"
+        ]
+    )
+    short = {**body, "entities": {**body["entities"], "unused": ["a"]}}
+    assert _get(client, short).status_code == 422
+    push = {
+        "push_source_name": "merchant_risk",
+        "df": {
+            "merchant_id": [7001],
+            "event_timestamp": ["2026-01-01T00:00:00Z"],
+            "created_timestamp": ["2026-01-01T00:00:00Z"],
+            "merchant_category": ["fuel"],
+            "fraud_rate_30d": [0.1],
+            "chargeback_rate_30d": [0.1],
+            "txn_volume_30d": [1],
+        },
+        "transform_on_write": False,
+    }
+    assert client.post("/push", json=push).status_code == 200
+    for route in ("/write-to-online-store", "/materialize-incremental", "/feast/materialize"):
+        refused = client.post(route, json={})
+        assert refused.status_code == 404, route
+        assert "not served" in refused.text
+
+
 def test_client_errors_are_4xx_never_500(server: Server) -> None:
     _, client = server
     cases = [

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lineage import service
+from lineage.api.encoding import decoded
 from lineage.api.errors import data_error_response, internal_error, lineage_error_response
 from lineage.api.middleware import audit_request, too_large
 from lineage.errors import BodyTooLarge, InvalidEvent
@@ -31,13 +32,24 @@ PATH = "/api/v1/lineage"
 
 
 async def ingest_request(
-    intake: Writer, authorization: str, body: bytes, source_address: str, path: str
+    intake: Writer,
+    authorization: str,
+    body: bytes,
+    source_address: str,
+    path: str,
+    *,
+    encoding: str = "",
+    limit: int,
 ) -> Response:
-    """Validate one intake request, wait for its batch to commit, and build the response."""
+    """Validate one intake request, wait for its batch to commit, and build the response.
+
+    ``body`` is decoded per its ``encoding`` (``Content-Encoding``) under ``limit`` first:
+    ``BodyTooLarge`` when it inflates past it (the caller answers 413).
+    """
     scheme, _, token = authorization.partition(" ")
     incoming, error = None, None
     try:
-        incoming = service.Incoming.of(_json_object(body))
+        incoming = service.Incoming.of(_json_object(decoded(body, encoding, limit)))
     except InvalidEvent as exc:
         error = exc
     submission = Submission(
@@ -102,10 +114,16 @@ class IntakeEndpoint:
             return too_large(self.limit)
         client = scope.get("client")
         intake: Writer = scope["app"].state.intake
-        return await ingest_request(
-            intake,
-            headers.get(b"authorization", b"").decode("latin-1"),
-            body,
-            client[0] if client else "unknown",
-            PATH,
-        )
+        try:
+            return await ingest_request(
+                intake,
+                headers.get(b"authorization", b"").decode("latin-1"),
+                body,
+                client[0] if client else "unknown",
+                PATH,
+                encoding=headers.get(b"content-encoding", b"").decode("latin-1"),
+                limit=self.limit,
+            )
+        except BodyTooLarge:  # it inflated past the cap
+            await audit_request(self.factory(), scope, 413)
+            return too_large(self.limit)

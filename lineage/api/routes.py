@@ -90,6 +90,8 @@ async def post_lineage(request: Request) -> Response:
         await request.body(),
         request.client.host if request.client else "unknown",
         request.url.path,
+        encoding=request.headers.get("content-encoding", ""),
+        limit=request.app.state.settings.max_body_bytes,
     )
 
 

@@ -61,15 +61,22 @@ def _online(raw: Any, repo: Path) -> dict[str, Any]:
     if kind == "sqlite":
         path = _expand(raw.get("path"))
         return {"online_store": "sqlite", **({"online_path": _resolve(path, repo)} if path else {})}
+    if kind == "redis" and raw.get("redis_type") == "redis_cluster":
+        out: dict[str, Any] = {"online_store": "redis_cluster"}
+        connection = _expand(raw.get("connection_string"))
+        if connection:  # Feast's "host:port,host:port" (options after them are not nodes)
+            nodes = [p.strip() for p in connection.split(",") if "=" not in p and p.strip()]
+            out["redis_cluster_nodes"] = ",".join(nodes)
+        return out
     if kind == "redis":
-        out: dict[str, Any] = {"online_store": "redis"}
+        out = {"online_store": "redis"}
         connection = _expand(raw.get("connection_string"))
         if connection:
             out["redis_url"] = _redis_url(connection)
         return out
     raise InputError(
         f"{repo / 'feature_store.yaml'}: online_store type {kind!r} is not supported "
-        "(sqlite or redis)"
+        "(sqlite, or redis with redis_type redis or redis_cluster)"
     )
 
 

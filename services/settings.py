@@ -38,8 +38,9 @@ class Settings(BaseSettings):
         description="Feast repository holding the definitions.",
     )
     project: str = Field(default="skewless", description="Feast project name.")
-    online_store: Literal["sqlite", "redis"] = Field(
-        default="sqlite", description="Online store backend."
+    online_store: Literal["sqlite", "redis", "redis_cluster"] = Field(
+        default="sqlite",
+        description="Online store backend: sqlite, redis (one server) or redis_cluster.",
     )
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
         description="Redis URL when SKEWLESS_ONLINE_STORE=redis.",
     )
     redis_timeout_s: float = Field(default=1.0, description="Socket timeout for Redis calls.")
+    redis_cluster_nodes: str = Field(
+        default="",
+        description="Startup nodes of a Redis Cluster (host:port,host:port) when "
+        "SKEWLESS_ONLINE_STORE=redis_cluster; the others are discovered.",
+    )
     registry_url: str = Field(
         default="",
         description="Feast registry: a SQL URL, or a path for Feast's file registry; empty "
@@ -130,6 +136,33 @@ class Settings(BaseSettings):
         if match is None:
             return value
         return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+    @model_validator(mode="after")
+    def _cluster_needs_nodes(self) -> Settings:
+        if self.online_store == "redis_cluster" and not self.cluster_nodes:
+            raise ValueError(
+                "SKEWLESS_ONLINE_STORE=redis_cluster needs SKEWLESS_REDIS_CLUSTER_NODES "
+                "(host:port,host:port)"
+            )
+        return self
+
+    @property
+    def uses_redis(self) -> bool:
+        """Whether the online store is Redis, one server or a cluster (same key layout)."""
+        return self.online_store in ("redis", "redis_cluster")
+
+    @property
+    def cluster_nodes(self) -> list[tuple[str, int]]:
+        """``SKEWLESS_REDIS_CLUSTER_NODES`` as (host, port) pairs."""
+        out = []
+        for part in self.redis_cluster_nodes.split(","):
+            host, _, port = part.strip().rpartition(":")
+            if not part.strip():
+                continue
+            if not host or not port.isdigit():
+                raise ValueError(f"SKEWLESS_REDIS_CLUSTER_NODES: {part.strip()!r} is not host:port")
+            out.append((host, int(port)))
+        return out
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

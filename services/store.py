@@ -72,7 +72,14 @@ def feast_config(settings: Settings) -> dict[str, Any]:
     for Feast's own SDK and CLI, so the two always read the same registry and online store.
     """
     online: dict[str, Any]
-    if settings.online_store == "redis":
+    if settings.online_store == "redis_cluster":
+        online = {
+            "type": "redis",
+            "redis_type": "redis_cluster",
+            "connection_string": ",".join(f"{h}:{p}" for h, p in settings.cluster_nodes),
+            "skip_dedup": True,
+        }
+    elif settings.online_store == "redis":
         online = {
             "type": "redis",
             "connection_string": _redis_connection_string(settings.redis_url),

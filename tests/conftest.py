@@ -11,6 +11,7 @@ import redis
 
 from services.settings import Settings, get_settings, reset_settings
 from services.store import Store, load_definitions
+from tests.cluster import RedisClusterProcesses
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -64,11 +65,28 @@ def sqlite_settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings("sqlite")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.integration)])
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterProcesses]:
+    """One real Redis Cluster (three masters, three replicas) for the whole test run."""
+    cluster = RedisClusterProcesses(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("redis", marks=pytest.mark.integration),
+        pytest.param("redis_cluster", marks=pytest.mark.integration),
+    ]
+)
 def any_settings(
     request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
 ) -> Settings:
-    """Run a test on the SQLite online store and on the real Redis."""
+    """Run a test on the SQLite online store, the real Redis and a real Redis Cluster."""
+    if request.param == "redis_cluster":
+        cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
+        return make_settings("redis_cluster", redis_cluster_nodes=cluster.nodes)
     return make_settings(request.param)
 
 

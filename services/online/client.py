@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import redis
 import redis.asyncio
+from redis.cluster import RedisCluster
 
 from services.settings import Settings
 
@@ -36,3 +37,21 @@ def async_redis_pool(settings: Settings) -> redis.asyncio.ConnectionPool:  # typ
         health_check_interval=0,
         max_connections=64,
     )
+
+
+# What a Redis or Redis Cluster client raises when the store (or a slot's master) is unreachable.
+UNAVAILABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.RedisClusterException,
+    redis.exceptions.ClusterDownError,
+)
+
+
+def any_redis_client(settings: Settings) -> redis.Redis[bytes] | RedisCluster[bytes]:
+    """A client for single-key commands on one Redis or on the cluster (redis-py routes them)."""
+    if settings.online_store == "redis_cluster":
+        from services.online.cluster import cluster_client
+
+        return cluster_client(settings)
+    return redis_client(settings)

@@ -21,6 +21,7 @@ from services.errors import (
 )
 from services.ondemand import input_columns, run_on_demand
 from services.online.client import async_redis_pool, redis_client
+from services.online.cluster import ClusterIO, routed
 from services.online.codec import decode_column, decode_timestamp
 from services.online.keys import (
     KeyColumns,
@@ -99,10 +100,15 @@ class OnlineReader:
         self._redis: redis.Redis[bytes] | None = None
         self._async_pool: redis.asyncio.ConnectionPool | None = None  # type: ignore[type-arg]
         self._fields: dict[tuple[int, ...], tuple[tuple[ViewRead, ...], bytes, int]] = {}
+        self._cluster: ClusterIO | None = None
         if store.settings.online_store == "redis":
             self._redis = redis_client(store.settings)
+        elif store.settings.online_store == "redis_cluster":
+            self._cluster = ClusterIO(store.settings)
 
     def ping(self) -> bool:
+        if self._cluster is not None:
+            return self._cluster.healthy()
         if self._redis is None:
             return self.store.settings.online_sqlite_path.exists()
         try:
@@ -123,6 +129,8 @@ class OnlineReader:
 
     def read_columns(self, wanted: Wanted) -> list[StoredColumns]:
         """:meth:`read_views`, column-wise (what serving assembles its answer from)."""
+        if self._cluster is not None:
+            return self._read_cluster(self._cluster, wanted)
         if self._redis is None:
             return [_columns(read, self._read_feast(read, keys)) for read, keys in wanted]
         groups = self._groups(wanted)
@@ -143,7 +151,7 @@ class OnlineReader:
         return self._decode(wanted, groups, replies)
 
     async def read_columns_async(self, wanted: Wanted) -> list[StoredColumns]:
-        """:meth:`read_columns` on the running event loop (SQLite reads go to a thread)."""
+        """:meth:`read_columns` on the running event loop (SQLite and cluster reads: a thread)."""
         if self._redis is None:
             from starlette.concurrency import run_in_threadpool
 
@@ -197,6 +205,19 @@ class OnlineReader:
         blob = b"".join(_framed(a) for a in args)
         self._fields[key] = (reads, blob, len(args))
         return blob, len(args)
+
+    def _read_cluster(self, io: ClusterIO, wanted: Wanted) -> list[StoredColumns]:
+        """One HMGET per entity key as on one Redis, each sent to its slot's master."""
+        groups = self._groups(wanted)
+        keys: list[bytes] = []
+        commands: list[bytes] = []
+        for g in groups:
+            head = b"*%d\r\n$5\r\nHMGET\r\n" % (g.n_fields + 2)
+            tail = b"\r\n" + g.fields
+            for key in redis_keys(self.store.project, g.key_columns, g.keys):
+                keys.append(key)
+                commands.append(head + b"$%d\r\n" % len(key) + key + tail)
+        return self._decode(wanted, groups, routed(io, keys, commands))
 
     def _commands(self, groups: list[_Group]) -> tuple[bytes, int]:
         project = self.store.project
@@ -262,6 +283,8 @@ class OnlineReader:
     def close(self) -> None:
         if self._redis is not None:
             self._redis.close()
+        if self._cluster is not None:
+            self._cluster.close()
 
     async def aclose(self) -> None:
         """Close the event loop's connections too (the feature server's shutdown)."""

@@ -23,10 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import redis
-
 from services.errors import OnlineStoreUnavailableError
-from services.online.client import redis_client
+from services.online.client import UNAVAILABLE, any_redis_client
 from services.store import Store
 
 FORMAT = 2
@@ -79,10 +77,10 @@ def marker_key(project: str) -> bytes:
 
 
 def _online_markers(store: Store) -> dict[str, str]:
-    client = redis_client(store.settings)
+    client = any_redis_client(store.settings)
     try:
         raw = client.hgetall(marker_key(store.project))
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except UNAVAILABLE as exc:
         raise OnlineStoreUnavailableError(str(exc)) from exc
     finally:
         client.close()
@@ -96,7 +94,7 @@ def lost_views(store: Store, state: OnlineState | None = None) -> list[str]:
         OnlineStoreUnavailableError: Redis did not answer.
 
     """
-    if store.settings.online_store != "redis":
+    if not store.settings.uses_redis:
         return []
     state = state or load_state(store)
     expected = {v: t for v, t in state.markers.items() if state.views.get(v)}
@@ -116,13 +114,13 @@ def write_markers(store: Store, state: OnlineState, views: Iterable[str]) -> Non
     tokens = {view: uuid.uuid4().hex for view in views}
     if not tokens:
         return
-    if store.settings.online_store == "redis":
-        client = redis_client(store.settings)
+    if store.settings.uses_redis:
+        client = any_redis_client(store.settings)
         try:
             mapping: dict[str | bytes, str | bytes | float | int] = {}
             mapping.update(tokens.items())
             client.hset(marker_key(store.project), mapping=mapping)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except UNAVAILABLE as exc:
             raise OnlineStoreUnavailableError(str(exc)) from exc
         finally:
             client.close()

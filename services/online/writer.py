@@ -9,6 +9,7 @@ Feast's own Redis writer would skip.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 import redis
@@ -16,6 +17,7 @@ from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
 from services.errors import OnlineStoreUnavailableError
 from services.online.client import redis_client
+from services.online.cluster import ClusterIO, routed
 from services.online.codec import encode_column
 from services.online.columnar import (
     bulk_timestamps,
@@ -38,8 +40,11 @@ class OnlineWriter:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._redis: redis.Redis[bytes] | None = None
+        self._cluster: ClusterIO | None = None
         if store.settings.online_store == "redis":
             self._redis = redis_client(store.settings)
+        elif store.settings.online_store == "redis_cluster":
+            self._cluster = ClusterIO(store.settings)
 
     def write(self, read: ViewRead, batch: pa.RecordBatch | pa.Table) -> int:
         """Write one batch (join key, event/created timestamps, features); return rows written."""
@@ -47,6 +52,10 @@ class OnlineWriter:
             return 0
         if self._redis is not None:
             self._write_redis(read, batch)
+            return int(batch.num_rows)
+        if self._cluster is not None:
+            for start in range(0, batch.num_rows, CHUNK_ROWS):
+                self._write_cluster(self._cluster, read, batch.slice(start, CHUNK_ROWS))
             return int(batch.num_rows)
         columns = [batch.column(k.name).to_pylist() for k in read.keys]
         keys = list(zip(*columns, strict=True))
@@ -87,7 +96,18 @@ class OnlineWriter:
         finally:
             pool.release(conn)
 
-    def _hset_payload(self, read: ViewRead, rows: pa.RecordBatch | pa.Table) -> memoryview:
+    def _write_cluster(
+        self, io: ClusterIO, read: ViewRead, rows: pa.RecordBatch | pa.Table
+    ) -> None:
+        """The same HSETs as on one Redis, each sent to the master of its key's slot."""
+        keys, commands, offsets = self._hset_rows(read, rows)
+        data = memoryview(commands.buffers()[2])
+        per_row = [bytes(data[offsets[i] : offsets[i + 1]]) for i in range(len(keys))]
+        routed(io, keys.to_pylist(), per_row)
+
+    def _hset_rows(
+        self, read: ViewRead, rows: pa.RecordBatch | pa.Table
+    ) -> tuple[pa.Array, pa.BinaryArray, Any]:
         keys = redis_keys_array(
             self.store.project, read.key_columns, [rows.column(k.name) for k in read.keys]
         )
@@ -97,6 +117,10 @@ class OnlineWriter:
             for f in read.features
         ]
         commands, offsets = hset_commands(keys, fields)
+        return keys, commands, offsets
+
+    def _hset_payload(self, read: ViewRead, rows: pa.RecordBatch | pa.Table) -> memoryview:
+        _, commands, offsets = self._hset_rows(read, rows)
         data = memoryview(commands.buffers()[2])
         return data[offsets[0] : offsets[-1]]
 
@@ -126,3 +150,5 @@ class OnlineWriter:
     def close(self) -> None:
         if self._redis is not None:
             self._redis.close()
+        if self._cluster is not None:
+            self._cluster.close()

@@ -77,3 +77,29 @@ def test_an_online_store_skewless_cannot_use_is_one_line(
     repo = _repo(tmp_path, "project: p\nonline_store:\n  type: dynamodb\n")
     with pytest.raises(InputError, match="online_store type 'dynamodb' is not supported"):
         with_repo_yaml(Settings(repo_path=repo))
+
+
+def test_feasts_redis_cluster_config_is_read_and_written_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_env(monkeypatch)
+    text = YAML.replace(
+        'connection_string: "127.0.0.1:6379,db=3,password=s3cret"',
+        'redis_type: redis_cluster\n  connection_string: "10.0.0.1:7000,10.0.0.2:7001,ssl=false"',
+    )
+    settings = with_repo_yaml(Settings(repo_path=_repo(tmp_path, text), data_dir=tmp_path / "d"))
+    assert settings.online_store == "redis_cluster"
+    assert settings.cluster_nodes == [("10.0.0.1", 7000), ("10.0.0.2", 7001)]
+    online = repo_config(settings).online_store
+    assert online.redis_type == "redis_cluster"
+    assert online.connection_string == "10.0.0.1:7000,10.0.0.2:7001"
+
+
+def test_a_cluster_without_nodes_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_env(monkeypatch)
+    with pytest.raises(ValueError, match="SKEWLESS_REDIS_CLUSTER_NODES"):
+        Settings(online_store="redis_cluster", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="not host:port"):
+        Settings(online_store="redis_cluster", redis_cluster_nodes="10.0.0.1", data_dir=tmp_path)

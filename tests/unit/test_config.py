@@ -106,3 +106,25 @@ def test_production_profile_refuses_unsafe_defaults(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ValueError, match="production"):
         Settings(profile="production")
     assert Settings(profile="production", serve_token="a-long-random-token").profile == "production"
+
+
+def test_the_scaled_compose_layout_names_real_settings_and_nodes() -> None:
+    """docker-compose.scaled.yml: a 3+3 Redis Cluster, two lineage and two serving replicas."""
+    scaled = yaml.safe_load((ROOT / "docker-compose.scaled.yml").read_text())
+    services = scaled["services"]
+    nodes = sorted(n for n in services if n.startswith("redis-") and n[6:].isdigit())
+    assert len(nodes) == 6
+    create = services["redis-cluster-init"]["command"][-1]
+    assert all(f"{n}:6379" in create for n in nodes)
+    assert "--cluster-replicas 1" in create
+    known = set().union(*(env_names(c) for c in settings_classes()))
+    for name in ("setup", "serving", "serving-2", "lineage-2"):
+        env = services[name]["environment"]
+        assert not set(env) - known, f"{name}: {sorted(set(env) - known)} match no setting"
+    for name in ("setup", "serving", "serving-2"):
+        env = services[name]["environment"]
+        assert env["SKEWLESS_ONLINE_STORE"] == "redis_cluster"
+        listed = sorted(p.split(":")[0] for p in env["SKEWLESS_REDIS_CLUSTER_NODES"].split(","))
+        assert listed == nodes
+    base = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert services["serving-2"]["command"] == base["serving"]["command"]

@@ -152,6 +152,11 @@ def batch_keys(
             columns.update(
                 (r.namespace, r.name) for r in event.outputs if "columnLineage" in r.facets
             )
+            if event.parent is not None:
+                runs.add(event.parent[0])
+                jobs.add((event.parent[1], event.parent[2]))
+        if event.kind == "job":  # declared lineage: the datasets' nodes, no version of them
+            datasets.update((r.namespace, r.name) for r in (*event.inputs, *event.outputs))
         if event.dataset is not None:
             records = (*records, event.dataset)
         for record in records:

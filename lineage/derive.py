@@ -32,7 +32,7 @@ from lineage.batch_rows import (
     merge_facets,
 )
 from lineage.db import intake_sql as sql
-from lineage.db.bulk import Groups, Rows, allocate_ids, write_all
+from lineage.db.bulk import Groups, Rows, write_all
 from lineage.db.models import (
     Base,
     ColumnLineage,
@@ -43,13 +43,14 @@ from lineage.db.models import (
     RunInput,
     RunOutput,
 )
+from lineage.derive_rows import BatchRows
 from lineage.events import DatasetRecord, ParsedEvent
 from lineage.rules import explicit_version, schema_hash
 
 _NEW_ORDER = 1 << 62  # new rows sort after every stored id, in creation order
 
 
-class GraphBatch:
+class GraphBatch(BatchRows):
     """The rows a batch of events touches, read once, changed in memory, written once."""
 
     def __init__(self, session: Session, reads: sql.BatchReads, now: datetime) -> None:
@@ -63,6 +64,9 @@ class GraphBatch:
         self.runs: dict[str, RunRow] = {}
         self.edges: dict[tuple[sql.Edge, str, Key], list[EdgeRow]] = {}
         self.columns: dict[tuple[Any, ...], tuple[VersionRow, dict[str, Any]]] = {}
+        self.job_edges: set[tuple[Key, Key, str]] = set()  # (job, dataset, "in" | "out")
+        self.parents: dict[str, str] = {}  # run id -> parent run id
+        self.aliases: dict[Key, Key] = {}  # (namespace, name) of a symlink -> its dataset
         self._reserved = reads.ids
         self._known_columns = reads.columns
         self._load(reads)
@@ -121,7 +125,11 @@ class GraphBatch:
         if event.kind == "dataset" and event.dataset is not None:
             self._dataset(event.dataset, event.event_time)
         elif event.kind == "job":
-            self._job(event)
+            job = self._job(event)
+            for direction, records in (("in", event.inputs), ("out", event.outputs)):
+                for record in records:
+                    key = self._node(record, read_only=record.namespace in event.read_only)
+                    self.job_edges.add((job, key, direction))
         else:
             self._run(event)
 
@@ -134,11 +142,30 @@ class GraphBatch:
             node.dirty |= merge_facets(node, event.job_facets)
         return key
 
-    def _dataset(self, record: DatasetRecord, when: datetime) -> tuple[VersionRow, str]:
+    def _node(self, record: DatasetRecord, *, read_only: bool = False) -> Key:
+        """The dataset's node: its facets merged and its symlinks kept, unless ``read_only``.
+
+        A read-only mention (an input in a namespace its producer may not write) creates a bare
+        node if there is none, and changes nothing else there.
+        """
         key = (record.namespace, record.name)
         node = self.datasets.setdefault(key, NodeRow(None, {}, new=True))
+        if read_only:
+            return key
         if record.facets:
             node.dirty |= merge_facets(node, record.facets)
+        symlinks = record.facets.get("symlinks", {}).get("identifiers", [])
+        for item in symlinks if isinstance(symlinks, list) else []:
+            if isinstance(item, dict) and all(
+                isinstance(item.get(k), str) and item[k] for k in ("namespace", "name")
+            ):
+                alias = (item["namespace"], item["name"])
+                if alias != key:
+                    self.aliases.setdefault(alias, key)
+        return key
+
+    def _dataset(self, record: DatasetRecord, when: datetime) -> tuple[VersionRow, str]:
+        key = self._node(record)
         explicit = explicit_version(record)
         if explicit is None:
             latest = self.latest.get(key)
@@ -194,12 +221,29 @@ class GraphBatch:
         merged_job_facets = {**run.job_facets, **event.job_facets}
         run.dirty |= merged_job_facets != run.job_facets
         run.job_facets = merged_job_facets
+        if event.parent is not None:
+            self._parent(run.run_id, event.parent, event.event_time)
         for edge, records in ((RunInput, event.inputs), (RunOutput, event.outputs)):
             for record in records:
+                if edge is RunInput and record.namespace in event.read_only:
+                    # Read, never written: a job edge to a bare node, no version there.
+                    self.job_edges.add((job, self._node(record, read_only=True), "in"))
+                    continue
                 version, source = self._dataset(record, event.event_time)
                 self._edge(edge, run.run_id, version, source)
                 if edge is RunOutput:
                     self._columns(version, record)
+
+    def _parent(self, run_id: str, parent: tuple[str, str, str], when: datetime) -> None:
+        """Link ``run_id`` to its parent run, creating the parent job and run if unseen."""
+        parent_id, namespace, name = parent
+        job = (namespace, name)
+        self.jobs.setdefault(job, NodeRow(None, {}, new=True))
+        if parent_id not in self.runs:  # known only from its child: no event of its own yet
+            self.runs[parent_id] = RunRow(
+                parent_id, job, None, "OTHER", when, None, None, {}, {}, new=True
+            )
+        self.parents.setdefault(run_id, parent_id)
 
     def _edge(self, edge: sql.Edge, run_id: str, version: VersionRow, source: str) -> None:
         link_version(self.edges.setdefault((edge, run_id, version.dataset), []), version, source)
@@ -254,118 +298,7 @@ class GraphBatch:
         for edge in sql.EDGES:
             changed.append((edge, self._edge_rows(edge, "changed")))
         deleted = [(edge, self._edge_rows(edge, "deleted")) for edge in sql.EDGES]
-        write_all(self.session, new, changed, deleted)
-
-    def _assign_ids(self) -> None:
-        new_jobs = [node for node in self.jobs.values() if node.new]
-        new_datasets = [node for node in self.datasets.values() if node.new]
-        new_versions = [v for v in self.versions.values() if v.id is None]
-        counts = {Job: len(new_jobs), Dataset: len(new_datasets), DatasetVersion: len(new_versions)}
-        ids = self._reserved or allocate_ids(self.session, counts)
-        for node, id_ in zip(new_jobs, ids[Job], strict=False):
-            node.id = id_
-        for node, id_ in zip(new_datasets, ids[Dataset], strict=False):
-            node.id = id_
-        for version, id_ in zip(new_versions, ids[DatasetVersion], strict=False):
-            version.id = id_
-        for model, count in counts.items():  # the reservation is an upper bound, never short
-            if len(ids[model]) < count:
-                raise RuntimeError(f"{count} new {model.__name__} rows, {len(ids[model])} ids")
-
-    def _new_nodes(self, nodes: dict[Key, NodeRow]) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": node.id,
-                "namespace": ns,
-                "name": name,
-                "facets": node.facets,
-                "created_at": self.now,
-                "updated_at": self.now,
-            }
-            for (ns, name), node in nodes.items()
-            if node.new
-        ]
-
-    def _new_versions(self) -> list[dict[str, Any]]:
-        rows = []
-        for v in self.versions.values():
-            if v.stored:
-                continue
-            v.dirty = False  # its merged facets go out with the new row
-            rows.append(
-                {
-                    "id": v.id,
-                    "dataset_id": self._dataset_id(v.dataset),
-                    "version": v.version,
-                    "version_source": v.source,
-                    "schema_fields": v.schema_fields,
-                    "facets": v.facets,
-                    "created_at": v.created_at,
-                }
-            )
-        return rows
-
-    def _dataset_id(self, key: Key) -> int:
-        found = self.datasets[key].id
-        if found is None:
-            raise RuntimeError(f"dataset {key} has no id: ids are assigned before rows are built")
-        return found
-
-    def _run_row(self, run: RunRow) -> dict[str, Any]:
-        row = {
-            "run_id": run.run_id,
-            "state": run.state,
-            "state_time": run.state_time,
-            "started_at": run.started_at,
-            "ended_at": run.ended_at,
-            "facets": run.facets,
-            "job_facets": run.job_facets,
-        }
-        if run.new:
-            if run.job is None:
-                raise RuntimeError(f"new run {run.run_id} has no job")
-            row["job_id"] = self.jobs[run.job].id
-        return row
-
-    def _edge_rows(self, edge: sql.Edge, change: str) -> list[dict[str, Any]]:
-        """Rows of ``edge`` to insert (``new``), update (``changed``) or delete (``deleted``)."""
-        rows = []
-        for (kind, run_id, dataset), group in self.edges.items():
-            if kind is not edge:
-                continue
-            for item in group:
-                if item.new:
-                    state = "gone" if item.deleted else "new"
-                else:
-                    state = "deleted" if item.deleted else "changed" if item.dirty else "kept"
-                if state != change:
-                    continue
-                version_id = item.version.id if item.version is not None else item.version_id
-                row = {"run_id": run_id, "dataset_version_id": version_id}
-                if change != "deleted":
-                    row["version_source"] = item.source
-                if change == "new":
-                    row["dataset_id"] = self.datasets[dataset].id
-                rows.append(row)
-        return rows
-
-    def _column_rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for (_, _, *ident), (version, extra) in self.columns.items():
-            if (version.id, *ident) in self._known_columns:
-                continue
-            out_field, in_ns, in_name, in_field = ident
-            rows.append(
-                {
-                    "dataset_version_id": version.id,
-                    "output_field": out_field,
-                    "input_namespace": in_ns,
-                    "input_name": in_name,
-                    "input_field": in_field,
-                    **extra,
-                }
-            )
-        return rows
+        write_all(self.session, new, changed, deleted, ignore=self._declared_rows())
 
 
 def derive(

@@ -44,6 +44,27 @@ class ParsedEvent:
     outputs: tuple[DatasetRecord, ...] = ()
     dataset: DatasetRecord | None = None
     namespaces: frozenset[str] = field(default_factory=frozenset)
+    # The ParentRunFacet's (parent run id, parent job namespace, parent job name), if any.
+    parent: tuple[str, str, str] | None = None
+    # Namespaces of inputs its producer may not write: read, recorded as job edges, never
+    # written to (set by the intake once the producer is known).
+    read_only: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def written_namespaces(self) -> frozenset[str]:
+        """What the producer must be granted to write: its job's, outputs', parent's, dataset's.
+
+        Inputs are read, not written: a pipeline may read raw data in a namespace it does not
+        own (an ``s3://`` bucket); the read is recorded, nothing there changes.
+        """
+        out = {d.namespace for d in self.outputs}
+        if self.job_namespace is not None:
+            out.add(self.job_namespace)
+        if self.dataset is not None:
+            out.add(self.dataset.namespace)
+        if self.parent is not None:
+            out.add(self.parent[1])
+        return frozenset(out)
 
     @property
     def subject(self) -> str:
@@ -187,10 +208,34 @@ def _job(body: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     )
 
 
+def _parent(run_facets: dict[str, Any]) -> tuple[str, str, str] | None:
+    """The ParentRunFacet's parent run and job (validated when the facet is there)."""
+    facet = run_facets.get("parent")
+    if facet is None:
+        return None
+    path = "run.facets.parent"
+    parent_run = _obj(facet.get("run"), f"{path}.run")
+    try:
+        parent_id = str(uuid.UUID(_text(parent_run.get("runId"), f"{path}.run.runId")))
+    except ValueError:
+        raise InvalidEvent(field=f"{path}.run.runId", reason="not a UUID") from None
+    job = _obj(facet.get("job"), f"{path}.job")
+    return (
+        parent_id,
+        _text(job.get("namespace"), f"{path}.job.namespace"),
+        _text(job.get("name"), f"{path}.job.name"),
+    )
+
+
 def _run_event(body: dict[str, Any], when: datetime) -> ParsedEvent:
     run = _obj(body.get("run"), "run")
     run_id = _run_id(run)
     run_facets = _facets(run.get("facets"), "run.facets")
+    parent = _parent(run_facets)
+    if parent is not None and parent[0] == run_id:
+        raise InvalidEvent(
+            field="run.facets.parent.run.runId", reason="a run is not its own parent"
+        )
     ns, name, job_facets = _job(body)
     event_type = body.get("eventType")
     if not isinstance(event_type, str) or event_type not in EVENT_TYPES:  # {} is unhashable
@@ -208,7 +253,10 @@ def _run_event(body: dict[str, Any], when: datetime) -> ParsedEvent:
         job_facets=job_facets,
         inputs=inputs,
         outputs=outputs,
-        namespaces=frozenset({ns, *(d.namespace for d in (*inputs, *outputs))}),
+        namespaces=frozenset(
+            {ns, *(d.namespace for d in (*inputs, *outputs)), *([parent[1]] if parent else [])}
+        ),
+        parent=parent,
     )
 
 

@@ -275,7 +275,8 @@ def handle(session: Session, submissions: list[Submission], *, key: bytes | None
             outcome = Outcome(principal.name, error=_forbidden(principal, submission.incoming))
             if outcome.error is None:
                 slots.append(len(outcomes))
-                accepted.append(replace(submission.incoming, received_by=principal.name))
+                incoming = _read_only(principal, submission.incoming)
+                accepted.append(replace(incoming, received_by=principal.name))
         allowed = not isinstance(outcome.error, Unauthenticated | Forbidden)
         entries.append(_entry(submission, outcome.principal, allowed=allowed))
         outcomes.append(outcome)
@@ -286,7 +287,21 @@ def handle(session: Session, submissions: list[Submission], *, key: bytes | None
 
 
 def _forbidden(principal: access.Principal, incoming: service.Incoming) -> Forbidden | None:
-    for namespace in sorted(incoming.parsed.namespaces):
+    for namespace in sorted(incoming.parsed.written_namespaces):
         if not access.authorize(principal, "write", namespace):
             return Forbidden(principal=principal.name, action="write", namespace=namespace)
     return None
+
+
+def _read_only(principal: access.Principal, incoming: service.Incoming) -> service.Incoming:
+    """The event with the input namespaces its producer may only read marked so."""
+    parsed = incoming.parsed
+    outside = frozenset(
+        d.namespace
+        for d in parsed.inputs
+        if d.namespace not in parsed.written_namespaces
+        and not access.authorize(principal, "write", d.namespace)
+    )
+    if not outside:
+        return incoming
+    return replace(incoming, parsed=replace(parsed, read_only=outside))

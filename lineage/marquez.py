@@ -176,6 +176,7 @@ def _find_dataset(session: Session, viewer: Viewer, namespace: str, name: str) -
     ds = history_sql.find_dataset(session, namespace, name)
     if ds is None:
         raise NotFound(kind="dataset", key=key)
+    viewer.check(ds.namespace, "dataset", key)  # a symlink's dataset may live elsewhere
     return ds
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lineage.access import Principal
-from lineage.db import graph_sql
+from lineage.db import graph_sql, marquez_sql
 from lineage.db import repositories as repo
 from lineage.errors import InvalidQuery, NotFound
 from lineage.nodes import (
@@ -241,4 +241,31 @@ def lineage_graph(
         raise NotFound(kind="node", key=f"{node_id} as of {as_of.isoformat()}")
     nodes, edges, truncated = _traverse(session, start, depth, max_nodes, as_of)
     info = _node_info(session, nodes, as_of)
+    if as_of is None:
+        _add_column_lineage(session, info, red)
     return {"graph": _graph(info, edges, red), "truncated": truncated}
+
+
+def _add_column_lineage(session: Session, info: dict[Node, NodeInfo], red: Redactor) -> None:
+    """Each dataset's column lineage (its newest version declaring one), inputs it may read.
+
+    ``columnLineage``: ``[{"field", "inputFields": [{"namespace", "name", "field",
+    "transformation"}]}]``; input fields in namespaces outside the caller's grants are left out.
+    """
+    datasets = {
+        (i[2]["namespace"], i[2]["name"]): i[2] for n, i in info.items() if n[0] == "dataset"
+    }
+    for data in datasets.values():
+        data["columnLineage"] = []
+    if not datasets:
+        return
+    fields: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for ns, name, out, in_ns, in_name, in_field, how in marquez_sql.current_column_edges(
+        session, outputs=list(datasets)
+    ):
+        if red.visible(in_ns):
+            fields[(ns, name, out)].append(
+                {"namespace": in_ns, "name": in_name, "field": in_field, "transformation": how}
+            )
+    for (ns, name, out), inputs in sorted(fields.items()):
+        datasets[(ns, name)]["columnLineage"].append({"field": out, "inputFields": inputs})

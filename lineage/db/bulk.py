@@ -70,21 +70,28 @@ def allocate_ids(session: Session, counts: Mapping[type[Base], int]) -> dict[typ
 
 
 def write_all(
-    session: Session, inserts: Groups, updates: Groups = (), deletes: Groups = ()
+    session: Session,
+    inserts: Groups,
+    updates: Groups = (),
+    deletes: Groups = (),
+    *,
+    ignore: Groups = (),
 ) -> None:
     """Insert, update (by primary key) and delete (by primary key) each group's rows.
 
     Rows of one group are mappings with the same keys; an update row holds the primary key and
     the columns to change, a delete row the primary key. No row is touched twice by one call
-    (an update or delete never addresses a row inserted by the same call).
+    (an update or delete never addresses a row inserted by the same call). ``ignore`` rows are
+    inserted after ``inserts`` unless a row with their primary key is stored already.
     """
     inserts = [(model, rows) for model, rows in inserts if rows]
     updates = [(model, rows) for model, rows in updates if rows]
     deletes = [(model, rows) for model, rows in deletes if rows]
-    if not (inserts or updates or deletes):
+    ignore = [(model, rows) for model, rows in ignore if rows]
+    if not (inserts or updates or deletes or ignore):
         return
     if session.connection().dialect.name == "postgresql":
-        _write_postgresql(session, inserts, updates, deletes)
+        _write_postgresql(session, inserts, updates, deletes, ignore)
         return
     connection = session.connection()
     for model, rows in deletes:
@@ -97,6 +104,9 @@ def write_all(
         )
     for model, rows in inserts:
         connection.execute(insert(model.__table__), [_generic(row) for row in rows])  # type: ignore[arg-type]
+    for model, rows in ignore:
+        stmt = insert(model.__table__).prefix_with("OR IGNORE", dialect="sqlite")  # type: ignore[arg-type]
+        connection.execute(stmt, [_generic(row) for row in rows])
     for model, rows in updates:
         session.execute(update(model), [_generic(row) for row in rows])
 
@@ -105,7 +115,9 @@ def _primary_key(model: type[Base]) -> list[str]:
     return [column.name for column in inspect(model).primary_key]
 
 
-def _write_postgresql(session: Session, inserts: Groups, updates: Groups, deletes: Groups) -> None:
+def _write_postgresql(
+    session: Session, inserts: Groups, updates: Groups, deletes: Groups, ignore: Groups = ()
+) -> None:
     ctes, params = [], []
     for model, rows in deletes:
         table = model.__tablename__
@@ -121,6 +133,14 @@ def _write_postgresql(session: Session, inserts: Groups, updates: Groups, delete
         ctes.append(
             f'INSERT INTO "{table}" ({columns}) SELECT {columns} '
             f'FROM json_populate_recordset(NULL::"{table}", %s)'
+        )
+        params.append(_document(rows))
+    for model, rows in ignore:
+        table = model.__tablename__
+        columns = ", ".join(f'"{name}"' for name in rows[0])
+        ctes.append(
+            f'INSERT INTO "{table}" ({columns}) SELECT {columns} '
+            f'FROM json_populate_recordset(NULL::"{table}", %s) ON CONFLICT DO NOTHING'
         )
         params.append(_document(rows))
     for model, rows in updates:

@@ -16,23 +16,27 @@ from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, literal_column, select, union
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from lineage.db.models import (
     Dataset,
     DatasetVersion,
     Job,
+    JobEdge,
     LineageEvent,
     ModelVersion,
     Run,
     RunInput,
     RunOutput,
+    RunParent,
     UTCDateTime,
 )
 from lineage.db.repositories import any_of, is_postgresql
 
 Edge = tuple[tuple[str, Any], tuple[str, Any]]
-_READ, _WROTE, _TRAINED = 0, 1, 2  # edge tags: a run read / wrote a dataset, a model trained on it
+# Edge tags: a run (or a job's declared lineage) read / wrote a dataset, a model trained on it,
+# a run of one job is the parent of a run of another (ParentRunFacet).
+_READ, _WROTE, _TRAINED, _PARENT = 0, 1, 2, 3
 
 
 def _tag(tag: int) -> Any:
@@ -88,6 +92,30 @@ def _current_level(postgresql: bool, datasets: bool, jobs: bool, models: bool, t
         ):
             if wanted:
                 parts.append(_edge_as_of(base.where(any_of(column, name, postgresql)), io, as_of))
+    for tag, direction in ((_READ, "in"), (_WROTE, "out")):
+        declared = (
+            select(JobEdge.dataset_id, JobEdge.job_id, _tag(tag))
+            .join(Job, Job.id == JobEdge.job_id)
+            .where(JobEdge.direction == direction)
+        )
+        if as_of is not None:
+            declared = declared.where(Job.created_at <= as_of)
+        if datasets:
+            parts.append(declared.where(any_of(JobEdge.dataset_id, "datasets", postgresql)))
+        if jobs:
+            parts.append(declared.where(any_of(JobEdge.job_id, "jobs", postgresql)))
+    if jobs:
+        child, parent = aliased(Run), aliased(Run)
+        parents = (
+            select(parent.job_id, child.job_id, _tag(_PARENT))
+            .select_from(RunParent)
+            .join(child, child.run_id == RunParent.run_id)
+            .join(parent, parent.run_id == RunParent.parent_run_id)
+        )
+        if as_of is not None:
+            parents = parents.where(child.run_id.in_(_runs_seen_by(as_of)))
+        parts.append(parents.where(any_of(child.job_id, "jobs", postgresql)))
+        parts.append(parents.where(any_of(parent.job_id, "jobs", postgresql)))
     training = _training((Dataset.id, ModelVersion.id, _tag(_TRAINED)), as_of)
     if datasets:
         parts.append(training.where(any_of(Dataset.id, "datasets", postgresql)))
@@ -121,7 +149,10 @@ def current_edges(
     }
     edges: set[Edge] = set()
     for dataset, other, tag in session.execute(stmt, params):
-        if tag == _TRAINED:
+        if tag == _PARENT:  # (parent job, child job)
+            if dataset != other:
+                edges.add((("job", dataset), ("job", other)))
+        elif tag == _TRAINED:
             edges.add((("dataset", dataset), ("model", other)))
         elif tag == _READ:
             edges.add((("dataset", dataset), ("job", other)))
@@ -167,6 +198,8 @@ def version_edges(
     stmt = _version_level(is_postgresql(session), *shape)
     params = {"versions": list(dv_ids), "runs": list(run_ids), "as_of": as_of}
     edges: set[Edge] = set()
+    if run_ids:
+        edges |= run_parent_edges(session, run_ids, as_of)
     for version, other, tag in session.execute(stmt, params):
         if tag == _TRAINED:
             edges.add((("datasetVersion", version), ("model", int(other))))
@@ -175,6 +208,19 @@ def version_edges(
         else:
             edges.add((("run", other), ("datasetVersion", version)))
     return edges
+
+
+def run_parent_edges(
+    session: Session, run_ids: Collection[str], as_of: datetime | None = None
+) -> set[Edge]:
+    """Parent run -> child run edges touching ``run_ids`` (as parent or as child)."""
+    ids = list(run_ids)
+    stmt = select(RunParent.parent_run_id, RunParent.run_id).where(
+        RunParent.run_id.in_(ids) | RunParent.parent_run_id.in_(ids)
+    )
+    if as_of is not None:
+        stmt = stmt.where(RunParent.run_id.in_(_runs_seen_by(as_of)))
+    return {(("run", parent), ("run", child)) for parent, child in session.execute(stmt)}
 
 
 def node_seen_by(session: Session, kind: str, key: Any, as_of: datetime) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from lineage.db.models import (
     ColumnLineage,
     Dataset,
+    DatasetAlias,
     DatasetVersion,
     Deployment,
     Job,
@@ -29,9 +30,17 @@ from lineage.identity import TRAINING_SET_PREFIX
 
 
 def find_dataset(session: Session, namespace: str, name: str) -> Dataset | None:
-    """Return dataset ``namespace``/``name``, if stored."""
+    """Return dataset ``namespace``/``name``, or the dataset that name is a symlink of."""
     stmt = select(Dataset).where(Dataset.namespace == namespace, Dataset.name == name)
-    return session.scalars(stmt).first()
+    found = session.scalars(stmt).first()
+    if found is not None:
+        return found
+    aliased_to = (
+        select(Dataset)
+        .join(DatasetAlias, DatasetAlias.dataset_id == Dataset.id)
+        .where(DatasetAlias.namespace == namespace, DatasetAlias.name == name)
+    )
+    return session.scalars(aliased_to).first()
 
 
 def recent_versions(session: Session, dataset_id: int, limit: int = 50) -> list[DatasetVersion]:

@@ -187,6 +187,47 @@ class RunOutput(Base):
     version_source: Mapped[str] = mapped_column(String(16))
 
 
+class JobEdge(Base):
+    """Edge: a job reads (``in``) or writes (``out``) a dataset, with no run behind it.
+
+    From a JobEvent's inputs and outputs (a job's declared lineage), and from a run's input in a
+    namespace its producer may not write (the read is recorded, nothing is written there).
+    """
+
+    __tablename__ = "job_edges"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    direction: Mapped[str] = mapped_column(String(3), primary_key=True)
+
+
+class RunParent(Base):
+    """A run's parent run (OpenLineage's ParentRunFacet: a task's DAG run, a model's dbt run)."""
+
+    __tablename__ = "run_parents"
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    parent_run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.run_id", ondelete="CASCADE"), index=True
+    )
+
+
+class DatasetAlias(Base):
+    """Another name of a dataset (OpenLineage's ``symlinks`` facet, e.g. a Hive table name)."""
+
+    __tablename__ = "dataset_aliases"
+
+    namespace: Mapped[str] = mapped_column(String(400), primary_key=True)
+    name: Mapped[str] = mapped_column(String(400), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
+
+
 class ColumnLineage(Base):
     """Edge: an output column of a dataset version derives from an input dataset column."""
 

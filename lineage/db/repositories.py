@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lineage.db.models import (
     Base,
     Dataset,
+    DatasetAlias,
     DatasetVersion,
     Deployment,
     Job,
@@ -96,6 +97,12 @@ def find_by_split_candidates(
         return None
     cond = or_(*(and_(model.namespace == ns, model.name == name) for ns, name in candidates))
     found = session.scalars(select(model).where(cond).order_by(model.id).limit(1)).first()
+    if found is None and model is Dataset:  # a name that is a symlink of a dataset
+        alias = or_(
+            *(and_(DatasetAlias.namespace == ns, DatasetAlias.name == n) for ns, n in candidates)
+        )
+        stmt = select(Dataset).join(DatasetAlias, DatasetAlias.dataset_id == Dataset.id)
+        found = session.scalars(stmt.where(alias).order_by(Dataset.id).limit(1)).first()
     return cast("Dataset | Job | None", found)
 
 

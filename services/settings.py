@@ -116,6 +116,18 @@ class Settings(BaseSettings):
     serve_token: str = Field(
         default="", description="Static bearer token for the feature server (local profile)."
     )
+    ingest_batch_rows: int = Field(
+        default=500_000,
+        gt=0,
+        description="Rows a file is ingested in at a time: what bounds ingestion's memory. A "
+        "file with more rows streams through the contract batch by batch.",
+    )
+    ingest_memory_limit: str = Field(
+        default="256MB",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$",
+        description="DuckDB's memory cap while a streamed file is checked for duplicate keys "
+        "and its entities are written online (it spills to disk beyond), e.g. 256MB.",
+    )
     future_horizon: timedelta = Field(
         default=timedelta(days=1),
         ge=timedelta(0),

@@ -25,7 +25,7 @@ from services.contracts.base import Policy, SourceContract
 from services.contracts.schema import source_spec
 from services.errors import BatchRejectedError
 from services.ingestion.conform import Failures, check_columns, check_future, conform
-from services.ingestion.reader import CSV_SUFFIXES, read_batch
+from services.ingestion.reader import CSV_SUFFIXES, read_batches
 from services.ingestion.validate import validate_rows
 from services.lineage_events import emit_ingest, emit_materialize
 from services.offline.datasets import cell_bytes, reports_dir, write_version
@@ -305,11 +305,26 @@ def _newest_time(rows: pd.DataFrame, event: str, created: str | None) -> datetim
 def ingest_file(
     store: Store, source: str, path: Path, *, policy: Policy | None = None
 ) -> IngestResult:
-    """Read a parquet/CSV file and ingest it (see ``ingest_frame``)."""
+    """Read a parquet/CSV file and ingest it (see ``ingest_frame``).
+
+    A file of more than ``SKEWLESS_INGEST_BATCH_ROWS`` rows streams through the same gate batch
+    by batch (``services.ingestion.stream_gate``), with the same result; memory then stays
+    bounded by that setting, not by the file.
+    """
     store.repository.contract(source)  # unknown source is exit 2 before touching the file
-    frame = read_batch(path)
+    rows = store.settings.ingest_batch_rows
     text = path.suffix.lower() in CSV_SUFFIXES
-    return ingest_frame(store, source, frame, policy=policy, origin=str(path), text=text)
+    parts = read_batches(path, rows)
+    first = next(parts)
+    second = next(parts, None)
+    if second is None:
+        return ingest_frame(store, source, first, policy=policy, origin=str(path), text=text)
+    del first, second, parts  # the stream reads the file again from its start
+    from services.ingestion.stream_gate import ingest_stream
+
+    return ingest_stream(
+        store, source, lambda: read_batches(path, rows), path, policy=policy, text=text
+    )
 
 
 __all__ = ["BatchRejectedError", "IngestResult", "ingest_file", "ingest_frame", "validate_frame"]

@@ -51,6 +51,7 @@ def validate_rows(
         return
     positions = candidates[row_level["index"].astype("int64").to_numpy()]
     seen: set[tuple[int, str, str | None]] = set()
+    found: dict[int, list[dict[str, str | None]]] = {}
     for pos, check, column, value in zip(
         positions.tolist(),
         row_level["check"].astype(str),
@@ -63,9 +64,16 @@ def validate_rows(
         if (pos, check, col) in seen:
             continue
         seen.add((pos, check, col))
-        failures.reasons.setdefault(int(pos), []).append(
+        found.setdefault(int(pos), []).append(
             {"check": check, "column": col, "value": None if _isna(value) else repr(value)}
         )
+    # Pandera's order of a row's failures depends on the rest of the frame; a row's reasons are
+    # put in the frame's column order (the key last), so a row reads the same however it is
+    # batched.
+    order = {str(name): i for i, name in enumerate(frame.columns)}
+    for pos, items in found.items():
+        items.sort(key=lambda x: (order.get(str(x["column"]), len(order)), str(x["check"])))
+        failures.reasons.setdefault(pos, []).extend(items)
 
 
 def _col(column: object) -> str | None:

@@ -217,7 +217,9 @@ def _write_row_groups(
 
 
 def read_version_meta(path: Path) -> DatasetVersion:
-    raw = pq.read_schema(path).metadata or {}
+    # The file's key-value metadata: a one-piece write puts the facts in the Arrow schema's
+    # metadata (copied there), a streamed one adds them when it closes the file.
+    raw = pq.read_metadata(path).metadata or {}
     data = json.loads(raw[_META_KEY])
     data["path"] = str(path)
     return DatasetVersion(**data)

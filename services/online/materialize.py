@@ -63,12 +63,16 @@ def write_entities(
     keys: Sequence[tuple[Any, ...]] | None,
     at: datetime,
     progress: Progress | None = None,
+    memory_limit: str = "2GB",
 ) -> MaterializeResult:
-    """Write the latest row at ``at`` of each entity in ``keys`` (all when None)."""
+    """Write the latest row at ``at`` of each entity in ``keys`` (all when None).
+
+    ``memory_limit`` caps DuckDB (it spills to disk beyond), e.g. a streamed ingest's budget.
+    """
     result = MaterializeResult(
         view=read.view, read=read, view_version=definition_hash(store.feature_views[read.view])
     )
-    con = connect()
+    con = connect(memory_limit=memory_limit)
     try:
         result.versions = register_versions(con, store.settings.offline_dir, read, "src")
         if not result.versions or (keys is not None and not keys):

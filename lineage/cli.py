@@ -10,107 +10,34 @@ database (or the anchor URL) is unavailable, with one line on stderr.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
-from typing import Any
 
-import httpx
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session, sessionmaker
 
-from lineage import access, service
-from lineage.audit import Checkpoint, append_audit, make_checkpoint, verify_chain
-from lineage.cli_failures import fail, fail_if_unusable, first_line, migrate_database, open_engine
-from lineage.db.session import make_sessionmaker, session_scope
-from lineage.errors import LineageError
+from lineage import access, cli_render, service
+from lineage.cli_audit import audit_app
+from lineage.cli_failures import fail, migrate_database
+from lineage.cli_session import (
+    JsonOption,
+    audited_session,
+    cli_principal,
+    console,
+    print_answer,
+    settings_or_exit,
+)
+
+__all__ = ["app", "cli_principal"]
 from lineage.identity import NAMESPACE
-from lineage.settings import LineageSettings
 
 app = typer.Typer(help="Lineage and governance plane.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage bearer tokens.", no_args_is_help=True)
-audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
-console = Console()
-
-
-def _settings() -> LineageSettings:
-    try:
-        return LineageSettings()
-    except ValidationError as exc:
-        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        fail(2, f"invalid LINEAGE_* settings: {reasons}")
-
-
-def cli_principal() -> str:
-    """The audit log's name for whoever runs the CLI: ``local:<os user>``.
-
-    The CLI reads the database directly, as an unrestricted caller; the audit log still says who.
-    """
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (e.g. some containers)
-        user = f"uid{os.getuid()}"
-    return f"local:{user}"
-
-
-@contextmanager
-def _session(audit: tuple[str, str] | None = None) -> Iterator[Session]:
-    """A session in one transaction; with ``audit=(command, object)``, audited first.
-
-    The audit entry (principal ``local:<os user>``, source ``cli``) is committed in its own
-    transaction before the command reads anything, so a command that fails is still recorded,
-    and a command whose entry cannot be written does not run (exit 1).
-    """
-    settings = _settings()
-    engine = open_engine(settings.database_url)
-    try:
-        maker = make_sessionmaker(engine)
-        if audit is not None:
-            _audit(maker, *audit, key=settings.audit_key_bytes, url=settings.database_url)
-        with session_scope(maker) as session:
-            yield session
-    except access.DB_ERRORS as exc:
-        fail_if_unusable(settings.database_url, exc)
-        raise
-    except LineageError as exc:
-        fail(2, str(exc))
-    finally:
-        engine.dispose()
-
-
-def _audit(
-    maker: sessionmaker[Session], command: str, obj: str, *, key: bytes | None, url: str
-) -> None:
-    try:
-        with session_scope(maker) as session:
-            append_audit(
-                session,
-                principal=cli_principal(),
-                action=f"cli lineage {command}",
-                obj=obj,
-                allowed=True,
-                source_address="cli",
-                key=key,
-            )
-    except access.DB_ERRORS as exc:
-        fail_if_unusable(url, exc)
-        fail(1, f"could not write the audit log, nothing was read: {first_line(exc)}")
-
-
-def _print(data: Any, as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-    else:
-        console.print_json(json.dumps(data, default=str))
 
 
 @app.command()
@@ -127,7 +54,7 @@ def serve(
 
     import lineage.api.app  # noqa: F401 (imported before freezing, see below)
 
-    settings = _settings()
+    settings = settings_or_exit()
     migrate_database(settings.database_url)
     # Everything imported so far lives as long as the server: keep it out of the collector's
     # full passes, which otherwise walk it all and showed up as 60-120 ms pauses in the graph
@@ -147,22 +74,32 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Apply every migration (alembic upgrade head)."""
-    migrate_database(_settings().database_url)
+    migrate_database(settings_or_exit().database_url)
     console.print("lineage database at head")
+
+
+RoleName = Enum("RoleName", {role: role for role in access.ROLES}, type=str)  # type: ignore[misc]
 
 
 @token_app.command("create")
 def token_create(
-    principal: str = typer.Option(..., "--principal"),
-    role: str = typer.Option(..., "--role"),
-    namespace: list[str] = typer.Option([], "--namespace"),
-    as_json: bool = typer.Option(False, "--json"),
+    principal: str = typer.Option(..., "--principal", help="Who the token is for."),
+    role: RoleName = typer.Option(
+        ...,
+        "--role",
+        help="What it may do: admin, producer (writes its namespaces), consumer (reads its "
+        "namespaces), auditor (reads everything and the audit log).",
+    ),
+    namespace: list[str] = typer.Option(
+        [], "--namespace", help="A namespace it is granted (repeat for several; * for all)."
+    ),
+    as_json: bool = JsonOption,
 ) -> None:
     """Create a token; it is printed once and stored only as a hash."""
-    with _session(("token create", f"principal:{principal}")) as session:
-        token = access.create_token(session, principal, role, namespace)
+    with audited_session(("token create", f"principal:{principal}")) as session:
+        token = access.create_token(session, principal, role.value, namespace)
     if as_json:
-        out = {"principal": principal, "role": role, "namespaces": namespace, "token": token}
+        out = {"principal": principal, "role": role.value, "namespaces": namespace, "token": token}
         typer.echo(json.dumps(out))
     else:
         typer.echo(token)
@@ -175,7 +112,7 @@ TokenId = typer.Argument(..., min=1, max=2**63 - 1, help="The token's id (`token
 @token_app.command("revoke")
 def token_revoke(token_id: int = TokenId) -> None:
     """Revoke a token by id."""
-    with _session(("token revoke", f"token:{token_id}")) as session:
+    with audited_session(("token revoke", f"token:{token_id}")) as session:
         access.revoke_token(session, token_id)
     console.print(f"revoked token {token_id}")
 
@@ -183,7 +120,7 @@ def token_revoke(token_id: int = TokenId) -> None:
 @token_app.command("revoke-grant")
 def token_revoke_grant(token_id: int = TokenId, namespace: str = typer.Argument(...)) -> None:
     """Take one namespace out of a token's grants (its role and other grants stay)."""
-    with _session(("token revoke-grant", f"token:{token_id} grant:{namespace}")) as session:
+    with audited_session(("token revoke-grant", f"token:{token_id} grant:{namespace}")) as session:
         access.revoke_grant(session, token_id, namespace)
     typer.echo(f"revoked grant {namespace!r} of token {token_id}")
 
@@ -191,10 +128,10 @@ def token_revoke_grant(token_id: int = TokenId, namespace: str = typer.Argument(
 @token_app.command("list")
 def token_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """List tokens (never the tokens themselves)."""
-    with _session(("token list", "tokens")) as session:
+    with audited_session(("token list", "tokens")) as session:
         tokens = access.list_tokens(session)
     if as_json:
-        _print([t.__dict__ for t in tokens], True)
+        print_answer([t.__dict__ for t in tokens], True)
         return
     table = Table("id", "principal", "role", "namespaces", "created", "revoked")
     for t in tokens:
@@ -222,7 +159,7 @@ def flush(
         typer.echo(f"no lineage spool at {path}: nothing to replay")
         return
     emitter = Emitter(
-        database_url=_settings().database_url,
+        database_url=settings_or_exit().database_url,
         url=os.environ.get("LINEAGE_URL", ""),
         token=os.environ.get("LINEAGE_TOKEN", ""),
         spool_path=path,
@@ -242,154 +179,77 @@ def flush(
         )
 
 
-@audit_app.command("verify")
-def audit_verify(
-    anchors: Path | None = typer.Option(
-        None, "--anchors", help="Checkpoints written by `audit anchor`: check each of them too."
-    ),
-) -> None:
-    """Verify the audit hash chain from its first entry; exit 1 naming the first broken entry."""
-    key = _settings().audit_key_bytes
-    checkpoints = _read_checkpoints(anchors, key) if anchors is not None else []
-    try:
-        with _session() as session:
-            broken = verify_chain(session, key=key, checkpoints=checkpoints)
-    except access.DB_ERRORS as exc:
-        fail(3, f"could not read the audit log: {first_line(exc)}")
-    if broken is not None:
-        fail(1, str(broken))
-    held = f", {len(checkpoints)} checkpoint(s) hold" if anchors is not None else ""
-    typer.echo(f"audit chain intact{held}")
-
-
-@audit_app.command("anchor")
-def audit_anchor(
-    to: str = typer.Option(
-        ..., "--to", help="A file to append the checkpoint to, or an http(s) URL to POST it to."
-    ),
-) -> None:
-    """Verify the chain, then write a signed checkpoint of its head (one JSON line) to --to.
-
-    Keep checkpoints where whoever can write the database cannot: `audit verify --anchors`
-    then detects a truncated tail or a rewritten entry at or below any checkpoint.
-    """
-    key = _settings().audit_key_bytes
-    try:
-        with _session() as session:
-            broken = verify_chain(session, key=key)
-            checkpoint = None if broken is not None else make_checkpoint(session, key=key)
-    except access.DB_ERRORS as exc:
-        fail(3, f"could not read the audit log: {first_line(exc)}")
-    if broken is not None or checkpoint is None:
-        fail(1, f"{broken}; nothing anchored")
-    _write_checkpoint(to, checkpoint)
-    typer.echo(f"anchored entry {checkpoint.last_id} ({checkpoint.last_hash[:16]}...) to {to}")
-
-
-def _write_checkpoint(target: str, checkpoint: Checkpoint) -> None:
-    line = checkpoint.to_json()
-    if target.startswith(("http://", "https://")):
-        headers = {"Content-Type": "application/json"}
-        try:
-            response = httpx.post(target, content=line, headers=headers, timeout=10.0)
-        except httpx.HTTPError as exc:
-            fail(3, f"could not POST the checkpoint to {target}: {first_line(exc)}")
-        if not response.is_success:
-            fail(3, f"{target} answered {response.status_code}; checkpoint not stored")
-        return
-    try:
-        with Path(target).open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-    except OSError as exc:
-        fail(2, f"could not append the checkpoint to {target}: {exc.strerror or exc}")
-
-
-def _read_checkpoints(path: Path, key: bytes | None) -> list[Checkpoint]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(2, f"could not read checkpoints from {path}: {exc}")
-    checkpoints = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            checkpoint = Checkpoint.from_json(line)
-        except ValueError as exc:
-            fail(2, f"{path}:{number}: not a checkpoint ({exc})")
-        if not checkpoint.holds(key=key):
-            fail(
-                1, f"{path}:{number}: checkpoint signature does not verify (edited, or another key)"
-            )
-        checkpoints.append(checkpoint)
-    return checkpoints
-
-
 @app.command()
-def summary(as_json: bool = typer.Option(False, "--json")) -> None:
+def summary(as_json: bool = JsonOption) -> None:
     """Count datasets, versions, jobs, runs by state and models."""
-    with _session(("summary", "summary")) as session:
-        _print(service.summary(session), as_json)
+    with audited_session(("summary", "summary")) as session:
+        print_answer(service.summary(session), as_json, cli_render.summary)
 
 
 @app.command()
-def provenance(model: str, version: str, as_json: bool = typer.Option(False, "--json")) -> None:
+def provenance(
+    model: str = typer.Argument(..., help="Model name."),
+    version: str = typer.Argument(..., help="Model version."),
+    as_json: bool = JsonOption,
+) -> None:
     """Show exactly which data, runs and code trained MODEL at VERSION."""
-    with _session(("provenance", f"model:{model}:{version}")) as session:
-        _print(service.provenance(session, model, version), as_json)
+    with audited_session(("provenance", f"model:{model}:{version}")) as session:
+        print_answer(service.provenance(session, model, version), as_json, cli_render.provenance)
 
 
 @app.command()
 def impact(
-    dataset: str,
-    version: str,
-    namespace: str = typer.Option(NAMESPACE, "--namespace"),
-    as_json: bool = typer.Option(False, "--json"),
+    dataset: str = typer.Argument(..., help="Dataset name, e.g. offline/<source>."),
+    version: str = typer.Argument(..., help="Dataset version."),
+    namespace: str = typer.Option(NAMESPACE, "--namespace", help="The dataset's namespace."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Show everything downstream of DATASET at VERSION."""
-    with _session(("impact", f"datasetVersion:{namespace}:{dataset}#{version}")) as session:
-        _print(service.impact(session, namespace, dataset, version), as_json)
+    with audited_session(("impact", f"datasetVersion:{namespace}:{dataset}#{version}")) as session:
+        print_answer(
+            service.impact(session, namespace, dataset, version), as_json, cli_render.impact
+        )
 
 
 @app.command()
 def graph(
-    node_id: str,
-    depth: int = typer.Option(2, "--depth"),
+    node_id: str = typer.Argument(..., help="Start node, e.g. dataset:skewless:offline/<source>."),
+    depth: int = typer.Option(2, "--depth", help="Hops from the start node."),
     as_of: datetime | None = typer.Option(
         None, "--as-of", help="ISO-8601 time; only events at or before it count (naive = UTC)."
     ),
+    as_json: bool = JsonOption,
 ) -> None:
     """Show the lineage graph around NODE_ID (e.g. dataset:skewless:offline/<source>)."""
-    with _session(("graph", node_id)) as session:
-        _print(service.lineage_graph(session, node_id, depth, None, as_of=as_of), True)
+    with audited_session(("graph", node_id)) as session:
+        found = service.lineage_graph(session, node_id, depth, None, as_of=as_of)
+    print_answer(found, as_json, cli_render.graph)
 
 
 @app.command()
 def history(
-    node_id: str,
-    limit: int = typer.Option(100, "--limit"),
-    offset: int = typer.Option(0, "--offset"),
-    as_json: bool = typer.Option(False, "--json"),
+    node_id: str = typer.Argument(..., help="Node id, e.g. dataset:skewless:offline/<source>."),
+    limit: int = typer.Option(100, "--limit", help="Entries per page."),
+    offset: int = typer.Option(0, "--offset", help="Entries to skip."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Show the history of NODE_ID, newest first: versions, runs or events."""
-    with _session(("history", node_id)) as session:
+    with audited_session(("history", node_id)) as session:
         found = service.history(session, node_id, limit=limit, offset=offset)
-    _print(found, as_json)
+    print_answer(found, as_json, cli_render.history)
 
 
 @app.command()
 def usage(
-    view: str,
-    namespace: str = typer.Option(NAMESPACE, "--namespace"),
-    as_json: bool = typer.Option(False, "--json"),
+    view: str = typer.Argument(..., help="Feature view name."),
+    namespace: str = typer.Option(NAMESPACE, "--namespace", help="The view's namespace."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Show the model versions consuming feature view VIEW, its deployments, and unused fields."""
-    with _session(("usage", f"dataset:{namespace}:feature_view/{view}")) as session:
+    with audited_session(("usage", f"dataset:{namespace}:feature_view/{view}")) as session:
         found = service.usage(session, view, namespace=namespace)
     if as_json:
-        _print(found, True)
+        print_answer(found, True)
         return
     table = Table("model", "version", "training set version", "used fields")
     for mv in found["modelVersions"]:
@@ -408,17 +268,17 @@ def usage(
 
 @app.command()
 def reads(
-    view: str,
-    namespace: str = typer.Option(NAMESPACE, "--namespace"),
-    limit: int = typer.Option(100, "--limit"),
-    offset: int = typer.Option(0, "--offset"),
-    as_json: bool = typer.Option(False, "--json"),
+    view: str = typer.Argument(..., help="Feature view name."),
+    namespace: str = typer.Option(NAMESPACE, "--namespace", help="The view's namespace."),
+    limit: int = typer.Option(100, "--limit", help="Entries per page."),
+    offset: int = typer.Option(0, "--offset", help="Entries to skip."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Show who read feature view VIEW and when: lineage runs and audited feature reads."""
-    with _session(("reads", f"dataset:{namespace}:feature_view/{view}")) as session:
+    with audited_session(("reads", f"dataset:{namespace}:feature_view/{view}")) as session:
         found = service.reads(session, view, namespace=namespace, limit=limit, offset=offset)
     if as_json:
-        _print(found, True)
+        print_answer(found, True)
         return
     table = Table("time", "who", "what", "allowed", "source")
     for run in found["runs"]:

@@ -78,6 +78,8 @@ Deliver = Callable[[list[tuple[Any, Answer]]], None]
 class Writer(Protocol):
     """What the HTTP layer needs of an intake writer (in-process thread or separate process)."""
 
+    batches: int  # batches committed so far (``/metrics``)
+
     async def submit(self, submission: Submission) -> Outcome:
         """Queue a request and wait until its batch has committed."""
         ...
@@ -163,6 +165,7 @@ class IntakeQueue:
         key: bytes | None,
     ) -> None:
         self._writer = BatchWriter(factory, deliver or settle, key=key)
+        self.batches = 0  # batches written, for /metrics
         self._max_batch = max_batch
         self._linger = linger
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -214,6 +217,7 @@ class IntakeQueue:
                     break
                 batch.append(item)
             self._writer.process(batch)  # type: ignore[arg-type]
+            self.batches += 1
             last = len(batch)
             if stop:
                 return

@@ -66,6 +66,7 @@ class IntakeProcess:
         self._answers = answers_out
         self._ids = itertools.count()
         self._pending: dict[int, Waiter] = {}
+        self.batches = 0  # batches written, for /metrics
         self._outbox: list[tuple[int, Submission]] = []
         self._reader = threading.Thread(target=self._read, name="lineage-intake-answers")
         self._reader.start()
@@ -103,6 +104,7 @@ class IntakeProcess:
                 answers: list[tuple[int, Answer]] = self._answers.recv()
             except (EOFError, OSError):
                 break
+            self.batches += 1  # one message per committed batch (a retried one: per request)
             settle([(self._pending.pop(key), answer) for key, answer in answers])
         stopped = RuntimeError("intake writer stopped")
         lost: list[tuple[Any, Answer]] = [

@@ -32,6 +32,27 @@ app = typer.Typer(
 )
 app.add_typer(audit_app, name="audit")
 app.add_typer(contracts_app, name="contracts")
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        typer.echo(f"skewless {version('skewless')} (feast {version('feast')})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print Skewless's and Feast's versions and exit.",
+    ),
+) -> None:
+    """Skewless: a governed feature store on Feast."""
 app.command("init")(init_command)
 app.command("feast-yaml")(feast_yaml_command)
 app.command("ingest")(ingest_command)

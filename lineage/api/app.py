@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp
 
@@ -15,6 +16,7 @@ from lineage.api.errors import install_error_handlers, rate_limited_body
 from lineage.api.event_schema import add_event_components
 from lineage.api.intake_path import IntakeEndpoint
 from lineage.api.marquez import router as marquez_router
+from lineage.api.metrics import LineageMetrics, Measure
 from lineage.api.middleware import AuditMiddleware, BodyLimitMiddleware
 from lineage.api.routes import router
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
@@ -92,13 +94,22 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
     # need: it caps, audits and maps its errors itself. Everything else goes through the stack.
     build_stack = app.build_middleware_stack
 
+    metrics = LineageMetrics(app)
+    app.state.metrics = metrics
+
     def build_with_intake() -> ASGIApp:
-        return RateLimit(
+        limited = RateLimit(
             IntakeEndpoint(build_stack(), limit=settings.max_body_bytes, factory=factory),
             per_token=settings.rate_per_token,
             per_address=settings.rate_per_address,
             body=rate_limited_body,
         )
+        return Measure(limited, metrics)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        """Prometheus metrics (see ``lineage.api.metrics``); not audited, not rate limited."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.build_middleware_stack = build_with_intake  # type: ignore[method-assign]
     return app

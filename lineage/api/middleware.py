@@ -28,7 +28,7 @@ from lineage.settings import LineageSettings
 
 # Liveness and the public API description: no token, no lineage data, nothing to audit.
 UNAUDITED_PATHS = frozenset(
-    {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {"/health", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 )
 
 

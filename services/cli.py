@@ -53,6 +53,8 @@ def _main(
     ),
 ) -> None:
     """Skewless: a governed feature store on Feast."""
+
+
 app.command("init")(init_command)
 app.command("feast-yaml")(feast_yaml_command)
 app.command("ingest")(ingest_command)

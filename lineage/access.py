@@ -25,7 +25,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, cast, get_args
+from typing import Literal, cast
 
 import psycopg
 from alembic.util.exc import CommandError
@@ -38,10 +38,9 @@ from lineage.db import repositories as repo
 from lineage.db.models import AuditLog, Token, TokenGrant
 from lineage.db.models import Principal as PrincipalRow
 from lineage.errors import InvalidQuery, NotFound, StoreUnavailable
+from lineage.roles import ROLES, Role
 
-Role = Literal["admin", "producer", "consumer", "auditor"]
 Action = Literal["read", "write", "admin", "audit"]
-ROLES: tuple[str, ...] = get_args(Role)
 ALL_NAMESPACES = "*"
 TOKEN_PREFIX = "skl_"
 _log = logging.getLogger("lineage.access")

@@ -15,11 +15,12 @@ import os
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from lineage import access, cli_render, service
+from lineage import cli_render
 from lineage.cli_audit import audit_app
 from lineage.cli_failures import fail, migrate_database
 from lineage.cli_session import (
@@ -33,6 +34,14 @@ from lineage.cli_session import (
 
 __all__ = ["app", "cli_principal"]
 from lineage.identity import NAMESPACE
+from lineage.lazy import lazy_module
+from lineage.roles import ROLES
+
+if TYPE_CHECKING:
+    from lineage import access, service
+else:  # imported when a command runs, not for --help or a usage error
+    access = lazy_module("lineage.access")
+    service = lazy_module("lineage.service")
 
 app = typer.Typer(help="Lineage and governance plane.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage bearer tokens.", no_args_is_help=True)
@@ -78,7 +87,7 @@ def migrate() -> None:
     console.print("lineage database at head")
 
 
-RoleName = Enum("RoleName", {role: role for role in access.ROLES}, type=str)  # type: ignore[misc]
+RoleName = Enum("RoleName", {role: role for role in ROLES}, type=str)  # type: ignore[misc]
 
 
 @token_app.command("create")

@@ -8,17 +8,29 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 import typer
 
-from lineage import access, cli_render
-from lineage.audit import Checkpoint, list_audit, make_checkpoint, verify_chain
+from lineage import cli_render
 from lineage.cli_failures import fail, first_line
 from lineage.cli_session import JsonOption, audited_session, print_answer, settings_or_exit
-from lineage.queries import aware_utc
+from lineage.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from lineage import access, audit
+    from lineage.audit import Checkpoint
+else:  # imported when a command runs, not for --help or a usage error
+    access = lazy_module("lineage.access")
+    audit = lazy_module("lineage.audit")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Naive means UTC, as the API reads it."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
 
 audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
 
@@ -35,12 +47,12 @@ def audit_list(
 ) -> None:
     """List audit entries, newest first, with the filters of GET /api/v1/audit."""
     with audited_session(("audit list", principal or obj or "*")) as session:
-        entries = list_audit(
+        entries = audit.list_audit(
             session,
             principal=principal,
             obj=obj,
-            since=aware_utc(since),
-            until=aware_utc(until),
+            since=_utc(since),
+            until=_utc(until),
             limit=limit,
             offset=offset,
         )
@@ -59,7 +71,7 @@ def audit_verify(
     checkpoints = _read_checkpoints(anchors, key) if anchors is not None else []
     try:
         with audited_session() as session:
-            broken = verify_chain(session, key=key, checkpoints=checkpoints)
+            broken = audit.verify_chain(session, key=key, checkpoints=checkpoints)
     except access.DB_ERRORS as exc:
         fail(3, f"could not read the audit log: {first_line(exc)}")
     if broken is not None:
@@ -82,8 +94,8 @@ def audit_anchor(
     key = settings_or_exit().audit_key_bytes
     try:
         with audited_session() as session:
-            broken = verify_chain(session, key=key)
-            checkpoint = None if broken is not None else make_checkpoint(session, key=key)
+            broken = audit.verify_chain(session, key=key)
+            checkpoint = None if broken is not None else audit.make_checkpoint(session, key=key)
     except access.DB_ERRORS as exc:
         fail(3, f"could not read the audit log: {first_line(exc)}")
     if broken is not None or checkpoint is None:
@@ -95,6 +107,8 @@ def audit_anchor(
 def _write_checkpoint(target: str, checkpoint: Checkpoint) -> None:
     line = checkpoint.to_json()
     if target.startswith(("http://", "https://")):
+        import httpx
+
         headers = {"Content-Type": "application/json"}
         try:
             response = httpx.post(target, content=line, headers=headers, timeout=10.0)
@@ -122,7 +136,7 @@ def _read_checkpoints(path: Path, key: bytes | None) -> list[Checkpoint]:
         if not line.strip():
             continue
         try:
-            checkpoint = Checkpoint.from_json(line)
+            checkpoint = audit.Checkpoint.from_json(line)
         except ValueError as exc:
             fail(2, f"{path}:{number}: not a checkpoint ({exc})")
         if not checkpoint.holds(key=key):

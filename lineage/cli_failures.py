@@ -8,16 +8,22 @@ never the driver's multi-line message or a traceback.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
-from alembic.util import CommandError
-from sqlalchemy import Engine
 
-from lineage.access import DB_ERRORS
-from lineage.db.availability import diagnose
-from lineage.db.migrate import upgrade_head
-from lineage.db.session import make_engine
+from lineage.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from lineage import access
+    from lineage.db import availability, migrate, session
+else:  # imported when a command runs, not for --help or a usage error
+    access = lazy_module("lineage.access")
+    availability = lazy_module("lineage.db.availability")
+    migrate = lazy_module("lineage.db.migrate")
+    session = lazy_module("lineage.db.session")
 
 
 def fail(code: int, message: str) -> NoReturn:
@@ -43,7 +49,7 @@ _REMEDY = {
 
 def fail_if_unusable(url: str, exc: BaseException) -> None:
     """Exit 3 with one line when ``exc`` says the lineage database cannot be used; else return."""
-    problem = diagnose(url, exc)
+    problem = availability.diagnose(url, exc)
     if problem is None:
         return
     host, _, port = problem.where.partition(":")
@@ -56,7 +62,7 @@ def fail_if_unusable(url: str, exc: BaseException) -> None:
 def open_engine(url: str) -> Engine:
     """``make_engine``, with one line and exit 3 when a SQLite file's folder cannot be made."""
     try:
-        return make_engine(url)
+        return session.make_engine(url)
     except OSError as exc:
         _fail_folder(exc)
 
@@ -72,11 +78,13 @@ def _fail_folder(exc: OSError) -> NoReturn:
 
 def migrate_database(url: str) -> None:
     """``upgrade_head``, with one line and exit 3 when the database cannot be migrated."""
+    from alembic.util import CommandError
+
     try:
-        upgrade_head(url)
+        migrate.upgrade_head(url)
     except OSError as exc:  # a SQLite file's folder
         _fail_folder(exc)
-    except DB_ERRORS as exc:
+    except access.DB_ERRORS as exc:
         fail_if_unusable(url, exc)
         fail(3, f"could not migrate the lineage database: {first_line(exc)}")
     except CommandError as exc:  # e.g. the database is at a revision this release does not know

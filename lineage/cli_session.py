@@ -11,19 +11,27 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.orm import Session, sessionmaker
 
-from lineage import access, cli_render
-from lineage.audit import append_audit
+from lineage import cli_render
 from lineage.cli_failures import fail, fail_if_unusable, first_line, open_engine
-from lineage.db.session import make_sessionmaker, session_scope
 from lineage.errors import LineageError
+from lineage.lazy import lazy_module
 from lineage.settings import LineageSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from lineage import access, audit
+    from lineage.db import session as db_session
+else:  # imported when a command runs, not for --help or a usage error
+    access = lazy_module("lineage.access")
+    audit = lazy_module("lineage.audit")
+    db_session = lazy_module("lineage.db.session")
 
 console = Console()
 
@@ -59,10 +67,10 @@ def audited_session(audit: tuple[str, str] | None = None) -> Iterator[Session]:
     settings = settings_or_exit()
     engine = open_engine(settings.database_url)
     try:
-        maker = make_sessionmaker(engine)
+        maker = db_session.make_sessionmaker(engine)
         if audit is not None:
             _audit(maker, *audit, key=settings.audit_key_bytes, url=settings.database_url)
-        with session_scope(maker) as session:
+        with db_session.session_scope(maker) as session:
             yield session
     except access.DB_ERRORS as exc:
         fail_if_unusable(settings.database_url, exc)
@@ -77,8 +85,8 @@ def _audit(
     maker: sessionmaker[Session], command: str, obj: str, *, key: bytes | None, url: str
 ) -> None:
     try:
-        with session_scope(maker) as session:
-            append_audit(
+        with db_session.session_scope(maker) as session:
+            audit.append_audit(
                 session,
                 principal=cli_principal(),
                 action=f"cli lineage {command}",

@@ -10,11 +10,9 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lineage.cli import app as lineage_app
@@ -24,6 +22,10 @@ from services.cli_ingest import ingest_command
 from services.cli_repo import contracts_app, feast_yaml_command, init_command
 from services.errors import GovernanceError, InputError
 from services.settings import reset_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.progress import Progress
 
 app = typer.Typer(
     help="Skewless: a governed feature store on Feast.",
@@ -137,6 +139,14 @@ def datasets(
 
 
 def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -190,6 +200,8 @@ def materialize(
 
 def _read_entities(path: Path, types: dict[str, Any]) -> pd.DataFrame:
     """An entity file; CSV text is read as the declared type of each key and request field."""
+    import pandas as pd
+
     from services.errors import EntityKeyError
     from services.ingestion.reader import read_batch
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-import pandas as pd
 import typer
 from pydantic import AliasChoices, ValidationError
 from rich.console import Console
@@ -85,6 +84,4 @@ def open_store(settings: Settings | None = None) -> Any:
 def utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
-    return (
-        pd.Timestamp(moment).tz_localize("UTC").to_pydatetime() if moment.tzinfo is None else moment
-    )
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -30,8 +30,12 @@ def batch_rows(scale: float) -> int:
     return max(1_000, round(500_000 * scale))
 
 
-def write_activity(rows: int, path: Path) -> Path:
-    """Write ``rows`` activity rows to ``path`` in chunks of at most ``WRITE_CHUNK`` rows."""
+def write_activity(rows: int, path: Path, group_rows: int) -> Path:
+    """Write ``rows`` activity rows to ``path`` in chunks of at most ``WRITE_CHUNK`` rows.
+
+    Row groups of ``group_rows``: a parquet reader decodes a whole row group, so row groups that
+    grew with the file would make the reader's memory, not the gate's, grow with it.
+    """
     rng = np.random.default_rng(SEED + 2)
     start = _window_end() - WINDOW
     users = max(100, rows // 10)
@@ -44,7 +48,7 @@ def write_activity(rows: int, path: Path) -> Path:
             table = pa.Table.from_pandas(_activity(rng, n, users, start), preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(path, table.schema)
-            writer.write_table(table, row_group_size=min(n, 100_000))
+            writer.write_table(table, row_group_size=group_rows)
             done += n
     finally:
         if writer is not None:
@@ -58,7 +62,7 @@ def bench_streamed(scale: float, scratch: Path, redis_url: str) -> list[Row]:
     out: list[Row] = []
     for size in SIZES:
         rows = max(1_000, round(size * scale))
-        path = write_activity(rows, scratch / f"activity-{rows}.parquet")
+        path = write_activity(rows, scratch / f"activity-{rows}.parquet", step)
         env = skewless_side.env(
             scratch / f"streamed-{uuid.uuid4().hex[:6]}", "bstr", redis_url, "sqlite"
         )

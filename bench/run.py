@@ -1,7 +1,8 @@
 """Run every benchmark on one generated data set: ``python -m bench.run --scale S [--quick]``.
 
-Sections: ingestion, training sets (+ correctness), materialization, SDK reads, the
-String-keyed embedding view (materialize, reads, correctness), HTTP serving, lineage.
+Sections: ingestion, streamed ingestion (1M/5M/20M rows), training sets (+ correctness),
+materialization, SDK reads, the String-keyed embedding view (materialize, reads, correctness),
+HTTP serving, lineage.
 Medians over 3 runs (1 with ``--quick``). Writes ``bench/results/latest.{md,json}``.
 """
 
@@ -23,6 +24,7 @@ from bench import embedding, feast_side, offline, online, report, skewless_side
 from bench.contracts import BenchUserActivity
 from bench.data import BenchData, generate, generate_activity
 from bench.http import WORKERS, bench_http
+from bench.ingest_scale import bench_streamed
 from bench.lineage_bench import bench_lineage
 from bench.measure import median, run_task
 from bench.report import Row
@@ -446,6 +448,10 @@ class Bench:
             )
         )
 
+    def streamed_ingest(self) -> None:
+        """Files of 1M, 5M and 20M rows (x scale) through ``ingest_file``: time and peak RSS."""
+        self.rows.extend(bench_streamed(self.scale, self.scratch / "streamed", self.redis_url))
+
     def close(self) -> None:
         self.store.close()
         for project in self.projects.values():
@@ -467,6 +473,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     bench = Bench(args.scale, args.quick, scratch, args.redis_url)
     sections = [
         "ingestion",
+        "streamed_ingest",
         "training",
         "materialization",
         "reads",

@@ -59,6 +59,29 @@ def skewless_ingest(sources: dict[str, str], limit: int | None = None) -> dict[s
 
 
 @task
+def skewless_ingest_file(source: str, path: str) -> dict[str, Any]:
+    """``skewless ingest``'s path: ``ingest_file``, streamed beyond SKEWLESS_INGEST_BATCH_ROWS."""
+    import pandera.backends.pandas.builtin_checks
+    import pandera.backends.pandas.register  # noqa: F401
+
+    import services.lineage_events  # noqa: F401
+    from bench import skewless_side
+    from services.ingestion.gate import ingest_file
+
+    store = skewless_side.open_store()
+    start = time.perf_counter()
+    result = ingest_file(store, source, Path(path), policy="quarantine")
+    seconds = time.perf_counter() - start
+    store.close()
+    return {
+        "seconds": seconds,
+        "rows": result.received,
+        "written": result.written,
+        "quarantined": result.quarantined,
+    }
+
+
+@task
 def feast_ingest(folder: str, sources: dict[str, str], limit: int | None = None) -> dict[str, Any]:
     """Feast's ``write_to_offline_store`` (no validation) into empty copies of the sources."""
     import pyarrow.parquet as pq

@@ -17,8 +17,9 @@ from services.settings import reset_settings
 
 pytestmark = pytest.mark.integration
 
-NO_FEAST = ("lineage",)  # Feast has no lineage service
-NO_LIMIT = ("HTTP", "lineage GET", "lineage impact")  # no raw HTTP server / graph reference
+NO_FEAST = ("lineage", "ingest streamed")  # Feast has no lineage service, no gated ingest
+# no raw HTTP server, graph reference or streamed-validation ceiling
+NO_LIMIT = ("HTTP", "lineage GET", "lineage impact", "ingest streamed")
 
 
 def test_bench_quick_completes_and_skewless_is_exact(

@@ -1,17 +1,13 @@
-"""Every online read: one function per layer, the same ttl rule as the offline path.
+"""Every online read from the store: SQLite through Feast, one Redis, or a Redis Cluster.
 
 ``read_view`` returns what is stored (event time and raw values per entity);
-``online_features`` turns that into a service's answer: per feature the value,
-status, event time and age, with expired values served as null with status
-``OUTSIDE_MAX_AGE`` and on-demand features computed by the shared transform.
+``services.online.answer`` turns that into a service's answer (re-exported here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 import redis
 import redis.asyncio
@@ -19,7 +15,23 @@ import redis.asyncio
 from services.errors import (
     OnlineStoreUnavailableError,
 )
-from services.ondemand import input_columns, run_on_demand
+from services.online.answer import (
+    NOT_FOUND,
+    NULL_VALUE,
+    OUTSIDE_MAX_AGE,
+    PRESENT,
+    FeatureColumn,
+    Key,
+    OnlineResult,
+    Stored,
+    StoredColumns,
+    Wanted,
+    _columns,
+    _rows,
+    _view_columns,
+    online_features,
+    online_features_async,
+)
 from services.online.client import async_redis_pool, redis_client
 from services.online.cluster import ClusterIO, routed
 from services.online.codec import decode_column, decode_timestamp
@@ -31,44 +43,25 @@ from services.online.keys import (
     redis_keys,
     ts_key,
 )
-from services.online.requests import check_entities, check_request_data
-from services.resolution import ServicePlan, ViewRead
-from services.store import Store, now_utc
+from services.resolution import ViewRead
+from services.store import Store
 
-PRESENT, NULL_VALUE, NOT_FOUND, OUTSIDE_MAX_AGE = (
-    "PRESENT",
-    "NULL_VALUE",
+__all__ = [
     "NOT_FOUND",
+    "NULL_VALUE",
     "OUTSIDE_MAX_AGE",
-)
-
-Stored = tuple[datetime | None, dict[str, Any] | None]
-# One view for every key: event times (None when absent) and each feature's values.
-StoredColumns = tuple[list[datetime | None], dict[str, list[Any]]]
-
-
-@dataclass
-class FeatureColumn:
-    """One feature (or join key) for every requested entity row."""
-
-    name: str
-    values: list[Any]
-    statuses: list[str]
-    event_timestamps: list[datetime | None]
-
-    def ages(self, at: datetime) -> list[float | None]:
-        return [None if t is None else (at - t).total_seconds() for t in self.event_timestamps]
-
-
-@dataclass
-class OnlineResult:
-    service: str
-    at: datetime
-    columns: list[FeatureColumn]
-
-
-Key = tuple[Any, ...]  # one entity's join key values, in the view's key order
-Wanted = Sequence[tuple[ViewRead, Sequence[Key]]]
+    "PRESENT",
+    "FeatureColumn",
+    "Key",
+    "OnlineReader",
+    "OnlineResult",
+    "Stored",
+    "StoredColumns",
+    "Wanted",
+    "_view_columns",
+    "online_features",
+    "online_features_async",
+]
 
 
 @dataclass(frozen=True)
@@ -292,121 +285,3 @@ class OnlineReader:
             await self._async_pool.disconnect()
             self._async_pool = None
         self.close()
-
-
-def _columns(read: ViewRead, rows: list[Stored]) -> StoredColumns:
-    stamps = [ts for ts, _ in rows]
-    values = {
-        f.name: [None if v is None else v.get(f.name) for _, v in rows] for f in read.features
-    }
-    return stamps, values
-
-
-def _rows(read: ViewRead, columns: StoredColumns) -> list[Stored]:
-    stamps, values = columns
-    names = [f.name for f in read.features]
-    return [
-        (None, None) if ts is None else (ts, {n: values[n][i] for n in names})
-        for i, ts in enumerate(stamps)
-    ]
-
-
-def _view_columns(read: ViewRead, stored: list[Stored], at: datetime) -> list[FeatureColumn]:
-    return _feature_columns(read, _columns(read, stored), at)
-
-
-def _feature_columns(read: ViewRead, stored: StoredColumns, at: datetime) -> list[FeatureColumn]:
-    """Each feature's values and statuses: absent -> NOT_FOUND, expired -> OUTSIDE_MAX_AGE."""
-    stamps, values = stored
-    cutoff = at - read.ttl if read.ttl.total_seconds() > 0 else None
-    state = [
-        NOT_FOUND if ts is None else OUTSIDE_MAX_AGE if cutoff is not None and ts < cutoff else ""
-        for ts in stamps
-    ]
-    cols = []
-    for f in read.features:
-        vals = [None if st else v for st, v in zip(state, values[f.name], strict=True)]
-        statuses = [
-            st or (PRESENT if v is not None else NULL_VALUE)
-            for st, v in zip(state, vals, strict=True)
-        ]
-        cols.append(FeatureColumn(f.name, vals, statuses, stamps))
-    return cols
-
-
-def _prepare(
-    reader: OnlineReader,
-    plan: ServicePlan,
-    entities: Mapping[str, Sequence[Any]],
-    request_data: Mapping[str, Sequence[Any]] | None,
-) -> tuple[int, dict[str, list[Any]], Wanted]:
-    n = check_entities(plan, entities, reader.store.settings.serve_max_entities)
-    request = check_request_data(plan, request_data or {}, n)
-    wanted = [
-        (read, list(zip(*(entities[c] for c in read.request_columns), strict=True)))
-        for read in plan.fetch
-    ]
-    return n, request, wanted
-
-
-def _assemble(
-    plan: ServicePlan,
-    entities: Mapping[str, Sequence[Any]],
-    n: int,
-    request: dict[str, list[Any]],
-    stored: list[StoredColumns],
-    at: datetime,
-) -> OnlineResult:
-    columns = [
-        FeatureColumn(k, list(entities[k]), [PRESENT] * n, [None] * n) for k in plan.join_keys
-    ]
-    fetched: dict[tuple[str, str], list[Any]] = {}
-    for i, (read, rows) in enumerate(zip(plan.fetch, stored, strict=True)):
-        view_cols = _feature_columns(read, rows, at)
-        for spec, col in zip(read.features, view_cols, strict=True):
-            fetched[(read.alias, spec.name)] = col.values
-        if i < len(plan.views):
-            columns.extend(view_cols)
-    specs = {s.name: s for s in plan.request_fields}
-    for odfv in plan.on_demand:
-        inputs = input_columns(odfv, fetched)
-        inputs.update({name: (specs[name], values) for name, values in request.items()})
-        inputs.update({k: (None, list(entities[k])) for k in plan.join_keys})
-        outputs = run_on_demand(odfv, inputs, n)
-        for spec in odfv.features:
-            values = outputs[spec.name]
-            columns.append(
-                FeatureColumn(
-                    spec.name,
-                    values,
-                    [PRESENT if v is not None else NULL_VALUE for v in values],
-                    [None] * n,
-                )
-            )
-    return OnlineResult(service=plan.name, at=at, columns=columns)
-
-
-def online_features(
-    reader: OnlineReader,
-    plan: ServicePlan,
-    entities: Mapping[str, Sequence[Any]],
-    request_data: Mapping[str, Sequence[Any]] | None = None,
-    *,
-    at: datetime | None = None,
-) -> OnlineResult:
-    """The online answer for a feature service: join keys first, then features in order."""
-    at = at or now_utc()
-    n, request, wanted = _prepare(reader, plan, entities, request_data)
-    return _assemble(plan, entities, n, request, reader.read_columns(wanted), at)
-
-
-async def online_features_async(
-    reader: OnlineReader,
-    plan: ServicePlan,
-    entities: Mapping[str, Sequence[Any]],
-    request_data: Mapping[str, Sequence[Any]] | None = None,
-) -> OnlineResult:
-    """:func:`online_features` without blocking the event loop on the online store."""
-    at = now_utc()
-    n, request, wanted = _prepare(reader, plan, entities, request_data)
-    return _assemble(plan, entities, n, request, await reader.read_columns_async(wanted), at)

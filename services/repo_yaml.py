@@ -80,6 +80,30 @@ def _online(raw: Any, repo: Path) -> dict[str, Any]:
     )
 
 
+def _offline(raw: Any, repo: Path) -> dict[str, Any]:
+    """The offline engine Feast's ``offline_store`` names (spark or duckdb; others: default)."""
+    if not isinstance(raw, dict):
+        return {}
+    kind = raw.get("type")
+    if kind == "duckdb":
+        return {"offline_engine": "duckdb"}
+    if kind != "spark":
+        return {}
+    conf = raw.get("spark_conf") or {}
+    if not isinstance(conf, dict):
+        raise InputError(
+            f"{repo / 'feature_store.yaml'}: offline_store.spark_conf must be a mapping"
+        )
+    conf = {str(k): str(_expand(v) if isinstance(v, str) else v) for k, v in conf.items()}
+    out: dict[str, Any] = {"offline_engine": "spark"}
+    master = conf.pop("spark.master", None)
+    if master:
+        out["spark_master"] = master
+    if conf:
+        out["spark_conf"] = conf
+    return out
+
+
 def yaml_settings(repo: Path) -> dict[str, Any]:
     """The settings a repository's ``feature_store.yaml`` gives (empty without one)."""
     path = repo / "feature_store.yaml"
@@ -100,4 +124,5 @@ def yaml_settings(repo: Path) -> dict[str, Any]:
         if registry:
             out["registry_url"] = registry
     out.update(_online(raw.get("online_store"), repo))
+    out.update(_offline(raw.get("offline_store"), repo))
     return out

@@ -53,6 +53,20 @@ class Settings(BaseSettings):
         description="Startup nodes of a Redis Cluster (host:port,host:port) when "
         "SKEWLESS_ONLINE_STORE=redis_cluster; the others are discovered.",
     )
+    offline_engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="Point-in-time engine for training sets and materialization: duckdb "
+        "(embedded) or spark.",
+    )
+    spark_master: str = Field(
+        default="local[*]",
+        description="Spark master when SKEWLESS_OFFLINE_ENGINE=spark (a cluster URL in "
+        "production).",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra Spark conf (JSON object) when SKEWLESS_OFFLINE_ENGINE=spark.",
+    )
     registry_url: str = Field(
         default="",
         description="Feast registry: a SQL URL, or a path for Feast's file registry; empty "

@@ -96,3 +96,36 @@ def applied_store(any_settings: Settings) -> Iterator[Store]:
     store.apply(load_definitions(any_settings.repo_path))
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[object]:
+    """One real local[2] SparkSession for the whole test run (lean: 2 shuffle partitions, no UI).
+
+    The Spark engine's own ``getOrCreate`` then returns this session.
+    """
+    from services.offline.spark_engine import spark_session as start
+
+    session = start(
+        "local[2]",
+        {
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.driver.memory": "1g",
+            "spark.ui.showConsoleProgress": "false",
+        },
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.integration)])
+def engine_settings(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> Settings:
+    """Settings on each point-in-time engine (Spark on the shared local[2] session)."""
+    if request.param == "spark":
+        request.getfixturevalue("spark_session")
+        return make_settings("sqlite", offline_engine="spark", spark_master="local[2]")
+    return make_settings("sqlite", offline_engine="duckdb")

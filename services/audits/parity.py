@@ -18,7 +18,7 @@ import pandas as pd
 
 from services.contracts.base import ColumnSpec
 from services.contracts.types import FieldType
-from services.offline.engine import connect, register_versions
+from services.offline.pit import open_engine
 from services.offline.training import join_features
 from services.online.reader import OnlineReader, _view_columns, online_features
 from services.online.values import canonical
@@ -70,14 +70,8 @@ def sample_keys(
     store: Store, read: ViewRead, sample: int | None, seed: int = 0
 ) -> list[tuple[Any, ...]]:
     """Entity keys (tuples in the view's key order) with data, sampled reproducibly."""
-    con = connect()
-    try:
-        if not register_versions(con, store.settings.offline_dir, read, "src"):
-            return []
-        cols = ", ".join(f'"{k.name}"' for k in read.keys)
-        keys = sorted(tuple(r) for r in con.execute(f"SELECT DISTINCT {cols} FROM src").fetchall())
-    finally:
-        con.close()
+    with open_engine(store.settings) as engine:
+        keys = engine.entity_keys(read)
     if sample is not None and sample < len(keys):
         keys = sorted(random.Random(seed).sample(keys, sample))
     return keys

@@ -25,13 +25,8 @@ from services.contracts.base import ColumnSpec
 from services.contracts.schema import output_dtype
 from services.errors import EntityKeyError, RequestDataError, VersionNotFoundError
 from services.offline.datasets import hashable_frame
-from services.offline.engine import (
-    ENTITY_TS,
-    arrow_to_pandas,
-    connect,
-    point_in_time,
-    register_versions,
-)
+from services.offline.engine import ENTITY_TS, arrow_to_pandas
+from services.offline.pit import open_engine
 from services.offline.temporaries import temporary_for
 from services.ondemand import input_columns, output_series, run_on_demand
 from services.online.values import python_value
@@ -132,18 +127,12 @@ def join_features(
     out = base.copy()
     read_versions: dict[str, list[str]] = {}
     fetched: dict[tuple[str, str], pd.Series] = {}
-    con = connect()
-    try:
-        con.register("entity_rows", pa.Table.from_pandas(keyed, preserve_index=False))
-        for i, read in enumerate(plan.fetch):
-            read_versions[read.source] = register_versions(
-                con, store.settings.offline_dir, read, f"src_{i}"
-            )
-            joined = point_in_time(con, "entity_rows", read, f"src_{i}").sort_by("_row")
+    rows = pa.Table.from_pandas(keyed, preserve_index=False)
+    with open_engine(store.settings) as engine:
+        for read in plan.fetch:
+            joined, read_versions[read.source] = engine.join(rows, read)
             for spec in read.features:
                 fetched[(read.alias, spec.name)] = _feature_column(joined, spec.name, spec)
-    finally:
-        con.close()
     columns = [fetched[(r.alias, f.name)] for r in plan.views for f in r.features]
     for odfv in plan.on_demand:
         inputs = input_columns(odfv, fetched)

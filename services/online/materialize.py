@@ -16,13 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from services.offline.datasets import DatasetVersion, list_versions
-from services.offline.engine import (
-    connect,
-    distinct_keys,
-    latest_rows,
-    newest_times,
-    register_versions,
-)
+from services.offline.pit import open_engine
 from services.online.state import (
     is_visible,
     load_state,
@@ -72,37 +66,33 @@ def write_entities(
     result = MaterializeResult(
         view=read.view, read=read, view_version=definition_hash(store.feature_views[read.view])
     )
-    con = connect(memory_limit=memory_limit)
-    try:
-        result.versions = register_versions(con, store.settings.offline_dir, read, "src")
-        if not result.versions or (keys is not None and not keys):
-            return result
-        for batch in latest_rows(con, read, "src", at, keys=keys):
+    with open_engine(store.settings, memory_limit=memory_limit) as engine:
+        result.versions, batches = engine.latest(read, at, keys=keys)
+        for batch in batches:
             written = writer.write(read, batch)
             result.rows += written
             result.entities += written
             if progress:
                 progress(read.view, written)
-    finally:
-        con.close()
     return result
 
 
-def _keys_in(read: ViewRead, paths: Iterable[str], where: str = "") -> list[tuple[Any, ...]]:
-    con = connect()
-    try:
-        return distinct_keys(con, read, list(paths), where)
-    finally:
-        con.close()
+def _keys_in(
+    store: Store,
+    read: ViewRead,
+    paths: Iterable[str],
+    window: tuple[datetime, datetime] | None = None,
+) -> list[tuple[Any, ...]]:
+    with open_engine(store.settings) as engine:
+        return engine.keys_in(read, list(paths), window)
 
 
-def _visible_versions(read: ViewRead, versions: Sequence[DatasetVersion], at: datetime) -> set[str]:
+def _visible_versions(
+    store: Store, read: ViewRead, versions: Sequence[DatasetVersion], at: datetime
+) -> set[str]:
     """The versions whose every row is visible at ``at`` (none created or timed after it)."""
-    con = connect()
-    try:
-        newest = newest_times(con, read, [v.path for v in versions])
-    finally:
-        con.close()
+    with open_engine(store.settings) as engine:
+        newest = engine.newest_times(read, [v.path for v in versions])
     return {v.version for v in versions if is_visible(newest.get(v.path), at)}
 
 
@@ -145,19 +135,14 @@ def materialize(
             keys: list[tuple[Any, ...]] | None = None
             windowed = False
             if incremental:
-                keys = _keys_in(read, [v.path for v in versions if v.version not in done])
+                keys = _keys_in(store, read, [v.path for v in versions if v.version not in done])
             elif start is not None and end is not None:
                 windowed = True
-                keys = _keys_in(
-                    read,
-                    [v.path for v in versions],
-                    f"WHERE \"{read.event_ts}\" BETWEEN TIMESTAMPTZ '{start.isoformat()}' "
-                    f"AND TIMESTAMPTZ '{end.isoformat()}'",
-                )
+                keys = _keys_in(store, read, [v.path for v in versions], (start, end))
             result = write_entities(store, writer, read, keys=keys, at=at, progress=progress)
             if not windowed:  # a window writes some entities only: no version is done by it
                 pending = [v for v in versions if v.version not in done]
-                state.views[name] = sorted(done | _visible_versions(read, pending, at))
+                state.views[name] = sorted(done | _visible_versions(store, read, pending, at))
                 if name in lost or name not in state.markers:
                     write_markers(store, state, [name])
             result.materialized = state.views.get(name, [])

@@ -103,3 +103,18 @@ def test_a_cluster_without_nodes_is_refused(
         Settings(online_store="redis_cluster", data_dir=tmp_path)
     with pytest.raises(ValueError, match="not host:port"):
         Settings(online_store="redis_cluster", redis_cluster_nodes="10.0.0.1", data_dir=tmp_path)
+
+
+def test_a_spark_offline_store_selects_the_spark_engine_with_its_conf(tmp_path: Path) -> None:
+    repo = _repo(
+        tmp_path,
+        "project: p\noffline_store:\n  type: spark\n  spark_conf:\n"
+        '    spark.master: "spark://head:7077"\n    spark.sql.shuffle.partitions: 8\n',
+    )
+    settings = with_repo_yaml(Settings(repo_path=repo))
+    assert settings.offline_engine == "spark"
+    assert settings.spark_master == "spark://head:7077"
+    assert settings.spark_conf == {"spark.sql.shuffle.partitions": "8"}
+    (tmp_path / "b").mkdir()
+    plain = with_repo_yaml(Settings(repo_path=_repo(tmp_path / "b", "project: p\n")))
+    assert (plain.offline_engine, plain.spark_master) == ("duckdb", "local[*]")

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from services.contracts.schema import source_spec
 from services.errors import BatchRejectedError
 from services.ingestion.conform import Failures, check_columns, check_future, conform
 from services.ingestion.reader import CSV_SUFFIXES, read_batches
+from services.ingestion.stream import Tally, quarantine_rows
 from services.ingestion.validate import validate_rows
 from services.lineage_events import emit_ingest, emit_materialize
 from services.offline.datasets import cell_bytes, reports_dir, write_version
@@ -94,19 +95,7 @@ def _write_quarantine(
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(folder)
     path = folder / f"q{attempt}.parquet"
-    bad = frame.iloc[rows].reset_index(drop=True)  # positional: any index of the caller's
-    for name in bad.columns:  # keep the original value, whatever its type, as text when mixed
-        if bad[name].dtype == object:
-            bad[name] = bad[name].map(lambda v: None if v is None else str(v))
-    bad.insert(0, "_row", rows.astype("int64"))
-    bad["_reasons"] = [json.dumps(reasons[int(r)]) for r in rows]
-    bad["_reason"] = [
-        "; ".join(
-            f"{x['check']} on {x['column']}" + (f" ({x['value']})" if x["value"] else "")
-            for x in reasons[int(r)]
-        )
-        for r in rows
-    ]
+    bad = quarantine_rows(frame, rows, 0, reasons)
     tmp = temporary_for(path)
     bad.to_parquet(tmp, index=False)
     os.replace(tmp, path)
@@ -124,30 +113,9 @@ def _write_report(path: Path, payload: dict[str, Any]) -> None:
 def _report(
     result: IngestResult, reasons: dict[int, list[dict[str, Any]]], origin: str
 ) -> dict[str, Any]:
-    samples: dict[str, list[dict[str, Any]]] = {}
-    for row, items in reasons.items():
-        for item in items:
-            key = f"{item['check']}:{item['column']}"
-            if len(samples.setdefault(key, [])) < 5:
-                samples[key].append({"row": row, "value": item["value"]})
-    return {
-        **asdict(result),
-        "origin": origin,
-        "at": datetime.now(UTC).isoformat(),
-        "checks": [
-            {
-                "check": k.split(":", 1)[0],
-                "column": k.split(":", 1)[1],
-                "failures": n,
-                "samples": samples.get(k, []),
-            }
-            for k, n in sorted(
-                Counter(
-                    f"{i['check']}:{i['column']}" for items in reasons.values() for i in items
-                ).items()
-            )
-        ],
-    }
+    tally = Tally()
+    tally.add(0, reasons)
+    return tally.report(result, origin)
 
 
 def validate_frame(

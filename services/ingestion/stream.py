@@ -20,9 +20,12 @@ a row gets the same reasons. What one batch cannot see is carried across batches
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -178,6 +181,54 @@ class QuarantineFile:
         self.tmp.unlink(missing_ok=True)
 
 
+class Tally:
+    """What the report says about bad rows: counts per check and column, a few samples each.
+
+    Kept instead of every row's reasons, which for a file of bad rows would grow with it; the
+    rows themselves, with their reasons, are in the quarantine file. The rows found bad are
+    kept as positions (8 bytes each), for the reject policy's second pass.
+    """
+
+    def __init__(self) -> None:
+        self.checks: Counter[str] = Counter()
+        self.keyed: Counter[str] = Counter()
+        self.samples: dict[str, list[dict[str, Any]]] = {}
+        self._bad: list[np.ndarray] = []
+
+    def add(self, offset: int, reasons: dict[int, list[dict[str, Any]]]) -> None:
+        self._bad.append(np.array(sorted(reasons), dtype=np.int64) + offset)
+        for row, items in reasons.items():
+            for item in items:
+                self.count(offset + row, item)
+
+    def count(self, row: int, item: dict[str, Any]) -> None:
+        self.checks[str(item["check"])] += 1
+        key = f"{item['check']}:{item['column']}"
+        self.keyed[key] += 1
+        if len(self.samples.setdefault(key, [])) < 5:
+            self.samples[key].append({"row": row, "value": item["value"]})
+
+    def bad_rows(self) -> np.ndarray:
+        return np.concatenate(self._bad) if self._bad else np.zeros(0, dtype=np.int64)
+
+    def report(self, result: Any, origin: str) -> dict[str, Any]:
+        """The report ``gate._report`` writes, from the tally."""
+        return {
+            **asdict(result),
+            "origin": origin,
+            "at": datetime.now(UTC).isoformat(),
+            "checks": [
+                {
+                    "check": k.split(":", 1)[0],
+                    "column": k.split(":", 1)[1],
+                    "failures": n,
+                    "samples": self.samples.get(k, []),
+                }
+                for k, n in sorted(self.keyed.items())
+            ],
+        }
+
+
 def validate_batch(
     contract: type[SourceContract],
     frame: pd.DataFrame,
@@ -255,9 +306,10 @@ def now_utc() -> datetime:
 def quarantine_rows(
     frame: pd.DataFrame, local: np.ndarray, offset: int, reasons: dict[int, list[Any]]
 ) -> pd.DataFrame:
-    """The quarantine rows of one batch, shaped as ``gate._write_quarantine`` shapes them."""
-    import json
+    """Quarantine rows (raw values, ``_row``, ``_reasons``, ``_reason``) of ``frame[local]``.
 
+    ``reasons`` is keyed by file row (``local + offset``); the one-piece gate writes these too.
+    """
     bad = frame.iloc[local].reset_index(drop=True)
     for name in bad.columns:
         if bad[name].dtype == object:
@@ -278,6 +330,7 @@ def quarantine_rows(
 __all__ = [
     "QuarantineFile",
     "SeenKeys",
+    "Tally",
     "VersionFile",
     "later",
     "newest_of",

@@ -6,7 +6,6 @@ the whole file; memory bounded by ``SKEWLESS_INGEST_BATCH_ROWS`` rows at a time.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from services.ingestion.gate import IngestResult, _write_report
 from services.ingestion.stream import (
     QuarantineFile,
     SeenKeys,
+    Tally,
     VersionFile,
     later,
     newest_of,
@@ -54,7 +54,7 @@ def ingest_stream(
     seen = SeenKeys(settings.ingest_memory_limit)
     version_file = VersionFile(settings.offline_dir, contract)
     quarantine = QuarantineFile(settings.quarantine_dir / source)
-    tally = _Tally()
+    tally = Tally()
     batch_problems: list[dict[str, Any]] = []
     touched = _Touched(store, source)
     received = quarantined = 0
@@ -119,55 +119,7 @@ def ingest_stream(
     return result
 
 
-class _Tally:
-    """What the report says about bad rows: counts per check and column, a few samples each.
-
-    Kept instead of every row's reasons, which for a file of bad rows would grow with it; the
-    rows themselves, with their reasons, are in the quarantine file. The rows found bad are
-    kept as positions (8 bytes each), for the reject policy's second pass.
-    """
-
-    def __init__(self) -> None:
-        self.checks: Counter[str] = Counter()
-        self.keyed: Counter[str] = Counter()
-        self.samples: dict[str, list[dict[str, Any]]] = {}
-        self._bad: list[np.ndarray] = []
-
-    def add(self, offset: int, reasons: dict[int, list[dict[str, Any]]]) -> None:
-        self._bad.append(np.array(sorted(reasons), dtype=np.int64) + offset)
-        for row, items in reasons.items():
-            for item in items:
-                self.count(offset + row, item)
-
-    def count(self, row: int, item: dict[str, Any]) -> None:
-        self.checks[str(item["check"])] += 1
-        key = f"{item['check']}:{item['column']}"
-        self.keyed[key] += 1
-        if len(self.samples.setdefault(key, [])) < 5:
-            self.samples[key].append({"row": row, "value": item["value"]})
-
-    def bad_rows(self) -> np.ndarray:
-        return np.concatenate(self._bad) if self._bad else np.zeros(0, dtype=np.int64)
-
-    def report(self, result: IngestResult, origin: str) -> dict[str, Any]:
-        """The report ``gate._report`` writes, from the tally."""
-        return {
-            **asdict(result),
-            "origin": origin,
-            "at": datetime.now(UTC).isoformat(),
-            "checks": [
-                {
-                    "check": k.split(":", 1)[0],
-                    "column": k.split(":", 1)[1],
-                    "failures": n,
-                    "samples": self.samples.get(k, []),
-                }
-                for k, n in sorted(self.keyed.items())
-            ],
-        }
-
-
-def _reject_the_rest(frames: Frames, tally: _Tally, quarantine: QuarantineFile) -> int:
+def _reject_the_rest(frames: Frames, tally: Tally, quarantine: QuarantineFile) -> int:
     """The reject policy: read the file again and quarantine its good rows too."""
     bad = tally.bad_rows()
     rejected = {"check": "batch_rejected", "column": None, "value": None}

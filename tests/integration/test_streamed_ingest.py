@@ -152,12 +152,16 @@ def test_memory_stays_flat_as_the_file_grows(
     merchant_rows(100_000, seed=5).to_parquet(small, index=False, row_group_size=10_000)
     merchant_rows(400_000, seed=6).to_parquet(large, index=False, row_group_size=10_000)
     env = dict(os.environ)
+    whole = {**env, "SKEWLESS_INGEST_BATCH_ROWS": "10000000"}
     streamed_small = _peak_rss_mb(env, small)
     streamed_large = _peak_rss_mb(env, large)
-    whole_large = _peak_rss_mb({**env, "SKEWLESS_INGEST_BATCH_ROWS": "10000000"}, large)
+    whole_small = _peak_rss_mb(whole, small)
+    whole_large = _peak_rss_mb(whole, large)
+    peaks = (streamed_small, streamed_large, whole_small, whole_large)
     # Four times the rows (40 batches against 10): memory does not grow with the file; what is
     # left is the set of entities to refresh online (~100 B each, 100k more here) and DuckDB's
-    # capped share of the duplicate check.
-    assert streamed_large < streamed_small + 60, (streamed_small, streamed_large)
-    # The bound is the setting's doing: the same file in one piece needs far more.
-    assert whole_large > streamed_large + 100, (whole_large, streamed_large)
+    # capped share of the duplicate check. Growth, not absolute peaks: the baseline (imports,
+    # allocator arenas) differs between machines and runs.
+    assert streamed_large - streamed_small < 60, peaks
+    # The bound is the setting's doing: the same files in one piece grow with the file.
+    assert (whole_large - whole_small) > (streamed_large - streamed_small) + 100, peaks

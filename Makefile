@@ -10,9 +10,15 @@ export SKEWLESS_DATA_DIR ?= ./data
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-bootstrap: ## Install uv if missing (pip), then the locked environment (uv sync --frozen)
+bootstrap: ## Install uv if missing (pip), the locked environment (uv sync --frozen), chromium
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
+	@# The browser tests drive Debian's chromium through Playwright (which cannot download its
+	@# own browser here). Installed once; apt's lists are refreshed only when the install fails.
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium (browser tests)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
 	@# uv installs no bytecode and this machine kind sets PYTHONDONTWRITEBYTECODE, so every
 	@# process would recompile Feast, pandas & co. on import (~6 s per CLI call). Compile the
 	@# installed packages once per lock file; Python still reads .pyc files under that setting.

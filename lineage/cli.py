@@ -15,7 +15,7 @@ import os
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -51,8 +51,8 @@ app.add_typer(audit_app, name="audit")
 
 @app.command()
 def serve(
-    host: str = "127.0.0.1",
-    port: int = 5010,
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(5010, help="Port to listen on; the console is at / on it."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request to stdout."),
 ) -> None:
@@ -302,3 +302,26 @@ def reads(
             entry["source_address"],
         )
     console.print(table)
+
+
+def console_command(
+    lineage_url: Annotated[
+        str,
+        typer.Option(
+            envvar=["LINEAGE_URL", "SKEWLESS_LINEAGE_URL"],
+            help="The lineage service the console reads from (your token signs you in there).",
+        ),
+    ] = "http://127.0.0.1:5010",
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5020,
+) -> None:
+    """Serve the web console alone, in front of a lineage service (`lineage serve` has it at /)."""
+    import uvicorn
+
+    from lineage.console_server import create_console_app
+
+    if not lineage_url.startswith(("http://", "https://")):
+        typer.echo(f"error: --lineage-url {lineage_url!r}: not an http(s) URL", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"console on http://{host}:{port}/ reading {lineage_url}")
+    uvicorn.run(create_console_app(lineage_url), host=host, port=port, log_level="warning")

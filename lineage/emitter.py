@@ -112,6 +112,7 @@ class DatasetRef:
     assertions: tuple[tuple[str, bool, str | None], ...] = ()
     metrics: dict[str, float] | None = None
     column_lineage: tuple[ColumnInput, ...] = ()
+    facets: Mapping[str, Any] | None = None  # any further dataset facets, by name
 
 
 class _Rejected(Exception):  # noqa: N818 (private: a record the receiver will never accept)
@@ -139,6 +140,7 @@ def _dataset_facets(ref: DatasetRef) -> dict[str, Any]:
         facets["dataQualityMetrics"] = _metrics_facet(ref.metrics, ref.row_count)
     if ref.column_lineage:
         facets["columnLineage"] = _column_lineage_facet(ref.column_lineage)
+    facets.update(ref.facets or {})
     return facets
 
 

@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from lineage.cli import app as lineage_app
+from lineage.cli import console_command
 from services.cli_audit import audit_app
 from services.cli_common import console, err, errors, open_store, settings_for, utc
 from services.cli_ingest import ingest_command
@@ -334,9 +335,9 @@ def online(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 6566,
-    workers: Annotated[int, typer.Option(min=1)] = 1,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 6566,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Run the feature server (no periodic worker recycling)."""
     import uvicorn
@@ -360,7 +361,7 @@ def demo(
     size: Annotated[
         int, typer.Option(min=10, help="How many entities the repository's generator makes.")
     ] = 500,
-    seed: Annotated[int, typer.Option()] = 7,
+    seed: Annotated[int, typer.Option(help="Seed of the generated rows.")] = 7,
 ) -> None:
     """Run the whole flow on the embedded defaults and print what each step did."""
     from services.demo import run_demo
@@ -376,6 +377,7 @@ def demo(
         raise typer.Exit(1)
 
 
+app.command("console")(console_command)
 app.add_typer(lineage_app, name="lineage", help="Lineage service, tokens and queries.")
 
 

@@ -57,7 +57,7 @@ def _field_problems(where: str, name: str, desc: str, tags: dict[str, str]) -> I
         yield f"{where} field {name!r}: PII-tagged field without a classification"
 
 
-def _view_fields(obj: Any) -> list[tuple[str, str, dict[str, str]]]:
+def field_facts(obj: Any) -> list[tuple[str, str, dict[str, str]]]:
     """(name, description, tags) of each field, wherever the object keeps them."""
     owner = {"owner": obj.owner} if (getattr(obj, "owner", "") or "").strip() else {}
     if isinstance(obj, OnDemandFeatureView):
@@ -182,7 +182,7 @@ def lint(definitions: Definitions, contracts: Contracts | None = None) -> list[s
     for obj in definitions.all():
         problems.extend(_object_problems(obj))
         if isinstance(obj, FeatureView | OnDemandFeatureView | RequestSource):
-            for name, desc, tags in _view_fields(obj):
+            for name, desc, tags in field_facts(obj):
                 problems.extend(_field_problems(_where(obj), name, desc, tags))
             problems.extend(_type_problems(obj))
         if isinstance(obj, FeatureView) and not isinstance(obj, OnDemandFeatureView):

@@ -46,7 +46,7 @@ from lineage.identity import (
 from services.code_version import code_facets, code_version
 from services.contracts import SourceContract
 from services.contracts.schema import column_specs
-from services.lineage_facets import drift_facet, ingest_facet, parity_facet
+from services.lineage_facets import definition_facets, drift_facet, ingest_facet, parity_facet
 from services.settings import Settings
 from services.store import definition_hash, service_version, view_version
 
@@ -192,14 +192,19 @@ def _apply_view(store: Store, fv: FeatureView) -> tuple[list[DatasetRef], Datase
     from services.resolution import plan_view
 
     if fv.batch_source is None:
-        return [], _view_ref(store, fv.name, fields=_view_fields(fv))
+        facets = definition_facets(fv, "feature_view")
+        return [], _view_ref(store, fv.name, fields=_view_fields(fv), facets=facets)
+    facets = definition_facets(fv, "feature_view", source=fv.batch_source.name)
     source = data_source_dataset(fv.batch_source.name)
     contract = plan_view(store, fv.name).contract
     inputs = [
         DatasetRef(name=source, version=definition_hash(fv.batch_source), fields=_fields(contract))
     ]
     columns = _identity([f.name for f in fv.features], source)
-    return inputs, _view_ref(store, fv.name, fields=_view_fields(fv), column_lineage=columns)
+    output = _view_ref(
+        store, fv.name, fields=_view_fields(fv), column_lineage=columns, facets=facets
+    )
+    return inputs, output
 
 
 def emit_apply(settings: Settings, store: Store) -> list[str]:
@@ -215,7 +220,8 @@ def emit_apply(settings: Settings, store: Store) -> list[str]:
         runs.append(emitter.emit_run(job_name("apply", fv.name), inputs=inputs, outputs=[output]))
     for odfv in store.odfvs.values():
         inputs = [_view_ref(store, p.name) for p in odfv.source_feature_view_projections.values()]
-        output = _view_ref(store, odfv.name, fields=_view_fields(odfv))
+        facets = definition_facets(odfv, "on_demand_feature_view")
+        output = _view_ref(store, odfv.name, fields=_view_fields(odfv), facets=facets)
         runs.append(emitter.emit_run(job_name("apply", odfv.name), inputs=inputs, outputs=[output]))
     for fs in store.services.values():
         projections = fs.feature_view_projections
@@ -228,6 +234,7 @@ def emit_apply(settings: Settings, store: Store) -> list[str]:
                 for p in projections
                 for c in _identity([f.name for f in p.features], feature_view_dataset(p.name))
             ),
+            facets=definition_facets(fs, "feature_service"),
         )
         inputs = [_view_ref(store, p.name) for p in projections]
         job = job_name("apply_feature_service", fs.name)

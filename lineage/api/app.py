@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp
 
 from lineage import access
+from lineage.api.console import mount_console
+from lineage.api.console import router as console_router
 from lineage.api.errors import install_error_handlers, rate_limited_body
 from lineage.api.event_schema import add_event_components
 from lineage.api.intake_path import IntakeEndpoint
@@ -89,6 +91,8 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
     app.add_middleware(AuditMiddleware, factory=factory)
     app.include_router(router)
     app.include_router(marquez_router)
+    app.include_router(console_router)
+    mount_console(app)
     # Intake is the hot path: POST /api/v1/lineage is answered ahead of the whole middleware
     # stack (FastAPI's own error, telemetry and body-limit layers included), which it does not
     # need: it caps, audits and maps its errors itself. Everything else goes through the stack.

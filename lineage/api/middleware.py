@@ -28,8 +28,11 @@ from lineage.settings import LineageSettings
 
 # Liveness and the public API description: no token, no lineage data, nothing to audit.
 UNAUDITED_PATHS = frozenset(
-    {"/health", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {"/", "/console", "/health", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect"}
+    | {"/redoc"}
 )
+# The console's static assets: public files, no lineage data (the pages' API calls are audited).
+UNAUDITED_PREFIX = "/console/"
 
 
 class BodyLimitMiddleware:
@@ -85,7 +88,8 @@ class AuditMiddleware:
         self.factory = factory
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in UNAUDITED_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in UNAUDITED_PATHS or path.startswith(UNAUDITED_PREFIX):
             await self.app(scope, receive, send)
             return
         started = replaced = False

@@ -58,3 +58,42 @@ def test_a_facet_breaking_its_schema_is_caught() -> None:
     facet["cells"] = -1
     with pytest.raises(jsonschema_rs.ValidationError):
         _check(facet)
+
+
+def test_the_definition_facet_follows_its_schema_with_owner_ttl_and_pii() -> None:
+    from datetime import timedelta
+
+    from feast import Entity, FeatureView, Field, FileSource, ValueType
+    from feast.types import Float32, String
+
+    from services.lineage_facets import definition_facets
+
+    src = FileSource(name="src", path="x.parquet", timestamp_field="ts")
+    view = FeatureView(
+        name="v",
+        entities=[Entity(name="customer", join_keys=["customer_id"], value_type=ValueType.INT64)],
+        ttl=timedelta(days=2),
+        schema=[
+            Field(name="score", dtype=Float32, tags={"owner": "risk@x"}),
+            Field(name="email", dtype=String, tags={"pii": "true", "classification": "contact"}),
+        ],
+        source=src,
+        owner="team@x",
+        description="a view",
+    )
+    facets = definition_facets(view, "feature_view", source="src")
+    definition = facets["skewless_definition"]
+    schema = json.loads((SCHEMA_DIR / "SkewlessDefinitionDatasetFacet.json").read_text())
+    own = schema["$defs"]["SkewlessDefinitionDatasetFacet"]["allOf"][1]
+    jsonschema_rs.validate(own, definition)
+    assert (definition["ttlSeconds"], definition["entities"], definition["source"]) == (
+        172800,
+        ["customer"],
+        "src",
+    )
+    assert definition["fields"] == [
+        {"name": "score", "owner": "risk@x", "pii": False, "classification": None},
+        {"name": "email", "owner": "team@x", "pii": True, "classification": "contact"},
+    ]
+    assert facets["ownership"].owners[0].name == "team@x"
+    assert facets["documentation"].description == "a view"

@@ -1,16 +1,20 @@
-"""What the online store holds, as this data dir knows it: done versions and markers per view.
+"""What the online store holds, as the project's record knows it: done versions and markers.
 
-``<data>/online_state.<backend>.json`` records, per feature view, the dataset versions whose
-every row is online (what ``materialize --incremental`` skips) and a marker token. A version is
-done only once the write instant has passed its newest event and created time: a row that was
-not yet visible when its version was first written must still be brought online later.
+Per feature view, the record (``services.online.state_sql``: tables beside the registry, which
+every replica reaches) holds the dataset versions whose every row is online (what
+``materialize --incremental`` skips) and a marker token. A version is done only once the write
+instant has passed its newest event and created time: a row that was not yet visible when its
+version was first written must still be brought online later.
 
 On Redis the same marker tokens live in one hash per project (``MARKER_PREFIX + project``). A
 Redis that restarted empty, or was flushed, no longer holds them: the view's online values are
-gone although this file says they were written. :func:`lost_views` names such views, for the
+gone although the record says they were written. :func:`lost_views` names such views, for the
 feature server's ``/health``, the freshness audit and the next incremental materialization
-(which then rewrites every version). The SQLite online store is a file beside this one, so it
+(which then rewrites every version). The SQLite online store is a file in the data dir, so it
 has no marker: a deleted file is already an unavailable store.
+
+Earlier releases kept the record in ``<data>/online_state.<backend>.json``; such a file is
+imported into the tables once and renamed ``*.imported``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from services.errors import OnlineStoreUnavailableError
+from services.online import state_sql
 from services.online.client import UNAVAILABLE, any_redis_client
 from services.store import Store
 
@@ -38,6 +43,7 @@ class OnlineState:
 
     views: dict[str, list[str]] = field(default_factory=dict)
     markers: dict[str, str] = field(default_factory=dict)
+    new_markers: dict[str, str] = field(default_factory=dict)  # set since loading: to save
 
     def done(self, view: str) -> set[str]:
         return set(self.views.get(view, []))
@@ -48,28 +54,35 @@ class OnlineState:
         return self.views[view]
 
 
-def state_path(store: Store) -> Path:
+def legacy_path(store: Store) -> Path:
+    """The JSON file earlier releases kept the record in."""
     return store.settings.data_dir / f"online_state.{store.settings.online_store}.json"
 
 
-def load_state(store: Store) -> OnlineState:
-    """The recorded state (empty when nothing was ever written online from this data dir)."""
-    path = state_path(store)
+def _import_legacy(store: Store) -> None:
+    path = legacy_path(store)
     if not path.exists():
-        return OnlineState()
+        return
     data = json.loads(path.read_text())
     if data.get("format") != FORMAT:  # the first layout: {view: [versions]}, no markers
-        return OnlineState(views={k: list(v) for k, v in data.items()})
-    return OnlineState(views=data["views"], markers=data["markers"])
+        data = {"views": data, "markers": {}}
+    pairs = [(view, v) for view, versions in data["views"].items() for v in versions]
+    state_sql.add(store.settings, store.project, pairs, data["markers"])
+    os.replace(path, path.with_suffix(".json.imported"))
+
+
+def load_state(store: Store) -> OnlineState:
+    """The recorded state (empty when nothing was ever written online for this project)."""
+    _import_legacy(store)
+    views, markers = state_sql.read(store.settings, store.project)
+    return OnlineState(views=views, markers=markers)
 
 
 def save_state(store: Store, state: OnlineState) -> None:
-    path = state_path(store)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    payload = {"format": FORMAT, "views": state.views, "markers": state.markers}
-    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    """Add the state's done versions and the markers set since loading to the record."""
+    pairs = [(view, v) for view, versions in state.views.items() for v in versions]
+    state_sql.add(store.settings, store.project, pairs, state.new_markers)
+    state.new_markers.clear()
 
 
 def marker_key(project: str) -> bytes:
@@ -125,6 +138,7 @@ def write_markers(store: Store, state: OnlineState, views: Iterable[str]) -> Non
         finally:
             client.close()
     state.markers.update(tokens)
+    state.new_markers.update(tokens)
 
 
 def lost_state_reason(views: list[str]) -> str:

@@ -149,3 +149,24 @@ def test_a_redis_that_lost_its_state_is_degraded_until_materialized(
     r = runner.invoke(app, ["audit", "parity", "--all", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["passed"]
+
+
+def test_an_earlier_releases_state_file_is_imported_once(
+    make_settings: Callable[..., Settings],
+) -> None:
+    from services.online.state import legacy_path, load_state
+
+    settings = make_settings("sqlite")
+    store = Store(settings)
+    try:
+        path = legacy_path(store)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        legacy = {"format": 2, "views": {"merchant_risk": ["v1", "v2"]}, "markers": {"x": "t"}}
+        path.write_text(json.dumps(legacy))
+        state = load_state(store)
+        assert (state.views, state.markers) == ({"merchant_risk": ["v1", "v2"]}, {"x": "t"})
+        assert not path.exists()
+        assert path.with_suffix(".json.imported").exists()
+        assert load_state(store).views == {"merchant_risk": ["v1", "v2"]}  # from the record now
+    finally:
+        store.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,8 @@ import pytest
 from feast import FeatureService
 
 from services.audits.parity import audit_parity
+from services.online.materialize import materialize
+from services.online.state import load_state, lost_views
 from services.settings import Settings
 from services.store import Store, load_definitions
 from tests.integration.serving.conftest import ServerThread, load_project
@@ -136,3 +139,46 @@ def test_a_push_without_the_registry_cache_sees_an_apply_at_once(
         fresh = client.post("/push", json={**push, "allow_registry_cache": False})
         assert fresh.status_code == 200, fresh.text
         assert client.post("/get-online-features", json=probe).status_code == 200
+
+
+def _recorded(url: str, project: str) -> dict[str, set[str]]:
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT view, version FROM skewless_online_versions WHERE project = %s", (project,)
+        ).fetchall()
+    out: dict[str, set[str]] = {}
+    for view, version in rows:
+        out.setdefault(view, set()).add(version)
+    return out
+
+
+def test_materialization_progress_lives_beside_the_shared_registry(
+    make_settings: Callable[..., Settings], registry_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings("redis", registry_url=registry_url)
+    load_project(settings, tmp_path)  # ingest writes online: its versions are recorded
+    assert not list(settings.data_dir.glob("online_state*"))  # no process-local file
+    ingested = _recorded(registry_url, settings.project)
+    assert set(ingested) == {"customer_transactions_daily", "customer_profile", "merchant_risk"}
+
+    # Two replicas materialize different views at once: both records survive (a whole-file
+    # rewrite let the last writer drop the other's versions and markers).
+    stores = [Store(settings), Store(settings)]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            runs = [
+                pool.submit(materialize, s, views=[view], incremental=True)
+                for s, view in zip(stores, ("customer_profile", "merchant_risk"), strict=True)
+            ]
+            for run in runs:
+                run.result()
+        state = load_state(stores[0])
+    finally:
+        for s in stores:
+            s.close()
+    assert _recorded(registry_url, settings.project) == {
+        view: set(versions) for view, versions in state.views.items()
+    }
+    assert set(state.markers) >= {"customer_profile", "merchant_risk"}
+    assert lost_views(Store(settings), state) == []  # every marker is in Redis too

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import os
 from pathlib import Path
 
@@ -128,3 +129,15 @@ def test_the_scaled_compose_layout_names_real_settings_and_nodes() -> None:
         assert listed == nodes
     base = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     assert services["serving-2"]["command"] == base["serving"]["command"]
+    # Spark: a master and a worker of the locked pyspark's version, on the shared data volume;
+    # the setup job drives it.
+    import pyspark
+
+    for name in ("spark-master", "spark-worker"):
+        assert services[name]["image"] == f"apache/spark:{pyspark.__version__}"
+        assert "skewless-data:/data" in services[name]["volumes"]
+    assert "spark://spark-master:7077" in services["spark-worker"]["command"]
+    setup = services["setup"]["environment"]
+    assert setup["SKEWLESS_OFFLINE_ENGINE"] == "spark"
+    assert setup["SKEWLESS_SPARK_MASTER"] == "spark://spark-master:7077"
+    assert json.loads(setup["SKEWLESS_SPARK_CONF"])["spark.driver.host"] == "setup"

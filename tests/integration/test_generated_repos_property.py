@@ -10,7 +10,9 @@ point-in-time frame, and every entity's online answer at now, must equal the rul
 out plainly (``_oracle``), in the declared dtype. Online values come either from the ingests
 themselves or, replaying a history, from ``materialize --incremental`` runs at increasing
 instants: after each run the online answer at that instant must equal the oracle's, so a row
-created after one run still reaches the online store at a later one.
+created after one run still reaches the online store at a later one. The same property runs
+with the Spark engine (``local[2]``) on fewer examples: its training frames and materialized
+values must meet the same oracle, 0 cells different.
 """
 
 from __future__ import annotations
@@ -205,11 +207,18 @@ def _same(a: Any, b: Any) -> bool:
 
 # ---------------------------------------------------------------------------- the test
 def _apply(
-    make_settings: Callable[..., Settings], tmp_path: Path, backend: str, shape: RepoShape
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    backend: str,
+    shape: RepoShape,
+    engine: str = "duckdb",
 ) -> Store:
     """A fresh project and data dir for one example, with the generated repository applied."""
     repo = tmp_path / f"repo{next(_repos)}"
-    settings = make_settings(backend, repo_path=repo, future_horizon=HORIZON)
+    extra = {"spark_master": "local[2]"} if engine == "spark" else {}
+    settings = make_settings(
+        backend, repo_path=repo, future_horizon=HORIZON, offline_engine=engine, **extra
+    )
     write_repository(
         shape,
         repo,
@@ -327,6 +336,37 @@ def test_generated_repositories_agree_with_the_oracle(
     shape: RepoShape,
     data: st.DataObject,
 ) -> None:
+    _example(make_settings, tmp_path, backend, shape, data, "duckdb")
+
+
+@pytest.mark.integration
+@settings(
+    # The same examples through Spark local[2] (the shared session): every Spark query costs
+    # about a second, so fewer of them; DuckDB above covers the breadth.
+    max_examples=12,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(shape=repo_shapes(), data=st.data())
+def test_generated_repositories_agree_with_the_oracle_on_spark(
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    spark_session: object,
+    shape: RepoShape,
+    data: st.DataObject,
+) -> None:
+    _example(make_settings, tmp_path, "sqlite", shape, data, "spark")
+
+
+def _example(
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    backend: str,
+    shape: RepoShape,
+    data: st.DataObject,
+    engine: str,
+) -> None:
     pools = [
         data.draw(st.lists(key_values(k.type), min_size=2, max_size=3, unique=True), k.name)
         for k in shape.keys
@@ -348,7 +388,7 @@ def test_generated_repositories_agree_with_the_oracle(
     # the half-day grid, up to just before now) and once more at now.
     replay = data.draw(st.booleans(), "replay")
     instants = sorted(set(data.draw(st.lists(st.integers(0, 33), max_size=3), "instants")))
-    store = _apply(make_settings, tmp_path, backend, shape)
+    store = _apply(make_settings, tmp_path, backend, shape, engine)
     try:
         seen: list[Seen] = []
         versions: list[str] = []

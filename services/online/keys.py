@@ -133,3 +133,12 @@ def field_key(view: str, feature: str) -> bytes:
 
 def ts_key(view: str) -> str:
     return f"_ts:{view}"
+
+
+# Ends with the project name, as Feast's own keys do, so a project's keys are found together.
+MARKER_PREFIX = b"_skewless_online_state:"
+
+
+def marker_key(project: str) -> bytes:
+    """The Redis hash holding ``project``'s per-view marker tokens (see ``online.state``)."""
+    return MARKER_PREFIX + project.encode()

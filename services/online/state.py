@@ -27,14 +27,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from services.errors import OnlineStoreUnavailableError
 from services.online import state_sql
-from services.online.client import UNAVAILABLE, any_redis_client
+from services.online.keys import MARKER_PREFIX, marker_key
+from services.online.stores import open_online_store
 from services.store import Store
 
 FORMAT = 2
-# Ends with the project name, as Feast's own keys do, so a project's keys are found together.
-MARKER_PREFIX = b"_skewless_online_state:"
+__all__ = ["MARKER_PREFIX", "OnlineState", "load_state", "lost_views", "marker_key"]
 
 
 @dataclass
@@ -85,19 +84,12 @@ def save_state(store: Store, state: OnlineState) -> None:
     state.new_markers.clear()
 
 
-def marker_key(project: str) -> bytes:
-    return MARKER_PREFIX + project.encode()
-
-
 def _online_markers(store: Store) -> dict[str, str]:
-    client = any_redis_client(store.settings)
+    backend = open_online_store(store)
     try:
-        raw = client.hgetall(marker_key(store.project))
-    except UNAVAILABLE as exc:
-        raise OnlineStoreUnavailableError(str(exc)) from exc
+        return backend.markers()
     finally:
-        client.close()
-    return {k.decode(): v.decode() for k, v in raw.items()}
+        backend.close()
 
 
 def lost_views(store: Store, state: OnlineState | None = None) -> list[str]:
@@ -107,7 +99,7 @@ def lost_views(store: Store, state: OnlineState | None = None) -> list[str]:
         OnlineStoreUnavailableError: Redis did not answer.
 
     """
-    if not store.settings.uses_redis:
+    if not store.settings.uses_redis:  # only a store that tracks loss keeps markers
         return []
     state = state or load_state(store)
     expected = {v: t for v, t in state.markers.items() if state.views.get(v)}
@@ -127,16 +119,11 @@ def write_markers(store: Store, state: OnlineState, views: Iterable[str]) -> Non
     tokens = {view: uuid.uuid4().hex for view in views}
     if not tokens:
         return
-    if store.settings.uses_redis:
-        client = any_redis_client(store.settings)
-        try:
-            mapping: dict[str | bytes, str | bytes | float | int] = {}
-            mapping.update(tokens.items())
-            client.hset(marker_key(store.project), mapping=mapping)
-        except UNAVAILABLE as exc:
-            raise OnlineStoreUnavailableError(str(exc)) from exc
-        finally:
-            client.close()
+    backend = open_online_store(store)
+    try:
+        backend.set_markers(tokens)
+    finally:
+        backend.close()
     state.markers.update(tokens)
     state.new_markers.update(tokens)
 

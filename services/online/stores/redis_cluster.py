@@ -1,0 +1,76 @@
+"""A Redis Cluster as the online store: one Redis's keys and bytes, routed by hash slot.
+
+The routing (slot map, per-master pipelines, MOVED/ASK, failover) is ``services.online.cluster``.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from starlette.concurrency import run_in_threadpool
+
+from services.errors import OnlineStoreUnavailableError
+from services.online.answer import StoredColumns, Wanted
+from services.online.client import UNAVAILABLE
+from services.online.cluster import ClusterIO, routed
+from services.online.keys import marker_key
+from services.online.stores.redis_single import CHUNK_ROWS
+from services.online.stores.resp import Hmget, hset_rows
+from services.resolution import ViewRead
+from services.store import Store
+
+
+class ClusterOnline:
+    """A Redis Cluster; create once per process and reuse (it holds the cluster client)."""
+
+    tracks_loss = True
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._io = ClusterIO(store.settings)
+        self._hmget = Hmget(store.project)
+
+    def write(self, read: ViewRead, batch: pa.RecordBatch | pa.Table) -> int:
+        """The same HSETs as on one Redis, each sent to the master of its key's slot."""
+        for start in range(0, batch.num_rows, CHUNK_ROWS):
+            keys, commands, offsets = hset_rows(
+                self.store.project, read, batch.slice(start, CHUNK_ROWS)
+            )
+            data = memoryview(commands.buffers()[2])
+            per_row = [bytes(data[offsets[i] : offsets[i + 1]]) for i in range(len(keys))]
+            routed(self._io, keys.to_pylist(), per_row)
+        return int(batch.num_rows)
+
+    def read_columns(self, wanted: Wanted) -> list[StoredColumns]:
+        """One HMGET per entity key as on one Redis, each sent to its slot's master."""
+        groups = self._hmget.groups(wanted)
+        keys, commands = self._hmget.commands(groups)
+        return self._hmget.decode(wanted, groups, routed(self._io, keys, commands))
+
+    async def read_columns_async(self, wanted: Wanted) -> list[StoredColumns]:
+        return await run_in_threadpool(self.read_columns, wanted)
+
+    def ping(self) -> bool:
+        return self._io.healthy()
+
+    def markers(self) -> dict[str, str]:
+        try:
+            raw = self._io.client.hgetall(marker_key(self.store.project))
+        except UNAVAILABLE as exc:
+            raise OnlineStoreUnavailableError(str(exc)) from exc
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def set_markers(self, tokens: dict[str, str]) -> None:
+        if not tokens:
+            return
+        mapping: dict[str | bytes, str | bytes | float | int] = {}
+        mapping.update(tokens.items())
+        try:
+            self._io.client.hset(marker_key(self.store.project), mapping=mapping)
+        except UNAVAILABLE as exc:
+            raise OnlineStoreUnavailableError(str(exc)) from exc
+
+    def close(self) -> None:
+        self._io.close()
+
+    async def aclose(self) -> None:
+        self.close()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -151,6 +153,27 @@ def token_list(as_json: bool = typer.Option(False, "--json")) -> None:
     console.print(table)
 
 
+@contextmanager
+def _replay_progress(total: int) -> Iterator[Callable[[str], None] | None]:
+    """A bar on stderr of the spooled records replayed, or no callback when it is not a terminal.
+
+    The data plane's ``services.cli_progress`` draws the same kind of bar; lineage may not
+    import the data plane, and this one bar needs little more than Rich itself.
+    """
+    from rich.console import Console
+
+    stderr = Console(stderr=True)
+    if not stderr.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("replaying the lineage spool"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=stderr) as bar:
+        task = bar.add_task("replay", total=total)
+        yield lambda kind: bar.advance(task)
+
+
 @app.command()
 def flush(
     spool: Path | None = typer.Option(
@@ -160,7 +183,10 @@ def flush(
         "SKEWLESS_DATA_DIR, as the data plane writes it).",
     ),
 ) -> None:
-    """Replay the emitter spool into the lineage database (or LINEAGE_URL service)."""
+    """Replay the emitter spool into the lineage database (or LINEAGE_URL service).
+
+    On a terminal, stderr shows the records replayed so far.
+    """
     from lineage.emitter import Emitter, resolve_spool_path
 
     path = resolve_spool_path(spool)
@@ -175,7 +201,8 @@ def flush(
     )
     try:
         waiting = emitter.waiting()
-        replayed = emitter.flush()
+        with _replay_progress(waiting) as tick:
+            replayed = emitter.flush(progress=tick)
         left = emitter.waiting()
     finally:
         emitter.close()

@@ -19,7 +19,7 @@ import os
 import threading
 import traceback
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -334,10 +334,16 @@ class Emitter:
         with self._spool.open(encoding="utf-8") as handle:
             return sum(1 for line in handle if line.strip())
 
-    def flush(self) -> int:
-        """Replay the spool in order; returns how many records were delivered."""
+    def flush(self, progress: Callable[[str], None] | None = None) -> int:
+        """Replay the spool in order; returns how many records were delivered.
+
+        Args:
+            progress: Called with each record's kind (``event``, ``model``, ``deployment``)
+                once it is delivered or moved to the rejected file.
+
+        """
         with self._lock, self._spool_lock():
-            return self._replay()
+            return self._replay(progress)
 
     def close(self) -> None:
         """Release the database engine and HTTP session."""
@@ -466,21 +472,25 @@ class Emitter:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def _replay(self) -> int:
+    def _replay(self, progress: Callable[[str], None] | None = None) -> int:
         """Deliver spooled records in order; stop at the first failure and keep the rest."""
         if not self._spooled():
             return 0
         lines = [ln for ln in self._spool.read_text(encoding="utf-8").splitlines() if ln.strip()]
         done = 0
         for line in lines:
+            record = json.loads(line)
+            kind = str(record["kind"])
             try:
-                self._deliver(json.loads(line))
+                self._deliver(record)
             except _Rejected as exc:
                 log.error("spooled lineage record rejected, moved to %s: %s", self._rejected, exc)
-                self._append(self._rejected, json.loads(line))
+                self._append(self._rejected, json.loads(line))  # as spooled, not as delivered
             except Exception:
                 break
             done += 1
+            if progress is not None:
+                progress(kind)
         self._rewrite(lines[done:])
         return done
 

@@ -20,13 +20,13 @@ from lineage.cli import console_command
 from services.cli_audit import audit_app
 from services.cli_common import console, err, errors, open_store, settings_for, utc
 from services.cli_ingest import ingest_command
+from services.cli_progress import ProgressDisplay
 from services.cli_repo import contracts_app, feast_yaml_command, init_command
 from services.errors import GovernanceError, InputError
 from services.settings import reset_settings
 
 if TYPE_CHECKING:
     import pandas as pd
-    from rich.progress import Progress
 
 app = typer.Typer(
     help="Skewless: a governed feature store on Feast.",
@@ -139,25 +139,6 @@ def datasets(
     console.print(table)
 
 
-def _progress() -> Progress:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
-
-
 @app.command()
 def materialize(
     start: Annotated[datetime | None, typer.Option(help="Window start (UTC).")] = None,
@@ -167,20 +148,20 @@ def materialize(
     ] = False,
     view: Annotated[list[str] | None, typer.Option(help="Only these views.")] = None,
 ) -> None:
-    """Write the latest offline value of each entity to the online store."""
+    """Write the latest offline value of each entity to the online store.
+
+    On a terminal, stderr shows the rows written so far for each view.
+    """
     from services.online.materialize import materialize as run
 
     if (start is None) != (end is None) or (incremental and start is not None):
         err.print("error: give --start and --end together, or --incremental, or neither")
         raise typer.Exit(2)
     store = open_store()
-    with errors(), _progress() as progress:
-        tasks: dict[str, Any] = {}
+    with errors(), ProgressDisplay() as display:
 
         def tick(name: str, rows: int) -> None:
-            if name not in tasks:
-                tasks[name] = progress.add_task(name, total=None)
-            progress.advance(tasks[name], rows)
+            display.advance(name, rows, unit="rows")
 
         results = run(
             store,
@@ -241,16 +222,29 @@ def training_set(
     name: Annotated[str | None, typer.Option(help="Training-set name.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Build a point-in-time correct training set and record its version."""
+    """Build a point-in-time correct training set and record its version.
+
+    On a terminal, stderr shows the step under way: opening the store, reading the entity rows,
+    resolving the service, each view's point-in-time join, recording the version and its
+    lineage, writing OUT.
+    """
     from dataclasses import asdict
 
     from services.sdk import Client
 
-    with errors():
+    with errors(), ProgressDisplay(show=not as_json) as display:
+
+        def step(description: str) -> None:
+            display.advance("training set", description=description, unit="steps")
+
+        step("opening the feature store")
         client = Client(settings_for())
         plan = client.plan(service)
         types = {**plan.key_types, **{f.name: f.type for f in plan.request_fields}}
-        frame, version = client.training_set(_read_entities(entities, types), service, name=name)
+        step(f"reading {entities.name}")
+        rows = _read_entities(entities, types)
+        frame, version = client.training_set(rows, service, name=name, steps=step)
+        step(f"writing {out.name}")
         out.parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(out, index=False)
     if as_json:

@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from services.cli_common import console, err, errors, open_store, settings_for, utc
+from services.cli_progress import ProgressDisplay
 
 audit_app = typer.Typer(help="Audits: parity, drift, freshness.", no_args_is_help=True)
 
@@ -27,14 +28,26 @@ def audit_parity(
     service: Annotated[str | None, typer.Option(help="Only this feature service's views.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Prove online == offline (and == Feast's reads); exit 1 on any mismatch."""
+    """Prove online == offline (and == Feast's reads); exit 1 on any mismatch.
+
+    On a terminal, stderr shows the views checked so far.
+    """
     from dataclasses import asdict
 
     from services.audits.parity import audit_parity as run
     from services.lineage_events import emit_parity
 
-    with errors():
-        report = run(open_store(), service=service, sample=None if all_entities else sample)
+    with errors(), ProgressDisplay(show=not as_json) as display:
+
+        def tick(view: str, total: int) -> None:
+            display.advance("parity", total=total, unit="views", description=f"parity: {view}")
+
+        report = run(
+            open_store(),
+            service=service,
+            sample=None if all_entities else sample,
+            progress=tick,
+        )
     emit_parity(settings_for(), report)
     if as_json:
         print(

@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from services.cli_common import console, err, errors, open_store
+from services.cli_progress import ProgressDisplay
 
 _PATHS = ("quarantine_path", "report_path")
 _COLUMN_PROBLEMS = {
@@ -63,14 +64,28 @@ def ingest_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Validate a batch against its contract and write it offline and online."""
+    """Validate a batch against its contract and write it offline and online.
+
+    On a terminal, stderr shows the rows validated so far: a bar for parquet (its metadata
+    holds the row count), a running count for CSV.
+    """
     from services.ingestion.gate import ingest_file
 
     if policy not in (None, "reject", "quarantine"):
         err.print(f"error: --policy must be reject or quarantine, not {policy!r}")
         raise typer.Exit(2)
-    with errors():
-        result = ingest_file(open_store(), source, path, policy=policy)  # type: ignore[arg-type]
+    with errors(), ProgressDisplay(show=not as_json) as display:
+
+        def tick(done: int, total: int | None) -> None:
+            display.update(f"ingest {source}", completed=done, total=total, unit="rows")
+
+        result = ingest_file(
+            open_store(),
+            source,
+            path,
+            policy=policy,  # type: ignore[arg-type]
+            progress=tick if display.shown else None,
+        )
     if as_json:
         print(json.dumps(result.summary()))
     else:

@@ -21,7 +21,12 @@ from services.contracts.base import Policy
 from services.errors import UnknownFeatureServiceError
 from services.ingestion.gate import IngestResult, ingest_frame
 from services.lineage_events import emit_deployment, emit_model, emit_training_set
-from services.offline.training import TrainingSetVersion, build_training_set, training_set_names
+from services.offline.training import (
+    Steps,
+    TrainingSetVersion,
+    build_training_set,
+    training_set_names,
+)
 from services.online.reader import OnlineReader, OnlineResult
 from services.online.reader import online_features as _online_features
 from services.resolution import ServicePlan, plan_service
@@ -50,10 +55,23 @@ class Client:
         return self._reader
 
     def training_set(
-        self, entities: pd.DataFrame, feature_service: str, *, name: str | None = None
+        self,
+        entities: pd.DataFrame,
+        feature_service: str,
+        *,
+        name: str | None = None,
+        steps: Steps | None = None,
     ) -> tuple[pd.DataFrame, TrainingSetVersion]:
-        """A point-in-time correct frame and its recorded version (see ``build_training_set``)."""
-        frame, version = build_training_set(self.store, feature_service, entities, name=name)
+        """A point-in-time correct frame and its recorded version (see ``build_training_set``).
+
+        ``steps`` hears of each step as it starts, as ``build_training_set``'s does, then of
+        the lineage event's delivery.
+        """
+        frame, version = build_training_set(
+            self.store, feature_service, entities, name=name, steps=steps
+        )
+        if steps is not None:
+            steps("recording lineage")
         emit_training_set(self.settings, version)
         return frame, version
 

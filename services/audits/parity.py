@@ -10,6 +10,7 @@ Zero mismatches is the only passing figure.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -216,15 +217,31 @@ def audit_on_demand(
 
 
 def audit_parity(
-    store: Store, *, service: str | None = None, sample: int | None = 200, seed: int = 0
+    store: Store,
+    *,
+    service: str | None = None,
+    sample: int | None = 200,
+    seed: int = 0,
+    progress: Callable[[str, int], None] | None = None,
 ) -> ParityReport:
-    """Compare online with offline (and with Feast) for sampled entities of each view."""
+    """Compare online with offline (and with Feast) for sampled entities of each view.
+
+    Args:
+        store: The project's store.
+        service: Only this feature service's views (and its on-demand views); all views if None.
+        sample: Entities sampled per view; every entity if None.
+        seed: The sampling seed, so that a run can be repeated.
+        progress: Called after each view is checked with (view, how many views the audit
+            checks); a service's on-demand views are checked together, then reported each.
+
+    """
     at = now_utc()
     plan = plan_service(store, service) if service else None
     if plan:
         reads = list({(r.view, r.request_columns): r for r in plan.fetch}.values())
     else:
         reads = [plan_view(store, v) for v in sorted(store.feature_views)]
+    total = len(reads) + (len(plan.on_demand) if plan else 0)
     reader = OnlineReader(store)
     try:
         views = []
@@ -234,8 +251,13 @@ def audit_parity(
             for i, key in enumerate(read.keys):
                 keys_by_join.setdefault(key.column, [row[i] for row in keys])
             views.append(audit_view(store, reader, read, keys, at))
+            if progress is not None:
+                progress(read.view, total)
         if plan:
             views.extend(audit_on_demand(store, reader, plan, keys_by_join, at))
+            for odfv in plan.on_demand:
+                if progress is not None:
+                    progress(odfv.view, total)
     finally:
         reader.close()
     return ParityReport(at=at, views=views)

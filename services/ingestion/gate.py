@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from services.contracts.base import Policy, SourceContract
 from services.contracts.schema import source_spec
 from services.errors import BatchRejectedError
 from services.ingestion.conform import Failures, check_columns, check_future, conform
-from services.ingestion.reader import CSV_SUFFIXES, read_batches
+from services.ingestion.reader import CSV_SUFFIXES, count_rows, read_batches
 from services.ingestion.stream import Tally, quarantine_rows
 from services.ingestion.validate import validate_rows
 from services.lineage_events import emit_ingest, emit_materialize
@@ -35,6 +36,9 @@ from services.store import Store
 
 if TYPE_CHECKING:
     from services.online.materialize import MaterializeResult
+
+# Called after each batch: (rows validated so far, the file's row count when known).
+IngestProgress = Callable[[int, int | None], None]
 
 
 @dataclass
@@ -271,13 +275,27 @@ def _newest_time(rows: pd.DataFrame, event: str, created: str | None) -> datetim
 
 
 def ingest_file(
-    store: Store, source: str, path: Path, *, policy: Policy | None = None
+    store: Store,
+    source: str,
+    path: Path,
+    *,
+    policy: Policy | None = None,
+    progress: IngestProgress | None = None,
 ) -> IngestResult:
     """Read a parquet/CSV file and ingest it (see ``ingest_frame``).
 
     A file of more than ``SKEWLESS_INGEST_BATCH_ROWS`` rows streams through the same gate batch
     by batch (``services.ingestion.stream_gate``), with the same result; memory then stays
     bounded by that setting, not by the file.
+
+    Args:
+        store: The project's store.
+        source: The source (contract) the file belongs to.
+        path: A parquet or CSV file.
+        policy: ``reject`` or ``quarantine``; the contract's own when None.
+        progress: Called after each batch is validated with (rows so far, the file's row
+            count when its metadata says, as parquet's does; None for CSV).
+
     """
     store.repository.contract(source)  # unknown source is exit 2 before touching the file
     rows = store.settings.ingest_batch_rows
@@ -285,13 +303,23 @@ def ingest_file(
     parts = read_batches(path, rows)
     first = next(parts)
     second = next(parts, None)
+    total = count_rows(path) if progress is not None else None
     if second is None:
-        return ingest_frame(store, source, first, policy=policy, origin=str(path), text=text)
+        result = ingest_frame(store, source, first, policy=policy, origin=str(path), text=text)
+        if progress is not None:
+            progress(len(first), total)
+        return result
     del first, second, parts  # the stream reads the file again from its start
     from services.ingestion.stream_gate import ingest_stream
 
     return ingest_stream(
-        store, source, lambda: read_batches(path, rows), path, policy=policy, text=text
+        store,
+        source,
+        lambda: read_batches(path, rows),
+        path,
+        policy=policy,
+        text=text,
+        progress=None if progress is None else lambda done: progress(done, total),
     )
 
 

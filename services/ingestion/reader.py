@@ -74,6 +74,19 @@ def read_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
         raise UnreadableInputError(path, "no rows")
 
 
+def count_rows(path: Path) -> int | None:
+    """The file's row count when its metadata holds one (parquet), else None.
+
+    A CSV's rows are known only by reading it all, which the streamed ingest avoids.
+    """
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        return None
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (pa.ArrowInvalid, pa.ArrowIOError, OSError):
+        return None  # reading the rows says what is wrong, with the one error for it
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise UnreadableInputError(path, "file does not exist")

@@ -44,8 +44,13 @@ def ingest_stream(
     *,
     policy: Policy | None = None,
     text: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> IngestResult:
-    """Validate and write a file batch by batch; see ``ingest_frame`` for the result."""
+    """Validate and write a file batch by batch; see ``ingest_frame`` for the result.
+
+    ``progress`` is called after each batch is validated, with the rows received so far (the
+    reject policy's second reading, which only moves rows to quarantine, is not counted).
+    """
     contract = store.repository.contract(source)
     policy = policy or source_spec(contract).default_policy
     settings = store.settings
@@ -77,6 +82,8 @@ def ingest_stream(
             touched.add(typed[~invalid])
             received += len(typed)
             quarantined += len(bad)
+            if progress is not None:
+                progress(received)
         if policy == "reject" and quarantined:
             version_file.abandon()
             quarantined = _reject_the_rest(frames, tally, quarantine)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,13 @@ from services.ondemand import input_columns, output_series, run_on_demand
 from services.online.values import python_value
 from services.resolution import ServicePlan, plan_service
 from services.store import Store, definition_hash, service_version, view_version
+
+# Called as each step of a build starts, with what it is about to do (for a progress display).
+Steps = Callable[[str], None]
+
+
+def _no_steps(step: str) -> None:
+    """What ``steps`` is when the caller shows no progress."""
 
 
 @dataclass(frozen=True)
@@ -114,9 +122,18 @@ def _feature_column(table: pa.Table, name: str, spec: ColumnSpec) -> pd.Series:
 
 
 def join_features(
-    store: Store, plan: ServicePlan, entities: pd.DataFrame, *, full_feature_names: bool = False
+    store: Store,
+    plan: ServicePlan,
+    entities: pd.DataFrame,
+    *,
+    full_feature_names: bool = False,
+    steps: Steps | None = None,
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """The point-in-time frame: entity columns in input order, then the service's features."""
+    """The point-in-time frame: entity columns in input order, then the service's features.
+
+    ``steps`` hears of each view's join and each on-demand view's transform as it starts.
+    """
+    steps = steps or _no_steps
     _check_entities(plan, entities)
     names = plan.output_names(full_feature_names)
     base = entities.reset_index(drop=True)
@@ -130,11 +147,13 @@ def join_features(
     rows = pa.Table.from_pandas(keyed, preserve_index=False)
     with open_engine(store.settings) as engine:
         for read in plan.fetch:
+            steps(f"point-in-time join: {read.view}")
             joined, read_versions[read.source] = engine.join(rows, read)
             for spec in read.features:
                 fetched[(read.alias, spec.name)] = _feature_column(joined, spec.name, spec)
     columns = [fetched[(r.alias, f.name)] for r in plan.views for f in r.features]
     for odfv in plan.on_demand:
+        steps(f"on-demand transform: {odfv.view}")
         inputs = input_columns(odfv, fetched)
         inputs.update({s.name: (s, base[s.name]) for s in odfv.request_fields})
         inputs.update({k: (None, base[k]) for k in plan.join_keys})
@@ -154,11 +173,29 @@ def frame_hash(frame: pd.DataFrame) -> str:
 
 
 def build_training_set(
-    store: Store, service: str, entities: pd.DataFrame, *, name: str | None = None
+    store: Store,
+    service: str,
+    entities: pd.DataFrame,
+    *,
+    name: str | None = None,
+    steps: Steps | None = None,
 ) -> tuple[pd.DataFrame, TrainingSetVersion]:
-    """Build and record a training set; identical inputs give the identical version."""
+    """Build and record a training set; identical inputs give the identical version.
+
+    Args:
+        store: The project's store.
+        service: The feature service whose features are joined.
+        entities: Join keys, ``event_timestamp`` and request data, one row per example.
+        name: The training set's name (default: the service's).
+        steps: Hears of each step as it starts: resolving the service, each view's
+            point-in-time join, each on-demand transform, recording the version.
+
+    """
+    steps = steps or _no_steps
+    steps(f"resolving {service}")
     plan = plan_service(store, service)
-    frame, read_versions = join_features(store, plan, entities)
+    frame, read_versions = join_features(store, plan, entities, steps=steps)
+    steps("recording the version")
     full_hash = frame_hash(frame)
     view_hashes = _view_hashes(store, plan)
     ident = hashlib.sha256(

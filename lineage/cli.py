@@ -137,7 +137,7 @@ def token_revoke_grant(token_id: int = TokenId, namespace: str = typer.Argument(
 
 
 @token_app.command("list")
-def token_list(as_json: bool = typer.Option(False, "--json")) -> None:
+def token_list(as_json: bool = JsonOption) -> None:
     """List tokens (never the tokens themselves)."""
     with audited_session(("token list", "tokens")) as session:
         tokens = access.list_tokens(session)

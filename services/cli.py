@@ -18,7 +18,7 @@ from rich.table import Table
 from lineage.cli import app as lineage_app
 from lineage.cli import console_command
 from services.cli_audit import audit_app
-from services.cli_common import console, err, errors, open_store, settings_for, utc
+from services.cli_common import JSON_HELP, console, err, errors, open_store, settings_for, utc
 from services.cli_ingest import ingest_command
 from services.cli_progress import ProgressDisplay
 from services.cli_repo import contracts_app, feast_yaml_command, init_command
@@ -118,7 +118,7 @@ def apply(
 @app.command()
 def datasets(
     source: Annotated[str, typer.Argument(help="Source name.")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """List the immutable dataset versions of a source."""
     from dataclasses import asdict
@@ -220,7 +220,7 @@ def training_set(
     ],
     out: Annotated[Path, typer.Option(help="Where to write the training frame (parquet).")],
     name: Annotated[str | None, typer.Option(help="Training-set name.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Build a point-in-time correct training set and record its version.
 
@@ -291,7 +291,7 @@ def online(
     request: Annotated[
         list[str] | None, typer.Option(help="NAME=VALUE request data (repeat).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Look up online features for one entity row."""
     from services.online.state import lost_state_reason, lost_views

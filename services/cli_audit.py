@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from services.cli_common import console, err, errors, open_store, settings_for, utc
+from services.cli_common import JSON_HELP, console, err, errors, open_store, settings_for, utc
 from services.cli_progress import ProgressDisplay
 
 audit_app = typer.Typer(help="Audits: parity, drift, freshness.", no_args_is_help=True)
@@ -26,7 +26,7 @@ def audit_parity(
         bool, typer.Option("--all", help="Every entity, not a sample.")
     ] = False,
     service: Annotated[str | None, typer.Option(help="Only this feature service's views.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Prove online == offline (and == Feast's reads); exit 1 on any mismatch.
 
@@ -90,7 +90,7 @@ def audit_parity(
 def audit_drift(
     training_set: Annotated[str, typer.Option("--training-set", help="Training-set version id.")],
     since: Annotated[datetime | None, typer.Option(help="Only rows served since (UTC).")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     report: Annotated[
         Path | None, typer.Option(help="Write an HTML report into this directory.")
     ] = None,
@@ -159,7 +159,9 @@ def audit_drift(
 
 
 @audit_app.command("freshness")
-def audit_freshness(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def audit_freshness(
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
     """Event-time age of the newest online value per view, against its SLO; exit 1 on a breach."""
     from dataclasses import asdict
 

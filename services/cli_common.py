@@ -30,6 +30,8 @@ from services.settings import Settings, get_settings, settings_for_repo
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
+JSON_HELP = "Print the answer as JSON (stable, for scripts)."
+
 
 def fail(exc: Exception) -> NoReturn:
     if isinstance(exc, GovernanceError):

@@ -47,6 +47,7 @@ class Console:
     admin: str
     training_version: str
     model_version: str
+    before_foreign: str  # an instant after the demo's runs, before the foreign read
     env: dict[str, str]
 
 
@@ -141,12 +142,15 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             "admin": _token(env, "ops", "admin"),
         }
         for url in _serve(["lineage", "serve"], env, data_dir / "serve.log"):
+            cut = datetime.now(UTC)
+            wait_for(lambda: datetime.now(UTC) > cut, "the clock to pass the cut")
             _foreign_read(url, tokens["admin"], training_version)
             yield Console(
                 url,
                 **tokens,
                 training_version=training_version,
                 model_version=f"1-{training_version}",
+                before_foreign=cut.isoformat().replace("+00:00", "Z"),
                 env=env,
             )
     finally:
@@ -203,6 +207,14 @@ def test_an_auditor_walks_catalog_graph_provenance_impact_and_audit_log(
         expect(graph.locator(f'g.node[data-id="{expected}"]')).to_have_count(1)
     expect(graph.locator('g.node[data-type="REDACTED"]')).to_have_count(0)
     watched.shot("graph-auditor")
+    # As of an instant before the foreign producer's read, its job is not in the graph yet.
+    page.goto(f"{console.url}/console/#/graph?node={node}&depth=2&asOf={console.before_foreign}")
+    expect(page.locator("#graph-summary")).to_be_visible()
+    as_of = page.locator("#graph-svg")
+    expect(as_of.locator(f'g.node[data-id="{node}"]')).to_have_count(1)
+    expect(as_of.locator('g.node[data-id="job:warehouse:weekly_fraud_report"]')).to_have_count(0)
+    page.goto(f"{console.url}/console/#/graph?node={node}&depth=2")
+    graph = page.locator("#graph-svg")
 
     graph.locator(f'g.node[data-id="model:{MODEL}:{console.model_version}"]').click()
     provenance = page.locator("#provenance")

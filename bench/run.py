@@ -1,6 +1,7 @@
 """Run every benchmark on one generated data set: ``python -m bench.run --scale S [--quick]``.
 
-Sections: ingestion, streamed ingestion (1M/5M/20M rows), training sets (+ correctness),
+Sections: ingestion, streamed ingestion (1M/5M/20M rows), training sets (+ correctness), training
+at 1x/4x/16x entity rows on DuckDB, Spark and Feast,
 materialization, SDK reads, the String-keyed embedding view (materialize, reads, correctness),
 HTTP serving, lineage.
 Medians over 3 runs (1 with ``--quick``). Writes ``bench/results/latest.{md,json}``.
@@ -28,6 +29,7 @@ from bench.ingest_scale import bench_streamed
 from bench.lineage_bench import bench_lineage
 from bench.measure import median, run_task
 from bench.report import Row
+from bench.scaling import bench_training_scale
 from services.contracts.schema import column_specs
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -212,6 +214,9 @@ class Bench:
                     baseline=results["sql_asof"]["rss_mb"],
                 )
             )
+
+    def training_scale(self) -> None:
+        self.rows.extend(bench_training_scale(self))
 
     # -- materialization -------------------------------------------------------------------
 
@@ -475,6 +480,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
         "ingestion",
         "streamed_ingest",
         "training",
+        "training_scale",
         "materialization",
         "reads",
         "embeddings",

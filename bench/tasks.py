@@ -117,12 +117,18 @@ def raw_ingest(folder: str, sources: dict[str, str], limit: int | None = None) -
 
 
 @task
-def training(engine: str, data: str, out: str, feast_folder: str = "") -> dict[str, Any]:
-    """One training set by ``engine``: skewless | feast_file | feast_duckdb | sql_ref | sql_asof."""
+def training(
+    engine: str, data: str, out: str, feast_folder: str = "", entities_path: str = ""
+) -> dict[str, Any]:
+    """One training set by ``engine``: skewless | feast_file | feast_duckdb | sql_ref | sql_asof.
+
+    With ``SKEWLESS_OFFLINE_ENGINE=spark`` in the environment, ``skewless`` runs on Spark; its
+    session is started before the clock (a Spark cluster is up before a job is submitted).
+    """
     from bench import offline
 
     folder = Path(data)
-    entities = pd.read_parquet(folder / "entities.parquet")
+    entities = pd.read_parquet(entities_path or folder / "entities.parquet")
     if engine == "skewless":
         from bench import skewless_side
         from services.offline.training import join_features
@@ -130,6 +136,10 @@ def training(engine: str, data: str, out: str, feast_folder: str = "") -> dict[s
 
         store = skewless_side.open_store()
         plan = plan_service(store, "bench_service")
+        if store.settings.offline_engine == "spark":
+            from services.offline.spark_engine import spark_session
+
+            spark_session(store.settings.spark_master, store.settings.spark_conf).range(1).count()
     elif engine.startswith("feast_"):
         from bench.feast_side import open_store
 

@@ -52,6 +52,14 @@ def test_bench_quick_completes_and_skewless_is_exact(
         assert skewless["cells_differ"] == 0
         assert row.correct["baseline"]["cells_differ"] == 0
 
+    spark = [r for r in rows if r.metric.startswith("training set scaling") and "Spark" in r.metric]
+    assert len(spark) == 2  # 1x and 4x in a quick run
+    for row in spark:
+        assert row.correct is not None
+        same = row.correct["spark_vs_duckdb"]
+        assert (same["rows_missing"], same["cells_differ"]) == (0, 0), row.metric
+        assert same["rows_returned"] == same["rows_expected"]
+
     embedding_rows = [r for r in rows if r.extra.get("view") == "bench_item_embedding"]
     assert len(embedding_rows) == 4  # materialize rate + RSS, 100-item read p50 + p99
     checked = [r.correct for r in embedding_rows if r.correct is not None]

@@ -29,7 +29,7 @@ from bench.ingest_scale import bench_streamed
 from bench.lineage_bench import bench_lineage
 from bench.measure import median, run_task
 from bench.report import Row
-from bench.scaling import bench_training_scale
+from bench.scaling import bench_cluster_materialize, bench_training_scale
 from services.contracts.schema import column_specs
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -217,6 +217,10 @@ class Bench:
 
     def training_scale(self) -> None:
         self.rows.extend(bench_training_scale(self))
+
+    def cluster(self) -> None:
+        self._seed_skewless()
+        self.rows.extend(bench_cluster_materialize(self))
 
     # -- materialization -------------------------------------------------------------------
 
@@ -482,6 +486,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
         "training",
         "training_scale",
         "materialization",
+        "cluster",
         "reads",
         "embeddings",
         "http",

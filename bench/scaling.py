@@ -1,4 +1,4 @@
-"""Scaling rows: one training set at 1x, 4x and 16x the entity rows on each engine.
+"""Scaling rows: training sets at 1x, 4x and 16x the entity rows; materializing into a cluster.
 
 The entity frame is the benchmark's own, repeated with each copy's event times moved by up to
 half a day either way (seeded), so the keys and the time range stay realistic. Each engine runs
@@ -9,6 +9,7 @@ with DuckDB's cell for cell at every scale.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bench import offline
-from bench.measure import run_task
+from bench.measure import median, run_task
 from bench.report import Row
 
 if TYPE_CHECKING:
@@ -106,3 +107,65 @@ def bench_training_scale(bench: Bench) -> list[Row]:
             )
         )
     return rows
+
+
+def _cluster_yaml(bench: Bench, nodes: str) -> Path:
+    """Feast's own config for the same project and registry, online on the cluster."""
+    from bench.feast_side import yaml_file
+
+    text = yaml_file(bench.feast_folder, "duckdb").read_text()
+    head, _, rest = text.partition("online_store:\n")
+    _, _, tail = rest.partition("offline_store:")
+    online = f'  type: redis\n  redis_type: redis_cluster\n  connection_string: "{nodes}"\n'
+    out = bench.feast_folder / "feature_store_cluster.yaml"
+    out.write_text(f"{head}online_store:\n{online}offline_store:{tail}")
+    return out
+
+
+def bench_cluster_materialize(bench: Bench) -> list[Row]:
+    """Materialize the whole window into a 3-master Redis Cluster, against one Redis and Feast.
+
+    The cluster (three masters, three replicas) is started from this machine's
+    ``redis-server`` as the tests start theirs; every node shares the same two cores here, so
+    the row shows the cost of routing by slot, not a cluster's added capacity.
+    """
+    from tests.cluster import RedisClusterProcesses
+
+    views = ["bench_user_stats", "bench_user_profile"]
+    d = bench.data
+    rows = d.stats_rows + d.profile_rows
+    window = {
+        "feast_folder": str(bench.feast_folder),
+        "start": (d.window_start - timedelta(days=1)).isoformat(),
+        "end": (d.window_end + timedelta(seconds=1)).isoformat(),
+        "views": views,
+        "offline": "duckdb",
+    }
+    cluster = RedisClusterProcesses(bench.scratch / "cluster").start()
+    try:
+        env = {
+            **bench.sk_env,
+            "SKEWLESS_ONLINE_STORE": "redis_cluster",
+            "SKEWLESS_REDIS_CLUSTER_NODES": cluster.nodes,
+        }
+        yaml = str(_cluster_yaml(bench, cluster.nodes))
+        runs = range(bench.runs)
+        on_cluster = [run_task("skewless_materialize", {"views": views}, env) for _ in runs]
+        one_redis = [run_task("skewless_materialize", {"views": views}, bench.sk_env) for _ in runs]
+        feast = [run_task("feast_materialize", {**window, "yaml": yaml}) for _ in runs]
+    finally:
+        cluster.stop()
+    sk, single, fe = (median([r["seconds"] for r in rs]) for rs in (on_cluster, one_redis, feast))
+    return [
+        Row(
+            "materialize whole window into a 3-master Redis Cluster (feast offline=duckdb)",
+            "source rows/s",
+            rows / sk,
+            rows / fe,
+            None,
+            "higher",
+            note=f"{rows:,} source rows; baseline: Skewless into one Redis; all six nodes share "
+            "the same 2 cores here",
+            baseline=rows / single,
+        )
+    ]

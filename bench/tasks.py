@@ -184,10 +184,18 @@ def feast_materialize(
     end: str,
     views: list[str] | None = None,
     offline: str = "file",
+    yaml: str = "",
 ) -> dict[str, Any]:
+    from feast import FeatureStore
+
     from bench.feast_side import open_store
 
-    store = open_store(Path(feast_folder), offline)
+    if yaml:  # another online store for the same project and registry (the cluster rows)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            store = FeatureStore(repo_path=feast_folder, fs_yaml_file=Path(yaml))
+    else:
+        store = open_store(Path(feast_folder), offline)
     begin = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

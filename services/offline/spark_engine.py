@@ -7,14 +7,19 @@ one :class:`SparkEngine` per call site, sharing the process's one SparkSession.
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
+from uuid import uuid4
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from services.offline.datasets import list_versions
 from services.offline.engine import ENTITY_TS
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _BATCH_ROWS = 50_000
+_HOST = socket.gethostname().replace("/", "_") or "localhost"
 
 
 def _q(name: str) -> str:
@@ -180,8 +186,23 @@ class SparkEngine:
                 WHERE {where}
             ) WHERE _rank = 1
         """
-        table = self.spark.sql(sql).toArrow()
-        return versions, iter(table.to_batches(max_chunksize=_BATCH_ROWS))
+        return versions, self._spilled(self.spark.sql(sql))
+
+    def _spilled(self, frame: DataFrame) -> Iterator[pa.RecordBatch]:
+        """Rows the executors write to a parquet folder on the data volume, read back in batches.
+
+        Collecting the answer would hold every entity's latest row in the driver at once; this
+        way the driver holds one batch, whatever the number of entities.
+        """
+        folder = self.offline_dir.parent / ".spark-spill" / f"{_HOST}-{os.getpid()}-{uuid4().hex}"
+        # Timestamps as UTC microseconds (Spark's default INT96 loses the zone and reads as ns).
+        self.spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        try:
+            frame.write.parquet(str(folder))
+            for part in sorted(folder.glob("part-*.parquet")):
+                yield from pq.ParquetFile(part).iter_batches(batch_size=_BATCH_ROWS)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def entity_keys(self, read: ViewRead) -> list[tuple[Any, ...]]:
         src, versions = self._register(read)

@@ -17,26 +17,15 @@ import json
 import logging
 import os
 import threading
-import traceback
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError
 
-from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
-from openlineage.client.generated import (
-    column_lineage_dataset,
-    dataset_version_dataset,
-    error_message_run,
-    output_statistics_output_dataset,
-    schema_dataset,
-)
-from openlineage.client.generated import data_quality_assertions_dataset as dqa
-from openlineage.client.generated import data_quality_metrics_dataset as dqm
+from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
 from openlineage.client.serde import Serde
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 from openlineage.client.uuid import generate_new_uuid
@@ -47,13 +36,14 @@ from lineage import service
 from lineage.db.migrate import upgrade_head
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
 from lineage.errors import Conflict, InvalidEvent, NotFound
+from lineage.event_parts import ColumnInput, DatasetRef, error_facet, input_dataset, output_dataset
 from lineage.identity import NAMESPACE
 
+__all__ = ["PRODUCER", "ColumnInput", "DatasetRef", "Emitter", "resolve_spool_path"]
 log = logging.getLogger("lineage.emitter")
 PRODUCER = "https://github.com/skewless/skewless/tree/main/lineage"
 PERMANENT_HTTP_ERRORS = frozenset({400, 409, 413, 422})
 HTTP_RETRY = {"total": 2, "read": 2, "connect": 2, "backoff_factor": 0.1}
-_COLUMN_METRICS = ("nullCount", "distinctCount", "sum", "count", "min", "max")
 SPOOL_NAME = "lineage-spool.jsonl"
 DEFAULT_DATA_DIR = "data"
 
@@ -86,121 +76,8 @@ def resolve_spool_path(
     return Path(folder) / SPOOL_NAME
 
 
-@dataclass(frozen=True)
-class ColumnInput:
-    """An input column an output column takes its values from (column lineage).
-
-    A ``DIRECT`` transformation; subtype ``IDENTITY``: the output value is the input value.
-    """
-
-    field: str
-    dataset: str
-    input_field: str
-    namespace: str = NAMESPACE
-    subtype: str = "IDENTITY"
-
-
-@dataclass(frozen=True)
-class DatasetRef:
-    """A dataset a run reads or writes, with the facets the data plane knows about it."""
-
-    name: str
-    namespace: str = NAMESPACE
-    version: str | None = None
-    fields: tuple[tuple[str, str, str], ...] = ()
-    row_count: int | None = None
-    assertions: tuple[tuple[str, bool, str | None], ...] = ()
-    metrics: dict[str, float] | None = None
-    column_lineage: tuple[ColumnInput, ...] = ()
-    facets: Mapping[str, Any] | None = None  # any further dataset facets, by name
-
-
 class _Rejected(Exception):  # noqa: N818 (private: a record the receiver will never accept)
     pass
-
-
-def _dataset_facets(ref: DatasetRef) -> dict[str, Any]:
-    facets: dict[str, Any] = {}
-    if ref.version is not None:
-        facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(ref.version)
-    if ref.fields:
-        facets["schema"] = schema_dataset.SchemaDatasetFacet(
-            fields=[
-                schema_dataset.SchemaDatasetFacetFields(name=n, type=t, description=d or None)
-                for n, t, d in ref.fields
-            ]
-        )
-    if ref.assertions:
-        facets["dataQualityAssertions"] = dqa.DataQualityAssertionsDatasetFacet(
-            assertions=[
-                dqa.Assertion(assertion=a, success=ok, column=c) for a, ok, c in ref.assertions
-            ]
-        )
-    if ref.metrics is not None:
-        facets["dataQualityMetrics"] = _metrics_facet(ref.metrics, ref.row_count)
-    if ref.column_lineage:
-        facets["columnLineage"] = _column_lineage_facet(ref.column_lineage)
-    facets.update(ref.facets or {})
-    return facets
-
-
-def _column_lineage_facet(columns: Sequence[ColumnInput]) -> Any:
-    """OpenLineage ``columnLineage``: each output field with the input fields it is taken from."""
-    inputs: dict[str, list[Any]] = {}
-    for c in columns:
-        inputs.setdefault(c.field, []).append(
-            column_lineage_dataset.InputField(
-                namespace=c.namespace,
-                name=c.dataset,
-                field=c.input_field,
-                transformations=[
-                    column_lineage_dataset.Transformation(type="DIRECT", subtype=c.subtype)
-                ],
-            )
-        )
-    return column_lineage_dataset.ColumnLineageDatasetFacet(
-        fields={
-            name: column_lineage_dataset.Fields(inputFields=ins) for name, ins in inputs.items()
-        }
-    )
-
-
-def _metrics_facet(metrics: Mapping[str, float], row_count: int | None) -> Any:
-    """``rowCount`` plus ``<column>.<metric>`` keys (nullCount, distinctCount, sum ...)."""
-    columns: dict[str, dict[str, float]] = {}
-    for key, value in metrics.items():
-        column, _, metric = key.rpartition(".")
-        if column and metric in _COLUMN_METRICS:
-            columns.setdefault(column, {})[metric] = value
-    rows = metrics.get("rowCount", row_count)
-    return dqm.DataQualityMetricsDatasetFacet(
-        columnMetrics={c: dqm.ColumnMetrics(**m) for c, m in columns.items()},
-        rowCount=None if rows is None else int(rows),
-    )
-
-
-def _input(ref: DatasetRef) -> InputDataset:
-    return InputDataset(namespace=ref.namespace, name=ref.name, facets=_dataset_facets(ref))
-
-
-def _output(ref: DatasetRef) -> OutputDataset:
-    out_facets: dict[str, Any] = {}
-    if ref.row_count is not None:
-        out_facets["outputStatistics"] = (
-            output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-                rowCount=ref.row_count
-            )
-        )
-    return OutputDataset(
-        namespace=ref.namespace, name=ref.name, facets=_dataset_facets(ref), outputFacets=out_facets
-    )
-
-
-def _error_facet(error: BaseException) -> Any:
-    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    return error_message_run.ErrorMessageRunFacet(
-        message=f"{type(error).__name__}: {error}", programmingLanguage="python", stackTrace=trace
-    )
 
 
 class Emitter:
@@ -246,10 +123,10 @@ class Emitter:
 
         """
         run_id = str(generate_new_uuid())
-        ins, outs = [_input(r) for r in inputs], [_output(r) for r in outputs]
+        ins, outs = [input_dataset(r) for r in inputs], [output_dataset(r) for r in outputs]
         end_facets: dict[str, Any] = dict(run_facets or {})
         if fail is not None:
-            end_facets["errorMessage"] = _error_facet(fail)
+            end_facets["errorMessage"] = error_facet(fail)
         states = (
             (RunState.START, dict(run_facets or {})),
             (RunState.FAIL if fail is not None else RunState.COMPLETE, end_facets),

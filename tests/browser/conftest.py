@@ -1,4 +1,4 @@
-"""One headless Debian ``chromium`` per test run, driven by Playwright's Python API.
+"""One headless Debian ``chromium`` for the browser tests, driven by Playwright's Python API.
 
 Playwright cannot download its own browser here: ``make bootstrap`` installs Debian's package
 and the tests launch that binary. A missing browser is an error that says how to install it,
@@ -26,13 +26,16 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an asyncio loop in the main thread
+# while it is open, and every later test calling asyncio.run() would find that loop running.
+# (All browser tests are one module, so this is still one browser per run.)
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     # As root (CI here), Chromium refuses to start with its sandbox on.
     args = ["--no-sandbox"] if os.geteuid() == 0 else []

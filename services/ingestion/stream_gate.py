@@ -6,6 +6,7 @@ the whole file; memory bounded by ``SKEWLESS_INGEST_BATCH_ROWS`` rows at a time.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -82,6 +83,12 @@ def ingest_stream(
             touched.add(typed[~invalid])
             received += len(typed)
             quarantined += len(bad)
+            # A batch with failures leaves Pandera's exceptions in reference cycles (traceback ->
+            # frame -> the batch's frames); the collector's full pass seldom runs among the
+            # imports' millions of long-lived objects, so each batch's frames would pile up
+            # until the end. One full pass per batch (~0.15 s against seconds of work) frees them.
+            del frame, typed, failures
+            gc.collect()
             if progress is not None:
                 progress(received)
         if policy == "reject" and quarantined:

@@ -3,23 +3,32 @@
 The console (``lineage/console/``) is a few hand-written files, no build step and no CDN: a
 page of plain HTML, one stylesheet and small ES modules that call this service's own API with
 the signed-in token, so what a token sees in the console is exactly what it may read over HTTP
-(redaction included). Two small routes exist for it and for any client: ``/api/v1/me`` (who a
-token is) and ``/api/v1/audit/verify`` (the audit chain's verdict, for auditors).
+(redaction included). Three routes exist for it and for any client: ``/api/v1/me`` (who a token
+is), ``/api/v1/catalog`` (a namespace's services and views with their data, one call) and
+``/api/v1/audit/verify`` (the audit chain's verdict, for auditors).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from lineage import access, audit
-from lineage.api.deps import current_principal, get_app_settings, get_session, require
+from lineage.api.deps import (
+    current_principal,
+    get_app_settings,
+    get_session,
+    note_object,
+    require,
+)
 from lineage.api.schemas import ErrorResponse
+from lineage.catalog import catalog
 from lineage.settings import LineageSettings
 
 ASSETS = Path(__file__).resolve().parents[1] / "console"
@@ -29,6 +38,8 @@ router = APIRouter()
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorResponse, "description": "No bearer token, or an unknown or revoked one."},
     403: {"model": ErrorResponse, "description": "The token's role does not allow this."},
+    404: {"model": ErrorResponse, "description": "No such namespace (or not readable)."},
+    422: {"model": ErrorResponse, "description": "A missing or malformed parameter."},
     503: {"model": ErrorResponse, "description": "The lineage database is unavailable."},
 }
 
@@ -47,6 +58,15 @@ class ChainResponse(BaseModel):
     intact: bool
     brokenAt: int | None  # noqa: N815
     reason: str | None
+
+
+class CatalogResponse(BaseModel):
+    """A namespace's feature services (with drift) and views (with their data), Marquez-shaped."""
+
+    namespace: str
+    services: list[dict[str, Any]]
+    views: list[dict[str, Any]]
+    limit: int
 
 
 @router.get("/", include_in_schema=False)
@@ -75,6 +95,21 @@ def verify(
     if broken is None:
         return ChainResponse(intact=True, brokenAt=None, reason=None)
     return ChainResponse(intact=False, brokenAt=broken.id, reason=broken.reason)
+
+
+@router.get("/api/v1/catalog", responses=_ERRORS)
+def get_catalog(
+    request: Request,
+    namespace: str = Query(min_length=1, max_length=1024),
+    limit: int = Query(default=100, ge=1),
+    principal: access.Principal = Depends(current_principal),
+    session: Session = Depends(get_session, scope="function"),
+    settings: LineageSettings = Depends(get_app_settings),
+) -> CatalogResponse:
+    """Feature services and views of a namespace with their owners, data versions and verdicts."""
+    note_object(request, f"catalog:{namespace}")
+    found = catalog(session, principal, namespace, limit=min(limit, settings.page_size_max))
+    return CatalogResponse.model_validate(found)
 
 
 def mount_console(app: FastAPI) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
@@ -69,3 +70,30 @@ def test_verify_answers_intact_then_names_a_tampered_entry(
     broken = client.get("/api/v1/audit/verify", headers=_bearer(auditor)).json()
     assert (broken["intact"], broken["brokenAt"]) == (False, 1)
     assert broken["reason"]
+
+
+def test_the_catalog_is_one_call_and_hides_namespaces_outside_the_grants(
+    client: TestClient,
+    make_token: Callable[..., str],
+    maker: sessionmaker[Session],
+    golden: Callable[[str], dict[str, Any]],
+) -> None:
+    admin = make_token("ops", "admin")
+    consumer = make_token("bob", "consumer", "elsewhere")
+    event = golden("ingest_complete")
+    assert client.post("/api/v1/lineage", json=event, headers=_bearer(admin)).status_code == 201
+    namespace = event["job"]["namespace"]
+    before = _entries(maker)
+    found = client.get("/api/v1/catalog", params={"namespace": namespace}, headers=_bearer(admin))
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert (body["namespace"], body["limit"]) == (namespace, 100)
+    assert isinstance(body["views"], list)
+    assert isinstance(body["services"], list)
+    assert _entries(maker) == before + 1  # one audited call
+    hidden = client.get(
+        "/api/v1/catalog", params={"namespace": namespace}, headers=_bearer(consumer)
+    )
+    assert hidden.status_code == 404  # as if it did not exist
+    missing = client.get("/api/v1/catalog", params={"namespace": "nope"}, headers=_bearer(admin))
+    assert missing.status_code == 404

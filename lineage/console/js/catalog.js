@@ -1,11 +1,11 @@
 // Catalog and dataset pages: feature services and views with their governance, the latest data
-// versions with received/written/quarantined counts, contract checks, freshness and drift.
+// versions with received/written/quarantined counts, contract checks, freshness and drift. The
+// catalog is one call (/api/v1/catalog), however many views a namespace has.
 import { api, enc, h, isAuditor, link, table, verdict, when } from "./app.js";
 
 const NS = "/api/v1/namespaces";
 const LIMIT = 100; // catalog entries per kind: answers stay bounded on a large graph
 
-const dataset = (ns, name) => api(`${NS}/${enc(ns)}/datasets/${enc(name)}`).catch(() => null);
 const definition = (ds) => ds?.facets?.skewless_definition || {};
 const owner = (ds) => ds?.facets?.ownership?.owners?.map((o) => o.name).join(", ") || definition(ds).owner;
 const ttl = (s) => (s == null ? "none" : s % 86400 === 0 ? `${s / 86400}d` : s % 3600 === 0 ? `${s / 3600}h` : `${s}s`);
@@ -28,59 +28,32 @@ function freshnessCell(online) {
   return check ? verdict(check.success, `fresh (${check.assertion.split(":")[1]})`, "stale: SLO breached") : "not audited";
 }
 
-async function namespaces() {
-  return (await api(NS, { limit: LIMIT })).namespaces.map((n) => n.name);
-}
-
-async function search(ns, prefix) {
-  const found = await api("/api/v1/search", { q: `${prefix}%`, filter: "dataset", namespace: ns, limit: LIMIT });
-  return Promise.all(found.results.map((r) => dataset(ns, r.name)));
-}
-
-/** Names of the offline and online datasets that exist (asking for a missing one is a 404). */
-async function existing(ns) {
-  const found = await Promise.all(["offline/%", "online/%"].map((q) =>
-    api("/api/v1/search", { q, filter: "dataset", namespace: ns, limit: LIMIT })));
-  return new Set(found.flatMap((f) => f.results.map((r) => r.name)));
-}
-
-/** A batch view's data: its source's latest versions with counts and checks, its freshness. */
-async function dataOf(ns, view, def, names) {
-  const offlineName = def.source ? `offline/${def.source}` : null;
-  const [offline, online] = await Promise.all([
-    names.has(offlineName) ? dataset(ns, offlineName) : null,
-    names.has(`online/${view}`) ? dataset(ns, `online/${view}`) : null,
-  ]);
+/** A batch view's data, for its own page: the source's latest versions, checks, freshness. */
+async function dataOf(ns, view, def) {
+  const found = await api("/api/v1/catalog", { namespace: ns, limit: LIMIT });
+  const entry = found.views.find((e) => e.dataset.name === `feature_view/${view}`) || {};
+  const offline = entry.offline || null;
   const versions = offline?.currentVersion
     ? (await api(`${NS}/${enc(ns)}/datasets/${enc(offline.name)}/versions`, { limit: 5 })).versions : [];
-  return { offline, online, versions, latest: versions[0] };
+  return { offline, online: entry.online || null, versions };
 }
 
-async function driftByService(ns) {
-  const found = await api("/api/v1/search", { q: "audit_drift.%", filter: "job", namespace: ns, limit: LIMIT });
-  const out = {};
-  for (const r of found.results) {
-    const job = await api(`${NS}/${enc(ns)}/jobs/${enc(r.name)}`).catch(() => null);
-    const drift = job?.latestRun?.facets?.skewless_drift;
-    if (!drift) continue;
-    for (const input of job.inputs || []) out[input.name] = { drift, run: job.latestRun };
-  }
-  return out;
+/** Drifted features are named even when too few drifted for the dataset-level verdict. */
+function driftVerdict(drift) {
+  const names = drift.driftedFeatures;
+  if (!names.length) return verdict(true, "no drift");
+  return verdict(false, "", `${drift.datasetDrift ? "dataset drift" : "drift"}: ${names.join(", ")}`);
 }
 
 export async function catalogPage(_args, params) {
-  const all = await namespaces();
+  const all = (await api(NS, { limit: LIMIT })).namespaces.map((n) => n.name);
   if (!all.length) return h("p", { class: "muted" }, "This token may read no namespace yet.");
   const ns = all.includes(params.ns) ? params.ns : all.includes("skewless") ? "skewless" : all[0];
   const picker = h("select", { id: "namespace", onchange: (e) => { location.hash = `#/catalog?ns=${enc(e.target.value)}`; } },
     all.map((n) => h("option", { value: n, selected: n === ns }, n)));
-  const [services, views, drift] = await Promise.all([search(ns, "feature_service/"), search(ns, "feature_view/"), driftByService(ns)]);
-  const names = await existing(ns);
-  const details = await Promise.all(views.filter(Boolean).map(async (v) => {
+  const found = await api("/api/v1/catalog", { namespace: ns, limit: LIMIT });
+  const viewRows = found.views.map(({ dataset: v, offline, latest, online }) => {
     const def = definition(v);
-    return { v, def, ...(await dataOf(ns, v.name.slice("feature_view/".length), def, names)) };
-  }));
-  const viewRows = details.map(({ v, def, offline, online, latest }) => {
     const counts = latest?.createdByRun?.facets?.skewless_ingest;
     const pii = (def.fields || []).filter((f) => f.pii).length;
     return [
@@ -92,14 +65,11 @@ export async function catalogPage(_args, params) {
       checksCell(offline), online ? freshnessCell(online) : "–",
     ];
   });
-  const serviceRows = services.filter(Boolean).map((s) => {
-    const d = drift[s.name.replace("feature_service/", "served/")];
-    return [
-      link(`/dataset/${enc(ns)}/${enc(s.name)}`, s.name.slice("feature_service/".length)),
-      owner(s), s.description, s.fields.length, s.currentVersion,
-      d ? driftVerdict(d.drift) : "not audited",
-    ];
-  });
+  const serviceRows = found.services.map(({ dataset: s, drift }) => [
+    link(`/dataset/${enc(ns)}/${enc(s.name)}`, s.name.slice("feature_service/".length)),
+    owner(s), s.description, s.fields.length, s.currentVersion,
+    drift ? driftVerdict(drift.facet) : "not audited",
+  ]);
   return h("section", { id: "catalog" },
     h("h1", {}, "Catalog ", picker),
     h("h2", {}, "Feature services"),
@@ -107,7 +77,7 @@ export async function catalogPage(_args, params) {
     h("h2", {}, "Feature views"),
     table(["View", "Kind", "Owner", "Description", "TTL", "Fields", "Latest data", "Received / written / quarantined", "Contract checks", "Freshness"],
       viewRows, "No feature views."),
-    h("p", { class: "muted" }, `Showing up to ${LIMIT} of each kind; use the graph for everything else.`));
+    h("p", { class: "muted" }, `Showing up to ${found.limit} of each kind; use the graph for everything else.`));
 }
 
 function fieldsTable(ds) {
@@ -116,13 +86,6 @@ function fieldsTable(ds) {
     const g = byName[f.name] || {};
     return [f.name, f.type, f.description, g.owner, g.pii ? h("span", { class: "pii" }, g.classification || "PII") : "no"];
   }), "No schema recorded.");
-}
-
-/** Drifted features are named even when too few drifted for the dataset-level verdict. */
-function driftVerdict(drift) {
-  const names = drift.driftedFeatures;
-  if (!names.length) return verdict(true, "no drift");
-  return verdict(false, "", `${drift.datasetDrift ? "dataset drift" : "drift"}: ${names.join(", ")}`);
 }
 
 function driftChart(drift) {
@@ -169,15 +132,10 @@ export async function datasetPage([ns, name]) {
         link(`/impact/${enc(ns)}/${enc(name)}/${enc(v.version)}`, "impact")];
     }), "No versions."));
   if (def.kind === "feature_service") {
-    const jobs = await api("/api/v1/search", { q: "audit_drift.%", filter: "job", namespace: ns, limit: LIMIT });
-    for (const r of jobs.results) {
-      const job = await api(`${NS}/${enc(ns)}/jobs/${enc(r.name)}`);
-      const served = `served/${name.slice("feature_service/".length)}`;
-      const drift = job.latestRun?.facets?.skewless_drift;
-      if (drift && (job.inputs || []).some((i) => i.name === served)) {
-        parts.push(h("h2", {}, `Drift (${when(job.latestRun.endedAt)})`),
-          driftVerdict(drift), driftChart(drift));
-      }
+    const found = await api("/api/v1/catalog", { namespace: ns, limit: LIMIT });
+    const drift = found.services.find((e) => e.dataset.name === name)?.drift;
+    if (drift) {
+      parts.push(h("h2", {}, `Drift (${when(drift.endedAt)})`), driftVerdict(drift.facet), driftChart(drift.facet));
     }
   }
   if (def.kind === "feature_view") parts.push(...(await dataParts(ns, name.slice("feature_view/".length), def)));
@@ -186,7 +144,7 @@ export async function datasetPage([ns, name]) {
 }
 
 async function dataParts(ns, view, def) {
-  const { offline, online, versions } = await dataOf(ns, view, def, await existing(ns));
+  const { offline, online, versions } = await dataOf(ns, view, def);
   if (!offline) return [h("h2", {}, "Data"), h("p", { class: "muted" }, "No data ingested yet.")];
   return [
     h("h2", {}, "Data ", link(`/dataset/${enc(ns)}/${enc(offline.name)}`, offline.name)),

@@ -27,7 +27,7 @@ from lineage.api.deps import (
     note_object,
     require,
 )
-from lineage.api.schemas import ErrorResponse
+from lineage.api.routes import ERRORS
 from lineage.catalog import catalog
 from lineage.settings import LineageSettings
 
@@ -35,13 +35,7 @@ ASSETS = Path(__file__).resolve().parents[1] / "console"
 CONSOLE_PATH = "/console"
 
 router = APIRouter()
-_ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorResponse, "description": "No bearer token, or an unknown or revoked one."},
-    403: {"model": ErrorResponse, "description": "The token's role does not allow this."},
-    404: {"model": ErrorResponse, "description": "No such namespace (or not readable)."},
-    422: {"model": ErrorResponse, "description": "A missing or malformed parameter."},
-    503: {"model": ErrorResponse, "description": "The lineage database is unavailable."},
-}
+_ERRORS: dict[int | str, dict[str, Any]] = {c: ERRORS[c] for c in (401, 403, 404, 422, 503)}
 
 
 class MeResponse(BaseModel):

@@ -143,7 +143,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         }
         for url in _serve(["lineage", "serve"], env, data_dir / "serve.log"):
             cut = datetime.now(UTC)
-            wait_for(lambda: datetime.now(UTC) > cut, "the clock to pass the cut")
+            wait_for(lambda cut=cut: datetime.now(UTC) > cut, "the clock to pass the cut")
             _foreign_read(url, tokens["admin"], training_version)
             yield Console(
                 url,

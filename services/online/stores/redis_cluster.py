@@ -8,11 +8,9 @@ from __future__ import annotations
 import pyarrow as pa
 from starlette.concurrency import run_in_threadpool
 
-from services.errors import OnlineStoreUnavailableError
 from services.online.answer import StoredColumns, Wanted
-from services.online.client import UNAVAILABLE
 from services.online.cluster import ClusterIO, routed
-from services.online.keys import marker_key
+from services.online.stores.markers import read_markers, write_markers
 from services.online.stores.redis_single import CHUNK_ROWS
 from services.online.stores.resp import Hmget, hset_rows
 from services.resolution import ViewRead
@@ -53,21 +51,10 @@ class ClusterOnline:
         return self._io.healthy()
 
     def markers(self) -> dict[str, str]:
-        try:
-            raw = self._io.client.hgetall(marker_key(self.store.project))
-        except UNAVAILABLE as exc:
-            raise OnlineStoreUnavailableError(str(exc)) from exc
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return read_markers(lambda: self._io.client, self.store.project)
 
     def set_markers(self, tokens: dict[str, str]) -> None:
-        if not tokens:
-            return
-        mapping: dict[str | bytes, str | bytes | float | int] = {}
-        mapping.update(tokens.items())
-        try:
-            self._io.client.hset(marker_key(self.store.project), mapping=mapping)
-        except UNAVAILABLE as exc:
-            raise OnlineStoreUnavailableError(str(exc)) from exc
+        write_markers(lambda: self._io.client, self.store.project, tokens)
 
     def close(self) -> None:
         self._io.close()

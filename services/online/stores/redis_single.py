@@ -8,8 +8,8 @@ import redis.asyncio
 
 from services.errors import OnlineStoreUnavailableError
 from services.online.answer import StoredColumns, Wanted
-from services.online.client import UNAVAILABLE, async_redis_pool, redis_client
-from services.online.keys import marker_key
+from services.online.client import async_redis_pool, redis_client
+from services.online.stores.markers import read_markers, write_markers
 from services.online.stores.resp import Hmget, hset_rows
 from services.resolution import ViewRead
 from services.store import Store
@@ -110,21 +110,10 @@ class RedisOnline:
             return False
 
     def markers(self) -> dict[str, str]:
-        try:
-            raw = self._redis.hgetall(marker_key(self.store.project))
-        except UNAVAILABLE as exc:
-            raise OnlineStoreUnavailableError(str(exc)) from exc
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return read_markers(lambda: self._redis, self.store.project)
 
     def set_markers(self, tokens: dict[str, str]) -> None:
-        if not tokens:
-            return
-        mapping: dict[str | bytes, str | bytes | float | int] = {}
-        mapping.update(tokens.items())
-        try:
-            self._redis.hset(marker_key(self.store.project), mapping=mapping)
-        except UNAVAILABLE as exc:
-            raise OnlineStoreUnavailableError(str(exc)) from exc
+        write_markers(lambda: self._redis, self.store.project, tokens)
 
     def close(self) -> None:
         self._redis.close()

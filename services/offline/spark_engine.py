@@ -7,9 +7,7 @@ one :class:`SparkEngine` per call site, sharing the process's one SparkSession.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -23,6 +21,7 @@ import pyarrow.parquet as pq
 
 from services.offline.datasets import list_versions
 from services.offline.engine import ENTITY_TS
+from services.offline.temporaries import temporary_for
 from services.resolution import ViewRead
 
 if TYPE_CHECKING:
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _BATCH_ROWS = 50_000
-_HOST = socket.gethostname().replace("/", "_") or "localhost"
 
 
 def _q(name: str) -> str:
@@ -194,7 +192,7 @@ class SparkEngine:
         Collecting the answer would hold every entity's latest row in the driver at once; this
         way the driver holds one batch, whatever the number of entities.
         """
-        folder = self.offline_dir.parent / ".spark-spill" / f"{_HOST}-{os.getpid()}-{uuid4().hex}"
+        folder = temporary_for(self.offline_dir.parent / ".spark-spill" / f"latest-{uuid4().hex}")
         # Timestamps as UTC microseconds (Spark's default INT96 loses the zone and reads as ns).
         self.spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         try:

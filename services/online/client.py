@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import redis
 import redis.asyncio
-from redis.cluster import RedisCluster
 
 from services.settings import Settings
 
@@ -46,12 +45,3 @@ UNAVAILABLE = (
     redis.exceptions.RedisClusterException,
     redis.exceptions.ClusterDownError,
 )
-
-
-def any_redis_client(settings: Settings) -> redis.Redis[bytes] | RedisCluster[bytes]:
-    """A client for single-key commands on one Redis or on the cluster (redis-py routes them)."""
-    if settings.online_store == "redis_cluster":
-        from services.online.cluster import cluster_client
-
-        return cluster_client(settings)
-    return redis_client(settings)

@@ -108,11 +108,3 @@ def add(
                     set_={"token": stmt.excluded.token},
                 )
             )
-
-
-def dispose() -> None:
-    """Close every pooled connection (tests that drop databases; forked processes)."""
-    with _lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()

@@ -174,6 +174,9 @@ def _integers(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series
     return pd.Series(pd.arrays.IntegerArray(data, empty), index=raw.index)
 
 
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+
+
 def _integral_floats(values: pd.Series) -> pd.Series:
     """Whole-number float64 (NaN for empty cells) as nullable ``Int64``, without a Python pass."""
     floats = values.to_numpy(dtype="float64")
@@ -183,6 +186,8 @@ def _integral_floats(values: pd.Series) -> pd.Series:
 
 
 def _timestamps(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
+    if raw.dtype == _UTC_NS:
+        return raw  # already what the contract stores: no conversion, no copy
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         return raw.dt.tz_convert("UTC").astype("datetime64[ns, UTC]", copy=False)
     if pd.api.types.is_datetime64_dtype(raw.dtype):

@@ -30,7 +30,8 @@ from services.ingestion.reader import CSV_SUFFIXES, count_rows, read_batches
 from services.ingestion.stream import Tally, quarantine_rows
 from services.ingestion.validate import validate_rows
 from services.lineage_events import emit_ingest, emit_materialize
-from services.offline.datasets import cell_bytes, reports_dir, write_version
+from services.offline.datasets import reports_dir, write_version
+from services.offline.hashing import cell_bytes, hashable_frame
 from services.offline.temporaries import remove_stale_temporaries, temporary_for
 from services.store import Store
 
@@ -74,18 +75,17 @@ class IngestResult:
 
 
 def _attempt_id(source: str, frame: pd.DataFrame) -> str:
-    """A hash of the raw input (column by column; mixed object columns hashed as text)."""
+    """A hash of the raw input: its columns and a hash of each row (nested cells as bytes)."""
     digest = hashlib.sha256(source.encode())
-    for name in frame.columns:
-        column = frame[name]
-        digest.update(str(name).encode())
-        try:
-            hashed = pd.util.hash_pandas_object(column, index=False)
-        except TypeError:  # unhashable cells (arrays, lists, dicts) in a raw object column
-            for cell in column:
+    digest.update(",".join(map(str, frame.columns)).encode())
+    try:
+        rows = pd.util.hash_pandas_object(hashable_frame(frame), index=False).to_numpy()
+    except TypeError:  # a cell pandas cannot hash even as text (a set, an arbitrary object)
+        for name in frame.columns:
+            for cell in frame[name]:
                 digest.update(cell_bytes(cell))
-            continue
-        digest.update(hashed.to_numpy().tobytes())
+        return digest.hexdigest()[:16]
+    digest.update(rows.tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -173,6 +173,7 @@ def ingest_frame(
     typed, failures = validate_frame(
         contract, frame, origin, text=text, horizon=settings.future_horizon
     )
+    attempt = _attempt_id(source, frame)
     received = len(typed)
     invalid = np.zeros(received, dtype=bool)
     invalid[list(failures.reasons)] = True
@@ -181,7 +182,6 @@ def ingest_frame(
         for row in np.flatnonzero(~invalid).tolist():
             failures.reasons[row] = [{"check": "batch_rejected", "column": None, "value": None}]
         invalid[:] = True
-    attempt = _attempt_id(source, frame)
     quarantine_path = None
     if invalid.any():
         quarantine_path = str(

@@ -40,7 +40,8 @@ from services.contracts import SourceContract
 from services.contracts.schema import arrow_schema, key_columns, schema_fingerprint, source_spec
 from services.ingestion.conform import Failures, check_columns, check_future, conform
 from services.ingestion.validate import validate_rows
-from services.offline.datasets import hashable_frame, source_dir
+from services.offline.datasets import COMPRESSION, source_dir
+from services.offline.hashing import hashable_frame
 from services.offline.temporaries import remove_stale_temporaries, temporary_for
 
 _SECOND_HASH = "skewless-keys-v2"  # pandas' hash key for the second 64 bits (16 bytes)
@@ -111,7 +112,7 @@ class VersionFile:
             return
         table = pa.Table.from_pandas(kept, schema=self.schema, preserve_index=False, safe=True)
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression=COMPRESSION)
         self._writer.write_table(table)
         self.rows += len(kept)
 

@@ -17,17 +17,36 @@ import pandera.errors as pa_errors
 from services.contracts import SourceContract
 from services.contracts.schema import validation_schema
 from services.ingestion.conform import Failures
+from services.ingestion.prescreen import suspect_rows
 
 
 def validate_rows(
-    frame: pd.DataFrame, contract: type[SourceContract], candidates: np.ndarray, failures: Failures
+    frame: pd.DataFrame,
+    contract: type[SourceContract],
+    candidates: np.ndarray,
+    failures: Failures,
+    *,
+    screen: bool = True,
 ) -> None:
-    """Validate ``frame.iloc[candidates]``; add each failing row's reasons to ``failures``."""
+    """Validate ``frame.iloc[candidates]``; add each failing row's reasons to ``failures``.
+
+    With ``screen`` (always, outside the test that compares both ways) a whole-column first
+    pass (``prescreen``) picks the rows that may fail, and only those get Pandera's full run.
+    """
     if len(candidates) == 0:
         return
     # Every row converted: validate the frame itself rather than a copy of it.
     subset = frame if len(candidates) == len(frame) else frame.iloc[candidates]
     subset.index = pd.RangeIndex(len(subset))
+    schema = validation_schema(contract)
+    if screen:
+        suspects = suspect_rows(subset, schema)
+        if suspects is not None:  # only rows that may fail go through Pandera's full run
+            if len(suspects) == 0:
+                return
+            candidates = candidates[suspects]
+            subset = subset.iloc[suspects]
+            subset.index = pd.RangeIndex(len(subset))
     try:
         with warnings.catch_warnings():
             # pandera concatenates its failure cases with all-NA frames, which pandas 2.x
@@ -37,7 +56,7 @@ def validate_rows(
             )
             # inplace: the schema does not coerce, so Pandera has nothing to write and
             # need not copy the frame first.
-            validation_schema(contract).validate(subset, lazy=True, inplace=True)
+            schema.validate(subset, lazy=True, inplace=True)
         return
     except pa_errors.SchemaErrors as exc:
         cases = exc.failure_cases

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,10 +33,14 @@ from services.contracts.schema import (
     schema_fingerprint,
     source_spec,
 )
+from services.offline.hashing import hashable_frame
 from services.offline.temporaries import remove_stale_temporaries, temporary_for
 
 _META_KEY = b"skewless.version"
 ROW_GROUP_ROWS = 256_000
+# Feast's and Spark's default codec: a fifth less write time than zstd here, files ~15 %
+# larger; every reader of the offline store (DuckDB, Spark, Feast, pandas) reads it.
+COMPRESSION = "snappy"
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,9 @@ def source_dir(offline_dir: Path, source: str) -> Path:
 
 
 def content_hash(
-    frame: pd.DataFrame, contract: type[SourceContract], keep: np.ndarray | None = None
+    frame: pd.DataFrame,
+    contract: type[SourceContract],
+    keep: np.ndarray | None = None,
 ) -> str:
     """SHA-256 over the contract fingerprint and a row-wise hash of the frame.
 
@@ -73,54 +81,6 @@ def content_hash(
     rows = pd.util.hash_pandas_object(hashable_frame(frame), index=False).to_numpy()
     digest.update((rows if keep is None else rows[keep]).tobytes())
     return digest.hexdigest()
-
-
-def cell_bytes(value: object) -> bytes:
-    """Every byte of one cell, typed and delimited (never a shortened text form).
-
-    NumPy prints a long array with ``...``: two embeddings differing in the middle would hash
-    alike if their text were hashed.
-    """
-    data: bytes
-    if isinstance(value, np.ndarray):
-        data = value.dtype.str.encode() + b":" + bytes(value.tobytes())
-    elif isinstance(value, bytes):
-        data = b"b:" + value
-    elif isinstance(value, list | tuple | dict):
-        data = b"j:" + json.dumps(value, sort_keys=True, default=_json_default).encode()
-    else:
-        data = f"{type(value).__name__}:{value!r}".encode()
-    return len(data).to_bytes(8, "little") + data
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, bytes):
-        return value.hex()
-    return repr(value)
-
-
-def hashable_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with array, map, struct and bytes cells as text, which pandas can hash.
-
-    Columns of plain scalars are passed through untouched, so their hashes (and the version
-    ids built from them) are what they always were.
-    """
-    nested = [
-        name
-        for name in frame.columns
-        if frame[name].dtype == object
-        and any(isinstance(v, list | dict | tuple | bytes | np.ndarray) for v in frame[name])
-    ]
-    if not nested:
-        return frame
-    out = frame.copy(deep=False)
-    for name in nested:
-        out[name] = frame[name].map(lambda v: None if v is None else cell_bytes(v).hex())
-    return out
 
 
 def _fsync_dir(path: Path) -> None:
@@ -142,37 +102,56 @@ def write_version(
 ) -> tuple[DatasetVersion, bool]:
     """Write ``frame[keep]`` (already valid) as a new version; return it and whether it is new.
 
-    Identical content maps to the same version id, so a re-ingest returns the
-    existing version and writes nothing. ``keep`` is a boolean row mask (every row
-    when ``None``); rows are selected one row group at a time, never as a whole copy.
+    Identical content maps to the same version id, so a re-ingest returns the existing
+    version (the file written meanwhile is dropped). ``keep`` is a boolean row mask (every row
+    when ``None``); rows are selected one row group at a time, never as a whole copy. The
+    content hash runs in a second thread while Arrow encodes and compresses the file (both
+    mostly outside the GIL); the file gets its version facts when it is closed, then its name.
     """
     spec = source_spec(contract)
     folder = source_dir(offline_dir, spec.name)
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(folder)
-    full_hash = content_hash(frame, contract, keep)
-    version = f"v{full_hash[:16]}"
-    final = folder / f"{version}.parquet"
-    if final.exists():
-        return read_version_meta(final), False
-    meta = DatasetVersion(
-        source=spec.name,
-        version=version,
-        created=datetime.now(UTC).isoformat(),
-        rows=len(frame) if keep is None else int(keep.sum()),
-        content_hash=full_hash,
-        quarantined=quarantined,
-        received=received,
-        schema=schema_fingerprint(contract),
-        path=str(final),
-    )
-    schema = arrow_schema(contract).with_metadata({_META_KEY: json.dumps(asdict(meta)).encode()})
-    tmp = temporary_for(final)
+    created = datetime.now(UTC).isoformat()
+    rows = len(frame) if keep is None else int(keep.sum())
+    tmp = temporary_for(folder / f"pending-{os.urandom(8).hex()}.parquet")
+    facts: list[DatasetVersion] = []
+
+    def footer(full_hash: str) -> dict[bytes, bytes]:
+        final = folder / f"v{full_hash[:16]}.parquet"
+        facts.append(
+            DatasetVersion(
+                source=spec.name,
+                version=final.stem,
+                created=created,
+                rows=rows,
+                content_hash=full_hash,
+                quarantined=quarantined,
+                received=received,
+                schema=schema_fingerprint(contract),
+                path=str(final),
+            )
+        )
+        return {_META_KEY: json.dumps(asdict(facts[0])).encode()}
+
     try:
-        with tmp.open("wb") as handle:
-            _write_row_groups(handle, frame, keep, schema, _dictionary_columns(contract))
-            handle.flush()
-            os.fsync(handle.fileno())
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hashing = pool.submit(content_hash, frame, contract, keep)
+            with tmp.open("wb") as handle:
+                _write_row_groups(
+                    handle,
+                    frame,
+                    keep,
+                    arrow_schema(contract),
+                    _dictionary_columns(contract),
+                    lambda: footer(hashing.result()),
+                )
+                handle.flush()
+                os.fsync(handle.fileno())
+        meta = facts[0]
+        final = Path(meta.path)
+        if final.exists():
+            return read_version_meta(final), False
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
@@ -195,25 +174,47 @@ def _write_row_groups(
     keep: np.ndarray | None,
     schema: pa.Schema,
     dictionary: list[str],
+    footer: Callable[[], dict[bytes, bytes]],
 ) -> None:
-    """Convert and write one row group at a time, so Arrow never holds the whole frame."""
+    """Convert and write one row group at a time, so Arrow never holds the whole frame.
+
+    ``footer`` gives the file's key-value metadata, asked for once every row is written.
+    """
     writer: pq.ParquetWriter | None = None
     try:
         for start in range(0, len(frame), ROW_GROUP_ROWS):
             chunk = frame.iloc[start : start + ROW_GROUP_ROWS]
-            if keep is not None:
-                chunk = chunk[keep[start : start + ROW_GROUP_ROWS]]
-            if chunk.empty:
+            mask = None if keep is None else keep[start : start + ROW_GROUP_ROWS]
+            table = _kept_rows(chunk, mask, schema)
+            if table.num_rows == 0:
                 continue
-            table = pa.Table.from_pandas(chunk, schema=schema, preserve_index=False, safe=True)
             if writer is None:
                 writer = pq.ParquetWriter(
-                    sink, table.schema, compression="zstd", use_dictionary=dictionary or False
+                    sink, table.schema, compression=COMPRESSION, use_dictionary=dictionary or False
                 )
-            writer.write_table(table.replace_schema_metadata(writer.schema.metadata))
+            writer.write_table(table)
+        if writer is not None:
+            writer.add_key_value_metadata(footer())
     finally:
         if writer is not None:
             writer.close()
+
+
+def _kept_rows(chunk: pd.DataFrame, mask: np.ndarray | None, schema: pa.Schema) -> pa.Table:
+    """``chunk[mask]`` as Arrow: converted whole, then filtered by Arrow.
+
+    That takes half the time of pandas' boolean take. A quarantined row may hold what its
+    Arrow field cannot (a null in a non-nullable field, an overflow): then the kept rows are
+    selected first, and only they are converted. (``ArrowInvalid`` is a ``ValueError``,
+    ``ArrowTypeError`` a ``TypeError``.)
+    """
+    if mask is None or mask.all():
+        return pa.Table.from_pandas(chunk, schema=schema, preserve_index=False, safe=True)
+    try:
+        whole = pa.Table.from_pandas(chunk, schema=schema, preserve_index=False, safe=True)
+    except (ValueError, TypeError, OverflowError):
+        return pa.Table.from_pandas(chunk[mask], schema=schema, preserve_index=False, safe=True)
+    return whole.filter(pa.array(mask))
 
 
 def read_version_meta(path: Path) -> DatasetVersion:

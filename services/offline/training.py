@@ -25,8 +25,8 @@ import pyarrow.parquet as pq
 from services.contracts.base import ColumnSpec
 from services.contracts.schema import output_dtype
 from services.errors import EntityKeyError, RequestDataError, VersionNotFoundError
-from services.offline.datasets import hashable_frame
 from services.offline.engine import ENTITY_TS, arrow_to_pandas
+from services.offline.hashing import hashable_frame
 from services.offline.pit import open_engine
 from services.offline.temporaries import temporary_for
 from services.ondemand import input_columns, output_series, run_on_demand

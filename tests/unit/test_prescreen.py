@@ -1,0 +1,141 @@
+"""The whole-column first pass never hides a failing row: validation with it equals Pandera's alone.
+
+Frames of two contracts (every built-in check kind the demo and bench repositories use: ranges,
+categories, string lengths, a nullable integer, the key's uniqueness) get random defects drawn by
+hypothesis; each is validated with the pass and without it, and the row reasons and batch
+problems must be identical.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.contracts import BenchUserActivity
+from services.contracts import SourceContract
+from services.contracts.schema import validation_schema
+from services.ingestion.conform import Failures, conform
+from services.ingestion.prescreen import suspect_rows
+from services.ingestion.validate import validate_rows
+from tests.unit.test_conform_and_hash import activity_rows
+from tests.unit.test_contracts import demo_repository
+
+ROWS = 40
+# What a defect writes into a cell: values outside every range used here, an unknown category,
+# a string of the wrong length, a null, a NaN, text where a number belongs.
+DEFECTS: list[Any] = [-1, 10**9, 1.5, "XX", "", "a" * 70, None, np.nan, "12"]
+
+
+def _profile_rows(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    ts = pd.Series(pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), "h"))
+    return pd.DataFrame(
+        {
+            "customer_id": rng.integers(1, 10, n),
+            "event_timestamp": ts,
+            "created_timestamp": ts,
+            "account_age_days": rng.integers(0, 40_000, n),
+            "country": np.array(["GB", "FR", "DE"], dtype=object)[rng.integers(0, 3, n)],
+            "postcode_hash": ["f" * 32] * n,
+            "credit_limit": rng.random(n) * 1000,
+            "kyc_verified": rng.random(n) < 0.5,
+        }
+    )
+
+
+def _frames() -> dict[str, tuple[type[SourceContract], Any]]:
+    return {
+        "activity": (BenchUserActivity, activity_rows),
+        "profile": (demo_repository().contract("customer_profile"), _profile_rows),
+    }
+
+
+def _validate(
+    raw: pd.DataFrame, contract: type[SourceContract], screen: bool
+) -> tuple[dict[int, Any], list[Any]]:
+    failures = Failures()
+    typed = conform(raw, contract, failures)
+    converted = np.setdiff1d(np.arange(len(typed)), list(failures.reasons))
+    validate_rows(typed, contract, converted, failures, screen=screen)
+    return failures.reasons, failures.batch
+
+
+def _damage(frame: pd.DataFrame, defects: list[tuple[int, int, int]], copies: list[int]) -> None:
+    for row, col, defect in defects:
+        name = frame.columns[col % len(frame.columns)]
+        value = DEFECTS[defect]
+        column = frame[name]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                frame.loc[row % len(frame), name] = value
+        except (TypeError, ValueError, FutureWarning):  # a value the column's dtype cannot hold
+            frame[name] = column.astype(object)
+            frame.loc[row % len(frame), name] = value
+    for source, target in zip(copies[::2], copies[1::2], strict=False):
+        frame.iloc[target % len(frame)] = frame.iloc[source % len(frame)]  # a repeated key
+
+
+@pytest.mark.parametrize("kind", ["activity", "profile"])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 1000),
+    defects=st.lists(
+        st.tuples(st.integers(0, ROWS), st.integers(0, 30), st.integers(0, len(DEFECTS) - 1)),
+        max_size=12,
+    ),
+    copies=st.lists(st.integers(0, ROWS), max_size=6),
+)
+def test_screened_validation_equals_pandera_alone(
+    kind: str, seed: int, defects: list[tuple[int, int, int]], copies: list[int]
+) -> None:
+    contract, rows = _frames()[kind]
+    frame = rows(ROWS, seed)
+    _damage(frame, defects, copies)
+    screened = _validate(frame.copy(), contract, screen=True)
+    alone = _validate(frame.copy(), contract, screen=False)
+    assert screened == alone
+
+
+def test_a_clean_batch_has_no_suspects_and_defects_are_named() -> None:
+    typed = conform(activity_rows(100), BenchUserActivity, Failures())
+    schema = validation_schema(BenchUserActivity)
+    assert _listed(suspect_rows(typed, schema)) == []
+    typed.loc[7, "a_score"] = 2.0
+    typed.loc[9, "a_country"] = "XX"
+    typed.loc[11, "user_id"] = typed.loc[3, "user_id"]
+    typed.loc[11, ["event_timestamp", "created_timestamp"]] = typed.loc[
+        3, ["event_timestamp", "created_timestamp"]
+    ]
+    assert _listed(suspect_rows(typed, schema)) == [3, 7, 9, 11]  # both copies of the key
+
+
+def test_checks_that_may_look_at_the_whole_column_send_every_row_to_pandera() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    row_local = pa.DataFrameSchema({"x": pa.Column(float, pa.Check.ge(2))})
+    element_wise = pa.DataFrameSchema(
+        {"x": pa.Column(float, pa.Check(lambda v: v < 3, element_wise=True))}
+    )
+    column_wide = pa.DataFrameSchema({"x": pa.Column(float, pa.Check(lambda s: s > s.mean()))})
+    frame_wide = pa.DataFrameSchema(
+        {"x": pa.Column(float)}, checks=pa.Check(lambda df: df["x"] > 0)
+    )
+    wrong_type = pa.DataFrameSchema({"x": pa.Column(int)})
+    assert _listed(suspect_rows(frame, row_local)) == [0]
+    assert _listed(suspect_rows(frame, element_wise)) == [2]
+    assert suspect_rows(frame, column_wide) is None
+    assert suspect_rows(frame, frame_wide) is None
+    assert suspect_rows(frame, wrong_type) is None
+
+
+def _listed(rows: np.ndarray | None) -> list[int] | None:
+    return None if rows is None else rows.tolist()

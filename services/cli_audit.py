@@ -35,7 +35,7 @@ def audit_parity(
     from dataclasses import asdict
 
     from services.audits.parity import audit_parity as run
-    from services.lineage_events import emit_parity
+    from services.lineage_audits import emit_parity
 
     with errors(), ProgressDisplay(show=not as_json) as display:
 
@@ -98,7 +98,7 @@ def audit_drift(
     """Compare served features with a training set, feature by feature; exit 1 on drift."""
     from services.audits.drift import audit_drift as run
     from services.audits.report import write_drift_report
-    from services.lineage_events import emit_drift
+    from services.lineage_audits import emit_drift
 
     settings = settings_for()
     with errors():
@@ -166,7 +166,7 @@ def audit_freshness(
     from dataclasses import asdict
 
     from services.audits.freshness import audit_freshness as run
-    from services.lineage_events import emit_freshness
+    from services.lineage_audits import emit_freshness
     from services.online.state import lost_state_reason
 
     settings = settings_for()

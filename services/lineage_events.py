@@ -39,14 +39,13 @@ from lineage.identity import (
     job_name,
     online_dataset,
     quarantine_dataset,
-    served_dataset,
     source_dataset,
     training_set_dataset,
 )
 from services.code_version import code_facets, code_version
 from services.contracts import SourceContract
 from services.contracts.schema import column_specs
-from services.lineage_facets import definition_facets, drift_facet, ingest_facet, parity_facet
+from services.lineage_facets import definition_facets, ingest_facet
 from services.settings import Settings
 from services.store import definition_hash, service_version, view_version
 
@@ -80,7 +79,7 @@ def emitter_for(settings: Settings) -> Emitter:
     return _EMITTERS[key]
 
 
-class _Runs:
+class Runs:
     """The emitter for one data-plane action; every run carries the repository's code version."""
 
     def __init__(self, settings: Settings) -> None:
@@ -171,7 +170,7 @@ def emit_ingest(
                 assertions=() if result.dataset_version else assertions,
             )
         )
-    return _Runs(settings).emit_run(
+    return Runs(settings).emit_run(
         job_name("ingest", result.source),
         outputs=outputs,
         run_facets={"skewless_ingest": ingest_facet(result)},
@@ -214,7 +213,7 @@ def emit_apply(settings: Settings, store: Store) -> list[str]:
     from, a feature service the views it selects; each writes its definition version.
     """
     runs = []
-    emitter = _Runs(settings)
+    emitter = Runs(settings)
     for fv in store.feature_views.values():
         inputs, output = _apply_view(store, fv)
         runs.append(emitter.emit_run(job_name("apply", fv.name), inputs=inputs, outputs=[output]))
@@ -259,7 +258,7 @@ def _online_fields(read: ViewRead) -> tuple[tuple[str, str, str], ...]:
 
 def emit_materialize(settings: Settings, results: list[MaterializeResult]) -> list[str]:
     """One run per view: the dataset versions read and the view's definition -> online table."""
-    emitter = _Runs(settings)
+    emitter = Runs(settings)
     runs = []
     for r in results:
         view = feature_view_dataset(r.view)
@@ -300,7 +299,7 @@ def emit_training_set(settings: Settings, version: TrainingSetVersion) -> str | 
         for view, names in version.features.items()
         for c in _identity(names, feature_view_dataset(view))
     )
-    return _Runs(settings).emit_run(
+    return Runs(settings).emit_run(
         job_name("training_set", version.name),
         inputs=inputs,
         outputs=[
@@ -357,58 +356,3 @@ def lineage_summary(settings: Settings) -> str:
     if summary is None:
         return f"events sent to {settings.lineage_url}"
     return ", ".join(f"{k}: {v}" for k, v in summary.items())
-
-
-def emit_drift(settings: Settings, report: Any) -> str | None:
-    """A drift audit run: training set + served log in, one assertion and scores per feature."""
-    ts = report.training_set
-    served = DatasetRef(
-        name=served_dataset(report.service),
-        row_count=report.current_rows,
-        metrics={"rowCount": float(report.current_rows)},
-        assertions=tuple(
-            (
-                f"drift:{f.method}{'<' if 'p_value' in f.method else '<='}{f.threshold}",
-                not f.drifted,
-                f.feature,
-            )
-            for f in report.features
-        ),
-    )
-    return _Runs(settings).emit_run(
-        job_name("audit_drift", ts.name),
-        inputs=[DatasetRef(name=training_set_dataset(ts.name), version=ts.version), served],
-        run_facets={"skewless_drift": drift_facet(report)},
-    )
-
-
-def emit_freshness(settings: Settings, views: list[Any]) -> str | None:
-    """A freshness audit run: per view, the online dataset with its age assertion and counts."""
-    outputs = [
-        DatasetRef(
-            name=online_dataset(v.view),
-            row_count=v.online,
-            metrics={"rowCount": float(v.online)},
-            assertions=((f"freshness:newest_age<={int(v.slo_s)}s", not v.breached, None),),
-        )
-        for v in views
-    ]
-    return _Runs(settings).emit_run(job_name("audit_freshness", settings.project), inputs=outputs)
-
-
-def emit_parity(settings: Settings, report: Any) -> str | None:
-    """A parity audit run: per view, cells compared and an assertion of zero mismatches."""
-    inputs = [
-        DatasetRef(
-            name=online_dataset(v.view),
-            row_count=v.entities,
-            metrics={"rowCount": float(v.entities)},
-            assertions=((f"parity:mismatches==0 ({v.cells} cells)", not v.mismatches, None),),
-        )
-        for v in report.views
-    ]
-    return _Runs(settings).emit_run(
-        job_name("audit_parity", settings.project),
-        inputs=inputs,
-        run_facets={"skewless_parity": parity_facet(report)},
-    )

@@ -257,12 +257,9 @@ def _add_column_lineage(session: Session, info: dict[Node, NodeInfo], red: Redac
     }
     for data in datasets.values():
         data["columnLineage"] = []
-    if not datasets:
-        return
+    ids = [n[1] for n in info if n[0] == "dataset"]
     fields: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for ns, name, out, in_ns, in_name, in_field, how in marquez_sql.current_column_edges(
-        session, outputs=list(datasets)
-    ):
+    for ns, name, out, in_ns, in_name, in_field, how in marquez_sql.column_edges_into(session, ids):
         if red.visible(in_ns):
             fields[(ns, name, out)].append(
                 {"namespace": in_ns, "name": in_name, "field": in_field, "transformation": how}

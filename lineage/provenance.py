@@ -2,19 +2,20 @@
 
 ``provenance`` walks upstream from a model version's training set (what exactly trained it);
 ``impact`` walks downstream from one dataset version (what it feeds, up to models and their
-deployments). Each walk costs one set-based query per level and is bounded by a depth and a node
-budget; objects outside the caller's grants come back as placeholders.
+deployments). Each walk is one recursive statement on PostgreSQL (one set-based query per level on
+SQLite) and is bounded by a depth and a node budget; objects outside the caller's grants come back
+as placeholders.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from lineage.access import Principal
-from lineage.db import history_sql
+from lineage.db import history_sql, walk_sql
 from lineage.db import repositories as repo
 from lineage.errors import NotFound
 from lineage.identity import FEATURE_VIEW_PREFIX, ONLINE_PREFIX, TRAINING_SET_PREFIX
@@ -22,39 +23,31 @@ from lineage.nodes import Redactor, deployment_data, run_data, version_data, ver
 
 
 def _walk_versions(
-    session: Session,
-    start: Collection[int],
-    step: Callable[[Collection[int]], tuple[set[str], set[int]]],
-    max_depth: int,
-    max_nodes: int,
+    session: Session, start: Collection[int], upstream: bool, max_depth: int, max_nodes: int
 ) -> tuple[set[int], set[str], bool]:
-    """BFS over dataset versions through runs; ``step`` maps versions to (runs, next versions)."""
+    """BFS over dataset versions through runs, upstream (provenance) or downstream (impact).
+
+    Each level's runs and next versions come from ``walk_sql.version_levels`` (the whole walk in
+    one statement on PostgreSQL) and, for any level it did not return, from one query each.
+    """
+    levels = iter(
+        walk_sql.version_levels(
+            session, start, upstream=upstream, max_depth=max_depth, max_nodes=max_nodes
+        )
+    )
     versions, frontier = set(start), set(start)
     runs: set[str] = set()
     for _ in range(max_depth):
         if not frontier:
             return versions, runs, False
-        new_runs, nxt = step(frontier)
+        level = next(levels, None)
+        new_runs, nxt = level or repo.version_step(session, frontier, upstream=upstream)
         runs |= new_runs
         frontier = nxt - versions
         versions |= frontier
         if len(versions) + len(runs) > max_nodes:
             return versions, runs, True
     return versions, runs, bool(frontier)
-
-
-def _upstream(session: Session) -> Callable[[Collection[int]], tuple[set[str], set[int]]]:
-    def step(frontier: Collection[int]) -> tuple[set[str], set[int]]:
-        return repo.version_step(session, frontier, upstream=True)
-
-    return step
-
-
-def _downstream(session: Session) -> Callable[[Collection[int]], tuple[set[str], set[int]]]:
-    def step(frontier: Collection[int]) -> tuple[set[str], set[int]]:
-        return repo.version_step(session, frontier, upstream=False)
-
-    return step
 
 
 def _describe(
@@ -113,9 +106,7 @@ def provenance(
     red.require(model_row.namespace, kind="model_version", key=f"{model}:{version}")
     # The link is one training-set version (null only for a legacy row no version matched).
     ts = [] if mv.training_set_version_id is None else [mv.training_set_version_id]
-    versions, runs, truncated = _walk_versions(
-        session, ts, _upstream(session), max_depth, max_nodes
-    )
+    versions, runs, truncated = _walk_versions(session, ts, True, max_depth, max_nodes)
     out_v, out_r = _describe(session, versions, runs, red)
     ts_data = _describe(session, ts, [], red)[0]
     return {
@@ -159,9 +150,7 @@ def impact(
         raise NotFound(kind="dataset_version", key=f"{namespace}:{dataset}#{version}")
     red = Redactor(principal)
     red.require(namespace, kind="dataset_version", key=f"{namespace}:{dataset}#{version}")
-    versions, runs, truncated = _walk_versions(
-        session, [dv.id], _downstream(session), max_depth, max_nodes
-    )
+    versions, runs, truncated = _walk_versions(session, [dv.id], False, max_depth, max_nodes)
     dvs = repo.dataset_versions_by_ids(session, versions)
     ts = [i for i, d in dvs.items() if d.name.startswith(TRAINING_SET_PREFIX)]
     models = repo.model_versions_trained_on(session, ts)

@@ -2,9 +2,11 @@
 
 The answer has Marquez's shape. A dataset, job or model start gives current lineage (datasets and
 jobs, through any run); a dataset-version or run start gives version-exact lineage through runs.
-Each BFS level costs one statement (``lineage.db.graph_sql``), the node data one column select per
-node kind, and the traversal is bounded by a depth and a node budget. Nodes the caller may not read
-come back as ``{"id": "redacted:<n>", "type": "REDACTED"}`` placeholders.
+Each BFS level costs one statement (``lineage.db.graph_sql``) or, for current lineage up to the
+level the node budget cuts, one recursive statement covers them all (``lineage.db.walk_sql``); the
+node data costs one column select per node kind. The traversal is bounded by a depth and a node
+budget. Nodes the caller may not read come back as ``{"id": "redacted:<n>", "type": "REDACTED"}``
+placeholders.
 
 Node ids and descriptions live in ``lineage.nodes``, provenance and impact in
 ``lineage.provenance``; the latter are re-exported here for ``lineage.service``.
@@ -20,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lineage.access import Principal
-from lineage.db import graph_sql, marquez_sql
+from lineage.db import graph_sql, marquez_sql, walk_sql
 from lineage.db import repositories as repo
 from lineage.errors import InvalidQuery, NotFound
 from lineage.nodes import (
@@ -77,6 +79,23 @@ def _edges_for(
     return graph_sql.current_edges(session, keys["dataset"], keys["job"], keys["model"], as_of)
 
 
+def _levels(
+    session: Session,
+    start: Node,
+    depth: int,
+    max_nodes: int,
+    versioned: bool,
+    as_of: datetime | None,
+) -> list[set[graph_sql.Edge]]:
+    """The first levels' edges from one statement (``walk_sql``): current lineage, no ``asOf``.
+
+    They run up to the first level the node budget cuts; ``_traverse`` queries any level after.
+    """
+    if versioned or as_of is not None:
+        return []
+    return walk_sql.current_levels(session, _by_kind([start]), depth, max_nodes)
+
+
 def _traverse(
     session: Session, start: Node, depth: int, max_nodes: int, as_of: datetime | None = None
 ) -> tuple[set[Node], set[graph_sql.Edge], bool]:
@@ -84,10 +103,13 @@ def _traverse(
     kept: set[graph_sql.Edge] = set()
     truncated = False
     versioned = start[0] in ("datasetVersion", "run")
+    levels = iter(_levels(session, start, depth, max_nodes, versioned, as_of))
     for _ in range(depth):
         if not frontier:
             break
-        found = _edges_for(session, frontier, versioned, as_of)
+        found = next(levels, None)
+        if found is None:
+            found = _edges_for(session, frontier, versioned, as_of)
         new = {node for edge in found for node in edge} - visited
         if len(visited) + len(new) > max_nodes:
             truncated = True
@@ -257,12 +279,9 @@ def _add_column_lineage(session: Session, info: dict[Node, NodeInfo], red: Redac
     }
     for data in datasets.values():
         data["columnLineage"] = []
-    if not datasets:
-        return
+    ids = [n[1] for n in info if n[0] == "dataset"]
     fields: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for ns, name, out, in_ns, in_name, in_field, how in marquez_sql.current_column_edges(
-        session, outputs=list(datasets)
-    ):
+    for ns, name, out, in_ns, in_name, in_field, how in marquez_sql.column_edges_into(session, ids):
         if red.visible(in_ns):
             fields[(ns, name, out)].append(
                 {"namespace": in_ns, "name": in_name, "field": in_field, "transformation": how}

@@ -9,7 +9,7 @@ holds, whether the query is as of a time, the dialect) and take the frontier as 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -36,7 +36,7 @@ from lineage.db.repositories import any_of, is_postgresql
 Edge = tuple[tuple[str, Any], tuple[str, Any]]
 # Edge tags: a run (or a job's declared lineage) read / wrote a dataset, a model trained on it,
 # a run of one job is the parent of a run of another (ParentRunFacet).
-_READ, _WROTE, _TRAINED, _PARENT = 0, 1, 2, 3
+READ, WROTE, TRAINED, PARENT = 0, 1, 2, 3
 
 
 def _tag(tag: int) -> Any:
@@ -79,20 +79,24 @@ def _as_of_param(timed: bool) -> Any:
     return bindparam("as_of", type_=UTCDateTime()) if timed else None
 
 
-@cache
-def _current_level(postgresql: bool, datasets: bool, jobs: bool, models: bool, timed: bool) -> Any:
-    """The UNION of current-lineage edges touching ``:datasets``, ``:jobs`` and ``:models``."""
-    as_of = _as_of_param(timed)
+def current_parts(
+    match: Callable[[Any, str], Any], datasets: bool, jobs: bool, models: bool, as_of: Any
+) -> list[Any]:
+    """The parts of the UNION of current-lineage edges touching the frontier.
+
+    ``match(column, kind)`` says "``column`` holds one of the frontier's ``datasets``, ``jobs``
+    or ``models``" (bound parameters here, a recursive statement's row in ``walk_sql``).
+    """
     parts = []
-    for tag, io in ((_READ, RunInput), (_WROTE, RunOutput)):
+    for tag, io in ((READ, RunInput), (WROTE, RunOutput)):
         base = select(io.dataset_id, Run.job_id, _tag(tag)).join(Run, Run.run_id == io.run_id)
         for wanted, column, name in (
             (datasets, io.dataset_id, "datasets"),
             (jobs, Run.job_id, "jobs"),
         ):
             if wanted:
-                parts.append(_edge_as_of(base.where(any_of(column, name, postgresql)), io, as_of))
-    for tag, direction in ((_READ, "in"), (_WROTE, "out")):
+                parts.append(_edge_as_of(base.where(match(column, name)), io, as_of))
+    for tag, direction in ((READ, "in"), (WROTE, "out")):
         declared = (
             select(JobEdge.dataset_id, JobEdge.job_id, _tag(tag))
             .join(Job, Job.id == JobEdge.job_id)
@@ -101,27 +105,49 @@ def _current_level(postgresql: bool, datasets: bool, jobs: bool, models: bool, t
         if as_of is not None:
             declared = declared.where(Job.created_at <= as_of)
         if datasets:
-            parts.append(declared.where(any_of(JobEdge.dataset_id, "datasets", postgresql)))
+            parts.append(declared.where(match(JobEdge.dataset_id, "datasets")))
         if jobs:
-            parts.append(declared.where(any_of(JobEdge.job_id, "jobs", postgresql)))
+            parts.append(declared.where(match(JobEdge.job_id, "jobs")))
     if jobs:
         child, parent = aliased(Run), aliased(Run)
         parents = (
-            select(parent.job_id, child.job_id, _tag(_PARENT))
+            select(parent.job_id, child.job_id, _tag(PARENT))
             .select_from(RunParent)
             .join(child, child.run_id == RunParent.run_id)
             .join(parent, parent.run_id == RunParent.parent_run_id)
         )
         if as_of is not None:
             parents = parents.where(child.run_id.in_(_runs_seen_by(as_of)))
-        parts.append(parents.where(any_of(child.job_id, "jobs", postgresql)))
-        parts.append(parents.where(any_of(parent.job_id, "jobs", postgresql)))
-    training = _training((Dataset.id, ModelVersion.id, _tag(_TRAINED)), as_of)
+        parts.append(parents.where(match(child.job_id, "jobs")))
+        parts.append(parents.where(match(parent.job_id, "jobs")))
+    training = _training((Dataset.id, ModelVersion.id, _tag(TRAINED)), as_of)
     if datasets:
-        parts.append(training.where(any_of(Dataset.id, "datasets", postgresql)))
+        parts.append(training.where(match(Dataset.id, "datasets")))
     if models:
-        parts.append(training.where(any_of(ModelVersion.id, "models", postgresql)))
+        parts.append(training.where(match(ModelVersion.id, "models")))
+    return parts
+
+
+@cache
+def _current_level(postgresql: bool, datasets: bool, jobs: bool, models: bool, timed: bool) -> Any:
+    """The UNION of current-lineage edges touching ``:datasets``, ``:jobs`` and ``:models``."""
+
+    def match(column: Any, name: str) -> Any:
+        return any_of(column, name, postgresql)
+
+    parts = current_parts(match, datasets, jobs, models, _as_of_param(timed))
     return parts[0] if len(parts) == 1 else union(*parts)
+
+
+def current_edge(dataset: int, other: int, tag: int) -> Edge | None:
+    """The edge a row of the current-lineage UNION stands for (None: a job parent of itself)."""
+    if tag == PARENT:  # (parent job, child job)
+        return None if dataset == other else (("job", dataset), ("job", other))
+    if tag == TRAINED:
+        return (("dataset", dataset), ("model", other))
+    if tag == READ:
+        return (("dataset", dataset), ("job", other))
+    return (("job", other), ("dataset", dataset))
 
 
 def current_edges(
@@ -147,18 +173,8 @@ def current_edges(
         "models": list(mv_ids),
         "as_of": as_of,
     }
-    edges: set[Edge] = set()
-    for dataset, other, tag in session.execute(stmt, params):
-        if tag == _PARENT:  # (parent job, child job)
-            if dataset != other:
-                edges.add((("job", dataset), ("job", other)))
-        elif tag == _TRAINED:
-            edges.add((("dataset", dataset), ("model", other)))
-        elif tag == _READ:
-            edges.add((("dataset", dataset), ("job", other)))
-        else:
-            edges.add((("job", other), ("dataset", dataset)))
-    return edges
+    found = (current_edge(*row) for row in session.execute(stmt, params))
+    return {edge for edge in found if edge is not None}
 
 
 @cache
@@ -166,7 +182,7 @@ def _version_level(postgresql: bool, versions: bool, runs: bool, timed: bool) ->
     """The UNION of version-exact edges touching ``:versions`` and ``:runs``."""
     as_of = _as_of_param(timed)
     parts = []
-    for tag, io in ((_READ, RunInput), (_WROTE, RunOutput)):
+    for tag, io in ((READ, RunInput), (WROTE, RunOutput)):
         base = select(io.dataset_version_id, io.run_id, _tag(tag))
         for wanted, column, name in (
             (versions, io.dataset_version_id, "versions"),
@@ -177,7 +193,7 @@ def _version_level(postgresql: bool, versions: bool, runs: bool, timed: bool) ->
     if versions:
         # The union's second column holds run ids (text), so the model-version id goes as text.
         model_id = sql_cast(ModelVersion.id, String)
-        training = _training((DatasetVersion.id, model_id, _tag(_TRAINED)), as_of)
+        training = _training((DatasetVersion.id, model_id, _tag(TRAINED)), as_of)
         parts.append(training.where(any_of(DatasetVersion.id, "versions", postgresql)))
     return parts[0] if len(parts) == 1 else union(*parts)
 
@@ -201,9 +217,9 @@ def version_edges(
     if run_ids:
         edges |= run_parent_edges(session, run_ids, as_of)
     for version, other, tag in session.execute(stmt, params):
-        if tag == _TRAINED:
+        if tag == TRAINED:
             edges.add((("datasetVersion", version), ("model", int(other))))
-        elif tag == _READ:
+        elif tag == READ:
             edges.add((("datasetVersion", version), ("run", other)))
         else:
             edges.add((("run", other), ("datasetVersion", version)))

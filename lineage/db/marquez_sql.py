@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterator
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Row, and_, func, literal, or_, select, union_all
@@ -26,6 +27,7 @@ from lineage.db.models import (
     RunInput,
     RunOutput,
 )
+from lineage.db.repositories import any_of, is_postgresql
 
 VersionRef = tuple[str, str, str, dict[str, Any]]  # (namespace, name, version, facets)
 
@@ -272,6 +274,34 @@ ColumnEdge = tuple[str, str, str, str, str, str, str | None]
 transformation)."""
 
 
+def _newest_declaring() -> Any:
+    """Each dataset's newest version that declares column lineage."""
+    return (
+        select(func.max(ColumnLineage.dataset_version_id).label("dv_id"))
+        .join(DatasetVersion, DatasetVersion.id == ColumnLineage.dataset_version_id)
+        .group_by(DatasetVersion.dataset_id)
+    )
+
+
+def _column_edges(newest: Any, *where: Any) -> Any:
+    """Select the edges of the versions in ``newest`` that match ``where``, sorted."""
+    return (
+        select(
+            Dataset.namespace,
+            Dataset.name,
+            ColumnLineage.output_field,
+            ColumnLineage.input_namespace,
+            ColumnLineage.input_name,
+            ColumnLineage.input_field,
+            ColumnLineage.transformation,
+        )
+        .join(DatasetVersion, DatasetVersion.id == ColumnLineage.dataset_version_id)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(ColumnLineage.dataset_version_id.in_(newest), *where)
+        .order_by(*_edge_order())
+    )
+
+
 def current_column_edges(
     session: Session,
     *,
@@ -291,32 +321,31 @@ def current_column_edges(
     """
     if not outputs and not inputs:
         return []
-    newest = (
-        select(func.max(ColumnLineage.dataset_version_id).label("dv_id"))
-        .join(DatasetVersion, DatasetVersion.id == ColumnLineage.dataset_version_id)
-        .group_by(DatasetVersion.dataset_id)
-    )
     wanted = [and_(Dataset.namespace == ns, Dataset.name == name) for ns, name in outputs]
     wanted += [
         and_(ColumnLineage.input_namespace == ns, ColumnLineage.input_name == name)
         for ns, name in inputs
     ]
-    stmt = (
-        select(
-            Dataset.namespace,
-            Dataset.name,
-            ColumnLineage.output_field,
-            ColumnLineage.input_namespace,
-            ColumnLineage.input_name,
-            ColumnLineage.input_field,
-            ColumnLineage.transformation,
-        )
-        .join(DatasetVersion, DatasetVersion.id == ColumnLineage.dataset_version_id)
-        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-        .where(ColumnLineage.dataset_version_id.in_(newest), or_(*wanted))
-        .order_by(*_edge_order())
-    )
-    return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
+    stmt = _column_edges(_newest_declaring(), or_(*wanted))
+    return [tuple(r) for r in session.execute(stmt)]
+
+
+@cache
+def _edges_into_ids(postgresql: bool) -> Any:
+    newest = _newest_declaring().where(any_of(DatasetVersion.dataset_id, "datasets", postgresql))
+    return _column_edges(newest)
+
+
+def column_edges_into(session: Session, dataset_ids: Collection[int]) -> list[ColumnEdge]:
+    """``current_column_edges`` into the datasets with these ids, sorted.
+
+    The graph query knows its datasets by id: one statement compiled once, whatever their number
+    (an ``OR`` over (namespace, name) pairs is rebuilt and recompiled for every answer).
+    """
+    if not dataset_ids:
+        return []
+    stmt = _edges_into_ids(is_postgresql(session))
+    return [tuple(r) for r in session.execute(stmt, {"datasets": list(dataset_ids)})]
 
 
 def _edge_order() -> tuple[Any, ...]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -33,31 +33,15 @@ from services.contracts.schema import (
 )
 from services.offline.temporaries import remove_stale_temporaries, temporary_for
 
-_META_KEY = b"skewless.version"
+# Re-exported: the ingest path and the engines import a version's facts from here.
+from services.offline.versions import META_KEY
+from services.offline.versions import DatasetVersion as DatasetVersion
+from services.offline.versions import list_versions as list_versions
+from services.offline.versions import read_version_meta as read_version_meta
+from services.offline.versions import source_dir as source_dir
+
+_META_KEY = META_KEY  # the name the streamed writer reads it by
 ROW_GROUP_ROWS = 256_000
-
-
-@dataclass(frozen=True)
-class DatasetVersion:
-    """One immutable version of a source."""
-
-    source: str
-    version: str
-    created: str
-    rows: int
-    content_hash: str
-    quarantined: int
-    received: int
-    schema: str
-    path: str
-
-    @property
-    def created_at(self) -> datetime:
-        return datetime.fromisoformat(self.created)
-
-
-def source_dir(offline_dir: Path, source: str) -> Path:
-    return offline_dir / source
 
 
 def content_hash(
@@ -214,24 +198,6 @@ def _write_row_groups(
     finally:
         if writer is not None:
             writer.close()
-
-
-def read_version_meta(path: Path) -> DatasetVersion:
-    # The file's key-value metadata: a one-piece write puts the facts in the Arrow schema's
-    # metadata (copied there), a streamed one adds them when it closes the file.
-    raw = pq.read_metadata(path).metadata or {}
-    data = json.loads(raw[_META_KEY])
-    data["path"] = str(path)
-    return DatasetVersion(**data)
-
-
-def list_versions(offline_dir: Path, source: str) -> list[DatasetVersion]:
-    """Every committed version of a source, oldest first."""
-    folder = source_dir(offline_dir, source)
-    if not folder.is_dir():
-        return []
-    versions = [read_version_meta(p) for p in folder.glob("v*.parquet")]
-    return sorted(versions, key=lambda v: (v.created, v.version))
 
 
 def reports_dir(offline_dir: Path, source: str) -> Path:

@@ -3,7 +3,7 @@
 Sections: ingestion, streamed ingestion (1M/5M/20M rows), training sets (+ correctness), training
 at 1x/4x/16x entity rows on DuckDB, Spark and Feast,
 materialization, SDK reads, the String-keyed embedding view (materialize, reads, correctness),
-HTTP serving, lineage.
+HTTP serving, lineage, CLI process wall times.
 Medians over 3 runs (1 with ``--quick``). Writes ``bench/results/latest.{md,json}``.
 """
 
@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from bench import embedding, feast_side, offline, online, report, skewless_side
+from bench.cli import bench_cli
 from bench.contracts import BenchUserActivity
 from bench.data import BenchData, generate, generate_activity
 from bench.http import WORKERS, bench_http
@@ -461,6 +462,9 @@ class Bench:
         """Files of 1M, 5M and 20M rows (x scale) through ``ingest_file``: time and peak RSS."""
         self.rows.extend(bench_streamed(self.scale, self.scratch / "streamed", self.redis_url))
 
+    def cli(self) -> None:
+        self.rows.extend(bench_cli(self.scratch))
+
     def close(self) -> None:
         self.store.close()
         for project in self.projects.values():
@@ -491,6 +495,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
         "embeddings",
         "http",
         "lineage",
+        "cli",
     ]
     try:
         for name in args.only or sections:

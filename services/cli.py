@@ -123,13 +123,18 @@ def datasets(
     """List the immutable dataset versions of a source."""
     from dataclasses import asdict
 
-    from services.offline.datasets import list_versions
-    from services.repository import load_repository
+    from services.offline.versions import list_versions
 
     settings = settings_for()
     with errors():
-        load_repository(settings.repo_path).contract(source)
-        versions = list_versions(settings.offline_dir, source)
+        # The manifests alone answer a source with versions; only an empty answer pays for
+        # loading the repository (Feast, Pandera), to tell "no versions yet" from "no such source".
+        plain = Path(source).name == source and not source.startswith((".", "_"))
+        versions = list_versions(settings.offline_dir, source) if plain else []
+        if not versions:
+            from services.repository import load_repository
+
+            load_repository(settings.repo_path).contract(source)
     if as_json:
         print(json.dumps([asdict(v) for v in versions]))
         return

@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -36,34 +36,18 @@ from services.contracts.schema import (
 from services.offline.hashing import hashable_frame
 from services.offline.temporaries import remove_stale_temporaries, temporary_for
 
-_META_KEY = b"skewless.version"
+# Re-exported: the ingest path and the engines import a version's facts from here.
+from services.offline.versions import META_KEY
+from services.offline.versions import DatasetVersion as DatasetVersion
+from services.offline.versions import list_versions as list_versions
+from services.offline.versions import read_version_meta as read_version_meta
+from services.offline.versions import source_dir as source_dir
+
+_META_KEY = META_KEY  # the name the streamed writer reads it by
 ROW_GROUP_ROWS = 256_000
 # Feast's and Spark's default codec: a fifth less write time than zstd here, files ~15 %
 # larger; every reader of the offline store (DuckDB, Spark, Feast, pandas) reads it.
 COMPRESSION = "snappy"
-
-
-@dataclass(frozen=True)
-class DatasetVersion:
-    """One immutable version of a source."""
-
-    source: str
-    version: str
-    created: str
-    rows: int
-    content_hash: str
-    quarantined: int
-    received: int
-    schema: str
-    path: str
-
-    @property
-    def created_at(self) -> datetime:
-        return datetime.fromisoformat(self.created)
-
-
-def source_dir(offline_dir: Path, source: str) -> Path:
-    return offline_dir / source
 
 
 def content_hash(
@@ -215,24 +199,6 @@ def _kept_rows(chunk: pd.DataFrame, mask: np.ndarray | None, schema: pa.Schema) 
     except (ValueError, TypeError, OverflowError):
         return pa.Table.from_pandas(chunk[mask], schema=schema, preserve_index=False, safe=True)
     return whole.filter(pa.array(mask))
-
-
-def read_version_meta(path: Path) -> DatasetVersion:
-    # The file's key-value metadata: a one-piece write puts the facts in the Arrow schema's
-    # metadata (copied there), a streamed one adds them when it closes the file.
-    raw = pq.read_metadata(path).metadata or {}
-    data = json.loads(raw[_META_KEY])
-    data["path"] = str(path)
-    return DatasetVersion(**data)
-
-
-def list_versions(offline_dir: Path, source: str) -> list[DatasetVersion]:
-    """Every committed version of a source, oldest first."""
-    folder = source_dir(offline_dir, source)
-    if not folder.is_dir():
-        return []
-    versions = [read_version_meta(p) for p in folder.glob("v*.parquet")]
-    return sorted(versions, key=lambda v: (v.created, v.version))
 
 
 def reports_dir(offline_dir: Path, source: str) -> Path:

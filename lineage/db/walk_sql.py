@@ -43,8 +43,8 @@ WITH RECURSIVE walk(depth, frontier, seen, runs, step_runs, step_versions) AS (
       OFFSET 0
     ) step
   ) s
-  WHERE w.depth < :max_depth AND cardinality(w.frontier) > 0
-    AND cardinality(w.seen) + cardinality(w.runs) <= :max_nodes
+  WHERE w.depth < :max_depth AND coalesce(array_length(w.frontier, 1), 0) > 0
+    AND coalesce(array_length(w.seen, 1), 0) + coalesce(array_length(w.runs, 1), 0) <= :max_nodes
 )
 SELECT step_runs, step_versions FROM walk WHERE depth > 0 ORDER BY depth
 """
@@ -105,8 +105,10 @@ WITH RECURSIVE walk(depth, datasets, jobs, models, seen_d, seen_j, seen_m, a, b,
             EXCEPT SELECT unnest(w.seen_m)) AS models
   ) n
   WHERE w.depth < :depth
-    AND cardinality(w.datasets) + cardinality(w.jobs) + cardinality(w.models) > 0
-    AND cardinality(w.seen_d) + cardinality(w.seen_j) + cardinality(w.seen_m) <= :max_nodes
+    AND coalesce(array_length(w.datasets, 1), 0) + coalesce(array_length(w.jobs, 1), 0)
+        + coalesce(array_length(w.models, 1), 0) > 0
+    AND coalesce(array_length(w.seen_d, 1), 0) + coalesce(array_length(w.seen_j, 1), 0)
+        + coalesce(array_length(w.seen_m, 1), 0) <= :max_nodes
 )
 SELECT a, b, t FROM walk WHERE depth > 0 ORDER BY depth
 """

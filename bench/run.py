@@ -403,6 +403,21 @@ class Bench:
         )
         self.rows.append(
             Row(
+                "lineage intake, sequential, openlineage-python HttpTransport (sync)",
+                "events/s",
+                median(out["intake_sync_client"]),
+                None,
+                median(out["raw_insert"]),
+                "higher",
+                note=(
+                    "one request at a time, as Airflow and dbt send them; the client itself "
+                    f"spends {median(out['sync_client_cpu_ms_per_event']):.1f} ms CPU per event; "
+                    "limit: psycopg INSERT of the raw JSON, 1 tx/event, one connection"
+                ),
+            )
+        )
+        self.rows.append(
+            Row(
                 f"lineage intake, openlineage-python AsyncHttpTransport, "
                 f"{out['in_flight']} in flight",
                 "events/s",

@@ -154,7 +154,7 @@ def _seal(
 ) -> tuple[DatasetVersion, bool]:
     import json
 
-    from services.offline.datasets import _META_KEY, read_version_meta
+    from services.offline.versions import META_KEY, read_version_meta
 
     def meta(full_hash: str, final: Path) -> dict[str, str]:
         data = DatasetVersion(
@@ -168,7 +168,7 @@ def _seal(
             schema=schema_fingerprint(contract),
             path=str(final),
         )
-        return {_META_KEY.decode(): json.dumps(asdict(data))}
+        return {META_KEY.decode(): json.dumps(asdict(data))}
 
     _, final, new = version_file.finish(meta)
     return read_version_meta(final), new

@@ -43,7 +43,6 @@ from services.offline.versions import list_versions as list_versions
 from services.offline.versions import read_version_meta as read_version_meta
 from services.offline.versions import source_dir as source_dir
 
-_META_KEY = META_KEY  # the name the streamed writer reads it by
 ROW_GROUP_ROWS = 256_000
 # Feast's and Spark's default codec: a fifth less write time than zstd here, files ~15 %
 # larger; every reader of the offline store (DuckDB, Spark, Feast, pandas) reads it.
@@ -116,7 +115,7 @@ def write_version(
                 path=str(final),
             )
         )
-        return {_META_KEY: json.dumps(asdict(facts[0])).encode()}
+        return {META_KEY: json.dumps(asdict(facts[0])).encode()}
 
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:

@@ -25,7 +25,8 @@ from services.online.answer import (
     online_features_async,
 )
 from services.online.stores import OnlineStore, open_online_store
-from services.resolution import ViewRead
+from services.reads import ViewRead
+from services.settings import Settings
 from services.store import Store
 
 __all__ = [
@@ -57,6 +58,10 @@ class OnlineReader:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.backend: OnlineStore = open_online_store(store)
+
+    @property
+    def settings(self) -> Settings:
+        return self.store.settings
 
     def ping(self) -> bool:
         return self.backend.ping()

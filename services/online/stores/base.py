@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from services.online.answer import StoredColumns, Wanted
-    from services.resolution import ViewRead
+    from services.reads import ViewRead
     from services.store import Store
 
 

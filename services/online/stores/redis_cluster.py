@@ -13,7 +13,7 @@ from services.online.cluster import ClusterIO, routed
 from services.online.stores.markers import read_markers, write_markers
 from services.online.stores.redis_single import CHUNK_ROWS
 from services.online.stores.resp import Hmget, hset_rows
-from services.resolution import ViewRead
+from services.reads import ViewRead
 from services.store import Store
 
 

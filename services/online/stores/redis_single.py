@@ -11,7 +11,7 @@ from services.online.answer import StoredColumns, Wanted
 from services.online.client import async_redis_pool, redis_client
 from services.online.stores.markers import read_markers, write_markers
 from services.online.stores.resp import Hmget, hset_rows
-from services.resolution import ViewRead
+from services.reads import ViewRead
 from services.store import Store
 
 # Commands per socket write: small enough that Redis answers each chunk well within the

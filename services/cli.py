@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -105,7 +106,9 @@ def apply(
         store = open_store(settings)
         store.apply(definitions)
         from services.lineage_events import emit_apply
+        from services.serving_plan import write_serving_plan
 
+        write_serving_plan(store)
         emit_apply(settings, store)
     console.print(
         f"applied {len(definitions.all())} objects to project [bold]{settings.project}[/]: "
@@ -289,6 +292,34 @@ def _parse_pairs(items: list[str], types: dict[str, Any], flag: str) -> dict[str
     return out
 
 
+def _parse_request(
+    plan: Any, entity: list[str], request: list[str]
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    types = {**plan.key_types, **{f.name: f.type for f in plan.request_fields}}
+    return _parse_pairs(entity, types, "--entity"), _parse_pairs(request, types, "--request")
+
+
+def _online_resolved(
+    settings: Any, service: str, entity: list[str], request: list[str]
+) -> tuple[Any, list[str]]:
+    """The full path: Feast's registry and the repository; refreshes a stale serving plan."""
+    from services.online.state import lost_views
+    from services.plan_stamp import current_stamp
+    from services.sdk import Client
+    from services.serving_plan import write_serving_plan
+
+    stamp = current_stamp(settings)  # before anything is read: a change meanwhile stays stale
+    client = Client(settings)
+    plan = client.plan(service)
+    entities, requests = _parse_request(plan, entity, request)
+    result = client.online_features(service, entities, requests)
+    lost = [v for v in lost_views(client.store) if v in {r.view for r in plan.views}]
+    if stamp is not None:
+        with suppress(OSError):  # a read-only data dir only loses the next call's speed
+            write_serving_plan(client.store, stamp)
+    return result, lost
+
+
 @app.command()
 def online(
     service: Annotated[str, typer.Option(help="Feature service.")],
@@ -299,18 +330,22 @@ def online(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Look up online features for one entity row."""
-    from services.online.state import lost_state_reason, lost_views
-    from services.sdk import Client
+    from services.online.answer import online_features
+    from services.online.planned import open_planned
 
+    settings = settings_for()
     with errors():
-        client = Client(settings_for())
-        plan = client.plan(service)
-        types = {**plan.key_types, **{f.name: f.type for f in plan.request_fields}}
-        entities = _parse_pairs(entity, types, "--entity")
-        requests = _parse_pairs(request or [], types, "--request")
-        result = client.online_features(service, entities, requests)
-        lost = [v for v in lost_views(client.store) if v in {r.view for r in plan.views}]
+        planned = open_planned(settings, service)
+        if planned is None:  # no current serving plan (or a Redis store): resolve afresh
+            result, lost = _online_resolved(settings, service, entity, request or [])
+        else:
+            plan, reader = planned
+            entities, requests = _parse_request(plan, entity, request or [])
+            result = online_features(reader, plan, entities, requests)
+            lost = []  # a SQLite store keeps no loss markers (services.online.state)
     if lost:  # NOT_FOUND below may be a loss, not an unknown entity: say so
+        from services.online.state import lost_state_reason
+
         err.print(f"warning: {lost_state_reason(lost)}", markup=False)
     rows = [
         {

@@ -214,7 +214,31 @@ def decode_column(raws: Sequence[bytes | None], ftype: FieldType) -> list[Any]:
         tag = LIST_TAGS[ftype.element.name]
         dtype, width = ("<f4", 4) if ftype.element.name == "Float32" else ("<f8", 8)
         return [_packed(r, tag, dtype, width) for r in raws]
+    if ftype.name == "Struct":
+        return [_declared_order(decode_fast(r), ftype) for r in raws]
+    if ftype.name == "Map":
+        return [_sorted_keys(decode_fast(r)) for r in raws]
     return [decode_fast(r) for r in raws]
+
+
+# A protobuf map comes back in the order of upb's hash table, whose seed differs from process
+# to process: the same stored Map or Struct would print its keys in another order each run.
+# A Struct is given its declared order, a Map its keys sorted (nested maps too).
+
+
+def _declared_order(value: Any, ftype: FieldType) -> Any:
+    if not isinstance(value, dict):
+        return value
+    names = [n for n, _ in ftype.fields if n in value]
+    return {**{n: value[n] for n in names}, **_sorted_keys(value)}
+
+
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
 
 
 def _small_int(raw: bytes | None) -> Any:

@@ -331,18 +331,21 @@ def online(
 ) -> None:
     """Look up online features for one entity row."""
     from services.online.answer import online_features
-    from services.online.planned import open_planned
+    from services.online.planned import lost_planned_views, open_planned
 
     settings = settings_for()
     with errors():
         planned = open_planned(settings, service)
-        if planned is None:  # no current serving plan (or a Redis store): resolve afresh
+        if planned is None:  # no current serving plan: resolve the service afresh
             result, lost = _online_resolved(settings, service, entity, request or [])
         else:
             plan, reader = planned
-            entities, requests = _parse_request(plan, entity, request or [])
-            result = online_features(reader, plan, entities, requests)
-            lost = []  # a SQLite store keeps no loss markers (services.online.state)
+            try:
+                entities, requests = _parse_request(plan, entity, request or [])
+                result = online_features(reader, plan, entities, requests)
+                lost = lost_planned_views(reader, plan)
+            finally:
+                reader.close()
     if lost:  # NOT_FOUND below may be a loss, not an unknown entity: say so
         from services.online.state import lost_state_reason
 

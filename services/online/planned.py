@@ -2,52 +2,39 @@
 
 ``skewless online`` is one process per lookup, so the seconds Feast, Pandera and the
 repository's definitions take to import are most of its time. With a current serving plan
-(:mod:`services.serving_plan`) the reads are already resolved; :class:`PlannedReader` reads
-Feast's SQLite online tables directly (:mod:`services.online.stores.sqlite_read`, the reader
-the full path uses too) and the answer is assembled by the same
-:func:`services.online.answer.online_features`. Redis stores are served by the full path.
+(:mod:`services.serving_plan`) the reads are already resolved, and every online store reads
+without Feast: SQLite through :mod:`services.online.stores.sqlite_read` (the reader the full
+path uses too), Redis and Redis Cluster through raw RESP. The answer is assembled by the same
+:func:`services.online.answer.online_features`, and a Redis store's lost views are found by the
+same :func:`services.online.state.lost_views`, as on the full path.
 """
 
 from __future__ import annotations
 
-from services.online.answer import StoredColumns, Wanted, _columns
-from services.online.stores.sqlite_read import SqliteReader
+from services.online.reader import OnlineReader
+from services.online.stores import SettingsProject
 from services.reads import ServicePlan
 from services.serving_plan import load_service_plan
 from services.settings import Settings
 
 
-class PlannedReader:
-    """Reads a SQLite online store for plans loaded from the serving plan."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._sqlite = SqliteReader(settings.online_sqlite_path, settings.project)
-
-    @property
-    def settings(self) -> Settings:
-        return self._settings
-
-    def read_columns(self, wanted: Wanted) -> list[StoredColumns]:
-        return [_columns(read, self._sqlite.read(read, keys)) for read, keys in wanted]
-
-    async def read_columns_async(self, wanted: Wanted) -> list[StoredColumns]:
-        return self.read_columns(wanted)
-
-    def close(self) -> None:
-        self._sqlite.close()
-
-
-def open_planned(settings: Settings, service: str) -> tuple[ServicePlan, PlannedReader] | None:
-    """The service's plan and a reader, or None: take the full path (stale plan, Redis).
+def open_planned(settings: Settings, service: str) -> tuple[ServicePlan, OnlineReader] | None:
+    """The service's plan and a reader of the project's store, or None: take the full path.
 
     Raises:
         UnknownFeatureServiceError: the current plan knows every service, and not this one.
 
     """
-    if settings.online_store != "sqlite":
-        return None
     plan = load_service_plan(settings, service)
     if plan is None:
         return None
-    return plan, PlannedReader(settings)
+    return plan, OnlineReader(SettingsProject(settings, settings.project))
+
+
+def lost_planned_views(reader: OnlineReader, plan: ServicePlan) -> list[str]:
+    """The plan's views whose online values the store lost (Redis restarted empty)."""
+    if not reader.settings.uses_redis:  # a file keeps no markers: nothing to ask for
+        return []
+    from services.online.state import lost_views
+
+    return [v for v in lost_views(reader.owner) if v in {r.view for r in plan.views}]

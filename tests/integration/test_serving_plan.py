@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import redis
 
 from services.contracts.types import FieldType
 from services.ingestion.gate import ingest_frame
 from services.online.codec import decode_column
-from services.online.keys import entity_key, from_epoch_micros, ts_key
+from services.online.keys import entity_key, from_epoch_micros, marker_key, ts_key
+from services.online.state import lost_state_reason
 from services.online.stores.sqlite_read import SqliteReader
 from services.plan_stamp import current_stamp
 from services.resolution import plan_service
@@ -223,12 +225,21 @@ def _value(feature: FeatureShape, i: int, present: bool) -> Any:
     }[feature.name]
 
 
-@pytest.fixture
-def typed_store(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Store]:
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.integration)])
+def typed_store(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings], tmp_path: Path
+) -> Iterator[Store]:
     """The generated repository applied (plan written as by apply), its rows ingested."""
     repo = tmp_path / "typed_repo"
-    settings = make_settings("sqlite", repo_path=repo)
-    write_repository(SHAPE, repo, project=settings.project, data_dir=settings.data_dir)
+    settings = make_settings(request.param, repo_path=repo)
+    write_repository(
+        SHAPE,
+        repo,
+        project=settings.project,
+        data_dir=settings.data_dir,
+        online_store=settings.online_store,
+        redis_url=settings.redis_url,
+    )
     store = Store(settings)
     store.apply(load_definitions(repo))
     write_serving_plan(store)
@@ -275,6 +286,8 @@ def test_typed_repository_fast_path_answers_as_the_full_path(
 
 
 def test_sqlite_reader_reads_as_feasts_online_read(typed_store: Store) -> None:
+    if typed_store.settings.online_store != "sqlite":
+        pytest.skip("Feast's SQLite reader only reads a SQLite store")
     read = plan_service(typed_store, SERVICE).views[0]
     keys = [(zone, user) for zone, user, _, _ in ROWS] + [("west", 1)]
     ours = SqliteReader(typed_store.settings.online_sqlite_path, typed_store.project).read(
@@ -345,3 +358,22 @@ def test_the_full_path_rewrites_a_stale_plan(typed_store: Store) -> None:
     )
     assert (code, loaded) == (0, [])
     assert again == out
+
+
+def test_a_lost_redis_view_is_reported_on_the_fast_path(typed_store: Store) -> None:
+    settings = typed_store.settings
+    if not settings.uses_redis:
+        pytest.skip("only a Redis store can lose its values behind our back")
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        assert client.delete(marker_key(settings.project)) == 1  # as a restart would
+    finally:
+        client.close()
+    args = (f"--service={SERVICE}", "--entity=zone=north", "--entity=user_id=1")
+    code, fast, err, loaded = _online(settings, *args)
+    assert (code, loaded) == (0, [])
+    assert err == f"warning: {lost_state_reason([SOURCE])}"
+    plan_path(settings).unlink()
+    code, full, full_err, loaded = _online(settings, *args)
+    assert (code, full, full_err) == (0, fast, err)
+    assert "feast" in loaded

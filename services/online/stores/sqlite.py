@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from services.online.answer import StoredColumns, Wanted, _columns
 from services.online.codec import encode_column
 from services.online.keys import entity_key, epoch_micros, ts_key
+from services.online.stores.base import ProjectRef
 from services.online.stores.sqlite_read import SqliteReader
 from services.online.value_proto import value_class
 from services.reads import ViewRead
@@ -31,9 +32,20 @@ class SqliteOnline:
 
     tracks_loss = False
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.reader = SqliteReader(store.settings.online_sqlite_path, store.project)
+    def __init__(self, owner: ProjectRef) -> None:
+        self.owner = owner
+        self.reader = SqliteReader(owner.settings.online_sqlite_path, owner.project)
+        self._opened: Store | None = None
+
+    def _feast(self) -> Store:
+        """The Feast store writes go through: the owner, or one opened on the first write."""
+        from services.store import Store
+
+        if isinstance(self.owner, Store):
+            return self.owner
+        if self._opened is None:
+            self._opened = Store(self.owner.settings)
+        return self._opened
 
     def write(self, read: ViewRead, batch: pa.RecordBatch | pa.Table) -> int:
         if batch.num_rows == 0:
@@ -56,8 +68,9 @@ class SqliteOnline:
             )
             for i, key in enumerate(keys)
         ]
-        fv = self.store.feature_views[read.view]
-        self.store.online_store().online_write_batch(self.store.config, fv, rows, None)
+        store = self._feast()
+        fv = store.feature_views[read.view]
+        store.online_store().online_write_batch(store.config, fv, rows, None)
         return int(batch.num_rows)
 
     def read_columns(self, wanted: Wanted) -> list[StoredColumns]:
@@ -67,7 +80,7 @@ class SqliteOnline:
         return await run_in_threadpool(self.read_columns, wanted)
 
     def ping(self) -> bool:
-        return self.store.settings.online_sqlite_path.exists()
+        return self.owner.settings.online_sqlite_path.exists()
 
     def markers(self) -> dict[str, str]:
         return {}
@@ -77,6 +90,9 @@ class SqliteOnline:
 
     def close(self) -> None:
         self.reader.close()
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
 
     async def aclose(self) -> None:
         return None

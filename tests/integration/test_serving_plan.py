@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pytest
 import redis
 
@@ -38,6 +40,7 @@ from services.store import Store, load_definitions
 from tests.repo_factory import SERVICE, SOURCE, FeatureShape, KeyShape, RepoShape, write_repository
 
 ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 DEMO_SERVICE = "fraud_detection_v2"
 NOW = datetime.now(UTC).replace(microsecond=0)
 STRUCT = FieldType(
@@ -377,3 +380,44 @@ def test_a_lost_redis_view_is_reported_on_the_fast_path(typed_store: Store) -> N
     code, full, full_err, loaded = _online(settings, *args)
     assert (code, full, full_err) == (0, fast, err)
     assert "feast" in loaded
+
+
+@pytest.fixture(params=["postgresql", "file"])
+def other_registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A registry other than the default SQLite file: PostgreSQL, or Feast's file registry."""
+    if request.param == "file":
+        yield str(tmp_path / "registry.pb")
+        return
+    name = f"plan_registry_{uuid.uuid4().hex}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.integration
+def test_the_stamp_follows_every_kind_of_registry(
+    make_settings: Callable[..., Settings], tmp_path: Path, other_registry: str
+) -> None:
+    repo = tmp_path / "typed_repo"
+    settings = make_settings("sqlite", repo_path=repo, registry_url=other_registry)
+    write_repository(SHAPE, repo, project=settings.project, data_dir=settings.data_dir)
+    store = Store(settings)
+    try:
+        store.apply(load_definitions(repo))
+        assert write_serving_plan(store) is not None
+        assert load_service_plan(settings, SERVICE) is not None
+        # Another process re-applies a change (without touching this data dir's plan).
+        other = Store(settings)
+        try:
+            views = load_definitions(repo)
+            views.feature_views[0].ttl = timedelta(hours=3)
+            other.apply(views)
+        finally:
+            other.close()
+        assert load_service_plan(settings, SERVICE) is None
+    finally:
+        store.close()

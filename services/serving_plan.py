@@ -41,6 +41,8 @@ from services.settings import Settings
 if TYPE_CHECKING:
     from services.store import Store
 
+# Bump when what a plan holds, or how resolution fills it, changes: older plans then read as
+# stale instead of as another answer.
 FORMAT = 1
 
 

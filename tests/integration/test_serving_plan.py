@@ -4,8 +4,9 @@ Each comparison runs the real command as a user does, twice: once with the plan 
 apply (the fast path) and once with the plan file removed (the full path: Feast's registry,
 the repository's code), and the two JSON answers must be identical. The repositories are the
 card-fraud demo (an on-demand view with request data) and a generated one with a composite
-String + Int32 key and a feature of every kind Skewless stores. The SQLite reader both paths
-share is compared with Feast's own ``online_read``.
+String + Int32 key and a feature of every kind Skewless stores, on SQLite, the real Redis and
+a real Redis Cluster. The SQLite reader both paths share is compared with Feast's own
+``online_read``.
 """
 
 from __future__ import annotations

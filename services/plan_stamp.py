@@ -16,6 +16,7 @@ import hashlib
 import sqlite3
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from services.settings import Settings
 
@@ -45,7 +46,7 @@ def _sqlite_rows(url: str, project: str) -> dict[str, list[tuple[Any, ...]]] | N
     path = url.removeprefix("sqlite:///")
     if not Path(path).is_file():
         return None
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True)
     try:
         return {
             t: conn.execute(f"SELECT * FROM {t} WHERE project_id = ?", (project,)).fetchall()
@@ -78,8 +79,9 @@ def registry_fingerprint(settings: Settings) -> str | None:
     """A hash of the project's definitions in the registry (None: no registry to read)."""
     url = settings.effective_registry_url
     try:
-        if "://" not in url:  # Feast's file registry: one serialized proto
-            return hashlib.sha256(Path(url).read_bytes()).hexdigest()
+        if "://" not in url:  # Feast's file registry: one proto, a relative path is the repo's
+            path = Path(url) if Path(url).is_absolute() else settings.repo_path.resolve() / url
+            return hashlib.sha256(path.read_bytes()).hexdigest()
         rows = (
             _sqlite_rows(url, settings.project)
             if url.startswith("sqlite:///")

@@ -26,7 +26,9 @@ import pandas as pd
 import psycopg
 import pytest
 import redis
+from typer.testing import CliRunner
 
+from services.cli import app
 from services.contracts.types import FieldType
 from services.ingestion.gate import ingest_frame
 from services.online.codec import decode_column
@@ -433,3 +435,17 @@ def test_the_stamp_follows_every_kind_of_registry(
         assert load_service_plan(settings, SERVICE) is None
     finally:
         store.close()
+
+
+def test_skewless_apply_writes_a_current_plan(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    repo = tmp_path / "typed_repo"
+    settings = make_settings("sqlite", repo_path=repo)
+    write_repository(SHAPE, repo, project=settings.project, data_dir=settings.data_dir)
+    assert load_service_plan(settings, SERVICE) is None
+    result = CliRunner().invoke(app, ["apply", "--repo", str(repo)])
+    assert result.exit_code == 0, result.output
+    plan = load_service_plan(settings, SERVICE)
+    assert plan is not None
+    assert [f.name for f in plan.views[0].features] == [f.name for f in SHAPE.features]

@@ -20,6 +20,7 @@ from lineage.cli import console_command
 from services.cli_audit import audit_app
 from services.cli_common import JSON_HELP, console, err, errors, open_store, settings_for, utc
 from services.cli_ingest import ingest_command
+from services.cli_online import online_command, parse_value
 from services.cli_progress import ProgressDisplay
 from services.cli_repo import contracts_app, feast_yaml_command, init_command
 from services.errors import GovernanceError, InputError
@@ -61,6 +62,7 @@ def _main(
 app.command("init")(init_command)
 app.command("feast-yaml")(feast_yaml_command)
 app.command("ingest")(ingest_command)
+app.command("online")(online_command)
 
 
 @app.command("demo-data")
@@ -105,7 +107,9 @@ def apply(
         store = open_store(settings)
         store.apply(definitions)
         from services.lineage_events import emit_apply
+        from services.serving_plan import write_serving_plan
 
+        write_serving_plan(store)
         emit_apply(settings, store)
     console.print(
         f"applied {len(definitions.all())} objects to project [bold]{settings.project}[/]: "
@@ -205,7 +209,7 @@ def _read_entities(path: Path, types: dict[str, Any]) -> pd.DataFrame:
             values = []
             for row, text in enumerate(frame[col]):
                 try:
-                    values.append(None if text is None else _parse_value(str(text), types[col]))
+                    values.append(None if text is None else parse_value(str(text), types[col]))
                 except ValueError:
                     reason = f"row {row}: {text!r} is not a {types[col]}"
                     raise EntityKeyError(col, reason) from None
@@ -257,79 +261,6 @@ def training_set(
         return
     console.print(f"training set [bold]{version.version}[/] ({version.rows} rows) -> {out}")
     console.print(f"dataset versions read: {version.dataset_versions}")
-
-
-def _parse_value(text: str, ftype: Any) -> Any:
-    """A command-line value as its declared type (text for String, JSON for documents)."""
-    if ftype.is_integer:
-        return int(text)
-    if ftype.is_float:
-        return float(text)
-    if ftype.name == "Bool":
-        if text.lower() not in ("true", "false"):
-            raise ValueError("expected true or false")
-        return text.lower() == "true"
-    if ftype.name == "String":
-        return text
-    return json.loads(text)
-
-
-def _parse_pairs(items: list[str], types: dict[str, Any], flag: str) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InputError(f"{flag} {item!r}: expected NAME=VALUE")
-        if key not in types:
-            raise InputError(f"{flag} {key!r}: not one of {sorted(types)}")
-        try:
-            out.setdefault(key, []).append(_parse_value(value, types[key]))
-        except ValueError as exc:
-            raise InputError(f"{flag} {item!r}: not a {types[key]} ({exc})") from None
-    return out
-
-
-@app.command()
-def online(
-    service: Annotated[str, typer.Option(help="Feature service.")],
-    entity: Annotated[list[str], typer.Option(help="JOIN_KEY=VALUE, one per join key (repeat).")],
-    request: Annotated[
-        list[str] | None, typer.Option(help="NAME=VALUE request data (repeat).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
-) -> None:
-    """Look up online features for one entity row."""
-    from services.online.state import lost_state_reason, lost_views
-    from services.sdk import Client
-
-    with errors():
-        client = Client(settings_for())
-        plan = client.plan(service)
-        types = {**plan.key_types, **{f.name: f.type for f in plan.request_fields}}
-        entities = _parse_pairs(entity, types, "--entity")
-        requests = _parse_pairs(request or [], types, "--request")
-        result = client.online_features(service, entities, requests)
-        lost = [v for v in lost_views(client.store) if v in {r.view for r in plan.views}]
-    if lost:  # NOT_FOUND below may be a loss, not an unknown entity: say so
-        err.print(f"warning: {lost_state_reason(lost)}", markup=False)
-    rows = [
-        {
-            "feature": c.name,
-            "value": c.values[0],
-            "status": c.statuses[0],
-            "event_timestamp": None
-            if c.event_timestamps[0] is None
-            else c.event_timestamps[0].isoformat(),
-        }
-        for c in result.columns
-    ]
-    if as_json:
-        print(json.dumps(rows, default=str))
-        return
-    table = Table("feature", "value", "status", "event time", title=f"{service} (online)")
-    for r in rows:
-        table.add_row(r["feature"], str(r["value"]), r["status"], str(r["event_timestamp"] or ""))
-    console.print(table)
 
 
 @app.command()

@@ -25,6 +25,7 @@ from services.offline.datasets import list_versions
 from services.online.materialize import materialize
 from services.repository import load_repository
 from services.sdk import Client
+from services.serving_plan import write_serving_plan
 from services.settings import Settings
 
 
@@ -84,6 +85,7 @@ def run_demo(settings: Settings, console: Console, *, size: int = 500, seed: int
         if problems:
             raise RuntimeError("governance lint failed:\n" + "\n".join(problems))
         results["client"].store.apply(definitions)
+        write_serving_plan(results["client"].store)
         emit_apply(settings, results["client"].store)
         return f"{len(definitions.all())} objects, 0 governance problems"
 

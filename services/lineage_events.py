@@ -195,7 +195,7 @@ def _apply_view(store: Store, fv: FeatureView) -> tuple[list[DatasetRef], Datase
         return [], _view_ref(store, fv.name, fields=_view_fields(fv), facets=facets)
     facets = definition_facets(fv, "feature_view", source=fv.batch_source.name)
     source = data_source_dataset(fv.batch_source.name)
-    contract = plan_view(store, fv.name).contract
+    contract = store.repository.contract(plan_view(store, fv.name).source)
     inputs = [
         DatasetRef(name=source, version=definition_hash(fv.batch_source), fields=_fields(contract))
     ]
@@ -247,10 +247,12 @@ def online_version(result: MaterializeResult) -> str:
     return "o" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _online_fields(read: ViewRead) -> tuple[tuple[str, str, str], ...]:
+def _online_fields(settings: Settings, read: ViewRead) -> tuple[tuple[str, str, str], ...]:
     """The online table's columns: entity key, event time, then the view's features."""
+    from services.repository import load_repository
+
     features = {f.name for f in read.features}
-    specs = column_specs(read.contract)
+    specs = column_specs(load_repository(settings.repo_path).contract(read.source))
     keep = [c for c in specs if c.role in ("entity", "event_timestamp")]
     keep += [c for c in specs if c.name in features]
     return tuple((c.name, c.kind, c.description) for c in keep)
@@ -267,7 +269,7 @@ def emit_materialize(settings: Settings, results: list[MaterializeResult]) -> li
         output = DatasetRef(
             name=online_dataset(r.view),
             version=online_version(r),
-            fields=_online_fields(r.read),
+            fields=_online_fields(settings, r.read),
             row_count=r.entities,
             column_lineage=_identity([f.name for f in r.read.features], view),
         )

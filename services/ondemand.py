@@ -14,11 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from services.contracts.base import ColumnSpec
-from services.contracts.schema import output_dtype
+from services.contracts.specs import ColumnSpec, output_dtype
 from services.errors import RequestError
 from services.online.values import canonical
-from services.resolution import OnDemandRead
+from services.reads import OnDemandRead
 
 
 def input_columns(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -22,18 +21,8 @@ from feast import OnDemandFeatureView
 from services.contracts.base import SourceContract
 from services.contracts.schema import column_specs, contract_name
 from services.errors import UnknownSourceError
+from services.reads import OnDemandCode
 from services.store import Definitions, load_repo_objects
-
-Transform = Callable[[Any], Any]
-
-
-@dataclass(frozen=True)
-class OnDemandCode:
-    """The function of one on-demand view and how Feast calls it."""
-
-    function: Transform
-    mode: str  # "pandas" or "python"
-    singleton: bool = False
 
 
 @dataclass

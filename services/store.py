@@ -16,7 +16,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
@@ -328,7 +327,3 @@ def _clear_meta(message: Any) -> None:
                 for item in items:
                     if hasattr(item, "ListFields"):
                         _clear_meta(item)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.audits.parity import sample_keys
+from services.clock import now_utc
 from services.contracts.schema import source_spec
 from services.online.reader import OnlineReader
 from services.online.state import lost_views
 from services.resolution import plan_view
-from services.store import Store, now_utc
+from services.store import Store
 
 CHUNK = 1000
 
@@ -40,7 +41,7 @@ def audit_view_freshness(
 ) -> ViewFreshness:
     read = plan_view(store, view)
     keys = sample_keys(store, read, None)
-    slo = source_spec(read.contract).freshness_slo
+    slo = source_spec(store.repository.contract(read.source)).freshness_slo
     newest: datetime | None = None
     online = expired = 0
     for i in range(0, len(keys), CHUNK):

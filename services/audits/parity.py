@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from services.clock import now_utc
 from services.contracts.base import ColumnSpec
 from services.contracts.types import FieldType
 from services.offline.pit import open_engine
@@ -24,7 +25,7 @@ from services.offline.training import join_features
 from services.online.reader import OnlineReader, _view_columns, online_features
 from services.online.values import canonical
 from services.resolution import ServicePlan, ViewRead, plan_service, plan_view
-from services.store import Store, now_utc
+from services.store import Store
 
 
 @dataclass(frozen=True)

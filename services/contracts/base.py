@@ -15,60 +15,26 @@ Roles: ``entity`` (a join key column), ``event_timestamp``, ``created_timestamp`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Literal
-
 import pandera.pandas as pa
 
-from services.contracts.types import FieldType
+from services.contracts.specs import (
+    CREATED_TIMESTAMP,
+    EVENT_TIMESTAMP,
+    ColumnSpec,
+    Policy,
+    Role,
+    SourceSpec,
+)
 
-Policy = Literal["reject", "quarantine"]
-Role = Literal["entity", "event_timestamp", "created_timestamp", "feature", "request"]
-
-EVENT_TIMESTAMP = "event_timestamp"
-CREATED_TIMESTAMP = "created_timestamp"
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    """Everything the platform needs to know about one contract column."""
-
-    name: str
-    type: FieldType
-    nullable: bool
-    description: str
-    owner: str
-    role: Role
-    pii: bool = False
-    classification: str | None = None
-    allowed: tuple[Any, ...] | None = None
-    ge: float | None = None
-    le: float | None = None
-    element_ge: float | None = None
-    element_le: float | None = None
-    drift_threshold: float | None = None
-
-    @property
-    def kind(self) -> str:
-        """The type as Feast writes it (``Int64``, ``Array(Float32)``): used in reasons."""
-        return str(self.type)
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """Source-level facts from a contract's ``Config``."""
-
-    name: str
-    description: str
-    owner: str
-    keys: tuple[str, ...]
-    event_timestamp: str
-    created_timestamp: str | None
-    ttl: timedelta
-    cadence: timedelta
-    default_policy: Policy
-    freshness_slo: timedelta
+__all__ = [
+    "CREATED_TIMESTAMP",
+    "EVENT_TIMESTAMP",
+    "ColumnSpec",
+    "Policy",
+    "Role",
+    "SourceContract",
+    "SourceSpec",
+]
 
 
 class SourceContract(pa.DataFrameModel):

@@ -30,6 +30,7 @@ from services.contracts.base import (
     SourceSpec,
 )
 from services.contracts.checks import type_checks
+from services.contracts.specs import output_dtype
 from services.contracts.types import FieldType, from_pandera_dtype, parse_type
 from services.errors import ContractError
 
@@ -228,11 +229,6 @@ def arrow_schema(contract: type[SourceContract]) -> pa_arrow.Schema:
 def pandas_dtype(spec: ColumnSpec) -> str:
     """The pandas dtype a column is held in once it has passed the contract."""
     return spec.type.pandas_dtype(spec.nullable)
-
-
-def output_dtype(spec: ColumnSpec) -> str:
-    """The pandas dtype of a feature in a retrieved frame, where any value may be null."""
-    return spec.type.pandas_dtype(nullable=True)
 
 
 @_per_contract

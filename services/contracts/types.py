@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from feast import types as ft
-from feast.value_type import ValueType
 
 from services.errors import ContractError
+
+if TYPE_CHECKING:
+    from feast.value_type import ValueType
 
 SCALARS = (
     "Int32",
@@ -38,18 +39,6 @@ SCALARS = (
 DOCUMENTS = ("Map", "Json")
 KEY_TYPES = ("Int32", "Int64", "String")
 
-_FEAST_SCALAR: dict[str, Any] = {
-    "Int32": ft.Int32,
-    "Int64": ft.Int64,
-    "Float32": ft.Float32,
-    "Float64": ft.Float64,
-    "String": ft.String,
-    "Bytes": ft.Bytes,
-    "Bool": ft.Bool,
-    "UnixTimestamp": ft.UnixTimestamp,
-    "Map": ft.Map,
-    "Json": ft.Json,
-}
 _ARROW_SCALAR: dict[str, pa.DataType] = {
     "Int32": pa.int32(),
     "Int64": pa.int64(),
@@ -62,28 +51,22 @@ _ARROW_SCALAR: dict[str, pa.DataType] = {
     "Map": pa.string(),
     "Json": pa.string(),
 }
-_VALUE_TYPE: dict[str, ValueType] = {
-    "Int32": ValueType.INT32,
-    "Int64": ValueType.INT64,
-    "Float32": ValueType.FLOAT,
-    "Float64": ValueType.DOUBLE,
-    "String": ValueType.STRING,
-    "Bytes": ValueType.BYTES,
-    "Bool": ValueType.BOOL,
-    "UnixTimestamp": ValueType.UNIX_TIMESTAMP,
-    "Map": ValueType.MAP,
-    "Json": ValueType.JSON,
-    "Struct": ValueType.STRUCT,
-}
-_LIST_VALUE_TYPE: dict[str, ValueType] = {
-    "Int32": ValueType.INT32_LIST,
-    "Int64": ValueType.INT64_LIST,
-    "Float32": ValueType.FLOAT_LIST,
-    "Float64": ValueType.DOUBLE_LIST,
-    "String": ValueType.STRING_LIST,
-    "Bytes": ValueType.BYTES_LIST,
-    "Bool": ValueType.BOOL_LIST,
-    "UnixTimestamp": ValueType.UNIX_TIMESTAMP_LIST,
+# Feast's names of each type: the ``feast.types`` attribute and the ``ValueType`` members
+# (scalar, list). Feast itself is imported only by the functions that build its objects, so a
+# process that reads types and values (serving from a plan) never imports Feast.
+_FEAST_SCALAR = {name: name for name in SCALARS + DOCUMENTS}
+_VALUE_TYPE = {
+    "Int32": "INT32",
+    "Int64": "INT64",
+    "Float32": "FLOAT",
+    "Float64": "DOUBLE",
+    "String": "STRING",
+    "Bytes": "BYTES",
+    "Bool": "BOOL",
+    "UnixTimestamp": "UNIX_TIMESTAMP",
+    "Map": "MAP",
+    "Json": "JSON",
+    "Struct": "STRUCT",
 }
 # pandas dtypes of a typed frame: (not nullable, nullable); None means object.
 _PANDAS: dict[str, tuple[str, str]] = {
@@ -163,14 +146,16 @@ class FieldType:
 
     def feast(self) -> Any:
         """The Feast type (``feast.types``) of a field of this type."""
+        from feast import types as ft
+
         if self.name == "Array":
             assert_element = self.element
             if assert_element is None:  # pragma: no cover - refused in __post_init__
                 raise ContractError("Array without element")
-            return ft.Array(_FEAST_SCALAR[assert_element.name])
+            return ft.Array(getattr(ft, _FEAST_SCALAR[assert_element.name]))
         if self.name == "Struct":
-            return ft.Struct({n: _FEAST_SCALAR[t.name] for n, t in self.fields})
-        return _FEAST_SCALAR[self.name]
+            return ft.Struct({n: getattr(ft, _FEAST_SCALAR[t.name]) for n, t in self.fields})
+        return getattr(ft, _FEAST_SCALAR[self.name])
 
     def arrow(self) -> pa.DataType:
         """The Arrow type a dataset version stores this column in."""
@@ -182,9 +167,11 @@ class FieldType:
 
     def value_type(self) -> ValueType:
         """The Feast ``ValueType`` its online values are encoded with."""
+        from feast.value_type import ValueType
+
         if self.name == "Array" and self.element is not None:
-            return _LIST_VALUE_TYPE[self.element.name]
-        return _VALUE_TYPE[self.name]
+            return ValueType[f"{_VALUE_TYPE[self.element.name]}_LIST"]
+        return ValueType[_VALUE_TYPE[self.name]]
 
     def pandas_dtype(self, nullable: bool) -> str:
         """The pandas dtype of a column of this type in a typed frame (``object`` if none)."""
@@ -226,6 +213,8 @@ def parse_type(text: str, *, length: int | None = None) -> FieldType:
 
 def from_feast(dtype: Any) -> FieldType:
     """The ``FieldType`` of a Feast type; ``ContractError`` for one Skewless does not store."""
+    from feast import types as ft
+
     if isinstance(dtype, ft.Array):
         base = getattr(dtype.base_type, "name", str(dtype.base_type))
         return FieldType("Array", element=_from_feast_name(str(base)))
@@ -257,13 +246,13 @@ def _from_feast_name(name: str) -> FieldType:
     return FieldType(mapped)
 
 
-_KEY_VALUE_TYPES = {ValueType.INT32: INT32, ValueType.INT64: INT64, ValueType.STRING: STRING}
+_KEY_VALUE_TYPES = {"INT32": INT32, "INT64": INT64, "STRING": STRING}
 
 
 def from_value_type(value_type: ValueType) -> FieldType:
     """The type of an entity join key declared with a Feast ``ValueType``."""
     try:
-        return _KEY_VALUE_TYPES[value_type]
+        return _KEY_VALUE_TYPES[value_type.name]
     except KeyError:
         raise ContractError(
             f"join key type {value_type.name} is not supported (Int32, Int64 or String)"

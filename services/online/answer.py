@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from services.clock import now_utc
 from services.ondemand import input_columns, run_on_demand
 from services.online.requests import check_entities, check_request_data
-from services.resolution import ServicePlan, ViewRead
-from services.store import now_utc
+from services.reads import ServicePlan, ViewRead
 
 if TYPE_CHECKING:
-    from services.online.reader import OnlineReader
+    from services.settings import Settings
 
 PRESENT, NULL_VALUE, NOT_FOUND, OUTSIDE_MAX_AGE = (
     "PRESENT",
@@ -54,6 +54,17 @@ class OnlineResult:
 
 Key = tuple[Any, ...]  # one entity's join key values, in the view's key order
 Wanted = Sequence[tuple[ViewRead, Sequence[Key]]]
+
+
+class ColumnReader(Protocol):
+    """What an answer is read through: ``OnlineReader``, or a serving plan's reader."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def read_columns(self, wanted: Wanted) -> list[StoredColumns]: ...
+
+    async def read_columns_async(self, wanted: Wanted) -> list[StoredColumns]: ...
 
 
 def _columns(read: ViewRead, rows: list[Stored]) -> StoredColumns:
@@ -97,12 +108,12 @@ def _feature_columns(read: ViewRead, stored: StoredColumns, at: datetime) -> lis
 
 
 def _prepare(
-    reader: OnlineReader,
+    reader: ColumnReader,
     plan: ServicePlan,
     entities: Mapping[str, Sequence[Any]],
     request_data: Mapping[str, Sequence[Any]] | None,
 ) -> tuple[int, dict[str, list[Any]], Wanted]:
-    n = check_entities(plan, entities, reader.store.settings.serve_max_entities)
+    n = check_entities(plan, entities, reader.settings.serve_max_entities)
     request = check_request_data(plan, request_data or {}, n)
     wanted = [
         (read, list(zip(*(entities[c] for c in read.request_columns), strict=True)))
@@ -149,7 +160,7 @@ def _assemble(
 
 
 def online_features(
-    reader: OnlineReader,
+    reader: ColumnReader,
     plan: ServicePlan,
     entities: Mapping[str, Sequence[Any]],
     request_data: Mapping[str, Sequence[Any]] | None = None,
@@ -163,7 +174,7 @@ def online_features(
 
 
 async def online_features_async(
-    reader: OnlineReader,
+    reader: ColumnReader,
     plan: ServicePlan,
     entities: Mapping[str, Sequence[Any]],
     request_data: Mapping[str, Sequence[Any]] | None = None,

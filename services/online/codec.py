@@ -3,8 +3,9 @@
 Value protos are byte-for-byte what Feast's own ``python_values_to_proto_values`` produces,
 so Feast's ``get_online_features`` reads exactly what we write and vice versa. The common
 scalar types are encoded and decoded by hand (varints, little-endian floats,
-length-delimited bytes); everything else goes through Feast. ``tests/unit/test_codec*.py``
-prove the equality. Values are first brought to their canonical form
+length-delimited bytes); everything else is encoded through Feast. Decoding never imports
+Feast (:mod:`services.online.value_proto`), so a read can be served without it.
+``tests/unit/test_codec*.py`` prove the equality. Values are first brought to their canonical form
 (:mod:`services.online.values`); the Redis keys they are stored under are
 :mod:`services.online.keys`.
 
@@ -22,16 +23,18 @@ import math
 import struct
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-from feast.protos.feast.types.Value_pb2 import Value as ValueProto
-from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.contracts.types import FieldType
+from services.online.value_proto import parse_value, python_value_of, value_class
 from services.online.values import feast_input, python_value
+
+if TYPE_CHECKING:
+    from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NULL_TIMESTAMP = -(2**63)  # Feast's NULL_TIMESTAMP_INT_VALUE (NaT as int64)
@@ -116,6 +119,8 @@ def _encode_fast(values: Sequence[Any], name: str) -> list[bytes] | None:
 
 def _feast_protos(values: Sequence[Any], ftype: FieldType) -> list[ValueProto | None]:
     """Feast's value protos of ``values`` (None where null), through Feast's encoder."""
+    from feast.type_map import python_values_to_proto_values
+
     inputs = [feast_input(v, ftype) for v in values]
     present = [v for v in inputs if v is not None]
     empty_bytes: list[list[str]] = []
@@ -149,8 +154,8 @@ def encode_column(column: pa.Array | pa.ChunkedArray, ftype: FieldType) -> list[
     """Value protos of one Arrow column (nulls become empty protos), as :func:`encode_values`."""
     values = column.to_pylist()
     if ftype.name in ("Float64", "Float32", "Int64", "Int32", "Bool", "String", "Bytes"):
-        return [ValueProto.FromString(raw) for raw in encode_values(values, ftype)]
-    return [ValueProto() if p is None else p for p in _feast_protos(values, ftype)]
+        return [parse_value(raw) for raw in encode_values(values, ftype)]
+    return [value_class()() if p is None else p for p in _feast_protos(values, ftype)]
 
 
 def decode_fast(raw: bytes | None) -> Any:
@@ -209,7 +214,31 @@ def decode_column(raws: Sequence[bytes | None], ftype: FieldType) -> list[Any]:
         tag = LIST_TAGS[ftype.element.name]
         dtype, width = ("<f4", 4) if ftype.element.name == "Float32" else ("<f8", 8)
         return [_packed(r, tag, dtype, width) for r in raws]
+    if ftype.name == "Struct":
+        return [_declared_order(decode_fast(r), ftype) for r in raws]
+    if ftype.name == "Map":
+        return [_sorted_keys(decode_fast(r)) for r in raws]
     return [decode_fast(r) for r in raws]
+
+
+# A protobuf map comes back in the order of upb's hash table, whose seed differs from process
+# to process: the same stored Map or Struct would print its keys in another order each run.
+# A Struct is given its declared order, a Map its keys sorted (nested maps too).
+
+
+def _declared_order(value: Any, ftype: FieldType) -> Any:
+    if not isinstance(value, dict):
+        return value
+    names = [n for n, _ in ftype.fields if n in value]
+    return {**{n: value[n] for n in names}, **_sorted_keys(value)}
+
+
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
 
 
 def _small_int(raw: bytes | None) -> Any:
@@ -263,12 +292,10 @@ def decode_value(proto: ValueProto | None) -> Any:
     """A stored value proto as a plain Python value (None for null)."""
     if proto is None or proto.WhichOneof("val") is None:
         return None
-    return feast_value_type_to_python_type(proto)
+    return python_value_of(proto)
 
 
 def decode_raw(raw: bytes | None) -> Any:
     if raw is None:
         return None
-    proto = ValueProto()
-    proto.ParseFromString(raw)
-    return decode_value(proto)
+    return decode_value(parse_value(raw))

@@ -13,13 +13,14 @@ import struct
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from feast.infra.online_stores.helpers import _mmh3
-from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
-from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+import mmh3
 
 from services.contracts.types import FieldType
+
+if TYPE_CHECKING:
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 
 ENTITY_KEY_SERIALIZATION_VERSION = 3
 
@@ -37,6 +38,9 @@ _INT32_HEAD = _U32X2.pack(3, 4)
 
 def entity_key(keys: KeyColumns, values: Sequence[Any]) -> EntityKeyProto:
     """Feast's entity key proto of one row's join key values (in the order of ``keys``)."""
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
+    from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+
     protos = []
     for (_, ftype), value in zip(keys, values, strict=True):
         field = {"Int32": "int32_val", "Int64": "int64_val", "String": "string_val"}.get(ftype.name)
@@ -128,7 +132,8 @@ def from_epoch_micros(micros: int) -> datetime:
 
 
 def field_key(view: str, feature: str) -> bytes:
-    return bytes(_mmh3(f"{view}:{feature}"))
+    """Feast's hash field name of a feature: murmur3_32 of ``view:feature``, little-endian."""
+    return _U32.pack(mmh3.hash(f"{view}:{feature}", signed=False))
 
 
 def ts_key(view: str) -> str:

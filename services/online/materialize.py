@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from services.clock import now_utc
 from services.offline.datasets import DatasetVersion, list_versions
 from services.offline.pit import open_engine
 from services.online.state import (
@@ -26,7 +27,7 @@ from services.online.state import (
 )
 from services.online.writer import OnlineWriter
 from services.resolution import ViewRead, plan_view
-from services.store import Store, definition_hash, now_utc
+from services.store import Store, definition_hash
 
 Progress = Callable[[str, int], None]
 

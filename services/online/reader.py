@@ -24,9 +24,9 @@ from services.online.answer import (
     online_features,
     online_features_async,
 )
-from services.online.stores import OnlineStore, open_online_store
-from services.resolution import ViewRead
-from services.store import Store
+from services.online.stores import OnlineStore, ProjectRef, open_online_store
+from services.reads import ViewRead
+from services.settings import Settings
 
 __all__ = [
     "NOT_FOUND",
@@ -54,9 +54,13 @@ class OnlineReader:
     ``read_columns_async`` does the same round trip without blocking an event loop.
     """
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.backend: OnlineStore = open_online_store(store)
+    def __init__(self, owner: ProjectRef) -> None:
+        self.owner = owner
+        self.backend: OnlineStore = open_online_store(owner)
+
+    @property
+    def settings(self) -> Settings:
+        return self.owner.settings
 
     def ping(self) -> bool:
         return self.backend.ping()

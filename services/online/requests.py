@@ -16,11 +16,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.contracts.base import ColumnSpec
+from services.contracts.specs import ColumnSpec
 from services.contracts.types import FieldType
 from services.errors import EntityKeyError, RequestDataError, RequestTooLargeError
 from services.online.values import canonical
-from services.resolution import ServicePlan
+from services.reads import ServicePlan
 
 _INT_RANGE = {"Int32": (-(2**31), 2**31), "Int64": (-(2**63), 2**63)}
 

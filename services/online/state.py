@@ -29,8 +29,7 @@ from pathlib import Path
 
 from services.online import state_sql
 from services.online.keys import MARKER_PREFIX, marker_key
-from services.online.stores import open_online_store
-from services.store import Store
+from services.online.stores import ProjectRef, open_online_store
 
 FORMAT = 2
 __all__ = ["MARKER_PREFIX", "OnlineState", "load_state", "lost_views", "marker_key"]
@@ -53,12 +52,12 @@ class OnlineState:
         return self.views[view]
 
 
-def legacy_path(store: Store) -> Path:
+def legacy_path(store: ProjectRef) -> Path:
     """The JSON file earlier releases kept the record in."""
     return store.settings.data_dir / f"online_state.{store.settings.online_store}.json"
 
 
-def _import_legacy(store: Store) -> None:
+def _import_legacy(store: ProjectRef) -> None:
     path = legacy_path(store)
     if not path.exists():
         return
@@ -70,21 +69,21 @@ def _import_legacy(store: Store) -> None:
     os.replace(path, path.with_suffix(".json.imported"))
 
 
-def load_state(store: Store) -> OnlineState:
+def load_state(store: ProjectRef) -> OnlineState:
     """The recorded state (empty when nothing was ever written online for this project)."""
     _import_legacy(store)
     views, markers = state_sql.read(store.settings, store.project)
     return OnlineState(views=views, markers=markers)
 
 
-def save_state(store: Store, state: OnlineState) -> None:
+def save_state(store: ProjectRef, state: OnlineState) -> None:
     """Add the state's done versions and the markers set since loading to the record."""
     pairs = [(view, v) for view, versions in state.views.items() for v in versions]
     state_sql.add(store.settings, store.project, pairs, state.new_markers)
     state.new_markers.clear()
 
 
-def _online_markers(store: Store) -> dict[str, str]:
+def _online_markers(store: ProjectRef) -> dict[str, str]:
     backend = open_online_store(store)
     try:
         return backend.markers()
@@ -92,7 +91,7 @@ def _online_markers(store: Store) -> dict[str, str]:
         backend.close()
 
 
-def lost_views(store: Store, state: OnlineState | None = None) -> list[str]:
+def lost_views(store: ProjectRef, state: OnlineState | None = None) -> list[str]:
     """Views this data dir wrote online whose marker the online store no longer holds.
 
     Raises:
@@ -109,7 +108,7 @@ def lost_views(store: Store, state: OnlineState | None = None) -> list[str]:
     return sorted(v for v, token in expected.items() if held.get(v) != token)
 
 
-def write_markers(store: Store, state: OnlineState, views: Iterable[str]) -> None:
+def write_markers(store: ProjectRef, state: OnlineState, views: Iterable[str]) -> None:
     """Record that the online store now holds every done version of ``views`` (new tokens).
 
     Called after a write that covered each view's versions in full, and before the state is

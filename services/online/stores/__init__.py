@@ -5,6 +5,11 @@ Callers (``OnlineReader``, ``OnlineWriter``, the materialization record) hold an
 implementation keeps Feast's own byte format, so Feast reads what they write.
 """
 
-from services.online.stores.base import OnlineStore, open_online_store
+from services.online.stores.base import (
+    OnlineStore,
+    ProjectRef,
+    SettingsProject,
+    open_online_store,
+)
 
-__all__ = ["OnlineStore", "open_online_store"]
+__all__ = ["OnlineStore", "ProjectRef", "SettingsProject", "open_online_store"]

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from services.online.answer import StoredColumns, Wanted
-    from services.resolution import ViewRead
-    from services.store import Store
+    from services.reads import ViewRead
+    from services.settings import Settings
+
+
+class ProjectRef(Protocol):
+    """Whose online values: the settings naming the store, and the Feast project's name.
+
+    ``services.store.Store`` is one; :class:`SettingsProject` is one without Feast loaded.
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def project(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class SettingsProject:
+    """A :class:`ProjectRef` from settings alone (the serving plan's reads)."""
+
+    settings: Settings
+    project: str
 
 
 class OnlineStore(Protocol):
@@ -55,17 +77,17 @@ class OnlineStore(Protocol):
         ...
 
 
-def open_online_store(store: Store) -> OnlineStore:
+def open_online_store(owner: ProjectRef) -> OnlineStore:
     """The project's online store, as ``SKEWLESS_ONLINE_STORE`` names it."""
-    kind = store.settings.online_store
+    kind = owner.settings.online_store
     if kind == "redis":
         from services.online.stores.redis_single import RedisOnline
 
-        return RedisOnline(store)
+        return RedisOnline(owner)
     if kind == "redis_cluster":
         from services.online.stores.redis_cluster import ClusterOnline
 
-        return ClusterOnline(store)
+        return ClusterOnline(owner)
     from services.online.stores.sqlite import SqliteOnline
 
-    return SqliteOnline(store)
+    return SqliteOnline(owner)

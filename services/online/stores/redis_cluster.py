@@ -10,11 +10,11 @@ from starlette.concurrency import run_in_threadpool
 
 from services.online.answer import StoredColumns, Wanted
 from services.online.cluster import ClusterIO, routed
+from services.online.stores.base import ProjectRef
 from services.online.stores.markers import read_markers, write_markers
 from services.online.stores.redis_single import CHUNK_ROWS
 from services.online.stores.resp import Hmget, hset_rows
-from services.resolution import ViewRead
-from services.store import Store
+from services.reads import ViewRead
 
 
 class ClusterOnline:
@@ -22,16 +22,16 @@ class ClusterOnline:
 
     tracks_loss = True
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._io = ClusterIO(store.settings)
-        self._hmget = Hmget(store.project)
+    def __init__(self, owner: ProjectRef) -> None:
+        self.owner = owner
+        self._io = ClusterIO(owner.settings)
+        self._hmget = Hmget(owner.project)
 
     def write(self, read: ViewRead, batch: pa.RecordBatch | pa.Table) -> int:
         """The same HSETs as on one Redis, each sent to the master of its key's slot."""
         for start in range(0, batch.num_rows, CHUNK_ROWS):
             keys, commands, offsets = hset_rows(
-                self.store.project, read, batch.slice(start, CHUNK_ROWS)
+                self.owner.project, read, batch.slice(start, CHUNK_ROWS)
             )
             data = memoryview(commands.buffers()[2])
             per_row = [bytes(data[offsets[i] : offsets[i + 1]]) for i in range(len(keys))]
@@ -51,10 +51,10 @@ class ClusterOnline:
         return self._io.healthy()
 
     def markers(self) -> dict[str, str]:
-        return read_markers(lambda: self._io.client, self.store.project)
+        return read_markers(lambda: self._io.client, self.owner.project)
 
     def set_markers(self, tokens: dict[str, str]) -> None:
-        write_markers(lambda: self._io.client, self.store.project, tokens)
+        write_markers(lambda: self._io.client, self.owner.project, tokens)
 
     def close(self) -> None:
         self._io.close()

@@ -9,10 +9,10 @@ import redis.asyncio
 from services.errors import OnlineStoreUnavailableError
 from services.online.answer import StoredColumns, Wanted
 from services.online.client import async_redis_pool, redis_client
+from services.online.stores.base import ProjectRef
 from services.online.stores.markers import read_markers, write_markers
 from services.online.stores.resp import Hmget, hset_rows
-from services.resolution import ViewRead
-from services.store import Store
+from services.reads import ViewRead
 
 # Commands per socket write: small enough that Redis answers each chunk well within the
 # socket timeout, large enough that the round trips do not matter.
@@ -24,11 +24,11 @@ class RedisOnline:
 
     tracks_loss = True
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._redis: redis.Redis[bytes] = redis_client(store.settings)
+    def __init__(self, owner: ProjectRef) -> None:
+        self.owner = owner
+        self._redis: redis.Redis[bytes] = redis_client(owner.settings)
         self._async_pool: redis.asyncio.ConnectionPool | None = None  # type: ignore[type-arg]
-        self._hmget = Hmget(store.project)
+        self._hmget = Hmget(owner.project)
 
     def write(self, read: ViewRead, batch: pa.RecordBatch | pa.Table) -> int:
         """HSET every row's hash as raw RESP built column-wise, one chunk in flight.
@@ -46,7 +46,7 @@ class RedisOnline:
             in_flight = 0
             for start in range(0, batch.num_rows, CHUNK_ROWS):
                 _, commands, offsets = hset_rows(
-                    self.store.project, read, batch.slice(start, CHUNK_ROWS)
+                    self.owner.project, read, batch.slice(start, CHUNK_ROWS)
                 )
                 data = memoryview(commands.buffers()[2])
                 conn.send_packed_command([data[offsets[0] : offsets[-1]]], check_health=False)
@@ -85,7 +85,7 @@ class RedisOnline:
 
     async def read_columns_async(self, wanted: Wanted) -> list[StoredColumns]:
         if self._async_pool is None:
-            self._async_pool = async_redis_pool(self.store.settings)
+            self._async_pool = async_redis_pool(self.owner.settings)
         groups = self._hmget.groups(wanted)
         _, commands = self._hmget.commands(groups)
         pool = self._async_pool
@@ -110,10 +110,10 @@ class RedisOnline:
             return False
 
     def markers(self) -> dict[str, str]:
-        return read_markers(lambda: self._redis, self.store.project)
+        return read_markers(lambda: self._redis, self.owner.project)
 
     def set_markers(self, tokens: dict[str, str]) -> None:
-        write_markers(lambda: self._redis, self.store.project, tokens)
+        write_markers(lambda: self._redis, self.owner.project, tokens)
 
     def close(self) -> None:
         self._redis.close()

@@ -17,7 +17,7 @@ from services.online.answer import Key, StoredColumns, Wanted
 from services.online.codec import decode_column, decode_timestamp
 from services.online.columnar import bulk_timestamps, encode_bulk, hset_commands, redis_keys_array
 from services.online.keys import KeyColumns, field_key, redis_keys, ts_key
-from services.resolution import ViewRead
+from services.reads import ViewRead
 
 
 @dataclass(frozen=True)

@@ -3,24 +3,28 @@
 Feast's SQLite store keeps event times in whole seconds; the ttl rule needs them to the
 microsecond, so each row also carries ``_ts:<view>`` (microseconds since the epoch), which
 Feast's readers ignore as they read only the features they ask for. A file has no one to lose
-it behind our back (a deleted file is an unavailable store), so it keeps no markers.
+it behind our back (a deleted file is an unavailable store), so it keeps no markers. Writes go
+through Feast's store; reads through :class:`SqliteReader`, which needs no Feast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from starlette.concurrency import run_in_threadpool
 
-from services.online.answer import Key, Stored, StoredColumns, Wanted, _columns
-from services.online.codec import decode_column, encode_column
-from services.online.keys import entity_key, epoch_micros, from_epoch_micros, ts_key
-from services.resolution import ViewRead
-from services.store import Store
+from services.online.answer import StoredColumns, Wanted, _columns
+from services.online.codec import encode_column
+from services.online.keys import entity_key, epoch_micros, ts_key
+from services.online.stores.base import ProjectRef
+from services.online.stores.sqlite_read import SqliteReader
+from services.online.value_proto import value_class
+from services.reads import ViewRead
+
+if TYPE_CHECKING:
+    from services.store import Store
 
 
 class SqliteOnline:
@@ -28,8 +32,20 @@ class SqliteOnline:
 
     tracks_loss = False
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, owner: ProjectRef) -> None:
+        self.owner = owner
+        self.reader = SqliteReader(owner.settings.online_sqlite_path, owner.project)
+        self._opened: Store | None = None
+
+    def _feast(self) -> Store:
+        """The Feast store writes go through: the owner, or one opened on the first write."""
+        from services.store import Store
+
+        if isinstance(self.owner, Store):
+            return self.owner
+        if self._opened is None:
+            self._opened = Store(self.owner.settings)
+        return self._opened
 
     def write(self, read: ViewRead, batch: pa.RecordBatch | pa.Table) -> int:
         if batch.num_rows == 0:
@@ -45,51 +61,26 @@ class SqliteOnline:
                 entity_key(read.key_columns, key),
                 {
                     **{name: values[i] for name, values in encoded.items()},
-                    stamp: ValueProto(int64_val=epoch_micros(event_ts[i])),
+                    stamp: value_class()(int64_val=epoch_micros(event_ts[i])),
                 },
                 event_ts[i],
                 created_ts[i],
             )
             for i, key in enumerate(keys)
         ]
-        fv = self.store.feature_views[read.view]
-        self.store.online_store().online_write_batch(self.store.config, fv, rows, None)
+        store = self._feast()
+        fv = store.feature_views[read.view]
+        store.online_store().online_write_batch(store.config, fv, rows, None)
         return int(batch.num_rows)
 
     def read_columns(self, wanted: Wanted) -> list[StoredColumns]:
-        return [_columns(read, self._read(read, keys)) for read, keys in wanted]
+        return [_columns(read, self.reader.read(read, keys)) for read, keys in wanted]
 
     async def read_columns_async(self, wanted: Wanted) -> list[StoredColumns]:
         return await run_in_threadpool(self.read_columns, wanted)
 
-    def _read(self, read: ViewRead, keys: Sequence[Key]) -> list[Stored]:
-        fv = self.store.feature_views[read.view]
-        rows = self.store.online_store().online_read(
-            self.store.config,
-            fv,
-            [entity_key(read.key_columns, k) for k in keys],
-            [f.name for f in read.features],
-        )
-        types = {f.name: f.type for f in read.features}
-        stamp = ts_key(read.view)
-        out: list[Stored] = []
-        for ts, values in rows:
-            if values is None:
-                out.append((ts, None))
-                continue
-            exact = values.get(stamp)
-            if exact is not None and exact.WhichOneof("val") == "int64_val":
-                ts = from_epoch_micros(exact.int64_val)
-            decoded = {
-                n: decode_column([v.SerializeToString()], types[n])[0]
-                for n, v in values.items()
-                if n in types
-            }
-            out.append((ts, decoded))
-        return out
-
     def ping(self) -> bool:
-        return self.store.settings.online_sqlite_path.exists()
+        return self.owner.settings.online_sqlite_path.exists()
 
     def markers(self) -> dict[str, str]:
         return {}
@@ -98,7 +89,10 @@ class SqliteOnline:
         return None
 
     def close(self) -> None:
-        return None
+        self.reader.close()
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
 
     async def aclose(self) -> None:
         return None

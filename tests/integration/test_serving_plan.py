@@ -244,11 +244,36 @@ def typed_store(
     request: pytest.FixtureRequest, make_settings: Callable[..., Settings], tmp_path: Path
 ) -> Iterator[Store]:
     """The generated repository applied (plan written as by apply), its rows ingested."""
+    yield from _typed_store(request.param, request, make_settings, tmp_path)
+
+
+@pytest.fixture
+def typed_sqlite_store(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings], tmp_path: Path
+) -> Iterator[Store]:
+    """``typed_store`` on the embedded SQLite online store only."""
+    yield from _typed_store("sqlite", request, make_settings, tmp_path)
+
+
+@pytest.fixture
+def typed_redis_store(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings], tmp_path: Path
+) -> Iterator[Store]:
+    """``typed_store`` on one Redis only."""
+    yield from _typed_store("redis", request, make_settings, tmp_path)
+
+
+def _typed_store(
+    kind: str,
+    request: pytest.FixtureRequest,
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+) -> Iterator[Store]:
     repo = tmp_path / "typed_repo"
     extra = {}
-    if request.param == "redis_cluster":
+    if kind == "redis_cluster":
         extra["redis_cluster_nodes"] = request.getfixturevalue("redis_cluster").nodes
-    settings = make_settings(request.param, repo_path=repo, **extra)
+    settings = make_settings(kind, repo_path=repo, **extra)
     write_repository(
         SHAPE,
         repo,
@@ -302,9 +327,8 @@ def test_typed_repository_fast_path_answers_as_the_full_path(
     assert statuses["f_struct"] == expected
 
 
-def test_sqlite_reader_reads_as_feasts_online_read(typed_store: Store) -> None:
-    if typed_store.settings.online_store != "sqlite":
-        pytest.skip("Feast's SQLite reader only reads a SQLite store")
+def test_sqlite_reader_reads_as_feasts_online_read(typed_sqlite_store: Store) -> None:
+    typed_store = typed_sqlite_store
     read = plan_service(typed_store, SERVICE).views[0]
     keys = [(zone, user) for zone, user, _, _ in ROWS] + [("west", 1)]
     ours = SqliteReader(typed_store.settings.online_sqlite_path, typed_store.project).read(
@@ -377,10 +401,11 @@ def test_the_full_path_rewrites_a_stale_plan(typed_store: Store) -> None:
     assert again == out
 
 
-def test_a_lost_redis_view_is_reported_on_the_fast_path(typed_store: Store) -> None:
-    settings = typed_store.settings
-    if settings.online_store != "redis":  # the cluster keeps its markers the same way
-        pytest.skip("only a Redis store can lose its values behind our back")
+@pytest.mark.integration
+def test_a_lost_redis_view_is_reported_on_the_fast_path(typed_redis_store: Store) -> None:
+    """Only a Redis store can lose its values behind our back (the cluster keeps its markers
+    the same way)."""
+    settings = typed_redis_store.settings
     client = redis.Redis.from_url(settings.redis_url)
     try:
         assert client.delete(marker_key(settings.project)) == 1  # as a restart would

@@ -7,7 +7,6 @@ a re-apply is seen by the running server.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,21 +22,14 @@ from services.online.state import load_state, lost_views
 from services.settings import Settings
 from services.store import Store, load_definitions
 from tests.integration.serving.conftest import ServerThread, load_project
+from tests.pg import temporary_database
 from tests.waiting import wait_for
-
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
 @pytest.fixture
 def registry_url() -> Iterator[str]:
-    name = f"registry_test_{uuid.uuid4().hex}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with temporary_database("registry_test") as url:
+        yield url
 
 
 def _registry_projects(url: str) -> set[str]:

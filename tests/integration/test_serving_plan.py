@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pytest
 import redis
 from typer.testing import CliRunner
@@ -40,10 +38,10 @@ from services.resolution import plan_service
 from services.serving_plan import load_service_plan, plan_path, write_serving_plan
 from services.settings import Settings
 from services.store import Store, load_definitions
+from tests.pg import temporary_database
 from tests.repo_factory import SERVICE, SOURCE, FeatureShape, KeyShape, RepoShape, write_repository
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 DEMO_SERVICE = "fraud_detection_v2"
 NOW = datetime.now(UTC).replace(microsecond=0)
 STRUCT = FieldType(
@@ -427,14 +425,8 @@ def other_registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     if request.param == "file":
         yield str(tmp_path / "registry.pb")
         return
-    name = f"plan_registry_{uuid.uuid4().hex}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with temporary_database("plan_registry") as url:
+        yield url
 
 
 @pytest.mark.integration

@@ -7,12 +7,10 @@ test. PostgreSQL gets a uniquely named database on 127.0.0.1:5432, dropped at te
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, insert
@@ -24,9 +22,9 @@ from lineage.db.migrate import upgrade_head
 from lineage.db.models import AuditHead, Base
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
 from lineage.settings import LineageSettings
+from tests.pg import temporary_database
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"  # golden OpenLineage events
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
 @pytest.fixture(scope="session")
@@ -38,16 +36,9 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def postgresql_url() -> Iterator[str]:
-    name = f"lineage_test_{uuid.uuid4().hex}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
+    with temporary_database("lineage_test") as url:
         upgrade_head(url)
         yield url
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -56,14 +47,8 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'lineage.db'}"
         return
-    name = f"lineage_test_{uuid.uuid4().hex}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with temporary_database("lineage_test") as url:
+        yield url
 
 
 def _empty(url: str) -> None:

@@ -64,7 +64,7 @@ def _online_resolved(
     settings: Settings, service: str, entity: list[str], request: list[str]
 ) -> tuple[OnlineResult, list[str]]:
     """The full path: Feast's registry and the repository; refreshes a stale serving plan."""
-    from services.online.state import lost_views
+    from services.online.planned import lost_planned_views
     from services.plan_stamp import current_stamp
     from services.sdk import Client
     from services.serving_plan import write_serving_plan
@@ -74,7 +74,7 @@ def _online_resolved(
     plan = client.plan(service)
     entities, requests = _parse_request(plan, entity, request)
     result = client.online_features(service, entities, requests)
-    lost = [v for v in lost_views(client.store) if v in {r.view for r in plan.views}]
+    lost = lost_planned_views(client.reader, plan)
     if stamp is not None:
         with suppress(OSError):  # a read-only data dir only loses the next call's speed
             write_serving_plan(client.store, stamp)

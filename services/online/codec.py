@@ -30,14 +30,18 @@ import pyarrow as pa
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.contracts.types import FieldType
-from services.online.value_proto import parse_value, python_value_of, value_class
+from services.online.value_proto import (
+    NULL_TIMESTAMP,
+    parse_value,
+    python_value_of,
+    value_class,
+)
 from services.online.values import feast_input, python_value
 
 if TYPE_CHECKING:
     from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NULL_TIMESTAMP = -(2**63)  # Feast's NULL_TIMESTAMP_INT_VALUE (NaT as int64)
 
 # Fast paths for the common scalar types. They produce and read exactly the bytes protobuf
 # does for ``feast.types.Value`` (field number << 3 | wire type); anything else goes through
@@ -177,7 +181,7 @@ def decode_fast(raw: bytes | None) -> Any:
         value, end = _read_varint(raw, 1)
         if end == size:
             seconds = value - (1 << 64) if value >= 1 << 63 else value
-            return None if seconds == _NULL_TIMESTAMP else datetime.fromtimestamp(seconds, UTC)
+            return None if seconds == NULL_TIMESTAMP else datetime.fromtimestamp(seconds, UTC)
     if tag in (TAG_STRING, TAG_BYTES):
         length, start = _read_varint(raw, 1)
         if start + length == size:

@@ -32,7 +32,11 @@ def open_planned(settings: Settings, service: str) -> tuple[ServicePlan, OnlineR
 
 
 def lost_planned_views(reader: OnlineReader, plan: ServicePlan) -> list[str]:
-    """The plan's views whose online values the store lost (Redis restarted empty)."""
+    """The plan's views whose online values the store lost (Redis restarted empty).
+
+    Both of ``skewless online``'s paths ask this; the check below spares a SQLite store the
+    import of the materialization record (``lost_views`` would answer [] for it too).
+    """
     if not reader.settings.uses_redis:  # a file keeps no markers: nothing to ask for
         return []
     from services.online.state import lost_views

@@ -25,7 +25,7 @@ from typing import Any
 
 FEAST_MODULE = "feast.protos.feast.types.Value_pb2"
 _PRIVATE_MODULE = "_skewless_feast_value_pb2"
-_NULL_TIMESTAMP = -(2**63)  # Feast's NULL_TIMESTAMP_INT_VALUE
+NULL_TIMESTAMP = -(2**63)  # Feast's NULL_TIMESTAMP_INT_VALUE (NaT as int64)
 _OWN_KINDS = frozenset(
     {
         "bytes_val", "string_val", "int32_val", "int64_val", "double_val", "float_val",
@@ -61,7 +61,7 @@ def parse_value(raw: bytes) -> Any:
 
 
 def _instant(seconds: int) -> datetime | None:
-    return None if seconds == _NULL_TIMESTAMP else datetime.fromtimestamp(seconds, tz=UTC)
+    return None if seconds == NULL_TIMESTAMP else datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def python_value_of(proto: Any) -> Any:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from services.repo_files import watched_files
 from services.settings import Settings
 
 # Feast's SQL registry tables holding a project's definitions (feast.infra.registry.sql).
@@ -93,11 +94,10 @@ def registry_fingerprint(settings: Settings) -> str | None:
 
 
 def repository_fingerprint(repo_path: Path) -> str:
-    """A hash of the repository's top-level files (its modules and ``feature_store.yaml``)."""
-    digest = hashlib.sha256()
-    paths = sorted([*repo_path.glob("*.py"), *repo_path.glob("feature_store.yaml")])
-    for path in paths:
-        digest.update(repr((path.name, path.read_bytes())).encode())
+    """A hash of the files a load of the repository reads (``repo_files.watched_files``)."""
+    digest, repo_path = hashlib.sha256(), repo_path.resolve()
+    for path in watched_files(repo_path):
+        digest.update(repr((str(path.relative_to(repo_path)), path.read_bytes())).encode())
     return digest.hexdigest()
 
 

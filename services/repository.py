@@ -22,6 +22,7 @@ from services.contracts.base import SourceContract
 from services.contracts.schema import column_specs, contract_name
 from services.errors import UnknownSourceError
 from services.reads import OnDemandCode
+from services.repo_files import watched_files
 from services.store import Definitions, load_repo_objects
 
 
@@ -91,7 +92,7 @@ _LOCK = threading.Lock()
 
 
 def _state(path: Path) -> tuple[tuple[str, float], ...]:
-    return tuple(sorted((p.name, p.stat().st_mtime) for p in path.glob("*.py")))
+    return tuple((str(p), p.stat().st_mtime) for p in watched_files(path))
 
 
 def load_repository(path: Path) -> Repository:

@@ -33,6 +33,7 @@ from feast.data_source import DataSource
 from feast.repo_config import RepoConfig
 
 from services.errors import InputError, UnknownFeatureServiceError
+from services.repo_files import module_name, repository_files
 from services.settings import Settings
 
 if TYPE_CHECKING:
@@ -125,37 +126,44 @@ class Definitions:
 
 
 @contextmanager
-def _repo_import_path(repo_path: Path) -> Iterator[None]:
+def _repo_import_path(repo_path: Path, names: set[str]) -> Iterator[None]:
     """Let a repository's modules import each other by plain name, as Feast's CLI does.
 
-    The repository is put first on ``sys.path`` and its module names are cleared from
-    ``sys.modules`` before and after, so two repositories with a ``contracts.py`` each can be
-    loaded in one process; the loaded modules live on through what references them.
+    The repository is put first on ``sys.path`` and the modules under ``names`` (its top-level
+    modules and packages) are cleared from ``sys.modules`` before and after, so two
+    repositories with a ``contracts.py`` each can be loaded in one process; the loaded modules
+    live on through what references them.
     """
-    names = {p.stem for p in repo_path.glob("*.py")}
-    for name in names:
-        sys.modules.pop(name, None)
+
+    def clear() -> None:
+        for loaded in [m for m in sys.modules if m.split(".", 1)[0] in names]:
+            sys.modules.pop(loaded, None)
+
+    clear()
     sys.path.insert(0, str(repo_path))
     try:
         yield
     finally:
         sys.path.remove(str(repo_path))
-        for name in names:
-            sys.modules.pop(name, None)
+        clear()
 
 
 def _repo_modules(repo_path: Path) -> Iterator[ModuleType]:
-    """Import every ``*.py`` of a repository (fresh each call), yielding each module."""
+    """Import the repository's files as ``feast apply`` does (fresh each call), yielding each.
+
+    That is every ``*.py`` below the root but ``__init__.py`` and what ``.feastignore`` names
+    (:func:`services.repo_files.repository_files`), ``features/driver.py`` as
+    ``features.driver``.
+    """
     if not repo_path.is_dir():
         raise InputError(
             f"feature repo {repo_path}: no such directory (--repo / SKEWLESS_REPO_PATH)"
         )
-    with _repo_import_path(repo_path):
-        for path in sorted(repo_path.glob("*.py")):
-            if path.name.startswith((".", "_")):
-                continue
+    files = [(path, module_name(repo_path, path)) for path in repository_files(repo_path)]
+    with _repo_import_path(repo_path.resolve(), {name.split(".", 1)[0] for _, name in files}):
+        for path, name in files:
             try:
-                module = importlib.import_module(path.stem)
+                module = importlib.import_module(name)
             except Exception as exc:
                 raise InputError(f"feature repo {path}: failed to import: {exc!r}") from exc
             yield module

@@ -38,6 +38,8 @@ from lineage.db.session import make_engine, make_sessionmaker, session_scope
 from lineage.errors import Conflict, InvalidEvent, NotFound
 from lineage.event_parts import ColumnInput, DatasetRef, error_facet, input_dataset, output_dataset
 from lineage.identity import NAMESPACE
+from lineage.settings import data_dir as settings_data_dir
+from lineage.settings import environment_setting
 
 __all__ = ["PRODUCER", "ColumnInput", "DatasetRef", "Emitter", "resolve_spool_path"]
 log = logging.getLogger("lineage.emitter")
@@ -45,17 +47,6 @@ PRODUCER = "https://github.com/skewless/skewless/tree/main/lineage"
 PERMANENT_HTTP_ERRORS = frozenset({400, 409, 413, 422})
 HTTP_RETRY = {"total": 2, "read": 2, "connect": 2, "backoff_factor": 0.1}
 SPOOL_NAME = "lineage-spool.jsonl"
-DEFAULT_DATA_DIR = "data"
-
-
-def _setting(name: str) -> str:
-    """A variable from the environment, else from ``./.env`` (where pydantic-settings looks)."""
-    value = os.environ.get(name)
-    if value is None and Path(".env").is_file():
-        from dotenv import dotenv_values
-
-        value = dotenv_values(".env").get(name)
-    return (value or "").strip()
 
 
 def resolve_spool_path(
@@ -69,11 +60,11 @@ def resolve_spool_path(
     ``SKEWLESS_DATA_DIR``, then in ``./data``. Variables are read from the environment, then
     ``./.env``, as the data plane's settings read them.
     """
-    chosen = str(explicit or "").strip() or _setting("LINEAGE_SPOOL_PATH")
+    chosen = str(explicit or "").strip() or environment_setting("LINEAGE_SPOOL_PATH")
     if chosen:
         return Path(chosen)
-    folder = str(data_dir or "").strip() or _setting("SKEWLESS_DATA_DIR") or DEFAULT_DATA_DIR
-    return Path(folder) / SPOOL_NAME
+    folder = str(data_dir or "").strip()
+    return (Path(folder) if folder else settings_data_dir()) / SPOOL_NAME
 
 
 class _Rejected(Exception):  # noqa: N818 (private: a record the receiver will never accept)

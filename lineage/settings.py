@@ -2,12 +2,16 @@
 
 Owns every tunable of the lineage service and CLI. Unsafe values (an empty bootstrap admin token,
 a missing or short audit-chain key, an embedded SQLite database) are refused in the
-``production`` profile.
+``production`` profile. Variables come from the environment, then ``./.env``, as the data
+plane's settings read them; without ``LINEAGE_DATABASE_URL`` the database is the SQLite file
+the data plane writes, ``lineage.db`` in ``SKEWLESS_DATA_DIR`` (``./data`` by default).
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -15,14 +19,38 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
 MIN_SECRET_CHARS = 32
+ENV_FILE = ".env"
+DEFAULT_DATA_DIR = "data"
+
+
+def environment_setting(name: str) -> str:
+    """A variable from the environment, else from ``./.env`` (where pydantic-settings looks)."""
+    value = os.environ.get(name)
+    if value is None and Path(ENV_FILE).is_file():
+        from dotenv import dotenv_values
+
+        value = dotenv_values(ENV_FILE).get(name)
+    return (value or "").strip()
+
+
+def data_dir() -> Path:
+    """The data plane's ``SKEWLESS_DATA_DIR`` (``./data`` when unset)."""
+    return Path(environment_setting("SKEWLESS_DATA_DIR") or DEFAULT_DATA_DIR)
+
+
+def default_database_url() -> str:
+    """The lineage database the data plane writes when ``LINEAGE_DATABASE_URL`` is unset."""
+    return f"sqlite:///{(data_dir() / 'lineage.db').resolve()}"
 
 
 class LineageSettings(BaseSettings):
     """Settings of the lineage service, read from ``LINEAGE_*`` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="LINEAGE_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="LINEAGE_", env_file=ENV_FILE, env_ignore_empty=True, extra="ignore", frozen=True
+    )
 
-    database_url: str = "sqlite:///./data/lineage.db"
+    database_url: str = Field(default_factory=default_database_url)
     max_body_bytes: int = Field(default=MIB, gt=0)
     max_depth: int = Field(default=20, gt=0)
     # Where POST /api/v1/lineage is written: a child process (the server's GIL stays free for
@@ -38,7 +66,7 @@ class LineageSettings(BaseSettings):
     rate_per_address: float = Field(default=5000.0, ge=0)
     profile: Literal["local", "production"] = "local"
     bootstrap_admin_token: str = ""
-    spool_path: str = "./data/lineage-spool.jsonl"
+    spool_path: str = ""  # empty: lineage-spool.jsonl in SKEWLESS_DATA_DIR (resolve_spool_path)
     # The audit chain's HMAC key, kept outside the database: whoever can write the database
     # cannot re-hash the chain after an edit without it. Empty: plain SHA-256 (local only).
     audit_key: SecretStr = SecretStr("")

@@ -1,7 +1,8 @@
 """Alembic environment for the lineage database.
 
 The URL is taken from, in order: ``config.attributes["url"]`` (set by
-``lineage.db.migrate``), ``-x url=...``, ``LINEAGE_DATABASE_URL``, ``sqlalchemy.url``.
+``lineage.db.migrate``), ``-x url=...``, ``LINEAGE_DATABASE_URL``, ``sqlalchemy.url``, else the
+data plane's SQLite file (``lineage.settings.default_database_url``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from sqlalchemy import Connection
 
 from lineage.db.models import Base
 from lineage.db.session import make_engine, normalize_url
+from lineage.settings import default_database_url
 
 config = context.config
 target_metadata = Base.metadata
-DEFAULT_URL = "sqlite:///./data/lineage.db"
 
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -29,7 +30,7 @@ def resolve_url() -> str:
         or context.get_x_argument(as_dictionary=True).get("url")
         or os.environ.get("LINEAGE_DATABASE_URL")
         or config.get_main_option("sqlalchemy.url")
-        or DEFAULT_URL
+        or default_database_url()
     )
     return normalize_url(str(url))
 

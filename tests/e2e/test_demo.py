@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,11 +13,12 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-def _demo(directory: Path) -> subprocess.CompletedProcess[str]:
+def _skewless(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``skewless ARGS`` in ``directory`` with its state in ``directory/state``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SKEWLESS_", "LINEAGE_"))}
-    env["SKEWLESS_DATA_DIR"] = str(directory / "data")
+    env["SKEWLESS_DATA_DIR"] = str(directory / "state")
     return subprocess.run(
-        [sys.executable, "-m", "services.cli", "demo", "--size", "60"],
+        [sys.executable, "-m", "services.cli", *args],
         cwd=directory,
         env=env,
         capture_output=True,
@@ -25,14 +27,18 @@ def _demo(directory: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _demo(directory: Path) -> subprocess.CompletedProcess[str]:
+    return _skewless(directory, "demo", "--size", "60")
+
+
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     proc = _demo(tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     assert "0 mismatches" in out
     assert "parity: online == offline" in out
-    assert (tmp_path / "data" / "offline" / "customer_profile").is_dir()
-    assert list((tmp_path / "data" / "quarantine").rglob("*.parquet")), (
+    assert (tmp_path / "state" / "offline" / "customer_profile").is_dir()
+    assert list((tmp_path / "state" / "quarantine").rglob("*.parquet")), (
         "invalid rows were quarantined"
     )
     # Regression (hardening #22): the demo is re-runnable in the same directory, without errors.
@@ -40,3 +46,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "already exists" not in again.stdout + again.stderr
     assert "0 mismatches" in again.stdout
+
+    # Regression: the lineage CLI read ./data/lineage.db whatever SKEWLESS_DATA_DIR said, so
+    # after the demo it found no lineage tables (exit 3) and left an empty ./data behind.
+    summary = _skewless(tmp_path, "lineage", "summary", "--json")
+    assert summary.returncode == 0, summary.stdout + summary.stderr
+    counts = json.loads(summary.stdout)
+    assert counts["model_versions"] >= 1
+    assert counts["events"] > 0
+    assert not (tmp_path / "data").exists()

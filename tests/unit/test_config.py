@@ -141,3 +141,39 @@ def test_the_scaled_compose_layout_names_real_settings_and_nodes() -> None:
     assert setup["SKEWLESS_OFFLINE_ENGINE"] == "spark"
     assert setup["SKEWLESS_SPARK_MASTER"] == "spark://spark-master:7077"
     assert json.loads(setup["SKEWLESS_SPARK_CONF"])["spark.driver.host"] == "setup"
+
+
+_DATA_PLANE_VARIABLES = (
+    "SKEWLESS_DATA_DIR",
+    "LINEAGE_DATABASE_URL",
+    "SKEWLESS_LINEAGE_DATABASE_URL",
+)
+
+
+@pytest.mark.parametrize(
+    ("environment", "dotenv"),
+    [
+        ({}, ""),  # both defaults: ./data/lineage.db
+        ({"SKEWLESS_DATA_DIR": "state"}, ""),
+        ({}, "SKEWLESS_DATA_DIR=elsewhere/state\n"),
+        ({}, "LINEAGE_DATABASE_URL=postgresql+psycopg://db.example/lineage\n"),
+        ({"LINEAGE_DATABASE_URL": "sqlite:////srv/lineage.db"}, "SKEWLESS_DATA_DIR=x\n"),
+        ({}, (ROOT / ".env.example").read_text()),  # its LINEAGE_DATABASE_URL= is empty
+    ],
+)
+def test_the_lineage_cli_reads_the_database_the_data_plane_writes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, environment: dict[str, str], dotenv: str
+) -> None:
+    """Regression: with SKEWLESS_DATA_DIR set, ``skewless lineage summary`` read ./data."""
+    from lineage.settings import LineageSettings
+
+    monkeypatch.chdir(tmp_path)
+    for name in _DATA_PLANE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    if dotenv:
+        (tmp_path / ".env").write_text(dotenv)
+    written = Settings().effective_lineage_database_url  # where the data plane writes lineage
+    assert LineageSettings().database_url == written
+    assert not (tmp_path / "data").exists()

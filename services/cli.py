@@ -111,6 +111,12 @@ def apply(
 
         write_serving_plan(store)
         emit_apply(settings, store)
+    for view in definitions.not_applied:
+        err.print(
+            f"warning: not applied: {type(view).__name__} {view.name!r} (Skewless registers "
+            "entities, sources, feature views, on-demand views and feature services)",
+            markup=False,
+        )
     console.print(
         f"applied {len(definitions.all())} objects to project [bold]{settings.project}[/]: "
         f"{len(definitions.feature_views)} feature views, "

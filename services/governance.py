@@ -17,7 +17,7 @@ from feast.data_source import DataSource
 
 from services.contracts.base import SourceContract
 from services.contracts.schema import column_specs, feature_specs, schema_fingerprint
-from services.contracts.types import from_feast, from_value_type
+from services.contracts.types import entity_key_type, from_feast
 from services.errors import ContractError
 from services.store import Definitions
 
@@ -127,7 +127,7 @@ def _view_contract_problems(
             )
             continue
         try:
-            declared = from_value_type(entity.value_type)
+            declared = entity_key_type(entity, fv)
         except ContractError as exc:
             yield f"entity {name!r}: {exc}"
             continue

@@ -84,7 +84,38 @@ def _collect(path: Path) -> Repository:
             repo.demo = plan
     for odfv in definitions.on_demand_feature_views:
         repo.on_demand[odfv.name] = on_demand_code(odfv)
+    type_keys_from_contracts(repo.definitions, repo.contracts)
     return repo
+
+
+def type_keys_from_contracts(
+    definitions: Definitions, contracts: dict[str, type[SourceContract]]
+) -> None:
+    """Give each view the type of a join key its entity leaves untyped, from its contract.
+
+    An entity declared without ``value_type`` (``feast init``'s template has one) leaves the
+    key's type to Feast, which infers it from the source's data at apply. Here the source's
+    contract says it: the view gets that entity column, which Feast keeps as declared, so the
+    registry, the online keys and the contract agree. A view whose contract lacks the column
+    is left alone (``skewless apply`` names the missing column). Idempotent: the repository
+    does it when loaded, ``Store.apply`` again for definitions loaded otherwise.
+    """
+    from feast import Field
+
+    entities = {e.name: e for e in definitions.entities}
+    for view in definitions.feature_views:
+        contract = contracts.get(view.batch_source.name if view.batch_source else "")
+        if contract is None:
+            continue
+        keys = {c.name: c for c in column_specs(contract) if c.role == "entity"}
+        for name in view.entities:
+            entity = entities.get(name)
+            if entity is None or entity.value_type.name != "UNKNOWN":
+                continue
+            declared = {c.name for c in view.entity_columns}
+            spec = keys.get(entity.join_key)
+            if spec is not None and entity.join_key not in declared:
+                view.entity_columns.append(Field(name=entity.join_key, dtype=spec.type.feast()))
 
 
 _CACHE: dict[tuple[str, tuple[tuple[str, float], ...]], Repository] = {}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from services.contracts.schema import feature_specs, source_spec
 from services.contracts.specs import ColumnSpec
-from services.contracts.types import from_feast, from_value_type
+from services.contracts.types import entity_key_type, from_feast
 from services.errors import ContractError, UnknownFeatureError
 from services.reads import KeyRead, OnDemandRead, ServicePlan, ViewRead
 from services.repository import Repository
@@ -58,7 +58,7 @@ def view_keys(store: Store, fv: FeatureView, join_key_map: dict[str, str]) -> tu
         if entity is None:
             raise UnknownFeatureError(fv.name, f"entity {name!r} is not registered")
         try:
-            ktype = from_value_type(entity.value_type)
+            ktype = entity_key_type(entity, fv)
         except ContractError as exc:
             raise ContractError(f"entity {name!r}: {exc}") from None
         keys.append(

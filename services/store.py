@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import json
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from feast import (
     FeatureView,
     OnDemandFeatureView,
 )
+from feast.base_feature_view import BaseFeatureView
 from feast.data_source import DataSource
 from feast.repo_config import RepoConfig
 
@@ -38,6 +40,9 @@ from services.settings import Settings
 
 if TYPE_CHECKING:
     from services.repository import Repository
+
+UNTYPED_ENTITY_WARNING = "Entity value_type will be mandatory"
+MAX_REASON = 400  # characters of Feast's reason an apply error quotes (its reprs run long)
 
 
 def _redis_connection_string(url: str) -> str:
@@ -114,6 +119,8 @@ class Definitions:
     feature_views: list[FeatureView] = field(default_factory=list)
     on_demand_feature_views: list[OnDemandFeatureView] = field(default_factory=list)
     feature_services: list[FeatureService] = field(default_factory=list)
+    # Views of kinds Skewless does not register (Feast's label views): named by ``apply``.
+    not_applied: list[Any] = field(default_factory=list)
 
     def all(self) -> list[Any]:
         return [
@@ -160,7 +167,13 @@ def _repo_modules(repo_path: Path) -> Iterator[ModuleType]:
             f"feature repo {repo_path}: no such directory (--repo / SKEWLESS_REPO_PATH)"
         )
     files = [(path, module_name(repo_path, path)) for path in repository_files(repo_path)]
-    with _repo_import_path(repo_path.resolve(), {name.split(".", 1)[0] for _, name in files}):
+    with (
+        _repo_import_path(repo_path.resolve(), {name.split(".", 1)[0] for _, name in files}),
+        warnings.catch_warnings(),
+    ):
+        # An entity without value_type (as in `feast init`'s template) makes Feast warn on
+        # every load; Skewless types its key from the contract (``type_keys_from_contracts``).
+        warnings.filterwarnings("ignore", UNTYPED_ENTITY_WARNING, DeprecationWarning)
         for path, name in files:
             try:
                 module = importlib.import_module(name)
@@ -199,6 +212,8 @@ def load_repo_objects(repo_path: Path) -> tuple[Definitions, list[ModuleType]]:
                 add(defs.feature_services, value)
             elif isinstance(value, DataSource):
                 add(defs.data_sources, value)
+            elif isinstance(value, BaseFeatureView):
+                add(defs.not_applied, value)
     return defs, modules
 
 
@@ -220,8 +235,25 @@ class Store:
         return self._feast
 
     def apply(self, definitions: Definitions) -> None:
-        """Register the definitions and create the online tables (Feast apply)."""
-        self._feast.apply(definitions.all(), partial=False)
+        """Register the definitions and create the online tables (Feast apply).
+
+        Join keys an entity leaves untyped get their type from the repository's contracts
+        first (``repository.type_keys_from_contracts``), as Feast would infer it from data.
+        Definitions Feast refuses (its inference or validation fails) are an ``InputError``
+        with Feast's reason on one line; the registry keeps what it held.
+        """
+        from feast.errors import FeastError
+
+        from services.repository import type_keys_from_contracts
+
+        type_keys_from_contracts(definitions, self.repository.contracts)
+        try:
+            self._feast.apply(definitions.all(), partial=False)
+        except (FeastError, ValueError, TypeError, OSError) as exc:
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+            if len(reason) > MAX_REASON:
+                reason = reason[: MAX_REASON - 3] + "..."
+            raise InputError(f"Feast refused the definitions: {reason}") from exc
         self.refresh()
 
     def refresh(self) -> None:

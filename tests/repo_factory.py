@@ -39,6 +39,9 @@ class KeyShape:
     entity: str
     name: str
     type: FieldType
+    # False: the entity declares no value_type (as `feast init`'s template does); the key's
+    # type then comes from the source's contract.
+    typed: bool = True
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class RepoShape:
         return tuple(self.features[i] for i in self.served) if self.served else self.features
 
     def describe(self) -> str:
-        keys = ", ".join(f"{k.name}: {k.type}" for k in self.keys)
+        keys = ", ".join(f"{k.name}: {k.type}{'' if k.typed else ' (untyped)'}" for k in self.keys)
         feats = ", ".join(
             f"{f.name}: {f.type}{'' if f.type.length is None else f'[{f.type.length}]'}"
             f"{'?' if f.nullable else ''}"
@@ -102,7 +105,12 @@ def repo_shapes(draw: st.DrawFn) -> RepoShape:
     """A repository shape: 1-2 keys, 1-5 features of any type, a ttl, the served features."""
     names = draw(st.lists(st.sampled_from(KEY_NAMES), min_size=1, max_size=2, unique=True))
     keys = tuple(
-        KeyShape(entity=f"ent_{name}", name=name, type=FieldType(draw(st.sampled_from(KEY_TYPES))))
+        KeyShape(
+            entity=f"ent_{name}",
+            name=name,
+            type=FieldType(draw(st.sampled_from(KEY_TYPES))),
+            typed=draw(st.booleans()),
+        )
         for name in names
     )
     types = draw(st.lists(field_types, min_size=1, max_size=5))
@@ -293,8 +301,8 @@ def definitions_module(shape: RepoShape, offline_dir: Path) -> str:
         f"{k.entity} = Entity(\n"
         f"    name={k.entity!r},\n"
         f"    join_keys=[{k.name!r}],\n"
-        f"    value_type=ValueType.{_VALUE_TYPES[k.type.name]},\n"
-        "    owner=OWNER,\n"
+        + (f"    value_type=ValueType.{_VALUE_TYPES[k.type.name]},\n" if k.typed else "")
+        + "    owner=OWNER,\n"
         f"    description={f'A generated entity keyed by {k.type} {k.name}.'!r},\n"
         ")\n\n"
         for k in shape.keys

@@ -25,7 +25,7 @@ from feast import FeatureView, RequestSource
 
 from services.contracts.base import Role
 from services.contracts.infer_code import InferredColumn, InferredSource, render_module
-from services.contracts.types import FieldType, from_feast, from_value_type
+from services.contracts.types import INT32, INT64, STRING, FieldType, entity_key_type, from_feast
 from services.errors import ContractError, InputError, UnreadableInputError
 from services.store import load_definitions
 
@@ -62,7 +62,7 @@ def infer_contracts(
             raise InputError(f"{path}: {what} not found (not a directory)")
     definitions = load_definitions(repo_path)
     sources = [
-        *_batch_sources(definitions, owner or "").values(),
+        *_batch_sources(definitions, owner or "", sample_dir).values(),
         *_request_sources(definitions, owner or "").values(),
     ]
     if not sources:
@@ -141,18 +141,35 @@ def _join_keys(entity: Any) -> list[str]:
     return [str(k) for k in keys]
 
 
-def _key_type(view: FeatureView, entity: Any, key: str) -> FieldType:
-    declared = [f for f in view.entity_columns if f.name == key]
+def _key_type(view: FeatureView, entity: Any, key: str, sample_dir: Path) -> FieldType:
+    """The key's type as Feast settles it; for an untyped entity, else from the sample.
+
+    Feast infers an untyped entity's key from the source's data at apply; the sample is that
+    data here.
+    """
     try:
-        if entity.value_type.name == "UNKNOWN" and declared:
-            return from_feast(declared[0].dtype)
-        return from_value_type(entity.value_type)
+        return entity_key_type(entity, view)
     except ContractError as exc:
-        raise InputError(f"view {view.name!r} join key {key!r}: {exc}") from None
+        reason = str(exc)
+    if entity.value_type.name == "UNKNOWN" and view.batch_source is not None:
+        source = view.batch_source.name
+        sample = _read_sample(sample_dir, source)
+        if sample is None or key not in sample[0].column_names:
+            reason += f", and no sample of source {source!r} holds it"
+        else:
+            found = _arrow_field_type(source, key, sample[0].schema.field(key).type)
+            if found in (INT32, INT64, STRING):
+                return found
+            reason = f"join key type {found} in the sample is not supported (Int32, Int64, String)"
+    raise InputError(f"view {view.name!r} join key {key!r}: {reason}")
 
 
 def _add_keys(
-    source: InferredSource, view: FeatureView, entities: dict[str, Any], owner: str
+    source: InferredSource,
+    view: FeatureView,
+    entities: dict[str, Any],
+    owner: str,
+    sample_dir: Path,
 ) -> None:
     for entity_name in view.entities:
         if entity_name == _DUMMY_ENTITY:
@@ -163,7 +180,7 @@ def _add_keys(
         for key in _join_keys(entity):
             column = InferredColumn(
                 name=key,
-                type=_key_type(view, entity, key),
+                type=_key_type(view, entity, key, sample_dir),
                 role="entity",
                 description=entity.description or "",
                 owner=_field_owner(None, entity.owner, view.owner, owner),
@@ -188,7 +205,7 @@ def _timestamps(data: Any, owner: str) -> list[InferredColumn]:
     return columns
 
 
-def _batch_sources(definitions: Any, owner: str) -> dict[str, InferredSource]:
+def _batch_sources(definitions: Any, owner: str, sample_dir: Path) -> dict[str, InferredSource]:
     """The batch sources that feature views read, keyed by name, with their columns."""
     entities = {e.name: e for e in definitions.entities}
     sources: dict[str, InferredSource] = {}
@@ -210,7 +227,7 @@ def _batch_sources(definitions: Any, owner: str) -> dict[str, InferredSource]:
             )
         source.readers.append(view.name)
         source.ttls.add(view.ttl or timedelta(0))
-        _add_keys(source, view, entities, owner)
+        _add_keys(source, view, entities, owner, sample_dir)
         for fld in view.features:
             if fld.name not in source.keys:
                 column = _feature_column(view, fld, "feature", view.owner, owner)
@@ -345,6 +362,12 @@ def _observe_column(column: InferredColumn, data: pa.ChunkedArray) -> None:
     if pa.types.is_floating(data.type):
         nulls += pc.sum(pc.is_nan(data)).as_py() or 0
     column.nullable = nulls > 0
+    # Feast reads a time without a zone as UTC; the contract says so where the sample has them.
+    column.naive_utc = (
+        column.type.name == "UnixTimestamp"
+        and pa.types.is_timestamp(data.type)
+        and data.type.tz is None
+    )
     ftype = column.type
     if column.role not in ("feature", "request"):
         return  # a key is an identifier and a timestamp a moment: the sample's range is no rule

@@ -36,6 +36,7 @@ class InferredColumn:
     element_ge: float | None = None
     element_le: float | None = None
     length: int | None = None
+    naive_utc: bool = False  # the sample's times carry no zone: read as UTC, as Feast does
     origin: str = ""  # the view that declared it, for conflict messages
 
 
@@ -146,6 +147,8 @@ def _column_metadata(column: InferredColumn) -> dict[str, Any]:
         meta["pii"] = True
     if column.classification:
         meta["classification"] = column.classification
+    if column.naive_utc:
+        meta["naive"] = "UTC"
     return meta
 
 

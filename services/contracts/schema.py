@@ -82,6 +82,19 @@ def _type_of(contract: str, column: pa.Column, meta: dict[str, Any]) -> FieldTyp
     return ftype_or_none
 
 
+def _naive_utc(contract: str, name: str, ftype: FieldType, meta: dict[str, Any]) -> bool:
+    """Whether the column reads times without a zone as UTC (metadata ``naive="UTC"``)."""
+    naive = meta.get("naive")
+    if naive is None:
+        return False
+    if naive != "UTC" or ftype.name != "UnixTimestamp":
+        raise ContractError(
+            f"contract {contract!r} column {name!r}: metadata naive={naive!r} is allowed only "
+            "as 'UTC', on a timestamp column"
+        )
+    return True
+
+
 def _role_of(contract: str, name: str, meta: dict[str, Any]) -> Role:
     role = meta.get("role", "feature")
     if role == "timestamp":  # the first contracts named both timestamps this way
@@ -115,10 +128,11 @@ def column_specs(contract: type[SourceContract]) -> tuple[ColumnSpec, ...]:
     specs = []
     for col_name, column in schema.columns.items():
         meta: dict[str, Any] = dict(column.metadata or {})
+        ftype = _type_of(name, column, meta)
         specs.append(
             ColumnSpec(
                 name=str(col_name),
-                type=_type_of(name, column, meta),
+                type=ftype,
                 nullable=bool(column.nullable),
                 description=str(column.description or ""),
                 owner=str(meta.get("owner", source_meta.get("owner", ""))),
@@ -128,6 +142,7 @@ def column_specs(contract: type[SourceContract]) -> tuple[ColumnSpec, ...]:
                 drift_threshold=meta.get("drift_threshold"),
                 element_ge=meta.get("element_ge"),
                 element_le=meta.get("element_le"),
+                naive_utc=_naive_utc(name, str(col_name), ftype, meta),
                 **_checks(column),
             )
         )

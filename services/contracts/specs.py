@@ -38,6 +38,9 @@ class ColumnSpec:
     element_ge: float | None = None
     element_le: float | None = None
     drift_threshold: float | None = None
+    # Naive times in this timestamp column are UTC (metadata ``naive="UTC"``); otherwise a time
+    # without a zone is refused, never guessed.
+    naive_utc: bool = False
 
     @property
     def kind(self) -> str:

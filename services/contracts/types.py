@@ -259,6 +259,30 @@ def from_value_type(value_type: ValueType) -> FieldType:
         ) from None
 
 
+def entity_key_type(entity: Any, view: Any) -> FieldType:
+    """The type of ``entity``'s join key in ``view``, as Feast settles it.
+
+    The entity's ``value_type``; for an entity declared without one (``feast init``'s template
+    does so, and Feast infers the key's type from the source's data at apply), the view's
+    entity column of that name: declared in its schema, set from the source's contract when
+    the repository is loaded (``services.repository``), or inferred by Feast.
+    """
+    if entity.value_type.name != "UNKNOWN":
+        return from_value_type(entity.value_type)
+    for column in view.entity_columns:
+        if column.name == entity.join_key:
+            found = from_feast(column.dtype)
+            if found not in _KEY_VALUE_TYPES.values():
+                raise ContractError(
+                    f"join key type {found} is not supported (Int32, Int64 or String)"
+                )
+            return found
+    raise ContractError(
+        f"join key {entity.join_key!r} has no type: the entity declares no value_type and "
+        f"view {view.name!r} no {entity.join_key!r} field"
+    )
+
+
 def from_pandera_dtype(dtype: str) -> FieldType | None:
     """The scalar type a Pandera dtype names (None for ``object``: the metadata must say)."""
     name = _PANDERA_DTYPES.get(dtype)

@@ -191,13 +191,17 @@ def _timestamps(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Seri
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         return raw.dt.tz_convert("UTC").astype("datetime64[ns, UTC]", copy=False)
     if pd.api.types.is_datetime64_dtype(raw.dtype):
+        if spec.naive_utc:  # the contract says what a time without a zone means
+            return raw.dt.tz_localize("UTC").astype("datetime64[ns, UTC]", copy=False)
         bad = raw.notna().to_numpy()
         failures.add(np.flatnonzero(bad), "timestamp_not_tz_aware", spec.name, raw[bad])
         return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
     text = raw.map(lambda v: v.strip() if isinstance(v, str) else v)
     has_tz = text.map(lambda v: isinstance(v, str) and bool(_TZ_SUFFIX.search(v))).to_numpy()
-    parsed = pd.to_datetime(text.where(has_tz), utc=True, errors="coerce", format="ISO8601")
     not_null = raw.notna().to_numpy()
+    if spec.naive_utc:
+        has_tz = text.map(lambda v: isinstance(v, str)).to_numpy()
+    parsed = pd.to_datetime(text.where(has_tz), utc=True, errors="coerce", format="ISO8601")
     naive = not_null & ~has_tz
     unparsed = not_null & has_tz & parsed.isna().to_numpy()
     if naive.any():

@@ -56,7 +56,8 @@ STRUCT = FieldType(
 SHAPE = RepoShape(
     keys=(
         KeyShape("ent_zone", "zone", FieldType("String")),
-        KeyShape("ent_user_id", "user_id", FieldType("Int32")),
+        # Declared without value_type: its Int32 comes from the contract (see repo_factory).
+        KeyShape("ent_user_id", "user_id", FieldType("Int32"), typed=False),
     ),
     features=(
         FeatureShape("f_i32", FieldType("Int32"), True),

@@ -19,13 +19,12 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from services.cli import app
 from services.online.values import python_value
 from services.resolution import plan_service
 from services.settings import Settings
 from services.store import Store
+from tests.cli import cli
 from tests.demo_repo import import_path
 from tests.integration.serving.conftest import ServerThread
 
@@ -33,13 +32,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "recsys"
 OWNER = "recsys-features@shop.example"
-runner = CliRunner()
-
-
-def _cli(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, (args, result.output, result.exception)
-    return str(result.output)
 
 
 def _samples_module(repo: Path, file: str = "samples.py") -> Any:
@@ -55,7 +47,7 @@ def onboarded(
     shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("*_contract.py", "data"))
     settings = make_settings(request.param, repo_path=repo)
     samples = _samples_module(repo).write_samples(tmp_path / "samples", now=datetime.now(UTC))
-    out = _cli(
+    out = cli(
         "contracts",
         "infer",
         "--repo",
@@ -66,11 +58,11 @@ def onboarded(
         OWNER,
     )
     assert "user_item_affinity_contract.py" in out
-    out = _cli("apply", "--repo", str(repo))
+    out = cli("apply", "--repo", str(repo))
     assert "3 feature views, 1 on-demand views, 2" in out
     for source, path in samples.items():
-        _cli("ingest", source, str(path))
-    _cli("materialize")
+        cli("ingest", source, str(path))
+    cli("materialize")
     return settings, repo, samples
 
 
@@ -89,7 +81,7 @@ def test_onboarded_repository_trains_serves_and_audits(
     settings, repo, samples = onboarded
     entities = _entity_rows(samples, 6)
     entities.to_parquet(tmp_path / "entities.parquet")
-    _cli(
+    cli(
         "training-set",
         "--service",
         "recs_v1",
@@ -100,7 +92,7 @@ def test_onboarded_repository_trains_serves_and_audits(
     )
     # Regression (hardening #13): a CSV entity file is read with the declared types.
     entities.to_csv(tmp_path / "entities.csv", index=False)
-    _cli(
+    cli(
         "training-set",
         "--service",
         "recs_v1",
@@ -116,7 +108,7 @@ def test_onboarded_repository_trains_serves_and_audits(
     # An entity file whose String key holds numbers is refused, naming the key and its type.
     bad = entities.assign(user_id=range(len(entities)))
     bad.to_parquet(tmp_path / "bad_entities.parquet")
-    out = _cli(
+    out = cli(
         "training-set",
         "--service",
         "recs_v1",
@@ -238,9 +230,9 @@ def test_onboarded_repository_trains_serves_and_audits(
         values = [r["values"][0] for r in read.json()["results"][1:]]
         assert values == [41, [0.25] * 16, {"newsletter": True}]
 
-    out = _cli("audit", "parity", "--all")
+    out = cli("audit", "parity", "--all")
     assert "mismatches" in out
-    out = _cli("audit", "parity", "--all", "--service", "recs_v1")
+    out = cli("audit", "parity", "--all", "--service", "recs_v1")
     assert "session_context" in out
     _ = repo
 
@@ -263,7 +255,7 @@ def test_a_scaffolded_repository_runs_the_whole_flow(
 ) -> None:
     """``skewless init`` gives a repository that applies, ingests, trains, serves and audits."""
     repo = tmp_path / "shop"
-    _cli("init", str(repo), "--project", "shop", "--owner", OWNER)
+    cli("init", str(repo), "--project", "shop", "--owner", OWNER)
     make_settings("sqlite", repo_path=repo)
     sys.path.insert(0, str(repo))  # the generator imports its contract by plain name
     try:
@@ -271,17 +263,17 @@ def test_a_scaffolded_repository_runs_the_whole_flow(
     finally:
         sys.path.remove(str(repo))
     paths = module.generate_sample(tmp_path / "sample", rows=120, seed=1)
-    _cli("apply", "--repo", str(repo))
+    cli("apply", "--repo", str(repo))
     for source, path in paths.items():
         if source == "user_activity":
-            _cli("ingest", source, str(path))
-    _cli("materialize")
+            cli("ingest", source, str(path))
+    cli("materialize")
     frame = pd.read_parquet(paths["user_activity"])
     entities = frame[["user_id"]].drop_duplicates().head(5).reset_index(drop=True)
     entities["event_timestamp"] = pd.Timestamp.now(tz="UTC")
     entities["basket_value"] = 42.0
     entities.to_parquet(tmp_path / "entities.parquet")
-    _cli(
+    cli(
         "training-set",
         "--service",
         "user_model_v1",
@@ -291,7 +283,7 @@ def test_a_scaffolded_repository_runs_the_whole_flow(
         str(tmp_path / "train.parquet"),
     )
     user = str(entities["user_id"].iloc[0])
-    out = _cli(
+    out = cli(
         "online",
         "--service",
         "user_model_v1",
@@ -302,5 +294,5 @@ def test_a_scaffolded_repository_runs_the_whole_flow(
         "--json",
     )
     assert '"PRESENT"' in out
-    out = _cli("audit", "parity", "--all", "--service", "user_model_v1")
+    out = cli("audit", "parity", "--all", "--service", "user_model_v1")
     assert "basket_vs_spend" in out

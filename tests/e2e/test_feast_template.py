@@ -19,16 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from services.cli import app
 from services.settings import Settings
+from tests.cli import cli_result
 
 pytestmark = [pytest.mark.e2e]
 
 OWNER = "drivers@example.com"
 SOURCE = "driver_hourly_stats_source"
-runner = CliRunner()
 
 # What the team writes by hand before `skewless apply`: an owner and a description for every
 # object and field (on-demand fields are described in tags: Feast compares their fields whole).
@@ -55,8 +53,7 @@ _document()
 
 
 def _cli(*args: str, code: int = 0) -> tuple[str, str]:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, (args, result.output, result.exception)
+    result = cli_result(*args, code=code)
     return result.stdout, result.stderr
 
 

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from services.cli import app
 from services.serving_plan import load_service_plan
 from services.settings import Settings
+from tests.cli import cli
 from tests.demo_repo import import_path
 
 pytestmark = [pytest.mark.e2e]
@@ -28,13 +27,6 @@ pytestmark = [pytest.mark.e2e]
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "recsys"
 OWNER = "recsys-features@shop.example"
 SERVICE = "recs_v1"
-runner = CliRunner()
-
-
-def _cli(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, (args, result.output, result.exception)
-    return str(result.output)
 
 
 @pytest.fixture
@@ -57,16 +49,16 @@ def test_a_repository_in_packages_goes_end_to_end(
     settings, repo = packaged
     samples_module = import_path(repo / "samples.py", "_samples_packaged")
     samples = samples_module.write_samples(tmp_path / "samples", now=datetime.now(UTC))
-    out = _cli(
+    out = cli(
         "contracts", "infer", "--repo", str(repo), "--sample", str(tmp_path / "samples"),
         "--owner", OWNER,
     )  # fmt: skip
     assert "user_item_affinity_contract.py" in out
-    out = _cli("apply", "--repo", str(repo))
+    out = cli("apply", "--repo", str(repo))
     assert "3 feature views, 1 on-demand views, 2" in out
     for source, path in samples.items():
-        _cli("ingest", source, str(path))
-    _cli("materialize")
+        cli("ingest", source, str(path))
+    cli("materialize")
 
     pair = pd.read_parquet(samples["user_item_affinity"]).iloc[0]
     args = (
@@ -75,7 +67,7 @@ def test_a_repository_in_packages_goes_end_to_end(
         "--request", "hour_of_day=20", "--request", "device=ios",
     )  # fmt: skip
     assert load_service_plan(settings, SERVICE) is not None  # apply planned the package's view
-    served = _cli(*args)
+    served = cli(*args)
     assert '"is_mobile"' in served
     assert '"session_score"' in served
 
@@ -83,7 +75,7 @@ def test_a_repository_in_packages_goes_end_to_end(
     module = repo / "features" / "recsys.py"
     module.write_text(module.read_text() + "\n# edited\n")
     assert load_service_plan(settings, SERVICE) is None
-    assert _cli(*args) == served
+    assert cli(*args) == served
     assert load_service_plan(settings, SERVICE) is not None  # the full path wrote it again
 
 
@@ -92,7 +84,7 @@ def test_without_the_ignore_file_the_broken_script_is_named(
 ) -> None:
     _, repo = packaged
     (repo / ".feastignore").unlink()
-    out = _cli("apply", "--repo", str(repo), code=2)
+    out = cli("apply", "--repo", str(repo), code=2)
     line = out.strip()
     assert "\n" not in line
     assert "explore.py" in line

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lineage.db import intake_sql as sql
+from lineage.db import intake_batch
 from lineage.events import TERMINAL_STATES, DatasetRecord, ParsedEvent
 from lineage.rules import VERSION_PRECEDENCE, explicit_version, run_state_wins
 
@@ -134,7 +134,7 @@ def batch_keys(
     *,
     audit_head: bool = False,
     tokens: Collection[str] = (),
-) -> sql.BatchKeys:
+) -> intake_batch.BatchKeys:
     """What deriving ``events`` reads: the rows they mention, by natural key."""
     jobs: set[Key] = set()
     datasets: set[Key] = set()
@@ -167,7 +167,7 @@ def batch_keys(
                 latest.add(key)
             else:
                 versions.add((*key, explicit[0]))
-    return sql.BatchKeys(
+    return intake_batch.BatchKeys(
         hashes=hashes,
         jobs=jobs,
         datasets=datasets,

@@ -40,10 +40,10 @@ from lineage.lazy import lazy_module
 from lineage.roles import ROLES
 
 if TYPE_CHECKING:
-    from lineage import access, service
+    from lineage import service, token_admin
 else:  # imported when a command runs, not for --help or a usage error
-    access = lazy_module("lineage.access")
     service = lazy_module("lineage.service")
+    token_admin = lazy_module("lineage.token_admin")
 
 app = typer.Typer(help="Lineage and governance plane.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage bearer tokens.", no_args_is_help=True)
@@ -108,7 +108,7 @@ def token_create(
 ) -> None:
     """Create a token; it is printed once and stored only as a hash."""
     with audited_session(("token create", f"principal:{principal}")) as session:
-        token = access.create_token(session, principal, role.value, namespace)
+        token = token_admin.create_token(session, principal, role.value, namespace)
     if as_json:
         out = {"principal": principal, "role": role.value, "namespaces": namespace, "token": token}
         typer.echo(json.dumps(out))
@@ -124,7 +124,7 @@ TokenId = typer.Argument(..., min=1, max=2**63 - 1, help="The token's id (`token
 def token_revoke(token_id: int = TokenId) -> None:
     """Revoke a token by id."""
     with audited_session(("token revoke", f"token:{token_id}")) as session:
-        access.revoke_token(session, token_id)
+        token_admin.revoke_token(session, token_id)
     console.print(f"revoked token {token_id}")
 
 
@@ -132,7 +132,7 @@ def token_revoke(token_id: int = TokenId) -> None:
 def token_revoke_grant(token_id: int = TokenId, namespace: str = typer.Argument(...)) -> None:
     """Take one namespace out of a token's grants (its role and other grants stay)."""
     with audited_session(("token revoke-grant", f"token:{token_id} grant:{namespace}")) as session:
-        access.revoke_grant(session, token_id, namespace)
+        token_admin.revoke_grant(session, token_id, namespace)
     typer.echo(f"revoked grant {namespace!r} of token {token_id}")
 
 
@@ -140,7 +140,7 @@ def token_revoke_grant(token_id: int = TokenId, namespace: str = typer.Argument(
 def token_list(as_json: bool = JsonOption) -> None:
     """List tokens (never the tokens themselves)."""
     with audited_session(("token list", "tokens")) as session:
-        tokens = access.list_tokens(session)
+        tokens = token_admin.list_tokens(session)
     if as_json:
         print_answer([t.__dict__ for t in tokens], True)
         return

@@ -31,7 +31,7 @@ from lineage.batch_rows import (
     link_version,
     merge_facets,
 )
-from lineage.db import intake_sql as sql
+from lineage.db import intake_batch
 from lineage.db.bulk import Groups, Rows, write_all
 from lineage.db.models import (
     Base,
@@ -53,7 +53,7 @@ _NEW_ORDER = 1 << 62  # new rows sort after every stored id, in creation order
 class GraphBatch(BatchRows):
     """The rows a batch of events touches, read once, changed in memory, written once."""
 
-    def __init__(self, session: Session, reads: sql.BatchReads, now: datetime) -> None:
+    def __init__(self, session: Session, reads: intake_batch.BatchReads, now: datetime) -> None:
         self.session = session
         self.now = now
         self._counter = itertools.count(_NEW_ORDER)
@@ -62,7 +62,7 @@ class GraphBatch(BatchRows):
         self.versions: dict[tuple[Key, str], VersionRow] = {}
         self.latest: dict[Key, VersionRow | None] = {}
         self.runs: dict[str, RunRow] = {}
-        self.edges: dict[tuple[sql.Edge, str, Key], list[EdgeRow]] = {}
+        self.edges: dict[tuple[intake_batch.Edge, str, Key], list[EdgeRow]] = {}
         self.columns: dict[tuple[Any, ...], tuple[VersionRow, dict[str, Any]]] = {}
         self.job_edges: set[tuple[Key, Key, str]] = set()  # (job, dataset, "in" | "out")
         self.parents: dict[str, str] = {}  # run id -> parent run id
@@ -73,7 +73,7 @@ class GraphBatch(BatchRows):
 
     # --- read ----------------------------------------------------------------------------------
 
-    def _load(self, reads: sql.BatchReads) -> None:
+    def _load(self, reads: intake_batch.BatchReads) -> None:
         for key, (id_, facets) in reads.jobs.items():
             self.jobs[key] = NodeRow(id_, facets)
         for key, (id_, facets) in reads.datasets.items():
@@ -245,7 +245,7 @@ class GraphBatch(BatchRows):
             )
         self.parents.setdefault(run_id, parent_id)
 
-    def _edge(self, edge: sql.Edge, run_id: str, version: VersionRow, source: str) -> None:
+    def _edge(self, edge: intake_batch.Edge, run_id: str, version: VersionRow, source: str) -> None:
         link_version(self.edges.setdefault((edge, run_id, version.dataset), []), version, source)
 
     def _columns(self, version: VersionRow, record: DatasetRecord) -> None:
@@ -295,16 +295,16 @@ class GraphBatch(BatchRows):
         changed.append((DatasetVersion, versions))
         runs = [self._run_row(run) for run in self.runs.values() if run.dirty and not run.new]
         changed.append((Run, runs))
-        for edge in sql.EDGES:
+        for edge in intake_batch.EDGES:
             changed.append((edge, self._edge_rows(edge, "changed")))
-        deleted = [(edge, self._edge_rows(edge, "deleted")) for edge in sql.EDGES]
+        deleted = [(edge, self._edge_rows(edge, "deleted")) for edge in intake_batch.EDGES]
         write_all(self.session, new, changed, deleted, ignore=self._declared_rows())
 
 
 def derive(
     session: Session,
     events: Sequence[ParsedEvent],
-    reads: sql.BatchReads,
+    reads: intake_batch.BatchReads,
     now: datetime,
     inserts: Groups = (),
     updates: Groups = (),

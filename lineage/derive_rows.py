@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lineage.batch_rows import EdgeRow, Key, NodeRow, RunRow, VersionRow
-from lineage.db import intake_sql as sql
+from lineage.db import intake_batch
 from lineage.db.bulk import Groups, allocate_ids
 from lineage.db.models import Dataset, DatasetAlias, DatasetVersion, Job, JobEdge, RunParent
 
@@ -26,7 +26,7 @@ class BatchRows:
     datasets: dict[Key, NodeRow]
     versions: dict[tuple[Key, str], VersionRow]
     runs: dict[str, RunRow]
-    edges: dict[tuple[sql.Edge, str, Key], list[EdgeRow]]
+    edges: dict[tuple[intake_batch.Edge, str, Key], list[EdgeRow]]
     columns: dict[tuple[Any, ...], tuple[VersionRow, dict[str, Any]]]
     job_edges: set[tuple[Key, Key, str]]
     parents: dict[str, str]
@@ -132,7 +132,7 @@ class BatchRows:
             row["job_id"] = self.jobs[run.job].id
         return row
 
-    def _edge_rows(self, edge: sql.Edge, change: str) -> list[dict[str, Any]]:
+    def _edge_rows(self, edge: intake_batch.Edge, change: str) -> list[dict[str, Any]]:
         """Rows of ``edge`` to insert (``new``), update (``changed``) or delete (``deleted``)."""
         rows = []
         for (kind, run_id, dataset), group in self.edges.items():

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from lineage.audit import PendingEntry, chain_entries, head_rows
 from lineage.batch_rows import batch_keys
-from lineage.db import intake_sql
+from lineage.db import intake_batch, intake_sql
 from lineage.db import repositories as repo
 from lineage.db.bulk import RawJSON, Rows
 from lineage.db.models import (
@@ -143,7 +143,7 @@ class IntakeBatch:
     requests onto the audit log, all written together.
     """
 
-    def __init__(self, session: Session, reads: intake_sql.BatchReads) -> None:
+    def __init__(self, session: Session, reads: intake_batch.BatchReads) -> None:
         self._session = session
         self._reads = reads
 

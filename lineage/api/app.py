@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp
 
-from lineage import access
+from lineage import token_admin
 from lineage.api.console import mount_console
 from lineage.api.console import router as console_router
 from lineage.api.errors import install_error_handlers, rate_limited_body
@@ -70,7 +70,7 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
         )
         if settings.bootstrap_admin_token:
             with session_scope(app.state.sessionmaker) as session:
-                access.ensure_token(
+                token_admin.ensure_token(
                     session, BOOTSTRAP_PRINCIPAL, "admin", settings.bootstrap_admin_token
                 )
         try:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from lineage import access, service
+from lineage import access, service, token_admin
 from lineage.api import event_schema
 from lineage.api.deps import current_principal, get_app_settings, get_session, note_object, require
 from lineage.api.intake_path import ingest_request
@@ -239,7 +239,7 @@ def post_token(
     """Create a token (admins only); the plain token is returned once."""
     note_object(request, f"principal:{body.principal}")
     require(principal, "admin", "*")
-    token = access.create_token(session, body.principal, body.role, body.namespaces)
+    token = token_admin.create_token(session, body.principal, body.role, body.namespaces)
     return TokenCreateResponse(
         principal=body.principal, role=body.role, namespaces=body.namespaces, token=token
     )
@@ -261,7 +261,7 @@ def get_tokens(
             createdAt=t.created_at,
             revokedAt=t.revoked_at,
         )
-        for t in access.list_tokens(session)
+        for t in token_admin.list_tokens(session)
     ]
 
 
@@ -275,7 +275,7 @@ def delete_token(
     """Revoke a token (admins only)."""
     note_object(request, f"token:{token_id}")
     require(principal, "admin", "*")
-    access.revoke_token(session, token_id)
+    token_admin.revoke_token(session, token_id)
 
 
 @router.delete(
@@ -291,7 +291,7 @@ def delete_token_grant(
     """Revoke one namespace grant of a token (admins only); its other grants stay."""
     note_object(request, f"token:{token_id} grant:{namespace}")
     require(principal, "admin", "*")
-    access.revoke_grant(session, token_id, namespace)
+    token_admin.revoke_grant(session, token_id, namespace)
 
 
 @router.get("/api/v1/usage/feature-views/{view}", responses=ERRORS)

@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 
-from lineage import access, service
+from lineage import service, token_admin
 from lineage.db.migrate import upgrade_head
 from lineage.identity import (
     NAMESPACE,
@@ -98,7 +98,7 @@ def test_data_plane_spools_while_the_service_is_down_then_replays_over_http(
     make_settings: Callable[..., Settings], pg_url: str, tmp_path: Path
 ) -> None:
     with lineage_session(pg_url) as s:
-        token = access.create_token(s, "pipeline", "producer", [NAMESPACE])
+        token = token_admin.create_token(s, "pipeline", "producer", [NAMESPACE])
     port = free_port()
     settings = make_settings("redis", lineage_url=f"http://127.0.0.1:{port}", lineage_token=token)
     files = write_demo_data(tmp_path / "raw", seed=7, customers=30, days=6)

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from bench.http import free_port, server
-from lineage import access
+from lineage import access, token_admin
 from lineage.db.migrate import upgrade_head
 from lineage.db.models import Token, TokenGrant
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
@@ -82,7 +82,7 @@ def test_the_lineage_api_passes_every_schemathesis_check(tmp_path: Path) -> None
     engine = make_engine(url)
     try:
         with session_scope(make_sessionmaker(engine)) as session:
-            access.ensure_token(session, "schemathesis", "admin", TOKEN)
+            token_admin.ensure_token(session, "schemathesis", "admin", TOKEN)
             # Moved out of reach of the ids the fuzzer tries (it would revoke itself); its
             # grants move with it (they reference the id).
             token = session.scalars(

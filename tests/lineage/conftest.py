@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from lineage import access
+from lineage import token_admin
 from lineage.api import create_app
 from lineage.db.migrate import upgrade_head
 from lineage.db.models import AuditHead, Base
@@ -98,7 +98,7 @@ def golden() -> Callable[[str], dict[str, Any]]:
 def make_token(maker: sessionmaker[Session]) -> Callable[..., str]:
     def create(principal: str, role: str, *namespaces: str) -> str:
         with session_scope(maker) as s:
-            return access.create_token(s, principal, role, namespaces)
+            return token_admin.create_token(s, principal, role, namespaces)
 
     return create
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from lineage import access, identity
+from lineage import access, identity, token_admin
 from lineage.cli import app as cli_app
 from lineage.db.models import Token
 from lineage.db.session import session_scope
@@ -47,7 +47,7 @@ def test_authorize(role, action, namespace, allowed) -> None:
 
 
 def test_tokens_are_stored_hashed_and_authenticate(session) -> None:
-    token = access.create_token(session, "p", "consumer", ["skewless"])
+    token = token_admin.create_token(session, "p", "consumer", ["skewless"])
     stored = session.scalars(select(Token.token_hash)).all()
     assert token not in stored
     assert stored == [access.hash_token(token)]

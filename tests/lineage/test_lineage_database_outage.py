@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from bench.http import free_port, server
-from lineage import access
+from lineage import token_admin
 from lineage.db.migrate import upgrade_head
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
 from lineage.identity import NAMESPACE
@@ -52,7 +52,7 @@ def _admin_token(url: str) -> str:
     engine = make_engine(url)
     try:
         with session_scope(make_sessionmaker(engine)) as session:
-            return access.create_token(session, "outage-admin", "admin", [NAMESPACE])
+            return token_admin.create_token(session, "outage-admin", "admin", [NAMESPACE])
     finally:
         engine.dispose()
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from lineage import access
+from lineage import access, token_admin
 from lineage.audit import list_audit, verify_chain
 from lineage.cli import app as cli_app
 from lineage.cli import cli_principal
@@ -48,9 +48,9 @@ def token_id(client: TestClient, admin: dict[str, str], principal: str, *grants:
 
 
 def test_each_token_keeps_the_role_and_grants_it_was_issued_with(session) -> None:
-    consumer = access.create_token(session, "alice", "consumer", ["skewless"])
-    admin = access.create_token(session, "alice", "admin", ["*"])
-    producer = access.create_token(session, "alice", "producer", ["finance"])
+    consumer = token_admin.create_token(session, "alice", "consumer", ["skewless"])
+    admin = token_admin.create_token(session, "alice", "admin", ["*"])
+    producer = token_admin.create_token(session, "alice", "producer", ["finance"])
     assert access.authenticate(session, consumer) == access.Principal(
         "alice", "consumer", frozenset({"skewless"})
     )
@@ -60,7 +60,7 @@ def test_each_token_keeps_the_role_and_grants_it_was_issued_with(session) -> Non
     assert access.authenticate(session, producer) == access.Principal(
         "alice", "producer", frozenset({"finance"})
     )
-    assert [(t.principal, t.role, t.namespaces) for t in access.list_tokens(session)] == [
+    assert [(t.principal, t.role, t.namespaces) for t in token_admin.list_tokens(session)] == [
         ("alice", "consumer", ("skewless",)),
         ("alice", "admin", ("*",)),
         ("alice", "producer", ("finance",)),
@@ -126,8 +126,8 @@ def test_cli_revokes_a_grant_audited_and_says_when_there_is_none(
     monkeypatch.setenv("LINEAGE_DATABASE_URL", db_url)
     runner = CliRunner()
     with session_scope(maker) as s:
-        token = access.create_token(s, "bob", "consumer", ["skewless", "finance"])
-        (info,) = access.list_tokens(s)
+        token = token_admin.create_token(s, "bob", "consumer", ["skewless", "finance"])
+        (info,) = token_admin.list_tokens(s)
     done = runner.invoke(cli_app, ["token", "revoke-grant", str(info.id), "finance"])
     assert done.exit_code == 0, done.output
     assert f"revoked grant 'finance' of token {info.id}" in done.output

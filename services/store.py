@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from services.repository import Repository
 
 UNTYPED_ENTITY_WARNING = "Entity value_type will be mandatory"
+ODFV_EXPERIMENTAL_WARNING = "On demand feature view is an experimental feature"
 MAX_REASON = 400  # characters of Feast's reason an apply error quotes (its reprs run long)
 
 
@@ -248,7 +249,11 @@ class Store:
 
         type_keys_from_contracts(definitions, self.repository.contracts)
         try:
-            self._feast.apply(definitions.all(), partial=False)
+            with warnings.catch_warnings():
+                # Feast's note on its own offline on-demand retrieval, which Skewless does not
+                # use (it runs the repository's functions itself): noise on every apply.
+                warnings.filterwarnings("ignore", ODFV_EXPERIMENTAL_WARNING, RuntimeWarning)
+                self._feast.apply(definitions.all(), partial=False)
         except (FeastError, ValueError, TypeError, OSError) as exc:
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())
             if len(reason) > MAX_REASON:

@@ -35,6 +35,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     proc = _demo(tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
+    assert "Warning" not in proc.stderr, proc.stderr  # no library's warning on a user's screen
     assert "0 mismatches" in out
     assert "parity: online == offline" in out
     assert (tmp_path / "state" / "offline" / "customer_profile").is_dir()

@@ -9,7 +9,6 @@ materialized, put in a training set, served over HTTP and audited, through the C
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,11 +26,9 @@ from services.store import Store
 from tests.cli import cli
 from tests.demo_repo import import_path
 from tests.integration.serving.conftest import ServerThread
+from tests.recsys_repo import OWNER, copy_example, onboard
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "recsys"
-OWNER = "recsys-features@shop.example"
 
 
 def _samples_module(repo: Path, file: str = "samples.py") -> Any:
@@ -43,26 +40,9 @@ def onboarded(
     request: pytest.FixtureRequest, make_settings: Callable[..., Settings], tmp_path: Path
 ) -> tuple[Settings, Path, dict[str, Path]]:
     """The example copied, its samples written, contracts inferred, applied and ingested."""
-    repo = tmp_path / "recsys"
-    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("*_contract.py", "data"))
+    repo = copy_example(tmp_path / "recsys")
     settings = make_settings(request.param, repo_path=repo)
-    samples = _samples_module(repo).write_samples(tmp_path / "samples", now=datetime.now(UTC))
-    out = cli(
-        "contracts",
-        "infer",
-        "--repo",
-        str(repo),
-        "--sample",
-        str(tmp_path / "samples"),
-        "--owner",
-        OWNER,
-    )
-    assert "user_item_affinity_contract.py" in out
-    out = cli("apply", "--repo", str(repo))
-    assert "3 feature views, 1 on-demand views, 2" in out
-    for source, path in samples.items():
-        cli("ingest", source, str(path))
-    cli("materialize")
+    samples = onboard(repo, tmp_path / "samples")
     return settings, repo, samples
 
 

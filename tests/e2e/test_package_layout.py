@@ -9,9 +9,7 @@ serving plan goes stale when the file in the package changes.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -20,20 +18,17 @@ import pytest
 from services.serving_plan import load_service_plan
 from services.settings import Settings
 from tests.cli import cli
-from tests.demo_repo import import_path
+from tests.recsys_repo import copy_example, onboard
 
 pytestmark = [pytest.mark.e2e]
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "recsys"
-OWNER = "recsys-features@shop.example"
 SERVICE = "recs_v1"
 
 
 @pytest.fixture
 def packaged(make_settings: Callable[..., Settings], tmp_path: Path) -> tuple[Settings, Path]:
     """The example with its definitions in a package and a broken script it ignores."""
-    repo = tmp_path / "recsys"
-    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("*_contract.py", "data"))
+    repo = copy_example(tmp_path / "recsys")
     (repo / "features").mkdir()
     (repo / "features" / "__init__.py").write_text('"""The team\'s feature definitions."""\n')
     (repo / "definitions.py").rename(repo / "features" / "recsys.py")
@@ -47,18 +42,7 @@ def test_a_repository_in_packages_goes_end_to_end(
     packaged: tuple[Settings, Path], tmp_path: Path
 ) -> None:
     settings, repo = packaged
-    samples_module = import_path(repo / "samples.py", "_samples_packaged")
-    samples = samples_module.write_samples(tmp_path / "samples", now=datetime.now(UTC))
-    out = cli(
-        "contracts", "infer", "--repo", str(repo), "--sample", str(tmp_path / "samples"),
-        "--owner", OWNER,
-    )  # fmt: skip
-    assert "user_item_affinity_contract.py" in out
-    out = cli("apply", "--repo", str(repo))
-    assert "3 feature views, 1 on-demand views, 2" in out
-    for source, path in samples.items():
-        cli("ingest", source, str(path))
-    cli("materialize")
+    samples = onboard(repo, tmp_path / "samples")
 
     pair = pd.read_parquet(samples["user_item_affinity"]).iloc[0]
     args = (

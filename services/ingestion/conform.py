@@ -175,6 +175,31 @@ def _integers(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series
 
 
 _UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+_NAT = np.iinfo(np.int64).min
+
+
+def _utc_ns(naive: pd.Series, spec: ColumnSpec, failures: Failures, shown: pd.Series) -> pd.Series:
+    """Naive times meaning UTC, of any unit, as ``datetime64[ns, UTC]``.
+
+    A time outside what nanoseconds hold (1677-09-21 to 2262-04-11; a "valid until
+    9999-12-31" sentinel, say) fails its row (``timestamp_out_of_range``, shown as in
+    ``shown``). Parquet written by Arrow reads back in microseconds; pandas' own unit
+    conversion checks every value in a slow loop, numpy's takes a tenth of that once the
+    range is known.
+    """
+    values = naive.to_numpy()
+    unit, _ = np.datetime_data(values.dtype)
+    if unit != "ns":
+        per = int(np.timedelta64(1, unit) // np.timedelta64(1, "ns"))  # type: ignore[call-overload]
+        ticks = values.view("i8")
+        limit = np.iinfo(np.int64).max // per
+        outside = (ticks != _NAT) & ((ticks > limit) | (ticks < -limit))
+        if outside.any():
+            rows = np.flatnonzero(outside)
+            failures.add(rows, "timestamp_out_of_range", spec.name, shown.iloc[rows])
+            values = np.where(outside, np.datetime64("NaT"), values)
+        values = values.astype("M8[ns]")
+    return pd.Series(values, index=naive.index, name=naive.name).dt.tz_localize("UTC")
 
 
 def _integral_floats(values: pd.Series) -> pd.Series:
@@ -189,10 +214,10 @@ def _timestamps(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Seri
     if raw.dtype == _UTC_NS:
         return raw  # already what the contract stores: no conversion, no copy
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("UTC").astype("datetime64[ns, UTC]", copy=False)
+        return _utc_ns(raw.dt.tz_convert("UTC").dt.tz_localize(None), spec, failures, raw)
     if pd.api.types.is_datetime64_dtype(raw.dtype):
         if spec.naive_utc:  # the contract says what a time without a zone means
-            return raw.dt.tz_localize("UTC").astype("datetime64[ns, UTC]", copy=False)
+            return _utc_ns(raw, spec, failures, raw)
         bad = raw.notna().to_numpy()
         failures.add(np.flatnonzero(bad), "timestamp_not_tz_aware", spec.name, raw[bad])
         return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")

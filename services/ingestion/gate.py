@@ -14,6 +14,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +32,7 @@ from services.ingestion.stream import Tally, quarantine_rows
 from services.ingestion.validate import validate_rows
 from services.lineage_events import emit_ingest, emit_materialize
 from services.offline.datasets import reports_dir, write_version
-from services.offline.hashing import cell_bytes, hashable_frame
+from services.offline.hashing import cell_bytes, paired_row_hashes
 from services.offline.temporaries import remove_stale_temporaries, temporary_for
 from services.store import Store
 
@@ -74,13 +75,15 @@ class IngestResult:
         return {k: getattr(self, k) for k in keys}
 
 
-def _attempt_id(source: str, frame: pd.DataFrame) -> str:
-    """A hash of the raw input: its columns and a hash of each row (nested cells as bytes)."""
+def _attempt_id(source: str, frame: pd.DataFrame, rows: np.ndarray | None) -> str:
+    """A hash of the raw input: its columns and a hash of each row (nested cells as bytes).
+
+    ``rows`` are the frame's row hashes (``paired_row_hashes``); ``None``: a cell pandas cannot
+    hash even as text (a set, an arbitrary object), so every cell is hashed by its bytes.
+    """
     digest = hashlib.sha256(source.encode())
     digest.update(",".join(map(str, frame.columns)).encode())
-    try:
-        rows = pd.util.hash_pandas_object(hashable_frame(frame), index=False).to_numpy()
-    except TypeError:  # a cell pandas cannot hash even as text (a set, an arbitrary object)
+    if rows is None:
         for name in frame.columns:
             for cell in frame[name]:
                 digest.update(cell_bytes(cell))
@@ -173,7 +176,6 @@ def ingest_frame(
     typed, failures = validate_frame(
         contract, frame, origin, text=text, horizon=settings.future_horizon
     )
-    attempt = _attempt_id(source, frame)
     received = len(typed)
     invalid = np.zeros(received, dtype=bool)
     invalid[list(failures.reasons)] = True
@@ -182,6 +184,23 @@ def ingest_frame(
         for row in np.flatnonzero(~invalid).tolist():
             failures.reasons[row] = [{"check": "batch_rejected", "column": None, "value": None}]
         invalid[:] = True
+    quarantined = int(invalid.sum())
+    version, new = (None, False)
+    # The raw input's row hashes (the attempt id) and the typed rows' (the version id) share
+    # every column conform passed through; they are computed while the version is written.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(paired_row_hashes, frame, typed)
+        if quarantined < received:  # the valid rows are written straight from ``typed``
+            version, new = write_version(
+                settings.offline_dir,
+                contract,
+                typed,
+                quarantined=quarantined,
+                received=received,
+                keep=~invalid if quarantined else None,
+                row_hashes=lambda: hashing.result()[1],
+            )
+        attempt = _attempt_id(source, frame, hashing.result()[0])
     quarantine_path = None
     if invalid.any():
         quarantine_path = str(
@@ -192,17 +211,6 @@ def ingest_frame(
                 np.flatnonzero(invalid),
                 failures.reasons,
             )
-        )
-    quarantined = int(invalid.sum())
-    version, new = (None, False)
-    if quarantined < received:  # the valid rows are written straight from ``typed``, no copy
-        version, new = write_version(
-            settings.offline_dir,
-            contract,
-            typed,
-            quarantined=quarantined,
-            received=received,
-            keep=~invalid if quarantined else None,
         )
     result = IngestResult(
         source=source,

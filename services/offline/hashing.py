@@ -77,3 +77,93 @@ def _has_nested_cells(column: pd.Series) -> bool:
 
 def _as_text(value: object) -> str | None:
     return None if value is None else cell_bytes(value).hex()
+
+
+def paired_row_hashes(
+    first: pd.DataFrame, second: pd.DataFrame
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The row hashes pandas gives two frames of the same rows, each column's data hashed once.
+
+    Each is ``hash_pandas_object(hashable_frame(frame), index=False)``, bit for bit. An ingest
+    hashes its raw input (the attempt id) and its conformed rows (the version id), and
+    ``conform`` passes most columns through untouched: a column the two frames hold as the
+    same data is hashed once for both. ``None`` for a frame with a cell pandas cannot hash.
+    """
+    a, b = _hashable_or_none(first), _hashable_or_none(second)
+    if a is None or b is None or list(a.columns) != list(b.columns) or len(a) != len(b):
+        return _row_hashes(a), _row_hashes(b)
+    if not len(a.columns):
+        return _row_hashes(a), _row_hashes(b)
+    folds = (_Fold(len(a), len(a.columns)), _Fold(len(b), len(b.columns)))
+    try:
+        for name in a.columns:
+            column_a = _column_hash(a[name])
+            folds[0].add(column_a)
+            same = _same_data(a[name], b[name])
+            folds[1].add(column_a if same else _column_hash(b[name]))
+    except TypeError:  # one of them holds a cell pandas cannot hash: hash them apart
+        return _row_hashes(a), _row_hashes(b)
+    return folds[0].result(), folds[1].result()
+
+
+def _hashable_or_none(frame: pd.DataFrame) -> pd.DataFrame | None:
+    try:
+        return hashable_frame(frame)
+    except TypeError:
+        return None
+
+
+def _row_hashes(frame: pd.DataFrame | None) -> np.ndarray | None:
+    if frame is None:
+        return None
+    try:
+        rows: np.ndarray = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except TypeError:
+        return None
+    return rows
+
+
+def _column_hash(column: pd.Series) -> np.ndarray:
+    rows: np.ndarray = pd.util.hash_pandas_object(column, index=False).to_numpy()
+    return rows
+
+
+def _same_data(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two columns hold the same values: one array object, or one numpy buffer.
+
+    Both frames are alive while they are compared, so a shared address is shared data.
+    """
+    if a.dtype != b.dtype:
+        return False
+    if a.array is b.array:
+        return True
+    if isinstance(a.dtype, np.dtype):
+        x, y = a.to_numpy(copy=False), b.to_numpy(copy=False)
+        return bool(
+            x.__array_interface__["data"] == y.__array_interface__["data"]
+            and x.shape == y.shape
+            and x.strides == y.strides
+        )
+    return False
+
+
+class _Fold:
+    """pandas' ``combine_hash_arrays`` (CPython's tuple hash), one column at a time."""
+
+    def __init__(self, rows: int, columns: int) -> None:
+        self._out = np.full(rows, 0x345678, dtype=np.uint64)
+        self._mult = np.uint64(1000003)
+        self._columns = columns
+        self._i = 0
+
+    def add(self, hashes: np.ndarray) -> None:
+        inverse = self._columns - self._i
+        self._out ^= hashes
+        self._out *= self._mult
+        self._mult += np.uint64(82520 + inverse + inverse)
+        self._i += 1
+
+    def result(self) -> np.ndarray:
+        assert self._i == self._columns, "every column is folded in"
+        self._out += np.uint64(97531)
+        return self._out

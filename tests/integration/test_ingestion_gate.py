@@ -183,6 +183,29 @@ def test_naive_timestamps_extra_and_missing_columns_are_rejected_with_reasons(
     assert list_versions(settings_.offline_dir, "merchant_risk") == []
 
 
+def test_a_time_nanoseconds_cannot_hold_is_quarantined_not_a_traceback(
+    settings_: Settings, tmp_path: Path
+) -> None:
+    """Regression: a 9999-12-31 "valid until" sentinel in a parquet file (microseconds, as Arrow
+    writes it) stopped the ingest with pandas' OutOfBoundsDatetime traceback, exit 1."""
+    frame = merchant_rows(4)
+    created = frame["created_timestamp"].dt.tz_localize(None).to_numpy().astype("M8[us]")
+    created[2] = np.datetime64("9999-12-31T00:00:00", "us")
+    frame["created_timestamp"] = pd.Series(created).dt.tz_localize("UTC")
+    path = tmp_path / "sentinel.parquet"
+    frame.to_parquet(path)
+    code, out = ingest_cli(path, "merchant_risk", "--policy", "quarantine")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert (summary["written"], summary["quarantined"]) == (3, 1)
+    q = pd.read_parquet(summary["quarantine_path"])
+    assert q["_row"].tolist() == [2]
+    assert q["_reason"].tolist() == [
+        "timestamp_out_of_range on created_timestamp "
+        "(Timestamp('9999-12-31 00:00:00+0000', tz='UTC'))"
+    ]
+
+
 def test_csv_is_parsed_by_the_contract(settings_: Settings, tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_text(

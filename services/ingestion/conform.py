@@ -232,8 +232,27 @@ def _timestamps(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Seri
     if naive.any():
         failures.add(np.flatnonzero(naive), "timestamp_not_tz_aware", spec.name, raw[naive])
     if unparsed.any():
-        failures.add(np.flatnonzero(unparsed), "dtype(timestamp)", spec.name, raw[unparsed])
+        beyond = np.zeros(len(raw), dtype=bool)
+        beyond[[r for r in np.flatnonzero(unparsed).tolist() if _beyond_ns(text.iloc[r])]] = True
+        failures.add(
+            np.flatnonzero(unparsed & ~beyond),
+            "dtype(timestamp)",
+            spec.name,
+            raw[unparsed & ~beyond],
+        )
+        failures.add(np.flatnonzero(beyond), "timestamp_out_of_range", spec.name, raw[beyond])
     return parsed.astype("datetime64[ns, UTC]")
+
+
+def _beyond_ns(text: str) -> bool:
+    """Whether an ISO time that did not parse is a real time nanoseconds cannot hold."""
+    try:
+        pd.to_datetime(text, utc=True, format="ISO8601")
+    except pd.errors.OutOfBoundsDatetime:
+        return True
+    except (ValueError, TypeError):
+        return False
+    return False
 
 
 def _whole_seconds(col: pd.Series, spec: ColumnSpec, failures: Failures) -> None:

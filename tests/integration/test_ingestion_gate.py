@@ -206,6 +206,23 @@ def test_a_time_nanoseconds_cannot_hold_is_quarantined_not_a_traceback(
     ]
 
 
+def test_a_csv_time_nanoseconds_cannot_hold_says_so(settings_: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "merchant_id,event_timestamp,created_timestamp,merchant_category,fraud_rate_30d,chargeback_rate_30d,txn_volume_30d\n"
+        "1,2026-01-01T00:00:00Z,9999-12-31T00:00:00Z,fuel,0.1,0.2,10\n"
+        "2,2026-01-01T00:00:00Z,2026-01-01T01:00:00Z,fuel,0.1,0.2,10\n"
+        "3,2026-01-01T00:00:00Z,2026-13-45T00:00:00Z,fuel,0.1,0.2,10\n"
+    )
+    code, out = ingest_cli(path, "merchant_risk", "--policy", "quarantine")
+    assert code == 0, out
+    q = pd.read_parquet(json.loads(out)["quarantine_path"])
+    assert dict(zip(q["_row"], q["_reason"], strict=True)) == {
+        0: "timestamp_out_of_range on created_timestamp ('9999-12-31T00:00:00Z')",
+        2: "dtype(timestamp) on created_timestamp ('2026-13-45T00:00:00Z')",
+    }
+
+
 def test_csv_is_parsed_by_the_contract(settings_: Settings, tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_text(

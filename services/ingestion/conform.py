@@ -265,6 +265,8 @@ def _whole_seconds(col: pd.Series, spec: ColumnSpec, failures: Failures) -> None
 
 
 def _strings(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Series:
+    if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=False) == "string":
+        return raw  # every cell is text, none is null: nothing to mark or normalize
     not_null = raw.notna().to_numpy()
     if pd.api.types.infer_dtype(raw, skipna=True) == "string":  # every present cell is text
         is_str = not_null

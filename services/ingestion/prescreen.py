@@ -91,6 +91,10 @@ def _screenable(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> None:
 
 
 def _screen_column(series: pd.Series, column: pa.Column, suspect: np.ndarray) -> None:
+    distinct = _distinct(series)
+    if distinct is not None:
+        _screen_distinct(*distinct, column, suspect)
+        return
     if column.dtype is not None:
         _screen_dtype(series, column.dtype, suspect)
     if not column.nullable:
@@ -107,6 +111,56 @@ def _screen_column(series: pd.Series, column: pa.Column, suspect: np.ndarray) ->
         except Exception as exc:  # Pandera reports a check that raises, by its own rules
             raise _UnscreenableError from exc
         _mark_failed(output, suspect)
+
+
+# An object column is screened by its distinct values when a sample of this many rows holds
+# at most an eighth as many: country codes, devices, categories, not UUIDs.
+SAMPLE = 4096
+DISTINCT_SHARE = 8
+
+
+def _distinct(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
+    """A low-cardinality text column as ``(codes, values)``: ``series`` is ``values[codes]``.
+
+    Code -1 is a null. ``None`` where screening row by row is as cheap, or not known to be exact.
+    """
+    if series.dtype != object or len(series) <= SAMPLE:
+        return None
+    # Text only: factorizing merges values that compare equal, and 1, 1.0 and True do.
+    if pd.api.types.infer_dtype(series, skipna=True) != "string":
+        return None
+    if len(pd.unique(series.iloc[:SAMPLE])) > SAMPLE // DISTINCT_SHARE:
+        return None
+    codes, values = pd.factorize(series)
+    return codes, pd.Series(np.asarray(values, dtype=object), dtype=object)
+
+
+def _screen_distinct(
+    codes: np.ndarray, values: pd.Series, column: pa.Column, suspect: np.ndarray
+) -> None:
+    """Screen each distinct value once and mark every row holding a failed one.
+
+    Exact for the parts screened here: a dtype, nullability and a row-local check decide each
+    value alone. Null rows are suspect unless the column is nullable and every check ignores
+    nulls (as Pandera's own ``ignore_na`` does); a unique column goes row by row.
+    """
+    if column.unique:
+        raise _UnscreenableError
+    failed = np.zeros(len(values) + 1, dtype=bool)  # the last slot: code -1, a null
+    if column.dtype is not None:
+        _screen_dtype(values, column.dtype, failed[:-1])
+    failed[-1] = not column.nullable or any(not check.ignore_na for check in column.checks)
+    for check in column.checks:
+        if check.groupby is not None:
+            raise _UnscreenableError
+        if not (check.element_wise or check.name in ROW_LOCAL_CHECKS):
+            raise _UnscreenableError
+        try:
+            output = check(values).check_output
+        except Exception as exc:
+            raise _UnscreenableError from exc
+        _mark_failed(output, failed[:-1])
+    suspect |= failed[codes]
 
 
 def _screen_dtype(series: pd.Series, dtype: object, suspect: np.ndarray) -> None:

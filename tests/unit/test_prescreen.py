@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from bench.contracts import BenchUserActivity
 from services.contracts import SourceContract
 from services.contracts.schema import validation_schema
+from services.ingestion import prescreen
 from services.ingestion.conform import Failures, conform
 from services.ingestion.prescreen import suspect_rows
 from services.ingestion.validate import validate_rows
@@ -83,6 +84,7 @@ def _damage(frame: pd.DataFrame, defects: list[tuple[int, int, int]], copies: li
         frame.iloc[target % len(frame)] = frame.iloc[source % len(frame)]  # a repeated key
 
 
+@pytest.mark.parametrize("distinct", [False, True], ids=["row-by-row", "distinct-values"])
 @pytest.mark.parametrize("kind", ["activity", "profile"])
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -96,12 +98,20 @@ def _damage(frame: pd.DataFrame, defects: list[tuple[int, int, int]], copies: li
     copies=st.lists(st.integers(0, ROWS), max_size=6),
 )
 def test_screened_validation_equals_pandera_alone(
-    kind: str, seed: int, defects: list[tuple[int, int, int]], copies: list[int]
+    kind: str, distinct: bool, seed: int, defects: list[tuple[int, int, int]], copies: list[int]
 ) -> None:
+    """With ``distinct``, every text column is screened by its distinct values (on a million
+    rows only low-cardinality ones are; here the sample and share are lowered to force it)."""
     contract, rows = _frames()[kind]
     frame = rows(ROWS, seed)
     _damage(frame, defects, copies)
-    screened = _validate(frame.copy(), contract, screen=True)
+    saved = prescreen.SAMPLE, prescreen.DISTINCT_SHARE
+    if distinct:
+        prescreen.SAMPLE, prescreen.DISTINCT_SHARE = 4, 1
+    try:
+        screened = _validate(frame.copy(), contract, screen=True)
+    finally:
+        prescreen.SAMPLE, prescreen.DISTINCT_SHARE = saved
     alone = _validate(frame.copy(), contract, screen=False)
     assert screened == alone
 
@@ -135,6 +145,40 @@ def test_checks_that_may_look_at_the_whole_column_send_every_row_to_pandera() ->
     assert suspect_rows(frame, column_wide) is None
     assert suspect_rows(frame, frame_wide) is None
     assert suspect_rows(frame, wrong_type) is None
+
+
+def test_text_columns_are_screened_by_their_distinct_values_exactly() -> None:
+    """Each distinct value is checked once and every row holding a failed one is named; nulls
+    are suspect where the column refuses them or a check does not ignore them."""
+    n = 3 * prescreen.SAMPLE
+    values = np.array(["GB", "FR", "DE"], dtype=object)[np.arange(n) % 3]
+    frame = pd.DataFrame({"c": values.copy(), "d": values.copy(), "e": values.copy()})
+    frame.loc[[5, 6000], "c"] = "XX"
+    frame.loc[[7, 9000], ["c", "d", "e"]] = None
+    schema = pa.DataFrameSchema(
+        {
+            "c": pa.Column(str, pa.Check.isin(["GB", "FR", "DE"])),
+            "d": pa.Column(str, pa.Check.isin(["GB", "FR"]), nullable=True),
+            "e": pa.Column(
+                str,
+                pa.Check(lambda v: v != "none", element_wise=True, ignore_na=False),
+                nullable=True,
+            ),
+        }
+    )
+    assert prescreen._distinct(frame["c"]) is not None
+    suspects = set(_listed(suspect_rows(frame, schema)) or [])
+    de_rows = set(np.flatnonzero(values == "DE").tolist())
+    assert suspects == {5, 6000, 7, 9000} | de_rows
+
+
+def test_high_cardinality_or_mixed_columns_are_screened_row_by_row() -> None:
+    n = 2 * prescreen.SAMPLE
+    ids = pd.Series([f"id-{i}" for i in range(n)], dtype=object)
+    mixed = pd.Series(["a", 1, 1.0, True] * (n // 4), dtype=object)
+    assert prescreen._distinct(ids) is None
+    assert prescreen._distinct(mixed) is None
+    assert prescreen._distinct(ids.iloc[:100]) is None  # small: row by row is as cheap
 
 
 def _listed(rows: np.ndarray | None) -> list[int] | None:

@@ -120,7 +120,7 @@ DISTINCT_SHARE = 8
 
 
 def _distinct(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
-    """A low-cardinality text column as ``(codes, values)``: ``series`` is ``values[codes]``.
+    """A text column of few distinct values as ``(codes, values)``: ``series`` is ``values[codes]``.
 
     Code -1 is a null. ``None`` where screening row by row is as cheap, or not known to be exact.
     """

@@ -54,10 +54,18 @@ def _redis_url(connection: str) -> str:
     return f"{scheme}://{auth}{first}/{opts.get('db', '0')}"
 
 
+# Feast's ``type`` may also be a class path (it accepts the SQLite one; its Redis config refuses
+# anything but "redis").
+_ONLINE_CLASSES = {"feast.infra.online_stores.sqlite.SqliteOnlineStore": "sqlite"}
+
+
 def _online(raw: Any, repo: Path) -> dict[str, Any]:
+    if isinstance(raw, str):  # Feast's shorthand: the type alone ("sqlite"); "none": no store
+        raw = {} if raw.lower() in {"none", "null"} else {"type": raw}
     if not isinstance(raw, dict):
         return {}
-    kind = raw.get("type")
+    kind = raw.get("type", "sqlite")  # Feast's default when the type is left out
+    kind = _ONLINE_CLASSES.get(kind, kind)
     if kind == "sqlite":
         path = _expand(raw.get("path"))
         return {"online_store": "sqlite", **({"online_path": _resolve(path, repo)} if path else {})}

@@ -43,6 +43,28 @@ if TYPE_CHECKING:
 
 UNTYPED_ENTITY_WARNING = "Entity value_type will be mandatory"
 ODFV_EXPERIMENTAL_WARNING = "On demand feature view is an experimental feature"
+# Feast warns when a SparkSource is built (its `feast init -t spark` template has two): the
+# experimental API is Feast's reader of the source, which Skewless does not use.
+SPARK_SOURCE_WARNING = "The spark data source API is an experimental feature"
+
+
+@contextmanager
+def feast_notes_ignored() -> Iterator[None]:
+    """Feast's warnings about its own APIs that Skewless does not use, ignored for a block.
+
+    Feast warns when an untyped entity, an on-demand view or a SparkSource is built (at import of
+    a repository and at every registry read) about its inference, its offline on-demand
+    retrieval and its Spark reader. Skewless types keys itself and runs neither; on the screen
+    they were noise on every command. Scoped, not global: Feast's own import-time
+    ``simplefilter`` calls would override a process-wide filter anyway.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", UNTYPED_ENTITY_WARNING, DeprecationWarning)
+        warnings.filterwarnings("ignore", ODFV_EXPERIMENTAL_WARNING, RuntimeWarning)
+        warnings.filterwarnings("ignore", SPARK_SOURCE_WARNING, RuntimeWarning)
+        yield
+
+
 MAX_REASON = 400  # characters of Feast's reason an apply error quotes (its reprs run long)
 
 
@@ -170,11 +192,8 @@ def _repo_modules(repo_path: Path) -> Iterator[ModuleType]:
     files = [(path, module_name(repo_path, path)) for path in repository_files(repo_path)]
     with (
         _repo_import_path(repo_path.resolve(), {name.split(".", 1)[0] for _, name in files}),
-        warnings.catch_warnings(),
+        feast_notes_ignored(),  # an untyped entity's key is typed from the contract
     ):
-        # An entity without value_type (as in `feast init`'s template) makes Feast warn on
-        # every load; Skewless types its key from the contract (``type_keys_from_contracts``).
-        warnings.filterwarnings("ignore", UNTYPED_ENTITY_WARNING, DeprecationWarning)
         for path, name in files:
             try:
                 module = importlib.import_module(name)
@@ -249,10 +268,7 @@ class Store:
 
         type_keys_from_contracts(definitions, self.repository.contracts)
         try:
-            with warnings.catch_warnings():
-                # Feast's note on its own offline on-demand retrieval, which Skewless does not
-                # use (it runs the repository's functions itself): noise on every apply.
-                warnings.filterwarnings("ignore", ODFV_EXPERIMENTAL_WARNING, RuntimeWarning)
+            with feast_notes_ignored():
                 self._feast.apply(definitions.all(), partial=False)
         except (FeastError, ValueError, TypeError, OSError) as exc:
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())
@@ -262,21 +278,25 @@ class Store:
         self.refresh()
 
     def refresh(self) -> None:
-        self._feast.refresh_registry()
+        with feast_notes_ignored():
+            self._feast.refresh_registry()
         for name in ("feature_views", "odfvs", "services", "entities", "repository"):
             self.__dict__.pop(name, None)
 
     @cached_property
     def feature_views(self) -> dict[str, FeatureView]:
-        return {fv.name: fv for fv in self._feast.list_feature_views()}
+        with feast_notes_ignored():
+            return {fv.name: fv for fv in self._feast.list_feature_views()}
 
     @cached_property
     def odfvs(self) -> dict[str, OnDemandFeatureView]:
-        return {v.name: v for v in self._feast.list_on_demand_feature_views()}
+        with feast_notes_ignored():
+            return {v.name: v for v in self._feast.list_on_demand_feature_views()}
 
     @cached_property
     def services(self) -> dict[str, FeatureService]:
-        return {s.name: s for s in self._feast.list_feature_services()}
+        with feast_notes_ignored():
+            return {s.name: s for s in self._feast.list_feature_services()}
 
     @cached_property
     def repository(self) -> Repository:
@@ -287,7 +307,8 @@ class Store:
 
     @cached_property
     def entities(self) -> dict[str, Entity]:
-        return {e.name: e for e in self._feast.list_entities()}
+        with feast_notes_ignored():
+            return {e.name: e for e in self._feast.list_entities()}
 
     def feature_service(self, name: str) -> FeatureService:
         try:

@@ -25,7 +25,7 @@ from services.offline.training import join_features
 from services.online.reader import OnlineReader, _view_columns, online_features
 from services.online.values import canonical
 from services.resolution import ServicePlan, ViewRead, plan_service, plan_view
-from services.store import Store
+from services.store import Store, feast_notes_ignored
 
 
 @dataclass(frozen=True)
@@ -102,10 +102,11 @@ def _feast_values(
     store: Store, read: ViewRead, keys: list[tuple[Any, ...]]
 ) -> dict[str, list[Any]]:
     # to_dict, not to_df: Feast's frame turns nullable ints into floats, its values do not.
-    response = store.feast.get_online_features(
-        features=[f"{read.view}:{f.name}" for f in read.features],
-        entity_rows=[{k.name: row[i] for i, k in enumerate(read.keys)} for row in keys],
-    )
+    with feast_notes_ignored():  # Feast's read rebuilds its objects from the registry
+        response = store.feast.get_online_features(
+            features=[f"{read.view}:{f.name}" for f in read.features],
+            entity_rows=[{k.name: row[i] for i, k in enumerate(read.keys)} for row in keys],
+        )
     return dict(response.to_dict())
 
 

@@ -37,8 +37,15 @@ def _q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+_LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")
+
+
 def spark_session(master: str, conf: dict[str, str]) -> SparkSession:
-    """The process's SparkSession (created once; UTC, Arrow transfers, UI off by default)."""
+    """The process's SparkSession (created once; UTC, Arrow transfers, UI off by default).
+
+    Spark's console progress bars and its JVM's WARN lines stay off a command's stderr
+    (errors still show); a repository's ``spark_conf`` overrides any of these defaults.
+    """
     from pyspark.sql import SparkSession
 
     with _lock:
@@ -47,6 +54,8 @@ def spark_session(master: str, conf: dict[str, str]) -> SparkSession:
             "spark.sql.session.timeZone": "UTC",
             "spark.sql.execution.arrow.pyspark.enabled": "true",
             "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{_LOG_CONFIG}",
         }
         for key, value in {**defaults, **conf}.items():
             builder = builder.config(key, value)

@@ -79,6 +79,33 @@ def test_an_online_store_skewless_cannot_use_is_one_line(
         with_repo_yaml(Settings(repo_path=repo))
 
 
+@pytest.mark.parametrize(
+    ("online", "kind"),
+    [
+        ("online_store:\n  path: data/online_store.db\n", "sqlite"),  # `feast init -t spark`
+        ("online_store: sqlite\n", "sqlite"),
+        ("online_store: redis\n", "redis"),
+        ("online_store:\n  type: feast.infra.online_stores.sqlite.SqliteOnlineStore\n", "sqlite"),
+    ],
+)
+def test_the_online_store_is_what_feast_reads_from_the_same_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, online: str, kind: str
+) -> None:
+    """Feast defaults a missing type to sqlite and takes a bare type name or a class path."""
+    import yaml
+    from feast.repo_config import RepoConfig
+
+    _clean_env(monkeypatch)
+    text = f"project: p\nprovider: local\nregistry: data/registry.db\n{online}"
+    repo = _repo(tmp_path, text)
+    settings = with_repo_yaml(Settings(repo_path=repo, data_dir=tmp_path / "d"))
+    assert settings.online_store == kind
+    feasts = RepoConfig(**yaml.safe_load(text), repo_path=repo).online_store
+    assert type(feasts).__name__.lower().startswith(kind)
+    if "path:" in online:
+        assert settings.online_path == repo / "data" / "online_store.db"
+
+
 def test_feasts_redis_cluster_config_is_read_and_written_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from tests.cli import cli_result
-from tests.e2e.test_feast_template import DOCUMENTED
+from tests.e2e.test_feast_template import DOCUMENTED, feast_init
 
 pytestmark = [pytest.mark.e2e]
 
@@ -40,18 +40,7 @@ def _cli(*args: str, code: int = 0) -> tuple[str, str]:
 @pytest.fixture
 def spark_template(spark_session: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh ``feast init -t spark`` repository (Spark's session is the test run's own)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SKEWLESS_", "LINEAGE_"))}
-    feast = Path(sys.executable).parent / "feast"
-    done = subprocess.run(
-        [str(feast), "init", "-t", "spark", "drivers"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    repo = tmp_path / "drivers" / "feature_repo"
+    repo = feast_init(tmp_path, "drivers", "-t", "spark")
     for key in [k for k in os.environ if k.startswith(("SKEWLESS_", "LINEAGE_"))]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("SKEWLESS_REPO_PATH", str(repo))

@@ -57,21 +57,26 @@ def _cli(*args: str, code: int = 0) -> tuple[str, str]:
     return result.stdout, result.stderr
 
 
-@pytest.fixture
-def template(make_settings: Callable[..., Settings], tmp_path: Path) -> tuple[Settings, Path]:
-    """A fresh ``feast init`` repository, made by Feast's own CLI."""
+def feast_init(folder: Path, name: str, *template: str) -> Path:
+    """Feast's own CLI makes repository ``name`` in ``folder``; its ``feature_repo``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SKEWLESS_", "LINEAGE_"))}
     feast = Path(sys.executable).parent / "feast"
     done = subprocess.run(
-        [str(feast), "init", "drivers"],
-        cwd=tmp_path,
+        [str(feast), "init", *template, name],
+        cwd=folder,
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    repo = tmp_path / "drivers" / "feature_repo"
+    return folder / name / "feature_repo"
+
+
+@pytest.fixture
+def template(make_settings: Callable[..., Settings], tmp_path: Path) -> tuple[Settings, Path]:
+    """A fresh ``feast init`` repository, made by Feast's own CLI."""
+    repo = feast_init(tmp_path, "drivers")
     return make_settings("sqlite", repo_path=repo), repo
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,8 @@ def _online(raw: Any, repo: Path) -> dict[str, Any]:
         return out
     raise InputError(
         f"{repo / 'feature_store.yaml'}: online_store type {kind!r} is not supported "
-        "(sqlite, or redis with redis_type redis or redis_cluster)"
+        "(sqlite, or redis with redis_type redis or redis_cluster); SKEWLESS_ONLINE_STORE "
+        "chooses one instead"
     )
 
 
@@ -112,8 +114,12 @@ def _offline(raw: Any, repo: Path) -> dict[str, Any]:
     return out
 
 
-def yaml_settings(repo: Path) -> dict[str, Any]:
-    """The settings a repository's ``feature_store.yaml`` gives (empty without one)."""
+def yaml_settings(repo: Path, given: Collection[str] = ()) -> dict[str, Any]:
+    """The settings a repository's ``feature_store.yaml`` gives (empty without one).
+
+    An online store Skewless cannot use is no error when ``online_store`` is ``given``
+    explicitly (``SKEWLESS_ONLINE_STORE`` chooses another).
+    """
     path = repo / "feature_store.yaml"
     if not path.is_file():
         return {}
@@ -131,6 +137,10 @@ def yaml_settings(repo: Path) -> dict[str, Any]:
         registry = _registry(raw["registry"], repo)
         if registry:
             out["registry_url"] = registry
-    out.update(_online(raw.get("online_store"), repo))
+    try:
+        out.update(_online(raw.get("online_store"), repo))
+    except InputError:
+        if "online_store" not in given:
+            raise
     out.update(_offline(raw.get("offline_store"), repo))
     return out

@@ -250,7 +250,8 @@ def with_repo_yaml(settings: Settings) -> Settings:
     from services.repo_yaml import yaml_settings
 
     given = settings.model_fields_set
-    update = {k: v for k, v in yaml_settings(settings.repo_path).items() if k not in given}
+    found = yaml_settings(settings.repo_path, given)
+    update = {k: v for k, v in found.items() if k not in given}
     return settings.model_validate({**settings.model_dump(exclude_unset=True), **update})
 
 

@@ -79,6 +79,19 @@ def test_an_online_store_skewless_cannot_use_is_one_line(
         with_repo_yaml(Settings(repo_path=repo))
 
 
+def test_an_explicit_online_store_lets_a_yaml_with_another_onboard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The error says SKEWLESS_ONLINE_STORE chooses another; then the rest of the yaml is read."""
+    _clean_env(monkeypatch)
+    repo = _repo(tmp_path, "project: p\nonline_store:\n  type: postgres\n  host: db\n")
+    with pytest.raises(InputError, match="SKEWLESS_ONLINE_STORE chooses one instead"):
+        with_repo_yaml(Settings(repo_path=repo))
+    monkeypatch.setenv("SKEWLESS_ONLINE_STORE", "sqlite")
+    settings = with_repo_yaml(Settings(repo_path=repo))
+    assert (settings.online_store, settings.project) == ("sqlite", "p")
+
+
 @pytest.mark.parametrize(
     ("online", "kind"),
     [

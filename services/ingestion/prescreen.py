@@ -17,6 +17,8 @@ validates every row, as before.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -43,6 +45,10 @@ ROW_LOCAL_CHECKS = frozenset(
 )
 
 
+# From this many rows the key's repeats are looked for in a thread of their own.
+PARALLEL_ROWS = 65_536
+
+
 class _UnscreenableError(Exception):
     """The schema has a part this pass cannot answer row by row."""
 
@@ -56,14 +62,23 @@ def suspect_rows(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> np.ndarray 
         return None
     try:
         _screenable(frame, schema)
-        suspect = np.zeros(len(frame), dtype=bool)
-        for name, column in schema.columns.items():
-            _screen_column(frame[name], column, suspect)
-        if schema.unique:
-            keys = [schema.unique] if isinstance(schema.unique, str) else list(schema.unique)
-            suspect |= _may_repeat(frame[keys])
     except _UnscreenableError:
         return None
+    keys = [schema.unique] if isinstance(schema.unique, str) else list(schema.unique or [])
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # On a large batch the key's repeats (hashing and a hash table, mostly outside the
+        # GIL) are found while the columns are screened.
+        repeats = None
+        if keys and len(frame) >= PARALLEL_ROWS:
+            repeats = pool.submit(_may_repeat, frame[keys])
+        suspect = np.zeros(len(frame), dtype=bool)
+        try:
+            for name, column in schema.columns.items():
+                _screen_column(frame[name], column, suspect)
+        except _UnscreenableError:
+            return None
+        if keys:
+            suspect |= _may_repeat(frame[keys]) if repeats is None else repeats.result()
     return np.flatnonzero(suspect)
 
 

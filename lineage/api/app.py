@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -73,9 +74,15 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
                 token_admin.ensure_token(
                     session, BOOTSTRAP_PRINCIPAL, "admin", settings.bootstrap_admin_token
                 )
+        # What is loaded by now (FastAPI, SQLAlchemy, pydantic, the routes' schemas) lives as
+        # long as the process: out of the collector's full passes, each of which stalled a
+        # request by up to ~55 ms (a depth-10 graph's p95 went from 29.9 to 26.0 ms).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             await app.state.intake.aclose()
             engine.dispose()
 

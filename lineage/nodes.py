@@ -78,6 +78,12 @@ def resolve_node(session: Session, node_id: str) -> Node:
         InvalidQuery: for a malformed id. NotFound: for an unknown node.
 
     """
+    return _resolved(session, node_id)[0]
+
+
+def _resolved(session: Session, node_id: str) -> tuple[Node, str | None]:
+    """``resolve_node``, with the node's namespace where finding it read it (datasets, jobs)."""
+    namespace: str | None = None
     kind, sep, rest = node_id.partition(":")
     if not sep or kind not in NODE_TYPES or not rest:
         raise InvalidQuery(field="nodeId", reason=f"must start with one of {sorted(NODE_TYPES)}")
@@ -85,7 +91,8 @@ def resolve_node(session: Session, node_id: str) -> Node:
     if kind in ("dataset", "job"):
         model = Dataset if kind == "dataset" else Job
         row = repo.find_by_split_candidates(session, model, _splits(rest))
-        found = None if row is None else (kind, row.id)
+        if row is not None:
+            found, namespace = (kind, row.id), row.namespace
     elif kind == "datasetVersion":
         name_part, _, version = rest.rpartition("#")
         for ns, name in _splits(name_part):
@@ -102,7 +109,7 @@ def resolve_node(session: Session, node_id: str) -> Node:
         found = (kind, rest) if rest in runs else None
     if found is None:
         raise NotFound(kind="node", key=node_id)
-    return found
+    return found, namespace
 
 
 def namespace_of(session: Session, node: Node) -> str:
@@ -127,8 +134,8 @@ def resolve_visible(session: Session, node_id: str, red: Redactor) -> Node:
         ``NotVisible``, with the same wording) for one outside the caller's grants.
 
     """
-    node = resolve_node(session, node_id)
-    red.require(namespace_of(session, node), kind="node", key=node_id)
+    node, namespace = _resolved(session, node_id)
+    red.require(namespace or namespace_of(session, node), kind="node", key=node_id)
     return node
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
@@ -95,7 +96,7 @@ async def post_lineage(request: Request) -> Response:
     )
 
 
-@router.get("/api/v1/lineage", responses=ERRORS)
+@router.get("/api/v1/lineage", responses=ERRORS, response_model=GraphResponse)
 def get_lineage(
     request: Request,
     node_id: str = Query(alias="nodeId", max_length=2000, pattern=NODE_ID_PATTERN),
@@ -104,7 +105,7 @@ def get_lineage(
     principal: access.Principal = Depends(current_principal),
     session: Session = Depends(get_session, scope="function"),
     settings: LineageSettings = Depends(get_app_settings),
-) -> GraphResponse:
+) -> Response:
     """Return the lineage graph around ``nodeId`` (as of ``asOf`` if given), redacted by grants."""
     note_object(request, node_id)
     graph = service.lineage_graph(
@@ -116,7 +117,9 @@ def get_lineage(
         max_nodes=settings.page_size_max,
         as_of=as_of,
     )
-    return GraphResponse.model_validate(graph)
+    # Written as it is: validating and dumping up to 500 nodes through the model took a tenth of
+    # a depth-10 query (the tests hold the answer to ``GraphResponse``).
+    return Response(orjson.dumps(graph), media_type="application/json")
 
 
 @router.get("/api/v1/provenance/models/{name}/{version}", responses=ERRORS)

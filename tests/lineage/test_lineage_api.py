@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from lineage.api import create_app
+from lineage.api.schemas import GraphResponse
 from lineage.audit import verify_chain
 from lineage.cli import app as cli_app
 from lineage.db.models import AuditLog
@@ -498,6 +499,31 @@ def test_traversal_redacts_nodes_outside_grants(client, seeded) -> None:
     full = client.get(LINEAGE, params=params, headers=bearer(seeded["admin"])).json()["graph"]
     assert "job:finance:ingest.customer_transactions" in {n["id"] for n in full}
     assert len(full) == len(graph)
+
+
+@pytest.mark.parametrize(
+    ("params", "in_finance"),
+    [
+        ({"nodeId": "dataset:skewless:offline/customer_transactions", "depth": 3}, False),
+        ({"nodeId": f"run:{FINANCE_RUN}", "depth": 4}, True),
+        ({"nodeId": "model:fin:1", "depth": 2, "asOf": "2100-01-01T00:00:00Z"}, True),
+    ],
+)
+@pytest.mark.parametrize("role", ["admin", "consumer"])
+def test_a_graph_answer_is_exactly_its_published_model(
+    client, seeded, params, in_finance, role
+) -> None:
+    """The graph is written without passing through ``GraphResponse``: it must still be one,
+    field for field, redacted or not, current, version-exact or as of a time."""
+    response = client.get(LINEAGE, params=params, headers=bearer(seeded[role]))
+    if role == "consumer" and in_finance:  # outside the consumer's grants
+        assert response.status_code == 404
+        return
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert len(body["graph"]) > 1
+    assert GraphResponse.model_validate(body).model_dump(mode="json") == body
 
 
 # Regression (hardening #5): a node outside the caller's grants was a 403 naming its namespace

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from lineage.api import create_app
-from lineage.api.schemas import GraphResponse
+from lineage.api.schemas import GraphResponse, ImpactResponse
 from lineage.audit import verify_chain
 from lineage.cli import app as cli_app
 from lineage.db.models import AuditLog
@@ -524,6 +524,19 @@ def test_a_graph_answer_is_exactly_its_published_model(
     body = response.json()
     assert len(body["graph"]) > 1
     assert GraphResponse.model_validate(body).model_dump(mode="json") == body
+
+
+@pytest.mark.parametrize("role", ["admin", "consumer"])
+def test_an_impact_answer_is_exactly_its_published_model(client, seeded, role) -> None:
+    """Like the graph, impact is written without its model; downstream of the raw version are
+    runs, training sets and a model with its deployment, read with full and narrower grants."""
+    response = client.get("/api/v1/impact", headers=bearer(seeded[role]), **_impact("skewless"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["runs"]
+    assert body["trainingSets"]
+    assert body["modelVersions"]
+    assert ImpactResponse.model_validate(body).model_dump(mode="json") == body
 
 
 # Regression (hardening #5): a node outside the caller's grants was a 403 naming its namespace

@@ -178,16 +178,15 @@ _UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 _NAT = np.iinfo(np.int64).min
 
 
-def _utc_ns(naive: pd.Series, spec: ColumnSpec, failures: Failures, shown: pd.Series) -> pd.Series:
-    """Naive times meaning UTC, of any unit, as ``datetime64[ns, UTC]``.
+def _utc_ns(values: np.ndarray, spec: ColumnSpec, failures: Failures, raw: pd.Series) -> pd.Series:
+    """Numpy datetimes meaning UTC, of any unit, as ``raw``'s column in ``datetime64[ns, UTC]``.
 
     A time outside what nanoseconds hold (1677-09-21 to 2262-04-11; a "valid until
     9999-12-31" sentinel, say) fails its row (``timestamp_out_of_range``, shown as in
-    ``shown``). Parquet written by Arrow reads back in microseconds; pandas' own unit
+    ``raw``). Parquet written by Arrow reads back in microseconds; pandas' own unit
     conversion checks every value in a slow loop, numpy's takes a tenth of that once the
-    range is known.
+    range is known. One array is allocated (the nanoseconds), which the result holds.
     """
-    values = naive.to_numpy()
     unit, _ = np.datetime_data(values.dtype)
     if unit != "ns":
         per = int(np.timedelta64(1, unit) // np.timedelta64(1, "ns"))  # type: ignore[call-overload]
@@ -196,10 +195,13 @@ def _utc_ns(naive: pd.Series, spec: ColumnSpec, failures: Failures, shown: pd.Se
         outside = (ticks != _NAT) & ((ticks > limit) | (ticks < -limit))
         if outside.any():
             rows = np.flatnonzero(outside)
-            failures.add(rows, "timestamp_out_of_range", spec.name, shown.iloc[rows])
+            failures.add(rows, "timestamp_out_of_range", spec.name, raw.iloc[rows])
             values = np.where(outside, np.datetime64("NaT"), values)
         values = values.astype("M8[ns]")
-    return pd.Series(values, index=naive.index, name=naive.name).dt.tz_localize("UTC")
+    # Integers given a zoned dtype are nanoseconds since the epoch in UTC (NaT's too): the
+    # series holds ``values`` itself, where localizing naive times would copy them.
+    ticks = values.view("i8")
+    return pd.Series(ticks, index=raw.index, name=raw.name, dtype=_UTC_NS, copy=False)
 
 
 def _integral_floats(values: pd.Series) -> pd.Series:
@@ -214,10 +216,12 @@ def _timestamps(raw: pd.Series, spec: ColumnSpec, failures: Failures) -> pd.Seri
     if raw.dtype == _UTC_NS:
         return raw  # already what the contract stores: no conversion, no copy
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return _utc_ns(raw.dt.tz_convert("UTC").dt.tz_localize(None), spec, failures, raw)
+        # A zoned column holds its instants in UTC: read them as they are, without a copy.
+        utc = raw.array.asi8.view(f"M8[{raw.dtype.unit}]")
+        return _utc_ns(utc, spec, failures, raw)
     if pd.api.types.is_datetime64_dtype(raw.dtype):
         if spec.naive_utc:  # the contract says what a time without a zone means
-            return _utc_ns(raw, spec, failures, raw)
+            return _utc_ns(raw.to_numpy(), spec, failures, raw)
         bad = raw.notna().to_numpy()
         failures.add(np.flatnonzero(bad), "timestamp_not_tz_aware", spec.name, raw[bad])
         return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")

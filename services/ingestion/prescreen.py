@@ -17,8 +17,6 @@ validates every row, as before.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -45,10 +43,6 @@ ROW_LOCAL_CHECKS = frozenset(
 )
 
 
-# From this many rows the key's repeats are looked for in a thread of their own.
-PARALLEL_ROWS = 65_536
-
-
 class _UnscreenableError(Exception):
     """The schema has a part this pass cannot answer row by row."""
 
@@ -62,35 +56,37 @@ def suspect_rows(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> np.ndarray 
         return None
     try:
         _screenable(frame, schema)
+        suspect = np.zeros(len(frame), dtype=bool)
+        for name, column in schema.columns.items():
+            _screen_column(frame[name], column, suspect)
+        if schema.unique:
+            keys = [schema.unique] if isinstance(schema.unique, str) else list(schema.unique)
+            suspect |= _may_repeat(frame, keys)
     except _UnscreenableError:
         return None
-    keys = [schema.unique] if isinstance(schema.unique, str) else list(schema.unique or [])
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # On a large batch the key's repeats (hashing and a hash table, mostly outside the
-        # GIL) are found while the columns are screened.
-        repeats = None
-        if keys and len(frame) >= PARALLEL_ROWS:
-            repeats = pool.submit(_may_repeat, frame[keys])
-        suspect = np.zeros(len(frame), dtype=bool)
-        try:
-            for name, column in schema.columns.items():
-                _screen_column(frame[name], column, suspect)
-        except _UnscreenableError:
-            return None
-        if keys:
-            suspect |= _may_repeat(frame[keys]) if repeats is None else repeats.result()
     return np.flatnonzero(suspect)
 
 
-def _may_repeat(keys: pd.DataFrame) -> np.ndarray:
+def _may_repeat(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """Every copy of a repeated key, and perhaps a few more rows.
 
-    Rows are compared by a 64-bit hash of their key: a collision only adds a row that Pandera
-    then passes, and hashing is twice as fast as pandas' exact ``duplicated`` on several columns.
+    Rows are compared by a 64-bit hash of their key, folded column by column (no copy of the
+    key columns): a collision only adds a row that Pandera then passes, and hashing is twice
+    as fast as pandas' exact ``duplicated`` on several columns.
     """
-    hashes = pd.util.hash_pandas_object(keys, index=False)
-    repeated: np.ndarray = hashes.duplicated(keep=False).to_numpy()
+    hashes: np.ndarray | None = None
+    for name in keys:
+        column = pd.util.hash_pandas_object(frame[name], index=False).to_numpy()
+        if hashes is None:
+            hashes = column
+        else:
+            hashes *= _MIX
+            hashes ^= column
+    repeated: np.ndarray = pd.Series(hashes).duplicated(keep=False).to_numpy()
     return repeated
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplying by it loses no bit of the running hash
 
 
 def _screenable(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> None:

@@ -100,28 +100,23 @@ def _damage(frame: pd.DataFrame, defects: list[tuple[int, int, int]], copies: li
 def test_screened_validation_equals_pandera_alone(
     kind: str, distinct: bool, seed: int, defects: list[tuple[int, int, int]], copies: list[int]
 ) -> None:
-    """With ``distinct``, the paths of a large batch are taken: every text column is screened by
-    its distinct values (on a million rows only low-cardinality ones are) and the key's repeats
-    are looked for in a thread; here the thresholds are lowered to force them."""
+    """With ``distinct``, every text column is screened by its distinct values (on a million
+    rows only low-cardinality ones are; here the sample and share are lowered to force it)."""
     contract, rows = _frames()[kind]
     frame = rows(ROWS, seed)
     _damage(frame, defects, copies)
-    saved = prescreen.SAMPLE, prescreen.DISTINCT_SHARE, prescreen.PARALLEL_ROWS
+    saved = prescreen.SAMPLE, prescreen.DISTINCT_SHARE
     if distinct:
-        prescreen.SAMPLE, prescreen.DISTINCT_SHARE, prescreen.PARALLEL_ROWS = 4, 1, 1
+        prescreen.SAMPLE, prescreen.DISTINCT_SHARE = 4, 1
     try:
         screened = _validate(frame.copy(), contract, screen=True)
     finally:
-        prescreen.SAMPLE, prescreen.DISTINCT_SHARE, prescreen.PARALLEL_ROWS = saved
+        prescreen.SAMPLE, prescreen.DISTINCT_SHARE = saved
     alone = _validate(frame.copy(), contract, screen=False)
     assert screened == alone
 
 
-@pytest.mark.parametrize("parallel_rows", [1, prescreen.PARALLEL_ROWS])
-def test_a_clean_batch_has_no_suspects_and_defects_are_named(
-    parallel_rows: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(prescreen, "PARALLEL_ROWS", parallel_rows)
+def test_a_clean_batch_has_no_suspects_and_defects_are_named() -> None:
     typed = conform(activity_rows(100), BenchUserActivity, Failures())
     schema = validation_schema(BenchUserActivity)
     assert _listed(suspect_rows(typed, schema)) == []

@@ -67,6 +67,9 @@ def suspect_rows(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> np.ndarray 
     return np.flatnonzero(suspect)
 
 
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplying by it loses no bit of the running hash
+
+
 def _may_repeat(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """Every copy of a repeated key, and perhaps a few more rows.
 
@@ -84,9 +87,6 @@ def _may_repeat(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
             hashes ^= column
     repeated: np.ndarray = pd.Series(hashes).duplicated(keep=False).to_numpy()
     return repeated
-
-
-_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplying by it loses no bit of the running hash
 
 
 def _screenable(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> None:

@@ -183,3 +183,18 @@ def test_high_cardinality_or_mixed_columns_are_screened_row_by_row() -> None:
 
 def _listed(rows: np.ndarray | None) -> list[int] | None:
     return None if rows is None else rows.tolist()
+
+
+def test_a_key_repeats_only_as_a_whole_and_in_its_order() -> None:
+    """Rows sharing one key column, or holding the same values in swapped columns, do not
+    repeat the key; every copy of a whole key does."""
+    frame = pd.DataFrame({"a": [1, 2, 1, 1, 3], "b": [2, 1, 3, 2, 3], "c": ["x"] * 5})
+    assert prescreen._may_repeat(frame, ["a", "b"]).tolist() == [True, False, False, True, False]
+    assert prescreen._may_repeat(frame, ["a", "b", "c"]).tolist() == [
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
+    assert not prescreen._may_repeat(frame, ["b", "a"])[[1, 2, 4]].any()

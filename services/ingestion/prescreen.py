@@ -22,6 +22,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.engines.pandas_engine import Engine
 
+from services.offline.hashing import RowHashFold, column_hash
+
 # Pandera's built-in checks that decide each value alone (no aggregate over the column).
 ROW_LOCAL_CHECKS = frozenset(
     {
@@ -67,9 +69,6 @@ def suspect_rows(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> np.ndarray 
     return np.flatnonzero(suspect)
 
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplying by it loses no bit of the running hash
-
-
 def _may_repeat(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """Every copy of a repeated key, and perhaps a few more rows.
 
@@ -77,15 +76,10 @@ def _may_repeat(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     key columns): a collision only adds a row that Pandera then passes, and hashing is twice
     as fast as pandas' exact ``duplicated`` on several columns.
     """
-    hashes: np.ndarray | None = None
+    fold = RowHashFold(len(frame), len(keys))
     for name in keys:
-        column = pd.util.hash_pandas_object(frame[name], index=False).to_numpy()
-        if hashes is None:
-            hashes = column
-        else:
-            hashes *= _MIX
-            hashes ^= column
-    repeated: np.ndarray = pd.Series(hashes).duplicated(keep=False).to_numpy()
+        fold.add(column_hash(frame[name]))
+    repeated: np.ndarray = pd.Series(fold.result()).duplicated(keep=False).to_numpy()
     return repeated
 
 

@@ -94,13 +94,13 @@ def paired_row_hashes(
         return _row_hashes(a), _row_hashes(b)
     if not len(a.columns):
         return _row_hashes(a), _row_hashes(b)
-    folds = (_Fold(len(a), len(a.columns)), _Fold(len(b), len(b.columns)))
+    folds = (RowHashFold(len(a), len(a.columns)), RowHashFold(len(b), len(b.columns)))
     try:
         for name in a.columns:
-            column_a = _column_hash(a[name])
+            column_a = column_hash(a[name])
             folds[0].add(column_a)
             same = _same_data(a[name], b[name])
-            folds[1].add(column_a if same else _column_hash(b[name]))
+            folds[1].add(column_a if same else column_hash(b[name]))
     except TypeError:  # one of them holds a cell pandas cannot hash: hash them apart
         return _row_hashes(a), _row_hashes(b)
     return folds[0].result(), folds[1].result()
@@ -123,7 +123,8 @@ def _row_hashes(frame: pd.DataFrame | None) -> np.ndarray | None:
     return rows
 
 
-def _column_hash(column: pd.Series) -> np.ndarray:
+def column_hash(column: pd.Series) -> np.ndarray:
+    """Pandas' hash of each cell of one column (``hash_pandas_object``, no index)."""
     rows: np.ndarray = pd.util.hash_pandas_object(column, index=False).to_numpy()
     return rows
 
@@ -147,8 +148,12 @@ def _same_data(a: pd.Series, b: pd.Series) -> bool:
     return False
 
 
-class _Fold:
-    """pandas' ``combine_hash_arrays`` (CPython's tuple hash), one column at a time."""
+class RowHashFold:
+    """pandas' ``combine_hash_arrays`` (CPython's tuple hash), one column at a time.
+
+    Folding ``column_hash`` of each column gives ``hash_pandas_object`` of the frame, without
+    the frame of those columns (a copy) that pandas builds first.
+    """
 
     def __init__(self, rows: int, columns: int) -> None:
         self._out = np.full(rows, 0x345678, dtype=np.uint64)

@@ -212,11 +212,10 @@ def dataset_data(ds: DatasetLike) -> dict[str, Any]:
 
 def job_data(job: Row[Any]) -> dict[str, Any]:
     """Describe a job row (``repositories.jobs_by_ids``): code version and last update."""
-    values = job._mapping
     return {
         "namespace": job.namespace,
         "name": job.name,
-        **{key: values[key] for key in CODE_FACETS},
+        **{key: getattr(job, key) for key in CODE_FACETS},
         "updatedAt": job.updated_at.isoformat(),
     }
 

@@ -1,7 +1,8 @@
-"""Statements run on psycopg directly (PostgreSQL only): the intake writer's hot path.
+"""Statements run on psycopg directly (PostgreSQL only): the intake writer's and graph's hot paths.
 
-SQLAlchemy's execution path costs a few hundred microseconds of CPU per statement. The intake
-writer's statements (the token lookup, the intake lock, a batch's one read and one write) run
+SQLAlchemy's execution path costs a few hundred microseconds of CPU per statement, and its ORM
+row handling ~10 microseconds per row. The intake writer's statements (the token lookup, the
+intake lock, a batch's one read and one write) and the graph query's walk and node rows run
 here instead, on the session's own psycopg connection and in its transaction: ``execute`` takes
 a prebuilt SQLAlchemy statement, compiled to text once; ``execute_text`` takes SQL text. Only
 constant texts belong here (array or JSON parameters, no expanding IN lists), so that psycopg

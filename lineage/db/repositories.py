@@ -17,6 +17,7 @@ from sqlalchemy import ARRAY, Row, and_, any_, bindparam, func, literal, or_, se
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from lineage.db import raw
 from lineage.db.models import (
     Base,
     Dataset,
@@ -210,11 +211,11 @@ def _node_rows(kind: str, postgresql: bool) -> Any:
     stmt: Any
     key: Any
     if kind == "dataset":
-        fields = Dataset.facets[("schema", "fields")].label("fields")
+        fields = _facet(Dataset.facets, ("schema", "fields"), postgresql).label("fields")
         stmt = select(Dataset.id, Dataset.namespace, Dataset.name, fields, Dataset.updated_at)
         key = Dataset.id
     elif kind == "job":
-        code = (Job.facets[path].label(name) for name, path in CODE_FACETS.items())
+        code = (_facet(Job.facets, at, postgresql).label(name) for name, at in CODE_FACETS.items())
         stmt = select(Job.id, Job.namespace, Job.name, *code, Job.updated_at)
         key = Job.id
     elif kind == "datasetVersion":
@@ -243,10 +244,20 @@ def _node_rows(kind: str, postgresql: bool) -> Any:
     return stmt.where(any_of(key, "ids", postgresql))
 
 
+def _facet(facets: Any, path: tuple[str, str], postgresql: bool) -> Any:
+    """``facets`` at ``path``; on PostgreSQL as ``->`` steps, whose text keys ``raw`` can bind."""
+    if postgresql:
+        return facets[path[0]][path[1]]
+    return facets[path]
+
+
 def _rows_by_ids(session: Session, kind: str, ids: Collection[Any]) -> list[Row[Any]]:
     if not ids:
         return []
-    return list(session.execute(_node_rows(kind, is_postgresql(session)), {"ids": list(ids)}))
+    postgresql = is_postgresql(session)
+    if postgresql:
+        return raw.execute(session, _node_rows(kind, postgresql), {"ids": list(ids)})
+    return list(session.execute(_node_rows(kind, postgresql), {"ids": list(ids)}))
 
 
 def datasets_by_ids(session: Session, ids: Collection[int]) -> dict[int, Row[Any]]:

@@ -19,7 +19,7 @@ from sqlalchemy import ARRAY, BigInteger, any_, literal_column, text, union
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from lineage.db import graph_sql
+from lineage.db import graph_sql, raw
 from lineage.db.models import RunInput, RunOutput
 from lineage.db.repositories import is_postgresql
 
@@ -77,6 +77,8 @@ def version_levels(
 # Each level's edges (a, b, tag) come from ``graph_sql``'s level UNION with the frontier read
 # from the working row; the next frontier is their ends not seen yet, by kind (see
 # ``graph_sql.current_edge``: a is a dataset except in a parent edge, b a job or a model).
+# ``OFFSET 0`` keeps PostgreSQL from pulling the next frontier's subquery up into the outer
+# SELECT: pulled up, each of its arrays is computed once per use (twice), ~20 % of the walk.
 _GRAPH_WALK = """
 WITH RECURSIVE walk(depth, datasets, jobs, models, seen_d, seen_j, seen_m, a, b, t) AS (
   SELECT 0, CAST(:datasets AS BIGINT[]), CAST(:jobs AS BIGINT[]), CAST(:models AS BIGINT[]),
@@ -103,6 +105,7 @@ WITH RECURSIVE walk(depth, datasets, jobs, models, seen_d, seen_j, seen_m, a, b,
             EXCEPT SELECT unnest(w.seen_j)) AS jobs,
       ARRAY(SELECT u.b FROM unnest(e.b, e.t) u(b, t) WHERE u.t = {trained}
             EXCEPT SELECT unnest(w.seen_m)) AS models
+    OFFSET 0
   ) n
   WHERE w.depth < :depth
     AND coalesce(array_length(w.datasets, 1), 0) + coalesce(array_length(w.jobs, 1), 0)
@@ -152,7 +155,7 @@ def current_levels(
         "max_nodes": max_nodes,
     }
     levels = []
-    for a, b, tags in session.execute(_graph_walk(), params):
+    for a, b, tags in raw.execute(session, _graph_walk(), params):
         found = (graph_sql.current_edge(x, y, tag) for x, y, tag in zip(a, b, tags, strict=True))
         levels.append({edge for edge in found if edge is not None})
     return levels

@@ -14,7 +14,16 @@ from sqlalchemy.orm import Session
 from lineage.batch_rows import EdgeRow, Key, NodeRow, RunRow, VersionRow
 from lineage.db import intake_batch
 from lineage.db.bulk import Groups, allocate_ids
-from lineage.db.models import Dataset, DatasetAlias, DatasetVersion, Job, JobEdge, RunParent
+from lineage.db.models import (
+    Dataset,
+    DatasetAlias,
+    DatasetVersion,
+    Job,
+    JobEdge,
+    JobRunEdge,
+    RunInput,
+    RunParent,
+)
 
 
 class BatchRows:
@@ -35,8 +44,9 @@ class BatchRows:
     _known_columns: Any
 
     def _declared_rows(self) -> Groups:
-        """Job edges, run parents and aliases: inserted unless stored already (first one wins)."""
+        """Job edges (of runs and declared), parents, aliases: inserted unless already stored."""
         return [
+            (JobRunEdge, self._job_run_edge_rows()),
             (
                 JobEdge,
                 [
@@ -59,6 +69,19 @@ class BatchRows:
                     for (ns, name), ds in sorted(self.aliases.items())
                 ],
             ),
+        ]
+
+    def _job_run_edge_rows(self) -> list[dict[str, Any]]:
+        """The (job, dataset, direction) of every new run edge: its run's job read or wrote it."""
+        found = set()
+        for (kind, run_id, dataset), group in self.edges.items():
+            if any(item.new and not item.deleted for item in group):
+                run = self.runs[run_id]
+                job_id = run.job_id if run.job is None else self.jobs[run.job].id
+                direction = "in" if kind is RunInput else "out"
+                found.add((job_id, self._dataset_id(dataset), direction))
+        return [
+            {"job_id": job, "dataset_id": ds, "direction": way} for job, ds, way in sorted(found)
         ]
 
     def _assign_ids(self) -> None:

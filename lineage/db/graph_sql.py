@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, literal_column, select, union
+from sqlalchemy import Integer, String, bindparam, case, literal_column, select, union
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, aliased
 
@@ -23,6 +23,7 @@ from lineage.db.models import (
     DatasetVersion,
     Job,
     JobEdge,
+    JobRunEdge,
     LineageEvent,
     ModelVersion,
     Run,
@@ -87,6 +88,20 @@ def current_parts(
     ``match(column, kind)`` says "``column`` holds one of the frontier's ``datasets``, ``jobs``
     or ``models``" (bound parameters here, a recursive statement's row in ``walk_sql``).
     """
+    if as_of is None:
+        # Now: each job's edges, of its runs and declared, one row per (job, dataset, direction).
+        parts = [
+            select(table.dataset_id, table.job_id, _direction_tag(table.direction)).where(
+                match(column, name)
+            )
+            for table in (JobRunEdge, JobEdge)
+            for wanted, column, name in (
+                (datasets, table.dataset_id, "datasets"),
+                (jobs, table.job_id, "jobs"),
+            )
+            if wanted
+        ]
+        return parts + _parent_and_training_parts(match, jobs, datasets, models, as_of)
     parts = []
     for tag, io in ((READ, RunInput), (WROTE, RunOutput)):
         base = select(io.dataset_id, Run.job_id, _tag(tag)).join(Run, Run.run_id == io.run_id)
@@ -102,12 +117,25 @@ def current_parts(
             .join(Job, Job.id == JobEdge.job_id)
             .where(JobEdge.direction == direction)
         )
-        if as_of is not None:
-            declared = declared.where(Job.created_at <= as_of)
+        declared = declared.where(Job.created_at <= as_of)
         if datasets:
             parts.append(declared.where(match(JobEdge.dataset_id, "datasets")))
         if jobs:
             parts.append(declared.where(match(JobEdge.job_id, "jobs")))
+    return parts + _parent_and_training_parts(match, jobs, datasets, models, as_of)
+
+
+def _direction_tag(direction: Any) -> Any:
+    read: Any = literal_column(str(READ))
+    wrote: Any = literal_column(str(WROTE))
+    return case((direction == "in", read), else_=wrote).label("tag")
+
+
+def _parent_and_training_parts(
+    match: Callable[[Any, str], Any], jobs: bool, datasets: bool, models: bool, as_of: Any
+) -> list[Any]:
+    """The parts of the level's UNION for parent runs' jobs and models' training sets."""
+    parts = []
     if jobs:
         child, parent = aliased(Run), aliased(Run)
         parents = (

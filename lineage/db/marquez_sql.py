@@ -22,6 +22,7 @@ from lineage.db.models import (
     Dataset,
     DatasetVersion,
     Job,
+    JobRunEdge,
     LineageEvent,
     Run,
     RunInput,
@@ -113,18 +114,14 @@ def job_datasets(
     }
     if not job_ids:
         return out
-    for side, edge in ((0, RunInput), (1, RunOutput)):
-        stmt = (
-            select(Run.job_id, Dataset.namespace, Dataset.name)
-            .distinct()
-            .select_from(edge)
-            .join(Run, Run.run_id == edge.run_id)
-            .join(Dataset, Dataset.id == edge.dataset_id)
-            .where(Run.job_id.in_(job_ids))
-            .order_by(Run.job_id, Dataset.namespace, Dataset.name)
-        )
-        for job_id, namespace, name in session.execute(stmt):
-            out[job_id][side].append((namespace, name))
+    stmt = (
+        select(JobRunEdge.job_id, JobRunEdge.direction, Dataset.namespace, Dataset.name)
+        .join(Dataset, Dataset.id == JobRunEdge.dataset_id)
+        .where(JobRunEdge.job_id.in_(job_ids))
+        .order_by(JobRunEdge.job_id, Dataset.namespace, Dataset.name)
+    )
+    for job_id, direction, namespace, name in session.execute(stmt):
+        out[job_id][0 if direction == "in" else 1].append((namespace, name))
     return out
 
 

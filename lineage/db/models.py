@@ -203,6 +203,23 @@ class JobEdge(Base):
     direction: Mapped[str] = mapped_column(String(3), primary_key=True)
 
 
+class JobRunEdge(Base):
+    """Edge: some run of a job read (``in``) or wrote (``out``) a dataset.
+
+    ``run_inputs`` and ``run_outputs`` folded by job, kept by intake with them: the current
+    graph walks this one narrow table instead of every run of every job it reaches. A run keeps
+    an edge to each dataset it ever named, so a row here is never removed but by its ends.
+    """
+
+    __tablename__ = "job_run_edges"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    direction: Mapped[str] = mapped_column(String(3), primary_key=True)
+
+
 class RunParent(Base):
     """A run's parent run (OpenLineage's ParentRunFacet: a task's DAG run, a model's dbt run)."""
 

@@ -2,28 +2,62 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
+from anyio import CancelScope
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from lineage.access import Action, Principal, authenticate, authorize
-from lineage.db.session import session_scope
+from lineage.api.middleware import audit_fields, is_audited
+from lineage.audit import append_audit
 from lineage.errors import Forbidden, Unauthenticated
 from lineage.settings import LineageSettings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """Yield a session in one transaction: committed on success, rolled back on error.
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """Yield a session in one transaction: committed with the request's audit entry, or undone.
 
     Routes depend on it with ``scope="function"`` so the commit happens before the response is
-    sent: a 201 means the event is durable.
+    sent: a 201 means the change and its audit entry are durable, together. A session connects
+    on first use, so opening it costs no thread; the commit (or rollback) takes one. A route
+    that raises leaves its entry to ``AuditMiddleware``, which knows the error's status.
     """
-    with session_scope(request.app.state.sessionmaker) as session:
+    session = request.app.state.sessionmaker()
+    try:
         yield session
+    except BaseException:
+        with CancelScope(shield=True):  # a cancelled request still gives its connection back
+            await run_in_threadpool(_abandon, session)
+        raise
+    await run_in_threadpool(_commit_audited, request, session)
 
 
-def get_app_settings(request: Request) -> LineageSettings:
+def _abandon(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+def _commit_audited(request: Request, session: Session) -> None:
+    try:
+        audited = is_audited(request.scope)
+        if audited:
+            # A route that returned was allowed (a refusal raises), whatever it answers.
+            fields = audit_fields(request.scope, 200)
+            append_audit(session, **fields, key=request.app.state.settings.audit_key_bytes)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+    request.state.audited = audited
+
+
+async def get_app_settings(request: Request) -> LineageSettings:
     """Return the settings the app was created with."""
     settings: LineageSettings = request.app.state.settings
     return settings

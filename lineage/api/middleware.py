@@ -57,7 +57,8 @@ def too_large(limit: int) -> JSONResponse:
     return error_response(413, "body_too_large", f"body exceeds {limit} bytes")
 
 
-def _audit_fields(scope: Scope, status: int) -> dict[str, Any]:
+def audit_fields(scope: Scope, status: int) -> dict[str, Any]:
+    """The audit entry's fields for the request of ``scope`` answered with ``status``."""
     request = Request(scope)
     state: MutableMapping[str, Any] = scope.get("state", {})
     route = scope.get("route")
@@ -74,13 +75,20 @@ def _audit_fields(scope: Scope, status: int) -> dict[str, Any]:
     }
 
 
+def is_audited(scope: Scope) -> bool:
+    """Whether the request of ``scope`` gets an audit entry (all but ``UNAUDITED_PATHS``)."""
+    path = scope.get("path", "")
+    return path not in UNAUDITED_PATHS and not path.startswith(UNAUDITED_PREFIX)
+
+
 class AuditMiddleware:
     """Append each request's audit entry before its response goes out; hide unknown errors.
 
-    The entry is written when the app starts its response (the status is known then, and the
-    request's own transaction has committed: routes commit before responding), in a short
-    transaction of its own: one chained insert. If it cannot be written, the response is not
-    sent; the caller gets a 503 instead, so no request succeeds without its audit entry.
+    A route that returns normally has its entry appended and committed with its own transaction
+    (``deps.get_session``), which marks the request audited. Any other answer (an error, a route
+    without a session) gets its entry when the app starts its response, in a short transaction
+    of its own: one chained insert. If it cannot be written, the response is not sent; the
+    caller gets a 503 instead, so no request succeeds without its audit entry.
     """
 
     def __init__(self, app: ASGIApp, factory: Callable[[], sessionmaker[Session]]) -> None:
@@ -88,8 +96,7 @@ class AuditMiddleware:
         self.factory = factory
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path in UNAUDITED_PATHS or path.startswith(UNAUDITED_PREFIX):
+        if scope["type"] != "http" or not is_audited(scope):
             await self.app(scope, receive, send)
             return
         started = replaced = False
@@ -135,7 +142,7 @@ async def audit_request(factory: sessionmaker[Session], scope: Scope, status: in
         Whether it was written; a failure is logged with the entry's fields.
 
     """
-    fields = _audit_fields(scope, status)
+    fields = audit_fields(scope, status)
     key = audit_key(scope)
 
     def write() -> None:

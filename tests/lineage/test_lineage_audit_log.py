@@ -121,6 +121,27 @@ def test_a_request_whose_audit_entry_fails_is_503_not_answered(
     assert [e["action"] for e in entries] == ["GET /api/v1/tokens"] * 2  # before and after
 
 
+def test_a_change_whose_audit_entry_fails_does_not_land(
+    client: TestClient, make_token, audit_switch: AuditSwitch
+) -> None:
+    """The change and its audit entry commit together: a 503 leaves nothing behind."""
+    admin = bearer(make_token("root", "admin", "*"))
+    audit_switch.break_()
+    body = {"principal": "ghost", "role": "consumer", "namespaces": ["skewless"]}
+    refused = client.post("/api/v1/tokens", json=body, headers=admin)
+    assert refused.status_code == 503
+    assert "token" not in refused.json()
+    audit_switch.mend()
+    listed = client.get("/api/v1/tokens", headers=admin).json()
+    assert [t["principal"] for t in listed] == ["root"]
+    made = client.post("/api/v1/tokens", json=body, headers=admin)
+    assert made.status_code == 201
+    auditor = bearer(make_token("aud", "auditor"))
+    entries = client.get(AUDIT, params={"principal": "root"}, headers=auditor).json()["entries"]
+    newest_first = ["POST /api/v1/tokens", "GET /api/v1/tokens"]
+    assert [e["action"] for e in entries] == newest_first
+
+
 def test_a_cli_read_whose_audit_entry_fails_reads_nothing(
     db_url: str, audit_switch: AuditSwitch, monkeypatch: pytest.MonkeyPatch
 ) -> None:

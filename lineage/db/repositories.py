@@ -302,6 +302,8 @@ def model_versions_trained_on(
     session: Session, dv_ids: Collection[int]
 ) -> list[tuple[ModelVersion, Model]]:
     """Return model versions linked to one of the training-set dataset versions ``dv_ids``."""
+    if not dv_ids:
+        return []
     stmt = (
         select(ModelVersion, Model)
         .join(Model, Model.id == ModelVersion.model_id)
@@ -313,6 +315,8 @@ def model_versions_trained_on(
 
 def deployments_of(session: Session, mv_ids: Collection[int]) -> list[Deployment]:
     """Return deployments of the given model versions."""
+    if not mv_ids:
+        return []
     stmt = select(Deployment).where(Deployment.model_version_id.in_(mv_ids)).order_by(Deployment.id)
     return list(session.scalars(stmt))
 

@@ -70,7 +70,7 @@ def version_levels(
     params = {"start": list(start), "max_depth": max_depth, "max_nodes": max_nodes}
     return [
         (set(runs), set(versions))
-        for runs, versions in session.execute(_version_walk(upstream), params)
+        for runs, versions in raw.execute(session, _version_walk(upstream), params)
     ]
 
 

@@ -10,6 +10,7 @@ disagree with what Feast stores.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable
@@ -271,6 +272,14 @@ def validation_schema(contract: type[SourceContract]) -> pa.DataFrameSchema:
         report_duplicates="exclude_first",
         name=base.name,
     )
+
+
+@_per_contract
+def unkeyed_schema(contract: type[SourceContract]) -> pa.DataFrameSchema:
+    """``validation_schema`` without its key check, for callers that judge keys themselves."""
+    unkeyed = copy.copy(validation_schema(contract))
+    unkeyed.unique = None
+    return unkeyed
 
 
 def schema_fingerprint(contract: type[SourceContract]) -> str:

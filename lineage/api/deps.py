@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from lineage.access import Action, Principal, authenticate, authorize
 from lineage.api.middleware import audit_fields, is_audited
 from lineage.audit import append_audit
+from lineage.db.session import committed
 from lineage.errors import Forbidden, Unauthenticated
 from lineage.settings import LineageSettings
 
@@ -42,18 +43,12 @@ def _abandon(session: Session) -> None:
 
 
 def _commit_audited(request: Request, session: Session) -> None:
-    try:
-        audited = is_audited(request.scope)
+    audited = is_audited(request.scope)
+    with committed(session):
         if audited:
             # A route that returned was allowed (a refusal raises), whatever it answers.
             fields = audit_fields(request.scope, 200)
             append_audit(session, **fields, key=request.app.state.settings.audit_key_bytes)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
     request.state.audited = audited
 
 

@@ -96,7 +96,13 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         A session inside one transaction.
 
     """
-    session = factory()
+    with committed(factory()) as session:
+        yield session
+
+
+@contextmanager
+def committed(session: Session) -> Iterator[Session]:
+    """Commit ``session`` on success, roll back on any error, always close it."""
     try:
         yield session
         session.commit()

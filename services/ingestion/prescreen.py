@@ -61,12 +61,18 @@ def suspect_rows(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> np.ndarray 
         suspect = np.zeros(len(frame), dtype=bool)
         for name, column in schema.columns.items():
             _screen_column(frame[name], column, suspect)
-        if schema.unique:
-            keys = [schema.unique] if isinstance(schema.unique, str) else list(schema.unique)
+        keys = unique_columns(schema)
+        if keys:
             suspect |= _may_repeat(frame, keys)
     except _UnscreenableError:
         return None
     return np.flatnonzero(suspect)
+
+
+def unique_columns(schema: pa.DataFrameSchema) -> list[str]:
+    """The columns of the schema's row key check (``unique``); [] when it has none."""
+    unique = schema.unique
+    return [] if not unique else [unique] if isinstance(unique, str) else list(unique)
 
 
 def _may_repeat(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:

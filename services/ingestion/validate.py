@@ -19,12 +19,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pandera.errors as pa_errors
-import pandera.pandas as pa
 
 from services.contracts import SourceContract
 from services.contracts.schema import unkeyed_schema, validation_schema
 from services.ingestion.conform import Failures
-from services.ingestion.prescreen import suspect_rows
+from services.ingestion.prescreen import suspect_rows, unique_columns
 
 
 def validate_rows(
@@ -56,7 +55,7 @@ def validate_rows(
             candidates = candidates[suspects]
             subset = subset.iloc[suspects]
             subset.index = pd.RangeIndex(len(subset))
-    keys = [k for k in _keys(schema) if k in subset]
+    keys = [k for k in unique_columns(schema) if k in subset]
     found: dict[int, list[dict[str, str | None]]] = {}
     if keys and not pandera_keys:
         schema = unkeyed_schema(contract)
@@ -86,11 +85,6 @@ def validate_rows(
     for pos, items in found.items():
         items.sort(key=lambda x: (order.get(str(x["column"]), len(order)), str(x["check"])))
         failures.reasons.setdefault(pos, []).extend(items)
-
-
-def _keys(schema: pa.DataFrameSchema) -> list[str]:
-    unique = schema.unique
-    return [] if not unique else [unique] if isinstance(unique, str) else list(unique)
 
 
 def _repeated_keys(subset: pd.DataFrame, keys: list[str]) -> list[tuple[int, str | None]]:

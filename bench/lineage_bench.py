@@ -11,9 +11,11 @@ the server); by the openlineage-python client's own ``AsyncHttpTransport`` (up t
 flight; this client spends a few ms of CPU per event itself, so on a 2-core machine it measures
 the client as much as the service); and by wrk (-t2 -c32, distinct RunEvents from a Lua script),
 which costs the machine almost nothing and so measures what the service can take. Every event
-is checked as accepted, and wrk's acknowledged events are counted back in the database. The limit
-for intake is a raw psycopg INSERT of the same JSON, one transaction per event; Feast has no
-lineage service.
+is checked as accepted, and wrk's acknowledged events are counted back in the database. The
+limit for the sequential rows is the same synchronous client against ``bench.intake_ceiling`` (the
+same server stack doing one token lookup, one INSERT and one commit per event); for the
+concurrent rows, raw psycopg INSERTs of the same JSON on as many connections, one transaction per
+event. A raw INSERT on one connection is reported beside them. Feast has no lineage service.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ import psycopg
 
 from bench.http import free_port, run_wrk, server
 from bench.measure import REPO_ROOT, percentile
+from bench.ol_clients import PRODUCER, concurrent_intake, sequential_client_intake
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
-PRODUCER = "https://github.com/skewless/skewless/tree/main/bench"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 
 
@@ -162,93 +164,6 @@ def bulk_load(url: str, events: list[dict[str, Any]], batch: int = 500) -> float
     return len(events) / (time.perf_counter() - start)
 
 
-def client_event(event: dict[str, Any]) -> Any:
-    """The same event as an openlineage-python ``RunEvent`` (what its transports send)."""
-    from openlineage.client.event_v2 import (
-        InputDataset,
-        Job,
-        OutputDataset,
-        Run,
-        RunEvent,
-        RunState,
-    )
-    from openlineage.client.generated.dataset_version_dataset import DatasetVersionDatasetFacet
-
-    def facets(ds: dict[str, Any]) -> dict[str, Any]:
-        return {"version": DatasetVersionDatasetFacet(datasetVersion="v1")}
-
-    return RunEvent(
-        eventType=RunState.COMPLETE,
-        eventTime=event["eventTime"],
-        run=Run(runId=event["run"]["runId"]),
-        job=Job(namespace=event["job"]["namespace"], name=event["job"]["name"]),
-        producer=PRODUCER,
-        inputs=[InputDataset(d["namespace"], d["name"], facets=facets(d)) for d in event["inputs"]],
-        outputs=[
-            OutputDataset(d["namespace"], d["name"], facets=facets(d)) for d in event["outputs"]
-        ],
-    )
-
-
-def sequential_client_intake(
-    url: str, token: str, events: list[dict[str, Any]]
-) -> tuple[float, float]:
-    """Send ``events`` one at a time with openlineage-python's synchronous ``HttpTransport``.
-
-    Returns accepted events/s, and the CPU ms per event the sending process spent. The transport
-    raises on any answer but 2xx, so every event counted was acknowledged.
-    """
-    from openlineage.client import OpenLineageClient
-    from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
-
-    config = HttpConfig(url=url, auth=ApiKeyTokenProvider({"apiKey": token}), timeout=30.0)
-    client = OpenLineageClient(transport=HttpTransport(config))
-    built = [client_event(e) for e in events]  # built before the clock starts
-    try:
-        start, cpu = time.perf_counter(), time.process_time()
-        for event in built:
-            client.emit(event)
-        elapsed = time.perf_counter() - start
-        cpu = time.process_time() - cpu
-    finally:
-        client.transport.close()
-    return len(events) / elapsed, cpu / len(events) * 1000
-
-
-def concurrent_intake(
-    url: str, token: str, events: list[dict[str, Any]], in_flight: int
-) -> tuple[float, float]:
-    """Send ``events`` with openlineage-python's AsyncHttpTransport.
-
-    Returns accepted events/s, and the CPU ms per event the sending process spent.
-    """
-    from openlineage.client.transport.async_http import AsyncHttpConfig, AsyncHttpTransport
-    from openlineage.client.transport.http import ApiKeyTokenProvider
-
-    config = AsyncHttpConfig(
-        url=url,
-        auth=ApiKeyTokenProvider({"apiKey": token}),
-        max_concurrent_requests=in_flight,
-        timeout=30.0,
-    )
-    transport = AsyncHttpTransport(config)
-    built = [client_event(e) for e in events]  # built before the clock starts
-    try:
-        start, cpu = time.perf_counter(), time.process_time()
-        for event in built:
-            transport.emit(event)
-        if not transport.wait_for_completion(timeout=600):
-            raise RuntimeError("openlineage AsyncHttpTransport did not finish within 600 s")
-        elapsed = time.perf_counter() - start
-        cpu = time.process_time() - cpu
-        stats = dict(transport.get_stats())
-    finally:
-        transport.close(timeout=30)
-    if stats.get("success") != len(events) or stats.get("failed"):
-        raise RuntimeError(f"intake lost events: sent {len(events)}, transport stats {stats}")
-    return len(events) / elapsed, cpu / len(events) * 1000
-
-
 def raw_insert_rate(db: str, events: list[dict[str, Any]], connections: int = 1) -> float:
     """The limit: one INSERT of the raw JSON per event, each in its own transaction.
 
@@ -326,8 +241,15 @@ def bench_lineage(
             timeout=120,
         )
         token = json.loads(created.stdout.strip().splitlines()[-1])["token"]
-        port = free_port()
+        port, ceiling_port = free_port(), free_port()
         cmd = [skewless, "lineage", "serve", "--port", str(port)]
+        ceiling_cmd = [
+            sys.executable,
+            *("-m", "uvicorn", "bench.intake_ceiling:app", "--port", str(ceiling_port)),
+            *("--log-level", "warning"),
+        ]
+        ceiling_env = {"CEILING_DSN": f"postgresql://postgres@127.0.0.1:5432/{db}"}
+        ceiling: list[float] = []
         rng = random.Random(5)
         intake, burst, client_cpu, p95s, raw, loaded = [], [], [], [], [], []
         sync_client: list[float] = []
@@ -337,7 +259,10 @@ def bench_lineage(
         impacted: list[int] = []
         impact_p95s: list[float] = []
         truncated = 0
-        with server(cmd, env, port, scratch / "lineage_serve.log", REPO_ROOT, "/health"):
+        with (
+            server(cmd, env, port, scratch / "lineage_serve.log", REPO_ROOT, "/health"),
+            server(ceiling_cmd, ceiling_env, ceiling_port, scratch / "ceiling.log", REPO_ROOT, "/"),
+        ):
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(
                 base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30
@@ -359,6 +284,12 @@ def bench_lineage(
                     rate, cpu = sequential_client_intake(base, token, sequential)
                     sync_client.append(rate)
                     sync_client_cpu.append(cpu)
+                    floor = [
+                        run_event(rng, f"ceiling{run}", i, [i - 1] if i else [])
+                        for i in range(intake_events)
+                    ]
+                    ceiling_base = f"http://127.0.0.1:{ceiling_port}"
+                    ceiling.append(sequential_client_intake(ceiling_base, token, floor)[0])
                     raw.append(raw_insert_rate(db, fresh))
                     many = [
                         run_event(rng, f"burst{run}", i, [i - 1] if i else [])
@@ -401,6 +332,7 @@ def bench_lineage(
             "bulk_load_events_per_s": load_rate,
             "intake": intake,
             "intake_sync_client": sync_client,
+            "intake_sync_ceiling": ceiling,
             "sync_client_cpu_ms_per_event": sync_client_cpu,
             "intake_concurrent": burst,
             "client_cpu_ms_per_event": client_cpu,

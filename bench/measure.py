@@ -96,3 +96,13 @@ def repeat_task(
             out[key] = median([r[key] for r in results])
     out["runs"] = runs
     return out
+
+
+def median_runs(n: int, fn: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+    """Call ``fn(i)`` n times; numeric fields become medians."""
+    results = [fn(i) for i in range(n)]
+    out = dict(results[0])
+    for key, value in results[0].items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = median([r[key] for r in results])
+    return out

@@ -14,7 +14,6 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,27 +22,17 @@ import pandas as pd
 
 from bench import embedding, feast_side, offline, online, report, skewless_side
 from bench.cli import bench_cli
-from bench.contracts import BenchUserActivity
-from bench.data import BenchData, generate, generate_activity
+from bench.data import BenchData, generate
 from bench.http import WORKERS, bench_http
 from bench.ingest_scale import bench_streamed
+from bench.ingestion import bench_ingestion
 from bench.lineage_bench import bench_lineage
-from bench.measure import median, run_task
+from bench.lineage_rows import lineage_rows
+from bench.measure import median, median_runs, run_task
 from bench.report import Row
 from bench.scaling import bench_cluster_materialize, bench_training_scale
-from services.contracts.schema import column_specs
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
-
-
-def _runs(n: int, fn: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
-    """Call ``fn(i)`` n times; numeric fields become medians."""
-    results = [fn(i) for i in range(n)]
-    out = dict(results[0])
-    for key, value in results[0].items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out[key] = median([r[key] for r in results])
-    return out
 
 
 class Bench:
@@ -76,93 +65,11 @@ class Bench:
     # -- ingestion -------------------------------------------------------------------------
 
     def ingestion(self) -> None:
-        activity, activity_rows = generate_activity(self.scale, self.scratch / "data")
-        sources = {
-            "bench_user_stats": str(self.data.stats),
-            "bench_user_profile": str(self.data.profile),
-            "bench_user_activity": str(activity),
-        }
-        target = self.scratch / "feast_ingest"
-        feast_side.write_repo(target, f"bfi{uuid.uuid4().hex[:8]}", self.redis_url)
-        for name, path in sources.items():
-            pd.read_parquet(path).iloc[:0].to_parquet(target / f"{name}.parquet", index=False)
-        feast_side.apply(
-            feast_side.open_store(target),
-            target / "bench_user_stats.parquet",
-            target / "bench_user_profile.parquet",
-            target / "bench_user_activity.parquet",
+        self.rows.extend(
+            bench_ingestion(
+                self.scale, self.scratch, self.data, self.sk_env, self.redis_url, self.runs
+            )
         )
-        columns = len(column_specs(BenchUserActivity))
-        for label, srcs, fills_store in (
-            (
-                "both sources",
-                {k: sources[k] for k in ("bench_user_stats", "bench_user_profile")},
-                True,
-            ),
-            (
-                f"{activity_rows:,} rows x {columns} cols",
-                {"bench_user_activity": sources["bench_user_activity"]},
-                False,
-            ),
-        ):
-
-            def skewless(
-                i: int, srcs: dict[str, str] = srcs, fills: bool = fills_store
-            ) -> dict[str, Any]:
-                env = self.sk_env
-                if i or not fills:  # run 0 of the full load fills the benchmark's data dir
-                    env = skewless_side.env(
-                        self.scratch / f"ingest-{uuid.uuid4().hex[:6]}",
-                        "bing",
-                        self.redis_url,
-                        "sqlite",
-                    )
-                return run_task("skewless_ingest", {"sources": srcs}, env)
-
-            sk = _runs(self.runs, skewless)
-            fe = _runs(
-                self.runs,
-                lambda _i, s=srcs: run_task("feast_ingest", {"folder": str(target), "sources": s}),
-            )
-            raw_dir = self.scratch / "raw_ingest"
-            raw_dir.mkdir(exist_ok=True)
-            li = _runs(
-                self.runs,
-                lambda _i, s=srcs, f=str(raw_dir): run_task(
-                    "raw_ingest", {"folder": f, "sources": s}
-                ),
-            )
-            self.rows.append(
-                Row(
-                    f"ingest {label}",
-                    "rows/s",
-                    sk["rows"] / sk["seconds"],
-                    fe["rows"] / fe["seconds"],
-                    li["rows"] / li["seconds"],
-                    "higher",
-                    note="skewless: Pandera contract + versioned write; "
-                    "feast: write_to_offline_store (no validation); limit: pyarrow parquet write",
-                    extra={
-                        "quarantined": sk["quarantined"],
-                        "rows": sk["rows"],
-                        "seconds": {
-                            "skewless": sk["seconds"],
-                            "feast": fe["seconds"],
-                            "limit": li["seconds"],
-                        },
-                    },
-                )
-            )
-            self.rows.append(
-                Row(
-                    f"ingest {label} peak RSS",
-                    "MB",
-                    sk["rss_mb"],
-                    fe["rss_mb"],
-                    li["rss_mb"],
-                    "lower",
-                )
-            )
 
     # -- training sets ---------------------------------------------------------------------
 
@@ -177,7 +84,9 @@ class Bench:
                 "out": str(out),
                 "feast_folder": str(self.feast_folder),
             }
-            results[engine] = _runs(self.runs, lambda _i, a=args, e=env: run_task("training", a, e))
+            results[engine] = median_runs(
+                self.runs, lambda _i, a=args, e=env: run_task("training", a, e)
+            )
             frames[engine] = pd.read_parquet(out)
         checks = {
             e: offline.compare(frames[e], frames["sql_ref"]) for e in frames if e != "sql_ref"
@@ -249,7 +158,7 @@ class Bench:
                 online.purge(self.redis_url, project)
                 return run_task(name, args, env)
 
-            return _runs(self.runs, call)
+            return median_runs(self.runs, call)
 
         views = ["bench_user_stats", "bench_user_profile"]
         sk = fresh(p["skewless"], "skewless_materialize", {"views": views}, self.sk_env)
@@ -389,89 +298,7 @@ class Bench:
             f"lineage graph {out['graph_nodes']:,} nodes bulk-loaded in-process at "
             f"{out['bulk_load_events_per_s']:.0f} events/s"
         )
-        self.rows.append(
-            Row(
-                "lineage intake, sequential HTTP POST",
-                "events/s",
-                median(out["intake"]),
-                None,
-                median(out["raw_insert"]),
-                "higher",
-                note="feast has no lineage; limit: psycopg INSERT of the raw JSON, 1 tx/event, "
-                "one connection",
-            )
-        )
-        self.rows.append(
-            Row(
-                "lineage intake, sequential, openlineage-python HttpTransport (sync)",
-                "events/s",
-                median(out["intake_sync_client"]),
-                None,
-                median(out["raw_insert"]),
-                "higher",
-                note=(
-                    "one request at a time, as Airflow and dbt send them; the client itself "
-                    f"spends {median(out['sync_client_cpu_ms_per_event']):.1f} ms CPU per event; "
-                    "limit: psycopg INSERT of the raw JSON, 1 tx/event, one connection"
-                ),
-            )
-        )
-        self.rows.append(
-            Row(
-                f"lineage intake, openlineage-python AsyncHttpTransport, "
-                f"{out['in_flight']} in flight",
-                "events/s",
-                median(out["intake_concurrent"]),
-                None,
-                median(out["raw_insert_concurrent"]),
-                "higher",
-                note=(
-                    "1 server worker; every event acknowledged 201 after commit; the client "
-                    f"itself spends {median(out['client_cpu_ms_per_event']):.1f} ms CPU per event; "
-                    f"limit: raw INSERTs on {out['in_flight']} connections"
-                ),
-            )
-        )
-        self.rows.append(
-            Row(
-                "lineage intake, wrk -t2 -c32, distinct RunEvents",
-                "events/s",
-                median(out["intake_wrk"]),
-                None,
-                median(out["raw_insert_concurrent"]),
-                "higher",
-                note="1 server worker; 201 after commit; acknowledged events counted in the DB; "
-                f"limit: raw INSERTs on {out['in_flight']} connections",
-            )
-        )
-        self.rows.append(
-            Row(
-                f"lineage GET depth=10 on {out['graph_nodes']:,} nodes, p95",
-                "ms",
-                median(out["query_p95_ms"]),
-                None,
-                None,
-                "lower",
-                note=(
-                    f"no counterpart in Feast; answers: median {out['query_nodes_median']} "
-                    f"nodes, {out['query_truncated_share']:.0%} cut at the 500-node budget"
-                ),
-            )
-        )
-        self.rows.append(
-            Row(
-                f"lineage impact of a dataset version on {out['graph_nodes']:,} nodes, p95",
-                "ms",
-                median(out["impact_p95_ms"]),
-                None,
-                None,
-                "lower",
-                note=(
-                    "GET /api/v1/impact; answers: median "
-                    f"{out['impact_versions_median']} downstream dataset versions"
-                ),
-            )
-        )
+        self.rows.extend(lineage_rows(out))
 
     def streamed_ingest(self) -> None:
         """Files of 1M, 5M and 20M rows (x scale) through ``ingest_file``: time and peak RSS."""

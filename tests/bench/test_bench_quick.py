@@ -43,6 +43,12 @@ def test_bench_quick_completes_and_skewless_is_exact(
             assert row.feast is not None, row.metric
         if not row.metric.startswith(NO_LIMIT):
             assert row.limit is not None or row.baseline is not None, row.metric
+    sequential = [r for r in rows if r.metric.startswith("lineage intake, sequential")]
+    assert len(sequential) == 2
+    for row in sequential:  # the ceiling server acknowledged every event; raw INSERT beside it
+        assert row.limit is not None, row.metric
+        assert row.limit > 0, row.metric
+        assert row.extra["raw_insert"] > 0, row.metric
     training = [r for r in rows if r.metric.startswith("training set,")]
     assert training
     for row in training:

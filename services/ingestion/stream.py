@@ -25,10 +25,10 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 import numpy as np
@@ -43,6 +43,7 @@ from services.ingestion.validate import validate_rows
 from services.offline.datasets import COMPRESSION, source_dir
 from services.offline.hashing import hashable_frame
 from services.offline.temporaries import remove_stale_temporaries, temporary_for
+from services.offline.writeback import Writeback
 
 _SECOND_HASH = "skewless-keys-v2"  # pandas' hash key for the second 64 bits (16 bytes)
 
@@ -99,7 +100,7 @@ class VersionFile:
         self.schema = arrow_schema(contract)
         self.rows = 0
         self._columns_hashed = False
-        self._writer: pq.ParquetWriter | None = None
+        self._file: _OpenFile | None = None
 
     def append(self, typed: pd.DataFrame, keep: np.ndarray) -> None:
         if not self._columns_hashed:  # as content_hash: the typed frame's column names once
@@ -111,9 +112,9 @@ class VersionFile:
         if kept.empty:
             return
         table = pa.Table.from_pandas(kept, schema=self.schema, preserve_index=False, safe=True)
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression=COMPRESSION)
-        self._writer.write_table(table)
+        file = self._file or self._open(table.schema)
+        file.writer.write_table(table)
+        file.writeback.start()
         self.rows += len(kept)
 
     def finish(self, meta: Callable[[str, Path], dict[str, str]]) -> tuple[str, Path, bool]:
@@ -121,22 +122,44 @@ class VersionFile:
         full_hash = self.digest.hexdigest()
         version = f"v{full_hash[:16]}"
         final = self.folder / f"{version}.parquet"
-        if final.exists() or self._writer is None:
+        file = self._file
+        if final.exists() or file is None:
             self.abandon()
             return version, final, False
-        self._writer.add_key_value_metadata(meta(full_hash, final))
-        self._writer.close()
-        self._writer = None
-        with self.tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
+        file.writer.add_key_value_metadata(meta(full_hash, final))
+        file.writer.close()
+        file.writeback.sync()
+        self._close()
         os.replace(self.tmp, final)
         return version, final, True
 
     def abandon(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self._file is not None:
+            self._file.writer.close()
+        self._close()
         self.tmp.unlink(missing_ok=True)
+
+    def _open(self, schema: pa.Schema) -> _OpenFile:
+        handle = self.tmp.open("wb")
+        writer = pq.ParquetWriter(handle, schema, compression=COMPRESSION)
+        self._file = _OpenFile(handle, Writeback(handle), writer)
+        return self._file
+
+    def _close(self) -> None:
+        """Release the temporary's handle and its writeback thread (the writer is closed)."""
+        if self._file is not None:
+            self._file.writeback.close()
+            self._file.handle.close()
+            self._file = None
+
+
+@dataclass(frozen=True)
+class _OpenFile:
+    """The temporary being written: its handle, its background writeback, its parquet writer."""
+
+    handle: BinaryIO
+    writeback: Writeback
+    writer: pq.ParquetWriter
 
 
 class QuarantineFile:

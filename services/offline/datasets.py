@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,7 +128,7 @@ def write_version(
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             hashing = pool.submit(content_hash, frame, contract, keep, row_hashes)
-            with tmp.open("wb") as handle, Writeback(handle) as writeback:
+            with tmp.open("wb") as handle, closing(Writeback(handle)) as writeback:
                 _write_row_groups(
                     handle,
                     frame,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
-from types import TracebackType
 from typing import BinaryIO
 
 
@@ -44,14 +43,3 @@ class Writeback:
     def close(self) -> None:
         """Wait for a background write still running, and stop the thread."""
         self._pool.shutdown(wait=True)
-
-    def __enter__(self) -> Writeback:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -15,36 +15,33 @@ CEILING = (
 
 def lineage_rows(out: dict[str, Any]) -> list[Row]:
     """Intake (sequential, concurrent, wrk), graph and impact rows."""
-    rows: list[Row] = []
-    rows.append(
+    sequential_limit = median(out["intake_sync_ceiling"])
+    raw_insert = median(out["raw_insert"])
+    return [
         Row(
             "lineage intake, sequential HTTP POST",
             "events/s",
             median(out["intake"]),
             None,
-            median(out["intake_sync_ceiling"]),
+            sequential_limit,
             "higher",
             note=f"feast has no lineage; {CEILING}",
-            extra={"raw_insert": median(out["raw_insert"])},
-        )
-    )
-    rows.append(
+            extra={"raw_insert": raw_insert},
+        ),
         Row(
             "lineage intake, sequential, openlineage-python HttpTransport (sync)",
             "events/s",
             median(out["intake_sync_client"]),
             None,
-            median(out["intake_sync_ceiling"]),
+            sequential_limit,
             "higher",
             note=(
                 "one request at a time, as Airflow and dbt send them; the client itself "
                 f"spends {median(out['sync_client_cpu_ms_per_event']):.1f} ms CPU per event; "
                 + CEILING
             ),
-            extra={"raw_insert": median(out["raw_insert"])},
-        )
-    )
-    rows.append(
+            extra={"raw_insert": raw_insert},
+        ),
         Row(
             f"lineage intake, openlineage-python AsyncHttpTransport, {out['in_flight']} in flight",
             "events/s",
@@ -57,9 +54,7 @@ def lineage_rows(out: dict[str, Any]) -> list[Row]:
                 f"itself spends {median(out['client_cpu_ms_per_event']):.1f} ms CPU per event; "
                 f"limit: raw INSERTs on {out['in_flight']} connections"
             ),
-        )
-    )
-    rows.append(
+        ),
         Row(
             "lineage intake, wrk -t2 -c32, distinct RunEvents",
             "events/s",
@@ -69,9 +64,7 @@ def lineage_rows(out: dict[str, Any]) -> list[Row]:
             "higher",
             note="1 server worker; 201 after commit; acknowledged events counted in the DB; "
             f"limit: raw INSERTs on {out['in_flight']} connections",
-        )
-    )
-    rows.append(
+        ),
         Row(
             f"lineage GET depth=10 on {out['graph_nodes']:,} nodes, p95",
             "ms",
@@ -83,9 +76,7 @@ def lineage_rows(out: dict[str, Any]) -> list[Row]:
                 f"no counterpart in Feast; answers: median {out['query_nodes_median']} "
                 f"nodes, {out['query_truncated_share']:.0%} cut at the 500-node budget"
             ),
-        )
-    )
-    rows.append(
+        ),
         Row(
             f"lineage impact of a dataset version on {out['graph_nodes']:,} nodes, p95",
             "ms",
@@ -97,6 +88,5 @@ def lineage_rows(out: dict[str, Any]) -> list[Row]:
                 "GET /api/v1/impact; answers: median "
                 f"{out['impact_versions_median']} downstream dataset versions"
             ),
-        )
-    )
-    return rows
+        ),
+    ]

@@ -85,19 +85,6 @@ def run_task(
     return result
 
 
-def repeat_task(
-    name: str, args: dict[str, Any], runs: int, env: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """Run a task ``runs`` times; numeric fields become medians, the rest come from run 1."""
-    results = [run_task(name, args, env) for _ in range(runs)]
-    out = dict(results[0])
-    for key, value in results[0].items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out[key] = median([r[key] for r in results])
-    out["runs"] = runs
-    return out
-
-
 def median_runs(n: int, fn: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
     """Call ``fn(i)`` n times; numeric fields become medians."""
     results = [fn(i) for i in range(n)]

@@ -18,7 +18,8 @@ import pytest
 
 from services.online.stores import OnlineStore, open_online_store
 from services.resolution import ViewRead, plan_view
-from services.store import Store
+from services.settings import Settings
+from services.store import Store, load_definitions
 
 AT = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -113,3 +114,33 @@ class TestOnlineStore:
         expected = {"merchant_risk": "t1", "customer_profile": "t2"}
         assert backend.markers() == (expected if backend.tracks_loss else {})
         assert backend.tracks_loss == store.settings.uses_redis
+
+
+def test_a_sqlite_file_replaced_after_apply_reads_absent_and_takes_writes(
+    sqlite_settings: Settings,
+) -> None:
+    # Regression: with the file deleted (or the online path changed) after apply, the new file
+    # had no tables; reads and writes alike failed with a traceback, "no such table".
+    store = Store(sqlite_settings)
+    store.apply(load_definitions(sqlite_settings.repo_path))
+    read = plan_view(store, "merchant_risk")
+    first = open_online_store(store)
+    first.write(read, _batch(read, [1, 2]))
+    first.close()
+    store.close()
+    sqlite_settings.online_sqlite_path.unlink()
+
+    store = Store(sqlite_settings)  # as the next command sees it
+    backend = open_online_store(store)
+    try:
+        ((stamps, _),) = backend.read_columns([(read, [(1,), (2,)])])
+        assert stamps == [None, None]
+        again = _batch(read, [1, 2], shift=3)
+        assert backend.write(read, again) == 2
+        ((stamps, values),) = backend.read_columns([(read, [(1,), (2,)])])
+        assert stamps == again.column("event_timestamp").to_pylist()
+        for f in read.features:
+            assert values[f.name] == again.column(f.name).to_pylist(), f.name
+    finally:
+        backend.close()
+        store.close()

@@ -4,7 +4,8 @@ Feast's SQLite store keeps event times in whole seconds; the ttl rule needs them
 microsecond, so each row also carries ``_ts:<view>`` (microseconds since the epoch), which
 Feast's readers ignore as they read only the features they ask for. A file has no one to lose
 it behind our back (a deleted file is an unavailable store), so it keeps no markers. Writes go
-through Feast's store; reads through :class:`SqliteReader`, which needs no Feast.
+through Feast's store, which creates a view's table again if the file has lost it; reads through
+:class:`SqliteReader`, which needs no Feast and reads a missing table as no rows.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class SqliteOnline:
         self.owner = owner
         self.reader = SqliteReader(owner.settings.online_sqlite_path, owner.project)
         self._opened: Store | None = None
+        self._tables: set[str] = set()  # views whose table this instance has made sure of
 
     def _feast(self) -> Store:
         """The Feast store writes go through: the owner, or one opened on the first write."""
@@ -70,7 +72,13 @@ class SqliteOnline:
         ]
         store = self._feast()
         fv = store.feature_views[read.view]
-        store.online_store().online_write_batch(store.config, fv, rows, None)
+        online = store.online_store()
+        if read.view not in self._tables:
+            # Feast's apply creates a view's table; a file replaced since (deleted, or a new
+            # online path) has lost it, and Feast's write would fail on "no such table".
+            online.update(store.config, [], [fv], [], [], partial=True)
+            self._tables.add(read.view)
+        online.online_write_batch(store.config, fv, rows, None)
         return int(batch.num_rows)
 
     def read_columns(self, wanted: Wanted) -> list[StoredColumns]:

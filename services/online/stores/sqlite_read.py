@@ -71,15 +71,22 @@ class SqliteReader:
         """Stored (event time, {feature: value}) per key; (None, None) when absent."""
         serialized = [serialized_key(read.key_columns, k) for k in keys]
         table = _quoted(table_name(self.project, read.view))
-        rows = (
-            self._connection()
-            .execute(
-                f"SELECT entity_key, feature_name, value, event_ts FROM {table} "
-                f"WHERE entity_key IN ({','.join('?' * len(serialized))}) ORDER BY entity_key",
-                serialized,
+        try:
+            rows = (
+                self._connection()
+                .execute(
+                    f"SELECT entity_key, feature_name, value, event_ts FROM {table} "
+                    f"WHERE entity_key IN ({','.join('?' * len(serialized))}) ORDER BY entity_key",
+                    serialized,
+                )
+                .fetchall()
             )
-            .fetchall()
-        )
+        except sqlite3.OperationalError as exc:
+            if not str(exc).startswith("no such table"):
+                raise
+            # Nothing was ever written to this file for the view (it was replaced after apply):
+            # every entity is absent, as in a Redis that holds none of its keys.
+            rows = []
         grouped = {k: list(g) for k, g in itertools.groupby(rows, key=lambda r: r[0])}
         types = {f.name: f.type for f in read.features}
         stamp = ts_key(read.view)

@@ -3,7 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
-export SKEWLESS_DATA_DIR ?= ./data
+# Absolute: feature_repo/feature_store.yaml names the online store ${SKEWLESS_DATA_DIR}/online.db,
+# and Feast (so Skewless too) reads a relative online path from the repository, not from here.
+export SKEWLESS_DATA_DIR ?= $(CURDIR)/data
 
 .PHONY: help bootstrap services demo test test-fast lint format bench bench-tools bench-quick up clean
 

@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import yaml
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
-from services.settings import Settings
+from services.settings import Settings, with_repo_yaml
 from services.store import repo_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,6 +99,23 @@ def test_feature_store_yaml_is_the_same_config(
     assert feasts.registry.path == ours.registry.path
     assert Path(feasts.online_store.path) == Path(ours.online_store.path)
     assert feasts.entity_key_serialization_version == ours.entity_key_serialization_version
+
+
+def test_make_demo_keeps_all_its_state_in_its_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Regression: the Makefile exported SKEWLESS_DATA_DIR=./data, so the demo repository's
+    # "${SKEWLESS_DATA_DIR}/online.db" was read, as Feast reads it, from feature_repo/: the
+    # online store landed in feature_repo/data/ (untracked files in the checkout), the rest in
+    # ./data.
+    env = {k: v for k, v in os.environ.items() if k != "SKEWLESS_DATA_DIR"}
+    shown = subprocess.run(
+        ["make", "-n", "demo"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    data_dir = Path(shown.split("--data-dir ", 1)[1].split()[0])
+    assert data_dir == ROOT / "data"
+    monkeypatch.setenv("SKEWLESS_DATA_DIR", str(data_dir))
+    settings = with_repo_yaml(Settings(repo_path=ROOT / "feature_repo", data_dir=data_dir))
+    assert settings.online_sqlite_path == data_dir / "online.db"
+    assert settings.effective_registry_url == f"sqlite:///{data_dir}/registry.db"
 
 
 def test_production_profile_refuses_unsafe_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,6 +38,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "Warning" not in proc.stderr, proc.stderr  # no library's warning on a user's screen
     assert "0 mismatches" in out
     assert "parity: online == offline" in out
+    # The lineage step's counts read as words ("runs: 15 COMPLETE"), not a Python dict's repr.
+    assert "dataset versions: " in out
+    assert "COMPLETE" in out
+    assert "{" not in out
     assert (tmp_path / "state" / "offline" / "customer_profile").is_dir()
     assert list((tmp_path / "state" / "quarantine").rglob("*.parquet")), (
         "invalid rows were quarantined"

@@ -157,6 +157,14 @@ def test_cli_flow_training_set_online_parity_and_incremental(
         ],
     )
     assert json.loads(again.output)["version"] == meta["version"]  # same inputs, same version
+    args = ["training-set", "--service", "fraud_detection_v2", "--entities"]
+    shown = runner.invoke(app, [*args, str(raw / "entities.parquet"), "--out", str(out)])
+    assert shown.exit_code == 0, shown.output
+    # For a person: "source v1; source v2", not a Python dict's repr.
+    read = " ".join(shown.output.split()).split("dataset versions read: ")[1]
+    first = meta["dataset_versions"]["customer_profile"][0]
+    assert read.startswith(f"customer_profile {first}"), read
+    assert "{" not in read
     r = runner.invoke(
         app,
         [

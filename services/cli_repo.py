@@ -43,9 +43,16 @@ def infer(
 
     with errors():
         repo_path = repo if repo is not None else get_settings().repo_path
-        written = infer_contracts(repo_path, sample, owner=owner, overwrite=overwrite)
-    for path in written:
+        inferred = infer_contracts(repo_path, sample, owner=owner, overwrite=overwrite)
+    for path in inferred.written:
         console.print(f"contract: {path}", markup=False, highlight=False, soft_wrap=True)
+    for source, held in inferred.kept.items():
+        console.print(
+            f"kept: {source} already has its contract in {held}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def feast_yaml_command(

@@ -10,6 +10,7 @@ sets and serving run the repository's code, not a copy of it.
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from feast import OnDemandFeatureView
 
 from services.contracts.base import SourceContract
 from services.contracts.schema import column_specs, contract_name
-from services.errors import UnknownSourceError
+from services.errors import ContractError, UnknownSourceError
 from services.reads import OnDemandCode
 from services.repo_files import watched_files
 from services.store import Definitions, load_repo_objects
@@ -66,6 +67,22 @@ def on_demand_code(odfv: OnDemandFeatureView) -> OnDemandCode:
     )
 
 
+def _add_contract(
+    contracts: dict[str, type[SourceContract]], contract: type[SourceContract]
+) -> None:
+    """Register ``contract`` for its source; a second, different class for it is refused.
+
+    The same class imported into another module is one contract. Two would leave the one that
+    guards ingestion to the order files are read in (``skewless contracts infer`` beside a
+    hand-written module did just that).
+    """
+    name = contract_name(contract)
+    known = contracts.setdefault(name, contract)
+    if known is not contract:
+        first, second = sorted(f"{c.__module__}.{c.__qualname__}" for c in (known, contract))
+        raise ContractError(f"source {name!r} has two contracts, {first} and {second}: keep one")
+
+
 def _collect(path: Path) -> Repository:
     definitions, modules = load_repo_objects(path)
     repo = Repository(path=path, definitions=definitions)
@@ -77,7 +94,7 @@ def _collect(path: Path) -> Repository:
                 and value is not SourceContract
                 and getattr(value.Config, "name", None)
             ):
-                repo.contracts.setdefault(contract_name(value), value)
+                _add_contract(repo.contracts, value)
         repo.modules[module.__name__] = module
         plan = getattr(module, "DEMO", None)
         if isinstance(plan, dict) and repo.demo is None:
@@ -116,6 +133,18 @@ def type_keys_from_contracts(
             spec = keys.get(entity.join_key)
             if spec is not None and entity.join_key not in declared:
                 view.entity_columns.append(Field(name=entity.join_key, dtype=spec.type.feast()))
+
+
+def contract_files(path: Path) -> dict[str, Path]:
+    """The repository's contracts: source name -> the file that defines the contract."""
+    repository = load_repository(path)
+    found: dict[str, Path] = {}
+    for name, contract in repository.contracts.items():
+        # A repository module, or a library the repository imports the contract from.
+        module = repository.modules.get(contract.__module__) or sys.modules.get(contract.__module__)
+        file = getattr(module, "__file__", None)
+        found[name] = Path(file).resolve() if file else Path(contract.__module__)
+    return found
 
 
 _CACHE: dict[tuple[str, tuple[tuple[str, float], ...]], Repository] = {}

@@ -13,6 +13,7 @@ inputs changes nothing.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from services.contracts.base import Role
 from services.contracts.infer_code import InferredColumn, InferredSource, render_module
 from services.contracts.types import INT32, INT64, STRING, FieldType, entity_key_type, from_feast
 from services.errors import ContractError, InputError, UnreadableInputError
+from services.repository import contract_files
 from services.store import load_definitions
 
 EVENT_DESCRIPTION = "When the facts in this row became true (event time, UTC)."
@@ -36,10 +38,21 @@ CREATED_DESCRIPTION = (
 _DUMMY_ENTITY = "__dummy"
 
 
+@dataclass(frozen=True)
+class Inferred:
+    """What ``infer_contracts`` did: modules written (or already identical), sources left be."""
+
+    written: list[Path]
+    kept: dict[str, Path]  # source -> the repository's module that already holds its contract
+
+
 def infer_contracts(
     repo_path: Path, sample_dir: Path, *, owner: str | None, overwrite: bool = False
-) -> list[Path]:
+) -> Inferred:
     """Write one ``<source>_contract.py`` per source of a Feast repository.
+
+    A source whose contract the repository already holds in another module is left to it: a
+    second contract for one source would be refused when the repository loads.
 
     Args:
         repo_path: the Feast repository (its ``*.py`` files are imported).
@@ -49,7 +62,8 @@ def infer_contracts(
         overwrite: replace an existing contract module whose text differs.
 
     Returns:
-        The contract modules, in source order (written, or already identical).
+        The contract modules, in source order (written, or already identical), and the
+        sources kept with the module that holds their contract.
 
     Raises:
         InputError: a missing directory, an unreadable sample, a type Skewless cannot
@@ -67,12 +81,19 @@ def infer_contracts(
     ]
     if not sources:
         raise InputError(f"{repo_path}: no feature view or request source to infer a contract for")
+    existing = contract_files(repo_path)
     modules: dict[Path, str] = {}
+    kept: dict[str, Path] = {}
     for source in sources:
+        target = repo_path / f"{_module_stem(source.name)}_contract.py"
+        elsewhere = existing.get(source.name)
+        if elsewhere is not None and elsewhere != target.resolve():
+            kept[source.name] = elsewhere
+            continue
         _observe_sample(source, sample_dir)
-        modules[repo_path / f"{_module_stem(source.name)}_contract.py"] = render_module(source)
+        modules[target] = render_module(source)
     _write_modules(modules, overwrite=overwrite)
-    return list(modules)
+    return Inferred(list(modules), kept)
 
 
 def _module_stem(name: str) -> str:

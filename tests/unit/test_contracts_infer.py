@@ -140,7 +140,9 @@ def _facts(spec: ColumnSpec) -> dict[str, Any]:
 
 def test_one_module_per_source_that_imports_and_is_ruff_clean(repo: tuple[Path, Path]) -> None:
     repo_dir, samples = repo
-    written = infer_contracts(repo_dir, samples, owner="platform@x")
+    inferred = infer_contracts(repo_dir, samples, owner="platform@x")
+    written = inferred.written
+    assert inferred.kept == {}
     assert [p.name for p in written] == [
         "trips_contract.py",
         "driver_profile_contract.py",
@@ -157,7 +159,7 @@ def test_one_module_per_source_that_imports_and_is_ruff_clean(repo: tuple[Path, 
     assert "trips.parquet (3 rows)" in text
     # The repository still loads with its contracts in it, and a second run changes nothing.
     assert len(load_definitions(repo_dir).feature_views) == 3
-    assert infer_contracts(repo_dir, samples, owner="platform@x") == written
+    assert infer_contracts(repo_dir, samples, owner="platform@x") == inferred
 
 
 def test_keys_timestamps_and_features_get_types_roles_and_nullability(
@@ -391,3 +393,41 @@ def test_skewless_apply_names_every_blank_the_inference_left(repo: tuple[Path, P
     assert not [p for p in problems if "has no contract" in p]
     for blank in ("'trips' field 'photo'", "'trips' field 'shift'", "'driver_profile' field 'age'"):
         assert f"contract {blank}: missing description" in problems
+
+
+def test_a_source_whose_contract_the_repository_holds_is_kept(repo: tuple[Path, Path]) -> None:
+    # Regression: infer wrote <source>_contract.py beside the repository's own contract for
+    # the source, and which of the two guarded ingestion depended on the order files load in.
+    from services.repository import load_repository
+
+    repo_dir, samples = repo
+    infer_contracts(repo_dir, samples, owner="platform@x")
+    own = repo_dir / "contracts.py"
+    (repo_dir / "trips_contract.py").rename(own)
+    inferred = infer_contracts(repo_dir, samples, owner="platform@x")
+    assert inferred.kept == {"trips": own.resolve()}
+    assert [p.name for p in inferred.written] == [
+        "driver_profile_contract.py",
+        "ride_request_contract.py",
+    ]
+    assert not (repo_dir / "trips_contract.py").exists()
+    assert load_repository(repo_dir).contracts["trips"].__module__ == "contracts"
+    args = ["contracts", "infer", "--repo", str(repo_dir), "--sample", str(samples)]
+    shown = CliRunner().invoke(_cli(), [*args, "--owner", "platform@x"])
+    assert shown.exit_code == 0, shown.output
+    assert f"kept: trips already has its contract in {own.resolve()}" in shown.stdout
+
+
+def test_two_contracts_for_one_source_are_refused_naming_both(repo: tuple[Path, Path]) -> None:
+    from services.repository import load_repository
+
+    repo_dir, samples = repo
+    infer_contracts(repo_dir, samples, owner="platform@x")
+    twin = (repo_dir / "trips_contract.py").read_text()
+    (repo_dir / "more_contracts.py").write_text(twin.replace("class Trips(", "class TripsAgain("))
+    with pytest.raises(
+        ContractError,
+        match=r"source 'trips' has two contracts, more_contracts\.TripsAgain and "
+        r"trips_contract\.Trips: keep one",
+    ):
+        load_repository(repo_dir)

@@ -22,6 +22,20 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+BUNDLED_REPO = Path(__file__).resolve().parent.parent / "feature_repo"
+
+
+def _default_repo() -> Path:
+    """``feature_repo/`` in the working directory, where ``feast init`` puts it, if present.
+
+    Otherwise the demo repository shipped with Skewless, so that ``skewless demo`` runs
+    anywhere. It used to be the shipped one always: in a Feast project's root, ``skewless
+    apply`` registered the demo's definitions instead of the project's own.
+    """
+    here = Path.cwd() / "feature_repo"
+    return here if (here / "feature_store.yaml").is_file() else BUNDLED_REPO
+
+
 class Settings(BaseSettings):
     """Settings for every data-plane process."""
 
@@ -34,8 +48,11 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path("data"), description="Root of all local state.")
     repo_path: Path = Field(
-        default=Path(__file__).resolve().parent.parent / "feature_repo",
-        description="Feast repository holding the definitions.",
+        default_factory=lambda: _default_repo(),
+        description=(
+            "Feast repository holding the definitions: ./feature_repo when there is one (Feast's "
+            "own layout), else the demo repository shipped with Skewless."
+        ),
     )
     project: str = Field(default="skewless", description="Feast project name.")
     online_store: Literal["sqlite", "redis", "redis_cluster"] = Field(

@@ -118,6 +118,25 @@ def test_make_demo_keeps_all_its_state_in_its_data_dir(monkeypatch: pytest.Monke
     assert settings.effective_registry_url == f"sqlite:///{data_dir}/registry.db"
 
 
+def test_the_default_repository_is_feast_s_layout_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: the default was always the demo repository shipped with Skewless, so in a
+    # Feast project's root (feature_repo/ beside the user) `skewless apply` registered the
+    # demo's card-fraud definitions instead of the project's.
+    from services.settings import BUNDLED_REPO
+
+    for name in ("SKEWLESS_REPO_PATH", "SKEWLESS_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert Settings().repo_path == BUNDLED_REPO  # no repository here: the demo's
+    (tmp_path / "feature_repo").mkdir()
+    assert Settings().repo_path == BUNDLED_REPO  # a folder of that name is not yet a repo
+    (tmp_path / "feature_repo" / "feature_store.yaml").write_text("project: mine\n")
+    assert Settings().repo_path == tmp_path / "feature_repo"
+    assert with_repo_yaml(Settings()).project == "mine"
+
+
 def test_production_profile_refuses_unsafe_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("SKEWLESS_") or key.startswith("LINEAGE_"):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from services.contracts.schema import feature_specs, source_spec
 from services.contracts.specs import ColumnSpec
 from services.contracts.types import entity_key_type, from_feast
-from services.errors import ContractError, UnknownFeatureError
+from services.errors import ContractError, InputError, UnknownFeatureError
 from services.reads import KeyRead, OnDemandRead, ServicePlan, ViewRead
 from services.repository import Repository
 from services.store import Store
@@ -65,6 +65,21 @@ def view_keys(store: Store, fv: FeatureView, join_key_map: dict[str, str]) -> tu
             KeyRead(entity.join_key, ktype, join_key_map.get(entity.join_key, entity.join_key))
         )
     return tuple(keys)
+
+
+def applied_views(store: Store) -> list[str]:
+    """The project's registered feature views, by name; none is bad input, not a clean audit.
+
+    Materialize, parity and freshness over an empty registry used to print an empty table and
+    exit 0, as if every verdict held.
+    """
+    views = sorted(store.feature_views)
+    if not views:
+        raise InputError(
+            f"project {store.project!r} has no feature views applied: run `skewless apply` "
+            "first (or check SKEWLESS_PROJECT and SKEWLESS_REGISTRY_URL)"
+        )
+    return views
 
 
 def plan_view(

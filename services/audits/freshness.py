@@ -17,7 +17,7 @@ from services.clock import now_utc
 from services.contracts.schema import source_spec
 from services.online.reader import OnlineReader
 from services.online.state import lost_views
-from services.resolution import plan_view
+from services.resolution import applied_views, plan_view
 from services.store import Store
 
 CHUNK = 1000
@@ -79,8 +79,7 @@ def audit_freshness(store: Store, *, at: datetime | None = None) -> list[ViewFre
     reader = OnlineReader(store)
     try:
         return [
-            audit_view_freshness(store, reader, v, at, lost=v in lost)
-            for v in sorted(store.feature_views)
+            audit_view_freshness(store, reader, v, at, lost=v in lost) for v in applied_views(store)
         ]
     finally:
         reader.close()

@@ -24,7 +24,7 @@ from services.offline.pit import open_engine
 from services.offline.training import join_features
 from services.online.reader import OnlineReader, _view_columns, online_features
 from services.online.values import canonical
-from services.resolution import ServicePlan, ViewRead, plan_service, plan_view
+from services.resolution import ServicePlan, ViewRead, applied_views, plan_service, plan_view
 from services.store import Store, feast_notes_ignored
 
 
@@ -242,7 +242,7 @@ def audit_parity(
     if plan:
         reads = list({(r.view, r.request_columns): r for r in plan.fetch}.values())
     else:
-        reads = [plan_view(store, v) for v in sorted(store.feature_views)]
+        reads = [plan_view(store, v) for v in applied_views(store)]
     total = len(reads) + (len(plan.on_demand) if plan else 0)
     reader = OnlineReader(store)
     try:

@@ -26,7 +26,7 @@ from services.online.state import (
     write_markers,
 )
 from services.online.writer import OnlineWriter
-from services.resolution import ViewRead, plan_view
+from services.resolution import ViewRead, applied_views, plan_view
 from services.store import Store, definition_hash
 
 Progress = Callable[[str, int], None]
@@ -129,7 +129,7 @@ def materialize(
     writer = OnlineWriter(store)
     results = []
     try:
-        for name in views or sorted(store.feature_views):
+        for name in views or applied_views(store):
             read = plan_view(store, name)
             versions = list_versions(store.settings.offline_dir, read.source)
             done = set() if name in lost else state.done(name)

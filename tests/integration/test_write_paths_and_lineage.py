@@ -200,3 +200,21 @@ def test_cli_flow_training_set_online_parity_and_incremental(
         ],
     )
     assert r.exit_code == 2
+
+
+def test_commands_over_views_refuse_a_project_with_none_applied(
+    sqlite_settings: Settings,
+) -> None:
+    # Regression: before any apply, materialize, parity and freshness printed an empty table
+    # and exited 0, as if every verdict held over nothing.
+    runner = CliRunner()
+    for args in (["materialize"], ["audit", "parity"], ["audit", "freshness"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.output)
+        said = " ".join(r.stderr.split())
+        assert said.startswith(f"error: project '{sqlite_settings.project}' has no feature")
+        assert "run `skewless apply` first" in said
+    store = Store(sqlite_settings)
+    store.apply(load_definitions(sqlite_settings.repo_path))
+    store.close()
+    assert runner.invoke(app, ["audit", "parity"]).exit_code == 0

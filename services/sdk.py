@@ -130,7 +130,14 @@ class Client:
             raise UnknownFeatureServiceError(feature_service)
         emit_deployment(self.settings, model, version, environment, feature_service)
 
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Close the online connections and the registry (``with Client() as client`` does)."""
         if self._reader is not None:
             self._reader.close()
         self.store.close()

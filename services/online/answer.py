@@ -18,6 +18,8 @@ from services.online.requests import check_entities, check_request_data
 from services.reads import ServicePlan, ViewRead
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from services.settings import Settings
 
 PRESENT, NULL_VALUE, NOT_FOUND, OUTSIDE_MAX_AGE = (
@@ -47,9 +49,31 @@ class FeatureColumn:
 
 @dataclass
 class OnlineResult:
+    """One online answer: a column per join key and feature, in the service's order."""
+
     service: str
     at: datetime
     columns: list[FeatureColumn]
+
+    def to_dict(self, include_event_timestamps: bool = False) -> dict[str, list[Any]]:
+        """Values by name, as Feast's ``OnlineResponse.to_dict`` gives them.
+
+        With ``include_event_timestamps``, ``<name>__ts`` follows each column: its event times
+        (UTC datetimes to the microsecond, None where there is no value; Feast gives whole
+        epoch seconds). Statuses are on ``columns``.
+        """
+        out: dict[str, list[Any]] = {}
+        for column in self.columns:
+            out[column.name] = list(column.values)
+            if include_event_timestamps:
+                out[f"{column.name}__ts"] = list(column.event_timestamps)
+        return out
+
+    def to_df(self, include_event_timestamps: bool = False) -> pd.DataFrame:
+        """``to_dict`` as a DataFrame, a row per requested entity (Feast's ``to_df``)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.to_dict(include_event_timestamps))
 
 
 Key = tuple[Any, ...]  # one entity's join key values, in the view's key order

@@ -2,7 +2,7 @@
 
 Exit codes, in one place (``fail``): 0 success; 1 a verdict against the data (batch rejected,
 parity mismatch, governance problems); 2 unusable input (missing/corrupt file, unknown source,
-malformed request); 3 a dependency unavailable (the online store).
+malformed request); 3 a dependency unavailable (the online store, the SQL registry).
 """
 
 from __future__ import annotations
@@ -54,6 +54,41 @@ def errors() -> Iterator[None]:
         yield
     except SkewlessError as exc:
         fail(exc)
+    except Exception as exc:
+        problem = _registry_problem(exc)
+        if problem is None:
+            raise
+        err.print(f"error: {problem}", markup=False)
+        raise typer.Exit(3) from None
+
+
+def _registry_problem(exc: Exception) -> str | None:
+    """One line for a Feast SQL registry that cannot be used (exit 3), else None.
+
+    Feast's SQL registry is the data plane's only database behind SQLAlchemy (the online
+    SQLite store is read through sqlite3, and lineage delivery never raises), so a SQLAlchemy
+    error saying the database is out of reach is the registry's.
+    """
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return None
+    from lineage.db.availability import diagnose
+
+    url = get_settings().effective_registry_url
+    found = diagnose(url, exc)
+    if found is None or found.problem == "not_migrated":  # Feast creates its own tables
+        return None
+    named = f"feature registry {found.database!r} at {found.where}"
+    other = "point SKEWLESS_REGISTRY_URL at"
+    facts = {
+        "missing": f"{named} does not exist: create it, or {other} one that does",
+        "not_listening": f"feature registry at {found.where} does not answer ({found.reason}): "
+        f"start it, or {other} a running one",
+        "login_refused": f"{named} refused user {found.user!r} ({found.reason}): check the "
+        "user and password in SKEWLESS_REGISTRY_URL",
+    }
+    return facts.get(
+        found.problem, f"{named} is unavailable ({found.reason}): try again, or {other} another"
+    )
 
 
 def settings_for(repo: Path | None = None) -> Settings:

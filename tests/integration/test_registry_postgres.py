@@ -174,3 +174,29 @@ def test_materialization_progress_lives_beside_the_shared_registry(
     }
     assert set(state.markers) >= {"customer_profile", "merchant_risk"}
     assert lost_views(Store(settings), state) == []  # every marker is in Redis too
+
+
+def test_a_registry_out_of_reach_is_exit_3_in_one_line(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # Regression: with SKEWLESS_REGISTRY_URL pointing where nothing listens, apply (and every
+    # command that opens the registry) ended in a traceback of SQLAlchemy's and exit 1.
+    from typer.testing import CliRunner
+
+    from services.cli import app
+    from tests.integration.serving.conftest import free_port
+
+    port = free_port()
+    make_settings("sqlite", registry_url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/reg")
+    runner = CliRunner()
+    for args in (["apply"], ["materialize"], ["audit", "parity"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 3, (args, r.output)
+        said = " ".join(r.stderr.split())
+        assert said.startswith(f"error: feature registry at 127.0.0.1:{port} does not answer")
+        assert said.endswith("start it, or point SKEWLESS_REGISTRY_URL at a running one")
+        assert "Traceback" not in r.output
+    make_settings("sqlite", registry_url="postgresql+psycopg://postgres@127.0.0.1:5432/no_such_reg")
+    r = runner.invoke(app, ["apply"])
+    assert r.exit_code == 3, r.output
+    assert "feature registry 'no_such_reg' at 127.0.0.1:5432 does not exist" in r.stderr

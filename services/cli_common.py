@@ -22,6 +22,7 @@ from services.errors import (
     GovernanceError,
     InputError,
     OnlineStoreUnavailableError,
+    RegistryUnavailableError,
     RequestError,
     SkewlessError,
 )
@@ -44,6 +45,9 @@ def fail(exc: Exception) -> NoReturn:
     if isinstance(exc, OnlineStoreUnavailableError):
         err.print(f"error: {exc}; is it running (REDIS_URL)?", markup=False)
         raise typer.Exit(3)
+    if isinstance(exc, RegistryUnavailableError):
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(3) from None
     err.print(f"error: {exc}", markup=False)
     raise typer.Exit(1)
 
@@ -55,40 +59,10 @@ def errors() -> Iterator[None]:
     except SkewlessError as exc:
         fail(exc)
     except Exception as exc:
-        problem = _registry_problem(exc)
-        if problem is None:
+        registry = RegistryUnavailableError.of(exc, get_settings().effective_registry_url)
+        if registry is None:
             raise
-        err.print(f"error: {problem}", markup=False)
-        raise typer.Exit(3) from None
-
-
-def _registry_problem(exc: Exception) -> str | None:
-    """One line for a Feast SQL registry that cannot be used (exit 3), else None.
-
-    Feast's SQL registry is the data plane's only database behind SQLAlchemy (the online
-    SQLite store is read through sqlite3, and lineage delivery never raises), so a SQLAlchemy
-    error saying the database is out of reach is the registry's.
-    """
-    if not type(exc).__module__.startswith("sqlalchemy"):
-        return None
-    from lineage.db.availability import diagnose
-
-    url = get_settings().effective_registry_url
-    found = diagnose(url, exc)
-    if found is None or found.problem == "not_migrated":  # Feast creates its own tables
-        return None
-    named = f"feature registry {found.database!r} at {found.where}"
-    other = "point SKEWLESS_REGISTRY_URL at"
-    facts = {
-        "missing": f"{named} does not exist: create it, or {other} one that does",
-        "not_listening": f"feature registry at {found.where} does not answer ({found.reason}): "
-        f"start it, or {other} a running one",
-        "login_refused": f"{named} refused user {found.user!r} ({found.reason}): check the "
-        "user and password in SKEWLESS_REGISTRY_URL",
-    }
-    return facts.get(
-        found.problem, f"{named} is unavailable ({found.reason}): try again, or {other} another"
-    )
+        fail(registry)
 
 
 def settings_for(repo: Path | None = None) -> Settings:

@@ -14,7 +14,8 @@
     │   ├── RequestDataError
     │   └── RequestTooLargeError
     ├── VersionNotFoundError          no such dataset or training-set version
-    └── OnlineStoreUnavailableError   the online store did not answer in time
+    ├── OnlineStoreUnavailableError   the online store did not answer in time
+    └── RegistryUnavailableError      Feast's SQL registry cannot be reached or used
 
 The CLI and the feature server each map these to exit codes / status codes in
 one place (``services.cli`` and ``services.serving.errors``).
@@ -113,3 +114,35 @@ class VersionNotFoundError(SkewlessError):
 class OnlineStoreUnavailableError(SkewlessError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"online store unavailable: {reason}")
+
+
+class RegistryUnavailableError(SkewlessError):
+    """Feast's SQL registry cannot be used: one line naming where and why, never a password."""
+
+    @classmethod
+    def of(cls, exc: BaseException, url: str) -> RegistryUnavailableError | None:
+        """The registry's problem if ``exc`` (raised while the registry was read) says it is one.
+
+        Feast's SQL registry is the data plane's only database behind SQLAlchemy (the online
+        SQLite store is read through sqlite3, and lineage delivery never raises), so a
+        SQLAlchemy error saying the database is out of reach is the registry's. The driver's
+        error is read by lineage's ``diagnose``, as for the lineage database.
+        """
+        if not type(exc).__module__.startswith("sqlalchemy"):
+            return None
+        from lineage.db.availability import diagnose
+
+        found = diagnose(url, exc)
+        if found is None or found.problem == "not_migrated":  # Feast creates its own tables
+            return None
+        named = f"feature registry {found.database!r} at {found.where}"
+        other = "point SKEWLESS_REGISTRY_URL at"
+        facts = {
+            "missing": f"{named} does not exist: create it, or {other} one that does",
+            "not_listening": f"feature registry at {found.where} does not answer "
+            f"({found.reason}): start it, or {other} a running one",
+            "login_refused": f"{named} refused user {found.user!r} ({found.reason}): check the "
+            "user and password in SKEWLESS_REGISTRY_URL",
+        }
+        default = f"{named} is unavailable ({found.reason}): try again, or {other} another"
+        return cls(facts.get(found.problem, default))

@@ -206,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings)
         app.state.metrics = make_metrics()
+        app.state.registry_url = settings.effective_registry_url
         app.state.service = FeatureService(store, app.state.metrics)
         app.state.auth = Authenticator(settings)
         # Everything loaded so far (Feast, pandas, the registry) lives as long as the process:

@@ -1,7 +1,7 @@
 """Map data-plane errors to HTTP responses, in one place.
 
 Client mistakes are 4xx with a reason (never a 500); an unavailable online store
-is 503; anything unexpected is a generic 500 with a request id, logged.
+or registry is 503; anything unexpected is a generic 500 with a request id, logged.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from services.errors import (
     EntityKeyError,
     InputError,
     OnlineStoreUnavailableError,
+    RegistryUnavailableError,
     RequestDataError,
     RequestError,
     RequestTooLargeError,
@@ -102,6 +103,12 @@ def error_response(request: Request, exc: Exception) -> JSONResponse:
             if isinstance(exc, OnlineStoreUnavailableError):
                 request.app.state.metrics.store_errors.inc()
             return JSONResponse(error_body(request, code, str(exc), **extra), status_code=status)
+    registry = RegistryUnavailableError.of(exc, request.app.state.registry_url)
+    if registry is not None:  # the request was fine and may be sent again
+        log.warning("request %s: %s", request_id(request), registry)
+        return JSONResponse(
+            error_body(request, "registry_unavailable", str(registry)), status_code=503
+        )
     log.exception("unhandled error, request %s", request_id(request), exc_info=exc)
     return JSONResponse(error_body(request, "internal_error", "internal error"), status_code=500)
 

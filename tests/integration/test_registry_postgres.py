@@ -196,6 +196,16 @@ def test_a_registry_out_of_reach_is_exit_3_in_one_line(
         assert said.startswith(f"error: feature registry at 127.0.0.1:{port} does not answer")
         assert said.endswith("start it, or point SKEWLESS_REGISTRY_URL at a running one")
         assert "Traceback" not in r.output
+    # The feature server answers 503 with the same line, not a 500 (the request was fine).
+    settings = make_settings(
+        "sqlite", registry_url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/reg"
+    )
+    body = {"feature_service": "fraud_detection_v1", "entities": {"customer_id": [1]}}
+    with ServerThread(settings) as srv, httpx.Client(base_url=srv.url, timeout=30) as client:
+        answer = client.post("/get-online-features", json=body)
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"] == "registry_unavailable"
+    assert answer.json()["detail"].startswith(f"feature registry at 127.0.0.1:{port} does not")
     make_settings("sqlite", registry_url="postgresql+psycopg://postgres@127.0.0.1:5432/no_such_reg")
     r = runner.invoke(app, ["apply"])
     assert r.exit_code == 3, r.output

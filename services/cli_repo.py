@@ -44,15 +44,10 @@ def infer(
     with errors():
         repo_path = repo if repo is not None else get_settings().repo_path
         inferred = infer_contracts(repo_path, sample, owner=owner, overwrite=overwrite)
-    for path in inferred.written:
-        console.print(f"contract: {path}", markup=False, highlight=False, soft_wrap=True)
-    for source, held in inferred.kept.items():
-        console.print(
-            f"kept: {source} already has its contract in {held}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+    lines = [f"contract: {path}" for path in inferred.written]
+    lines += [f"kept: {s} already has its contract in {held}" for s, held in inferred.kept.items()]
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def feast_yaml_command(

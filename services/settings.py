@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path("data"), description="Root of all local state.")
     repo_path: Path = Field(
-        default_factory=lambda: _default_repo(),
+        default_factory=_default_repo,
         description=(
             "Feast repository holding the definitions: ./feature_repo when there is one (Feast's "
             "own layout), else the demo repository shipped with Skewless."

@@ -4,11 +4,10 @@ Owns the path from a repository's Feast definitions, plus an optional sample fil
 source, to one generated ``<source>_contract.py`` module per source: a batch source that
 a feature view reads gets its join keys, timestamps and the union of its views' features;
 a request source gets its fields. Types come from Feast (``services.contracts.types``);
-nullability and ranges from the sample (:mod:`services.contracts.infer_sample`); descriptions
-and owners from Feast objects, or
-left blank for ``skewless apply`` to name. The module text is rendered by
-:mod:`services.contracts.infer_code` and is deterministic, so a second run on the same
-inputs changes nothing.
+nullability and ranges from the sample (:mod:`services.contracts.infer_sample`);
+descriptions and owners from Feast objects, or left blank for ``skewless apply`` to name.
+The module text is rendered by :mod:`services.contracts.infer_code` and is deterministic,
+so a second run on the same inputs changes nothing.
 """
 
 from __future__ import annotations

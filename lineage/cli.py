@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from lineage import cli_render
 from lineage.cli_audit import audit_app
 from lineage.cli_failures import fail, migrate_database
+from lineage.cli_render import folded_table
 from lineage.cli_session import (
     JsonOption,
     audited_session,
@@ -144,7 +144,7 @@ def token_list(as_json: bool = JsonOption) -> None:
     if as_json:
         print_answer([t.__dict__ for t in tokens], True)
         return
-    table = Table("id", "principal", "role", "namespaces", "created", "revoked")
+    table = folded_table("id", "principal", "role", "namespaces", "created", "revoked")
     for t in tokens:
         revoked = str(t.revoked_at or "")
         table.add_row(
@@ -287,7 +287,7 @@ def usage(
     if as_json:
         print_answer(found, True)
         return
-    table = Table("model", "version", "training set version", "used fields")
+    table = folded_table("model", "version", "training set version", "used fields")
     for mv in found["modelVersions"]:
         table.add_row(
             mv["name"], mv["version"], mv["trainingSetVersion"], ",".join(mv["usedFields"])
@@ -316,7 +316,7 @@ def reads(
     if as_json:
         print_answer(found, True)
         return
-    table = Table("time", "who", "what", "allowed", "source")
+    table = folded_table("time", "who", "what", "allowed", "source")
     for run in found["runs"]:
         when = run["startedAt"] or run["endedAt"] or ""
         table.add_row(when, run["job"]["name"], f"run {run['runId']}", "yes", "lineage")

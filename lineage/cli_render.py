@@ -10,10 +10,20 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from rich.tree import Tree
 
 Render = Callable[[Console, Any], None]
+
+
+def folded_table(*headers: str, **options: Any) -> Table:
+    """A table whose cells fold where Rich would cut them to fit the terminal.
+
+    A version, run id or dataset name too wide for its column goes on onto the next line
+    instead of ending in an ellipsis, so what an auditor reads is whole (``--json`` gives
+    every value on one line).
+    """
+    return Table(*(Column(header, overflow="fold") for header in headers), **options)
 
 
 def _text(value: Any) -> str:
@@ -23,7 +33,7 @@ def _text(value: Any) -> str:
 def graph(console: Console, answer: dict[str, Any]) -> None:
     """Nodes by type, then each node's outgoing edges as a tree."""
     nodes = answer.get("graph", [])
-    table = Table("node", "type", "in", "out", title=f"{len(nodes)} nodes")
+    table = folded_table("node", "type", "in", "out", title=f"{len(nodes)} nodes")
     for node in nodes:
         table.add_row(
             node["id"], node["type"], str(len(node["inEdges"])), str(len(node["outEdges"]))
@@ -66,7 +76,7 @@ def history(console: Console, answer: dict[str, Any]) -> None:
 
 
 def summary(console: Console, answer: dict[str, Any]) -> None:
-    table = Table("what", "count")
+    table = folded_table("what", "count")
     for key, value in answer.items():
         if isinstance(value, dict):
             for sub, count in sorted(value.items()):
@@ -77,7 +87,7 @@ def summary(console: Console, answer: dict[str, Any]) -> None:
 
 
 def audit_entries(console: Console, answer: dict[str, Any]) -> None:
-    table = Table("id", "time", "principal", "action", "object", "allowed", "source")
+    table = folded_table("id", "time", "principal", "action", "object", "allowed", "source")
     for e in answer.get("entries", []):
         table.add_row(
             _text(e.get("id")),
@@ -102,7 +112,7 @@ def _list_table(console: Console, title: str, rows: list[Any]) -> None:
             for key, value in row.items():
                 if key not in columns and not isinstance(value, dict | list):
                     columns.append(key)
-    table = Table(*columns, title=title)
+    table = folded_table(*columns, title=title)
     for row in rows:
         if isinstance(row, dict):
             table.add_row(*(_text(row.get(c)) for c in columns))

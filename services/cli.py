@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from lineage.cli import app as lineage_app
 from lineage.cli import console_command
+from lineage.cli_render import folded_table
 from services.cli_audit import audit_app
 from services.cli_common import JSON_HELP, console, err, errors, open_store, settings_for, utc
 from services.cli_ingest import ingest_command
@@ -149,7 +149,9 @@ def datasets(
     if as_json:
         print(json.dumps([asdict(v) for v in versions]))
         return
-    table = Table("version", "created", "rows", "quarantined", "hash", title=f"{source} versions")
+    table = folded_table(
+        "version", "created", "rows", "quarantined", "hash", title=f"{source} versions"
+    )
     for v in versions:
         table.add_row(v.version, v.created, str(v.rows), str(v.quarantined), v.content_hash[:16])
     console.print(table)
@@ -190,7 +192,7 @@ def materialize(
     from services.lineage_events import emit_materialize
 
     emit_materialize(store.settings, results)
-    table = Table("view", "entities written", "dataset versions", title="materialized")
+    table = folded_table("view", "entities written", "dataset versions", title="materialized")
     for r in results:
         table.add_row(r.view, str(r.entities), str(len(r.versions)))
     console.print(table)

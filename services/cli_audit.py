@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from lineage.cli_render import folded_table
 from services.cli_common import JSON_HELP, console, err, errors, open_store, settings_for, utc
 from services.cli_progress import ProgressDisplay
 
@@ -61,7 +61,7 @@ def audit_parity(
             )
         )
     else:
-        table = Table(
+        table = folded_table(
             "view",
             "entities",
             "cells",
@@ -133,7 +133,7 @@ def audit_drift(
             )
         )
     else:
-        table = Table(
+        table = folded_table(
             "feature",
             "method",
             "score",
@@ -176,7 +176,7 @@ def audit_freshness(
     if as_json:
         print(json.dumps([asdict(v) for v in views], default=str))
     else:
-        table = Table(
+        table = folded_table(
             "view", "online entities", "newest age (h)", "SLO (h)", "expired share", "status"
         )
         for v in views:

@@ -12,8 +12,8 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
+from lineage.cli_render import folded_table
 from services.cli_common import JSON_HELP, console, err, errors, settings_for
 from services.errors import InputError
 
@@ -124,7 +124,7 @@ def online_command(
     if as_json:
         print(json.dumps(rows, default=str))
         return
-    table = Table("feature", "value", "status", "event time", title=f"{service} (online)")
+    table = folded_table("feature", "value", "status", "event time", title=f"{service} (online)")
     for r in rows:
         table.add_row(r["feature"], str(r["value"]), r["status"], str(r["event_timestamp"] or ""))
     console.print(table)

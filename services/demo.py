@@ -14,8 +14,8 @@ import pandas as pd
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from lineage.cli_render import folded_table
 from services.audits.parity import audit_parity
 from services.errors import InputError
 from services.governance import lint
@@ -154,12 +154,12 @@ def run_demo(settings: Settings, console: Console, *, size: int = 500, seed: int
             progress.update(task, description=name)
             facts.append((name, step()))
             progress.advance(task)
-    table = Table("step", "result", title="Skewless demo", show_lines=True)
+    table = folded_table("step", "result", title="Skewless demo", show_lines=True)
     for name, fact in facts:
         table.add_row(name, fact)
     console.print(table)
     res = results["online"]
-    online = Table("feature", "value", "status", title=f"online features ({service})")
+    online = folded_table("feature", "value", "status", title=f"online features ({service})")
     for c in res.columns:
         online.add_row(c.name, str(c.values[0]), c.statuses[0])
     console.print(online)

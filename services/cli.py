@@ -89,7 +89,7 @@ def demo_data(
 @app.command()
 def apply(
     repo: Annotated[
-        Path | None, typer.Option(help="Feature repository (default: feature_repo/).")
+        Path | None, typer.Option(help="Feature repository (default: SKEWLESS_REPO_PATH).")
     ] = None,
 ) -> None:
     """Lint the definitions for governance, then register them with Feast."""
@@ -97,7 +97,7 @@ def apply(
     from services.repository import load_repository
 
     settings = settings_for(repo)
-    with errors():
+    with errors(settings):
         if not settings.repo_path.is_dir():
             raise InputError(f"{settings.repo_path}: not a directory")
         repository = load_repository(settings.repo_path)

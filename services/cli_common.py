@@ -53,13 +53,15 @@ def fail(exc: Exception) -> NoReturn:
 
 
 @contextmanager
-def errors() -> Iterator[None]:
+def errors(settings: Settings | None = None) -> Iterator[None]:
+    """Map the data plane's errors to one line and an exit code; ``settings`` name the registry."""
     try:
         yield
     except SkewlessError as exc:
         fail(exc)
     except Exception as exc:
-        registry = RegistryUnavailableError.of(exc, get_settings().effective_registry_url)
+        url = (settings or get_settings()).effective_registry_url
+        registry = RegistryUnavailableError.of(exc, url)
         if registry is None:
             raise
         fail(registry)

@@ -25,7 +25,7 @@ _COLUMN_PROBLEMS = {
 
 def _print_ingest(result: Any, origin: Path) -> None:
     """The ingest summary; paths a user must copy are printed whole, each on its own line."""
-    table = folded_table(title=f"ingest {result.source}", show_header=False)
+    table = folded_table("fact", "value", title=f"ingest {result.source}", show_header=False)
     for key, value in result.summary().items():
         if key not in _PATHS:
             table.add_row(key, str(value))

@@ -220,7 +220,7 @@ def _read_entities(path: Path, types: dict[str, Any]) -> pd.DataFrame:
                 try:
                     values.append(None if text is None else parse_value(str(text), types[col]))
                 except ValueError:
-                    reason = f"row {row}: {text!r} is not a {types[col]}"
+                    reason = f"row {row}: {text!r} is not of type {types[col]}"
                     raise EntityKeyError(col, reason) from None
             frame[col] = pd.Series(values, dtype=types[col].pandas_dtype(nullable=True))
         if isinstance(frame[col].dtype, pd.Int64Dtype) and not frame[col].isna().any():

@@ -49,7 +49,7 @@ def _parse_pairs(items: list[str], types: dict[str, Any], flag: str) -> dict[str
         try:
             out.setdefault(key, []).append(parse_value(value, types[key]))
         except ValueError as exc:
-            raise InputError(f"{flag} {item!r}: not a {types[key]} ({exc})") from None
+            raise InputError(f"{flag} {item!r}: not of type {types[key]} ({exc})") from None
     return out
 
 

@@ -107,5 +107,5 @@ def check_request_data(
         try:
             out[spec.name] = [canonical(v, spec.type) for v in values]
         except (TypeError, ValueError) as exc:
-            raise RequestDataError(spec.name, f"not a {spec.type}: {exc}") from None
+            raise RequestDataError(spec.name, f"not of type {spec.type}: {exc}") from None
     return out

@@ -192,7 +192,7 @@ def test_usage_errors_stay_one_line_on_the_fast_path(demo_settings: Settings) ->
         demo_settings, f"--service={DEMO_SERVICE}", "--entity=customer_id=x"
     )
     assert code == 2
-    assert err.startswith("error: --entity 'customer_id=x': not a Int64"), err
+    assert err.startswith("error: --entity 'customer_id=x': not of type Int64"), err
     assert loaded == []
 
 

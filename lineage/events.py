@@ -90,6 +90,18 @@ def _text(value: Any, path: str) -> str:
     return value
 
 
+NAME_MAX = 400  # characters of a namespace or name the store keeps (``String(400)``)
+VERSION_MAX = 200  # of a dataset version (``String(200)``)
+
+
+def _name(value: Any, path: str, limit: int = NAME_MAX) -> str:
+    """A required name that fits the store: longer is a 422 naming the field, not a refusal."""
+    text = _text(value, path)
+    if len(text) > limit:
+        raise InvalidEvent(field=path, reason=f"longer than {limit} characters ({len(text)})")
+    return text
+
+
 def _event_time(value: Any) -> datetime:
     text = _text(value, "eventTime")
     try:
@@ -118,7 +130,9 @@ def _facets(value: Any, path: str) -> dict[str, Any]:
 
 def _check_dataset_facets(facets: dict[str, Any], path: str) -> None:
     if "version" in facets:
-        _text(facets["version"].get("datasetVersion"), f"{path}.version.datasetVersion")
+        _name(
+            facets["version"].get("datasetVersion"), f"{path}.version.datasetVersion", VERSION_MAX
+        )
     if "schema" in facets:
         fields = facets["schema"].get("fields", [])
         if not isinstance(fields, list):
@@ -138,8 +152,8 @@ def _dataset(value: Any, path: str, io_key: str | None) -> DatasetRecord:
     _check_dataset_facets(facets, f"{path}.facets")
     io_facets = _facets(ds.get(io_key), f"{path}.{io_key}") if io_key else {}
     return DatasetRecord(
-        namespace=_text(ds.get("namespace"), f"{path}.namespace"),
-        name=_text(ds.get("name"), f"{path}.name"),
+        namespace=_name(ds.get("namespace"), f"{path}.namespace"),
+        name=_name(ds.get("name"), f"{path}.name"),
         facets=facets,
         io_facets=io_facets,
     )
@@ -202,8 +216,8 @@ def validate_event(event: Any) -> ParsedEvent:
 def _job(body: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     job = _obj(body.get("job"), "job")
     return (
-        _text(job.get("namespace"), "job.namespace"),
-        _text(job.get("name"), "job.name"),
+        _name(job.get("namespace"), "job.namespace"),
+        _name(job.get("name"), "job.name"),
         _facets(job.get("facets"), "job.facets"),
     )
 
@@ -222,8 +236,8 @@ def _parent(run_facets: dict[str, Any]) -> tuple[str, str, str] | None:
     job = _obj(facet.get("job"), f"{path}.job")
     return (
         parent_id,
-        _text(job.get("namespace"), f"{path}.job.namespace"),
-        _text(job.get("name"), f"{path}.job.name"),
+        _name(job.get("namespace"), f"{path}.job.namespace"),
+        _name(job.get("name"), f"{path}.job.name"),
     )
 
 

@@ -25,6 +25,7 @@ from lineage.access import Principal, authorize
 from lineage.db import history_sql, marquez_sql
 from lineage.db.models import Dataset, DatasetVersion, Job, Run
 from lineage.errors import NotFound
+from lineage.facet_refs import visible_facets
 
 DEFAULT_OWNER = "anonymous"  # what Marquez records for namespaces created by OpenLineage events
 LATEST_RUNS = 10  # Marquez's ``latestRuns`` length
@@ -45,6 +46,10 @@ class Viewer:
     def sees_all(self, namespaces: Iterable[str]) -> bool:
         """Whether the caller may read every one of ``namespaces``."""
         return all(self.sees(ns) for ns in namespaces)
+
+    def facets(self, facets: dict[str, Any]) -> dict[str, Any]:
+        """``facets`` without the parent, column inputs and symlinks the caller may not read."""
+        return facets if self._principal is None else visible_facets(facets, self.sees)
 
     def check(self, namespace: str, kind: str, key: str) -> None:
         """Raise ``NotFound`` for an object the caller may not read, as if it did not exist."""
@@ -138,8 +143,8 @@ def _source(namespace: str, facets: dict[str, Any]) -> str:
     return str(_facet(facets, "dataSource", "name") or namespace)
 
 
-def _dataset(ds: Dataset, current: DatasetVersion | None) -> dict[str, Any]:
-    facets = ds.facets
+def _dataset(ds: Dataset, current: DatasetVersion | None, viewer: Viewer) -> dict[str, Any]:
+    facets = viewer.facets(ds.facets)
     return {
         "id": {"namespace": ds.namespace, "name": ds.name},
         "type": "DB_TABLE",
@@ -164,10 +169,12 @@ def list_datasets(
     session: Session, principal: Principal | None, namespace: str, *, limit: int, offset: int
 ) -> dict[str, Any]:
     """The datasets of a namespace by name: ``{"datasets": [...], "totalCount"}``."""
-    _check_namespace(session, Viewer(principal), namespace)
+    viewer = Viewer(principal)
+    _check_namespace(session, viewer, namespace)
     rows, total = marquez_sql.datasets_page(session, namespace, limit=limit, offset=offset)
     current = marquez_sql.current_versions(session, [ds.id for ds in rows])
-    return {"datasets": [_dataset(ds, current.get(ds.id)) for ds in rows], "totalCount": total}
+    datasets = [_dataset(ds, current.get(ds.id), viewer) for ds in rows]
+    return {"datasets": datasets, "totalCount": total}
 
 
 def _find_dataset(session: Session, viewer: Viewer, namespace: str, name: str) -> Dataset:
@@ -184,8 +191,9 @@ def get_dataset(
     session: Session, principal: Principal | None, namespace: str, name: str
 ) -> dict[str, Any]:
     """One dataset with its current schema, version and facets; ``NotFound`` if missing/hidden."""
-    ds = _find_dataset(session, Viewer(principal), namespace, name)
-    return _dataset(ds, marquez_sql.current_versions(session, [ds.id]).get(ds.id))
+    viewer = Viewer(principal)
+    ds = _find_dataset(session, viewer, namespace, name)
+    return _dataset(ds, marquez_sql.current_versions(session, [ds.id]).get(ds.id), viewer)
 
 
 def list_dataset_versions(
@@ -204,12 +212,29 @@ def list_dataset_versions(
     writers = marquez_sql.writer_runs(session, [dv.id for dv in versions])
     runs = _runs(session, viewer, set(writers.values()))
     return {
-        "versions": [_version(ds, dv, runs.get(writers.get(dv.id, ""))) for dv in versions],
+        "versions": [_version(ds, dv, runs.get(writers.get(dv.id, "")), viewer) for dv in versions],
         "totalCount": total,
     }
 
 
-def _version(ds: Dataset, dv: DatasetVersion, run: dict[str, Any] | None) -> dict[str, Any]:
+def get_dataset_version(
+    session: Session, principal: Principal | None, namespace: str, name: str, version: str
+) -> dict[str, Any]:
+    """One version of a dataset, with the run that wrote it; ``NotFound`` if missing/hidden."""
+    viewer = Viewer(principal)
+    ds = _find_dataset(session, viewer, namespace, name)
+    dv = history_sql.version_of_dataset(session, ds.id, version)
+    if dv is None:
+        raise NotFound(kind="dataset_version", key=f"{namespace}:{name}#{version}")
+    writer = marquez_sql.writer_runs(session, [dv.id]).get(dv.id)
+    runs = _runs(session, viewer, {writer} if writer else set())
+    return _version(ds, dv, runs.get(writer or ""), viewer)
+
+
+def _version(
+    ds: Dataset, dv: DatasetVersion, run: dict[str, Any] | None, viewer: Viewer
+) -> dict[str, Any]:
+    facets = viewer.facets(dv.facets)
     return {
         "id": {"namespace": ds.namespace, "name": ds.name, "version": dv.version},
         "type": "DB_TABLE",
@@ -218,13 +243,13 @@ def _version(ds: Dataset, dv: DatasetVersion, run: dict[str, Any] | None) -> dic
         "createdAt": dv.created_at,
         "version": dv.version,
         "namespace": ds.namespace,
-        "sourceName": _source(ds.namespace, dv.facets),
+        "sourceName": _source(ds.namespace, facets),
         "fields": _fields(schema_fields({"schema": dv.schema_fields})),
         "tags": [],
-        "lifecycleState": _facet(dv.facets, "lifecycleStateChange", "lifecycleStateChange"),
-        "description": _facet(dv.facets, "documentation", "description"),
+        "lifecycleState": _facet(facets, "lifecycleStateChange", "lifecycleStateChange"),
+        "description": _facet(facets, "documentation", "description"),
         "createdByRun": run,
-        "facets": dv.facets,
+        "facets": facets,
     }
 
 
@@ -255,7 +280,7 @@ def _run(run: Run, job: Job, versions: Any, viewer: Viewer) -> dict[str, Any]:
         "inputDatasetVersions": _version_ids(inputs, viewer),
         "outputDatasetVersions": _version_ids(outputs, viewer),
         "context": {},
-        "facets": run.facets,
+        "facets": viewer.facets(run.facets),
     }
 
 

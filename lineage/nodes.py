@@ -12,6 +12,7 @@ shows out of the facets in SQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -81,21 +82,32 @@ def resolve_node(session: Session, node_id: str) -> Node:
     return _resolved(session, node_id)[0]
 
 
-def _resolved(session: Session, node_id: str) -> tuple[Node, str | None]:
-    """``resolve_node``, with the node's namespace where finding it read it (datasets, jobs)."""
+def _resolved(
+    session: Session, node_id: str, sees: Callable[[str], bool] | None = None
+) -> tuple[Node, str | None]:
+    """``resolve_node``, with the node's namespace where finding it read it (datasets, jobs).
+
+    With ``sees``, only the ``namespace:name`` splits in namespaces it accepts are tried, so a
+    hidden object whose split collides with a readable one's can neither shadow it nor, by
+    shadowing it, tell the caller that it exists.
+    """
     namespace: str | None = None
+
+    def splits(text: str) -> list[tuple[str, str]]:
+        return [(ns, name) for ns, name in _splits(text) if sees is None or sees(ns)]
+
     kind, sep, rest = node_id.partition(":")
     if not sep or kind not in NODE_TYPES or not rest:
         raise InvalidQuery(field="nodeId", reason=f"must start with one of {sorted(NODE_TYPES)}")
     found: Node | None = None
     if kind in ("dataset", "job"):
         model = Dataset if kind == "dataset" else Job
-        row = repo.find_by_split_candidates(session, model, _splits(rest))
+        row = repo.find_by_split_candidates(session, model, splits(rest))
         if row is not None:
             found, namespace = (kind, row.id), row.namespace
     elif kind == "datasetVersion":
         name_part, _, version = rest.rpartition("#")
-        for ns, name in _splits(name_part):
+        for ns, name in splits(name_part):
             dv = repo.find_dataset_version(session, ns, name, version)
             if dv is not None:
                 found = (kind, dv.id)
@@ -105,8 +117,9 @@ def _resolved(session: Session, node_id: str) -> tuple[Node, str | None]:
         mv = repo.find_model_version(session, name, version)
         found = None if mv is None else (kind, mv.id)
     else:
-        runs = repo.runs_by_ids(session, [rest])
-        found = (kind, rest) if rest in runs else None
+        run_id = rest.lower()  # stored as intake normalized it; UUIDs ignore case
+        runs = repo.runs_by_ids(session, [run_id])
+        found = (kind, run_id) if run_id in runs else None
     if found is None:
         raise NotFound(kind="node", key=node_id)
     return found, namespace
@@ -134,7 +147,10 @@ def resolve_visible(session: Session, node_id: str, red: Redactor) -> Node:
         ``NotVisible``, with the same wording) for one outside the caller's grants.
 
     """
-    node, namespace = _resolved(session, node_id)
+    try:  # a readable node first: a hidden one whose id collides must not shadow it
+        node, namespace = _resolved(session, node_id, red.visible)
+    except NotFound:  # a hidden node is NotVisible (audited as denied), worded as not found
+        node, namespace = _resolved(session, node_id)
     red.require(namespace or namespace_of(session, node), kind="node", key=node_id)
     return node
 

@@ -18,6 +18,7 @@ from lineage.api.console import router as console_router
 from lineage.api.errors import install_error_handlers, rate_limited_body
 from lineage.api.event_schema import add_event_components
 from lineage.api.intake_path import IntakeEndpoint
+from lineage.api.marquez import EncodedNames
 from lineage.api.marquez import router as marquez_router
 from lineage.api.metrics import LineageMetrics, Measure
 from lineage.api.middleware import AuditMiddleware, BodyLimitMiddleware
@@ -96,6 +97,7 @@ def create_app(settings: LineageSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware, factory=factory)
+    app.add_middleware(EncodedNames)  # routes /namespaces/... on names as the client encoded them
     app.include_router(router)
     app.include_router(marquez_router)
     app.include_router(console_router)

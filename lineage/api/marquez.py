@@ -3,20 +3,22 @@
 Each route parses, authenticates (our bearer tokens), calls ``lineage.marquez`` (or its events
 and column modules) with the caller, and returns a model of ``lineage.api.marquez_schemas``.
 Redaction is the service's: hidden objects are not listed and read as 404 like missing ones.
-Names may hold ``/`` and ``:``: a client URL-encodes them (as Marquez's clients do) and the
-names are read from the raw path, segment by segment (``_names``), so ``%2F`` stays inside a name
-even though the decoded path has lost the difference. Pages are ``limit``/``offset``
-(``limit`` capped at ``LINEAGE_PAGE_SIZE_MAX``).
+Names may hold ``/`` and ``:``: a client URL-encodes them (as Marquez's clients do), and
+``EncodedNames`` routes ``/namespaces/...`` requests on a path rebuilt from the raw one in which
+a name's ``/`` stays encoded, so ``datasets/a%2Fversions`` is dataset ``a/versions``, never the
+versions of ``a``; ``_names`` decodes the matched values. Pages are ``limit``/``offset``
+(``limit`` capped at ``LINEAGE_PAGE_SIZE_MAX``; 0 gives the count alone, as in Marquez).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lineage import access, marquez, marquez_columns, marquez_events
 from lineage.api.deps import current_principal, get_app_settings, get_session, note_object
@@ -25,6 +27,7 @@ from lineage.api.marquez_schemas import (
     DatasetListResponse,
     DatasetResponse,
     DatasetVersionListResponse,
+    DatasetVersionResponse,
     JobListResponse,
     JobResponse,
     LineageEventListResponse,
@@ -45,7 +48,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 Name = Annotated[str, Path(min_length=1, max_length=1024)]
-Limit = Annotated[int, Query(ge=1, le=2**31 - 1)]
+Limit = Annotated[int, Query(ge=0, le=2**31 - 1)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Caller = Annotated[access.Principal, Depends(current_principal)]
 Db = Annotated[Session, Depends(get_session, scope="function")]
@@ -56,29 +59,38 @@ def _limit(limit: int, settings: LineageSettings) -> int:
     return min(limit, settings.page_size_max)
 
 
-def _names(request: Request, *matched: str) -> tuple[str, ...]:
-    """The namespace (and dataset or job name) a ``/namespaces/...`` request addresses.
+NAMESPACES = "/api/v1/namespaces/"
 
-    Routes match the decoded path with greedy ``:path`` parameters, which cannot tell an encoded
-    ``/`` inside a name from a separator. The raw path can: split on its literal ``/``, the name
-    segments are those after ``namespaces`` at the route's positions (every other position holds
-    the route's own words), each percent-decoded. A raw path that does not line up that way
-    (a client that sent a name's ``/`` unencoded) keeps the matched values.
+
+class EncodedNames:
+    """Route ``/api/v1/namespaces/...`` on the raw path, with each name's ``/`` kept encoded.
+
+    The decoded path cannot tell an encoded ``/`` inside a name from a separator, so a greedy
+    ``:path`` route would read ``datasets/a%2Fversions`` as the versions of ``a``. Here the path
+    is rebuilt from the raw one: each segment decoded, then its ``%`` and ``/`` encoded again,
+    so a name is one segment and the routes' words are matched only where the client put them.
+    A client that sends a name's ``/`` unencoded still reaches the greedy routes.
     """
-    raw = request.scope.get("raw_path")
-    words = request.scope["route"].path.split("/")
-    if not isinstance(raw, bytes):
-        return matched
-    segments = raw.decode("latin-1").split("/")
-    if len(segments) != len(words):
-        return matched
-    names = []
-    for word, segment in zip(words, segments, strict=True):
-        if word.startswith("{"):
-            names.append(unquote(segment))
-        elif word != segment:
-            return matched
-    return tuple(names)
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path")
+        if scope["type"] == "http" and scope["path"].startswith(NAMESPACES) and raw:
+            # In place: the layers outside (metrics) read the route the router sets on it.
+            scope["path"] = "/".join(map(_segment, raw.split(b"/")))
+        await self.app(scope, receive, send)
+
+
+def _segment(raw: bytes) -> str:
+    text = unquote_to_bytes(raw).decode("utf-8", "replace")
+    return text.replace("%", "%25").replace("/", "%2F")
+
+
+def _names(*matched: str) -> tuple[str, ...]:
+    """The names a ``/namespaces/...`` route matched, decoded (``EncodedNames`` kept them so)."""
+    return tuple(unquote(value) for value in matched)
 
 
 @router.get("/namespaces", responses=ERRORS)
@@ -101,7 +113,7 @@ def list_datasets(
     offset: Offset = 0,
 ) -> DatasetListResponse:
     """List a namespace's datasets by name, with their current schema and version."""
-    (namespace,) = _names(request, namespace)
+    (namespace,) = _names(namespace)
     note_object(request, f"namespace:{namespace}")
     found = marquez.list_datasets(
         session, caller, namespace, limit=_limit(limit, settings), offset=offset
@@ -121,7 +133,7 @@ def list_dataset_versions(
     offset: Offset = 0,
 ) -> DatasetVersionListResponse:
     """List a dataset's versions, newest first, each with the run that wrote it."""
-    namespace, dataset = _names(request, namespace, dataset)
+    namespace, dataset = _names(namespace, dataset)
     note_object(request, f"dataset:{namespace}:{dataset}")
     found = marquez.list_dataset_versions(
         session, caller, namespace, dataset, limit=_limit(limit, settings), offset=offset
@@ -129,12 +141,26 @@ def list_dataset_versions(
     return DatasetVersionListResponse.model_validate(found)
 
 
+@router.get(
+    "/namespaces/{namespace:path}/datasets/{dataset:path}/versions/{version:path}",
+    responses=ERRORS,
+)
+def get_dataset_version(
+    request: Request, namespace: Name, dataset: Name, version: Name, caller: Caller, session: Db
+) -> DatasetVersionResponse:
+    """Return one version of a dataset, with the run that wrote it."""
+    namespace, dataset, version = _names(namespace, dataset, version)
+    note_object(request, f"datasetVersion:{namespace}:{dataset}#{version}")
+    found = marquez.get_dataset_version(session, caller, namespace, dataset, version)
+    return DatasetVersionResponse.model_validate(found)
+
+
 @router.get("/namespaces/{namespace:path}/datasets/{dataset:path}", responses=ERRORS)
 def get_dataset(
     request: Request, namespace: Name, dataset: Name, caller: Caller, session: Db
 ) -> DatasetResponse:
     """Return one dataset: fields from its schema facet, current version, facets."""
-    namespace, dataset = _names(request, namespace, dataset)
+    namespace, dataset = _names(namespace, dataset)
     note_object(request, f"dataset:{namespace}:{dataset}")
     return DatasetResponse.model_validate(marquez.get_dataset(session, caller, namespace, dataset))
 
@@ -150,7 +176,7 @@ def list_jobs(
     offset: Offset = 0,
 ) -> JobListResponse:
     """List a namespace's jobs by name, with inputs, outputs and latest runs."""
-    (namespace,) = _names(request, namespace)
+    (namespace,) = _names(namespace)
     note_object(request, f"namespace:{namespace}")
     found = marquez.list_jobs(
         session, caller, namespace, limit=_limit(limit, settings), offset=offset
@@ -170,7 +196,7 @@ def list_job_runs(
     offset: Offset = 0,
 ) -> RunListResponse:
     """List a job's runs, newest first."""
-    namespace, job = _names(request, namespace, job)
+    namespace, job = _names(namespace, job)
     note_object(request, f"job:{namespace}:{job}")
     found = marquez.list_job_runs(
         session, caller, namespace, job, limit=_limit(limit, settings), offset=offset
@@ -183,7 +209,7 @@ def get_job(
     request: Request, namespace: Name, job: Name, caller: Caller, session: Db
 ) -> JobResponse:
     """Return one job: inputs, outputs, location, latest run, facets."""
-    namespace, job = _names(request, namespace, job)
+    namespace, job = _names(namespace, job)
     note_object(request, f"job:{namespace}:{job}")
     return JobResponse.model_validate(marquez.get_job(session, caller, namespace, job))
 
@@ -194,7 +220,7 @@ def get_namespace(
     request: Request, namespace: Name, caller: Caller, session: Db
 ) -> NamespaceResponse:
     """Return one namespace (404 when missing or outside the caller's grants)."""
-    (namespace,) = _names(request, namespace)
+    (namespace,) = _names(namespace)
     note_object(request, f"namespace:{namespace}")
     return NamespaceResponse.model_validate(marquez.get_namespace(session, caller, namespace))
 
@@ -207,6 +233,7 @@ def get_run(
     session: Db,
 ) -> RunResponse:
     """Return one run: state, times, input and output dataset versions, facets."""
+    run_id = run_id.lower()  # stored as intake normalized it; UUIDs ignore case
     note_object(request, f"run:{run_id}")
     return RunResponse.model_validate(marquez.get_run(session, caller, run_id))
 
@@ -218,7 +245,9 @@ def list_lineage_events(
     settings: Settings,
     before: IsoDateTime | None = None,
     after: IsoDateTime | None = None,
-    sort_direction: Annotated[Literal["asc", "desc"], Query(alias="sortDirection")] = "desc",
+    sort_direction: Annotated[
+        Literal["asc", "desc", "ASC", "DESC"], Query(alias="sortDirection")
+    ] = "desc",
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> LineageEventListResponse:
@@ -228,7 +257,7 @@ def list_lineage_events(
         caller,
         before=before,
         after=after,
-        ascending=sort_direction == "asc",
+        ascending=sort_direction.lower() == "asc",
         limit=_limit(limit, settings),
         offset=offset,
     )
@@ -241,8 +270,10 @@ def search(
     session: Db,
     settings: Settings,
     q: Annotated[str, Query(min_length=1, max_length=1024)],
-    kind: Annotated[Literal["dataset", "job"] | None, Query(alias="filter")] = None,
-    sort: Literal["name", "updated_at"] = "name",
+    kind: Annotated[
+        Literal["dataset", "job", "DATASET", "JOB"] | None, Query(alias="filter")
+    ] = None,
+    sort: Literal["name", "updated_at", "NAME", "UPDATED_AT"] = "name",
     namespace: Annotated[str | None, Query(max_length=1024)] = None,
     before: date | None = None,
     after: date | None = None,
@@ -254,8 +285,8 @@ def search(
         session,
         caller,
         q,
-        kind=kind,
-        sort=sort,
+        kind=None if kind is None else kind.lower(),
+        sort=sort.lower(),
         namespace=namespace,
         before=_day(before),
         after=_day(after),

@@ -19,7 +19,6 @@ from lineage.api import event_schema
 from lineage.api.deps import current_principal, get_app_settings, get_session, note_object, require
 from lineage.api.intake_path import ingest_request
 from lineage.api.schemas import (
-    NAME_PATTERN,
     NODE_ID_PATTERN,
     AuditEntryResponse,
     AuditResponse,
@@ -304,10 +303,10 @@ def delete_token_grant(
     token_admin.revoke_grant(session, token_id, namespace)
 
 
-@router.get("/api/v1/usage/feature-views/{view}", responses=ERRORS)
+@router.get("/api/v1/usage/feature-views/{view:path}", responses=ERRORS)
 def get_usage(
     request: Request,
-    view: str = Path(max_length=400, pattern=NAME_PATTERN),
+    view: str = Path(min_length=1, max_length=400),  # any name a feature view may have
     namespace: str = Query(default=NAMESPACE, min_length=1, max_length=400),
     principal: access.Principal = Depends(current_principal),
     session: Session = Depends(get_session, scope="function"),
@@ -318,10 +317,10 @@ def get_usage(
     return UsageResponse.model_validate(found)
 
 
-@router.get("/api/v1/reads/feature-views/{view}", responses=ERRORS)
+@router.get("/api/v1/reads/feature-views/{view:path}", responses=ERRORS)
 def get_reads(
     request: Request,
-    view: str = Path(max_length=400, pattern=NAME_PATTERN),
+    view: str = Path(min_length=1, max_length=400),  # any name a feature view may have
     namespace: str = Query(default=NAMESPACE, min_length=1, max_length=400),
     limit: int = Query(default=100, ge=1),
     offset: int = Query(default=0, ge=0, le=MAX_OFFSET),

@@ -31,7 +31,6 @@ IsoDateTime = Annotated[datetime, BeforeValidator(_date_time_text)]
 
 # What ``lineage.nodes.resolve_node`` and ``lineage.identity`` accept, for the OpenAPI schema.
 NODE_ID_PATTERN = r"^(dataset|datasetVersion|job|model|run):[\s\S]"
-NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 
 
 class _Strict(BaseModel):

@@ -153,6 +153,14 @@ def runs_reading(
     return [(r, j, dv) for r, j, dv in rows], total
 
 
+def version_of_dataset(session: Session, dataset_id: int, version: str) -> DatasetVersion | None:
+    """Return the version ``version`` of the dataset with id ``dataset_id``."""
+    stmt = select(DatasetVersion).where(
+        DatasetVersion.dataset_id == dataset_id, DatasetVersion.version == version
+    )
+    return session.scalars(stmt).first()
+
+
 def versions_of_dataset(
     session: Session, dataset_id: int, *, limit: int, offset: int
 ) -> tuple[list[DatasetVersion], int]:

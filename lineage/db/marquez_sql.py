@@ -80,28 +80,51 @@ def find_job(session: Session, namespace: str, name: str) -> Job | None:
 
 
 def current_versions(session: Session, dataset_ids: Collection[int]) -> dict[int, DatasetVersion]:
-    """The newest version of each dataset (by creation, then id), keyed by dataset id."""
+    """The newest version of each dataset (by creation, then id), keyed by dataset id.
+
+    Creation is the event time that made the version, not its arrival: a backfill's older
+    version that arrives last does not become current (``/versions`` lists by the same order).
+    """
     if not dataset_ids:
         return {}
-    newest = (
-        select(func.max(DatasetVersion.id))
-        .where(DatasetVersion.dataset_id.in_(dataset_ids))
-        .group_by(DatasetVersion.dataset_id)
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=DatasetVersion.dataset_id,
+            order_by=(DatasetVersion.created_at.desc(), DatasetVersion.id.desc()),
+        )
+        .label("rank")
     )
-    # max(id) is the newest by creation too: versions are inserted as their events arrive.
-    stmt = select(DatasetVersion).where(DatasetVersion.id.in_(newest))
+    ranked = (
+        select(DatasetVersion.id, rank).where(DatasetVersion.dataset_id.in_(dataset_ids)).subquery()
+    )
+    stmt = (
+        select(DatasetVersion)
+        .join(ranked, ranked.c.id == DatasetVersion.id)
+        .where(ranked.c.rank == 1)
+    )
     return {dv.dataset_id: dv for dv in session.scalars(stmt)}
 
 
 def writer_runs(session: Session, version_ids: Collection[int]) -> dict[int, str]:
-    """The run that wrote each dataset version (the first one when several did), by version id."""
+    """The run that wrote each dataset version (the first one, by run time, when several did)."""
     if not version_ids:
         return {}
-    stmt = (
-        select(RunOutput.dataset_version_id, func.min(RunOutput.run_id))
-        .where(RunOutput.dataset_version_id.in_(version_ids))
-        .group_by(RunOutput.dataset_version_id)
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=RunOutput.dataset_version_id,
+            order_by=(_run_time(), Run.run_id),
+        )
+        .label("rank")
     )
+    ranked = (
+        select(RunOutput.dataset_version_id, RunOutput.run_id, rank)
+        .join(Run, Run.run_id == RunOutput.run_id)
+        .where(RunOutput.dataset_version_id.in_(version_ids))
+        .subquery()
+    )
+    stmt = select(ranked.c.dataset_version_id, ranked.c.run_id).where(ranked.c.rank == 1)
     return {dv_id: run_id for dv_id, run_id in session.execute(stmt)}
 
 
@@ -271,13 +294,26 @@ ColumnEdge = tuple[str, str, str, str, str, str, str | None]
 transformation)."""
 
 
-def _newest_declaring() -> Any:
-    """Each dataset's newest version that declares column lineage."""
-    return (
-        select(func.max(ColumnLineage.dataset_version_id).label("dv_id"))
-        .join(DatasetVersion, DatasetVersion.id == ColumnLineage.dataset_version_id)
-        .group_by(DatasetVersion.dataset_id)
+def _newest_declaring(*where: Any) -> Any:
+    """Each dataset's newest version (by creation, then id) that declares column lineage.
+
+    ``where`` narrows the datasets considered (it applies before the ranking).
+    """
+    rank = (
+        func.dense_rank()
+        .over(
+            partition_by=DatasetVersion.dataset_id,
+            order_by=(DatasetVersion.created_at.desc(), DatasetVersion.id.desc()),
+        )
+        .label("rank")
     )
+    ranked = (
+        select(ColumnLineage.dataset_version_id.label("dv_id"), rank)
+        .join(DatasetVersion, DatasetVersion.id == ColumnLineage.dataset_version_id)
+        .where(*where)
+        .subquery()
+    )
+    return select(ranked.c.dv_id).where(ranked.c.rank == 1)
 
 
 def _column_edges(newest: Any, *where: Any) -> Any:
@@ -329,7 +365,7 @@ def current_column_edges(
 
 @cache
 def _edges_into_ids(postgresql: bool) -> Any:
-    newest = _newest_declaring().where(any_of(DatasetVersion.dataset_id, "datasets", postgresql))
+    newest = _newest_declaring(any_of(DatasetVersion.dataset_id, "datasets", postgresql))
     return _column_edges(newest)
 
 

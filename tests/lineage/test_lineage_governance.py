@@ -446,7 +446,10 @@ def test_usage_over_http_is_namespace_checked_and_audited(client: TestClient, to
     missing = client.get("/api/v1/usage/feature-views/nope", headers=bearer(tokens["admin"]))
     assert missing.status_code == 404
     bad = client.get("/api/v1/usage/feature-views/a b", headers=bearer(tokens["admin"]))
-    assert (bad.status_code, bad.json()["field"]) == (422, "path.view")
+    assert (bad.status_code, bad.json()["field"]) == (
+        422,
+        "view",
+    )  # the detail says which names are valid
     entries = client.get(
         "/api/v1/audit", params={"principal": "fin"}, headers=bearer(tokens["auditor"])
     ).json()["entries"]

@@ -106,7 +106,7 @@ def apply(
         if problems:
             raise GovernanceError(problems)
         store = open_store(settings)
-        store.apply(definitions)
+        removed = store.apply(definitions)
         from services.lineage_events import emit_apply
         from services.serving_plan import write_serving_plan
 
@@ -117,6 +117,12 @@ def apply(
             f"warning: not applied: {type(view).__name__} {view.name!r} (Skewless registers "
             "entities, sources, feature views, on-demand views and feature services)",
             markup=False,
+        )
+    from services.apply_plan import kind_of
+
+    for gone in removed:
+        console.print(
+            f"removed: {kind_of(gone)} {gone.name!r} (no longer in the repository)", markup=False
         )
     console.print(
         f"applied {len(definitions.all())} objects to project [bold]{settings.project}[/]: "

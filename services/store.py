@@ -254,8 +254,11 @@ class Store:
         """The underlying ``FeatureStore``, for the Feast comparisons in audits only."""
         return self._feast
 
-    def apply(self, definitions: Definitions) -> None:
+    def apply(self, definitions: Definitions) -> list[Any]:
         """Register the definitions and create the online tables (Feast apply).
+
+        What the registry held that the repository no longer declares is deleted, as
+        ``feast apply`` does (``services.apply_plan``); the deleted objects are returned.
 
         Join keys an entity leaves untyped get their type from the repository's contracts
         first (``repository.type_keys_from_contracts``), as Feast would infer it from data.
@@ -264,18 +267,21 @@ class Store:
         """
         from feast.errors import FeastError
 
+        from services.apply_plan import stale_objects
         from services.repository import type_keys_from_contracts
 
         type_keys_from_contracts(definitions, self.repository.contracts)
         try:
             with feast_notes_ignored():
-                self._feast.apply(definitions.all(), partial=False)
+                stale = stale_objects(self._feast, definitions)
+                self._feast.apply(definitions.all(), objects_to_delete=stale, partial=False)
         except (FeastError, ValueError, TypeError, OSError) as exc:
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())
             if len(reason) > MAX_REASON:
                 reason = reason[: MAX_REASON - 3] + "..."
             raise InputError(f"Feast refused the definitions: {reason}") from exc
         self.refresh()
+        return stale
 
     def refresh(self) -> None:
         with feast_notes_ignored():

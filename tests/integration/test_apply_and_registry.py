@@ -143,3 +143,35 @@ def test_a_repo_that_fails_to_import_is_a_clear_input_error(
     assert code == 2
     assert "broken.py" in out
     assert "boom" in out
+
+
+def test_apply_removes_what_the_repository_no_longer_declares(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    # Regression: apply registered the repository but deleted nothing, so a removed feature
+    # service was still served and a renamed one left its old name behind.
+    repo = _repo_copy(tmp_path)
+    code, out = _apply(repo)
+    assert code == 0, out
+    assert "removed:" not in out
+    definitions = repo / "definitions.py"
+    text = definitions.read_text()
+    v2 = text[text.index("fraud_detection_v2 = FeatureService(") :]
+    text = text.replace(v2, "").replace('name="fraud_detection_v1"', 'name="fraud_detection"')
+    definitions.write_text(text)
+
+    code, out = _apply(repo)
+    assert code == 0, out
+    assert "removed: feature service 'fraud_detection_v2' (no longer in the repository)" in out
+    assert "removed: feature service 'fraud_detection_v1'" in out
+    store = Store(sqlite_settings.model_copy(update={"repo_path": repo}))
+    assert set(store.services) == {"fraud_detection"}
+    assert len(store.feature_views) == 3  # the views stay: the remaining service uses them
+    code, out = _apply(repo)  # nothing left to remove
+    assert code == 0, out
+    assert "removed:" not in out
+    online = runner.invoke(
+        app, ["online", "--service", "fraud_detection_v2", "--entity", "customer_id=1"]
+    )
+    assert online.exit_code == 2
+    assert "fraud_detection_v2" in online.output

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from feast import OnDemandFeatureView
+from feast import OnDemandFeatureView, PushSource
 
 from services.contracts.base import SourceContract
 from services.contracts.schema import column_specs, contract_name
@@ -46,6 +46,20 @@ class Repository:
             raise UnknownSourceError(source, sorted(self.batch_sources())) from None
         if source not in self.batch_sources():
             raise UnknownSourceError(source, sorted(self.batch_sources()))
+
+    def source_named(self, name: str) -> str:
+        """The source ``name`` writes to: itself, or the batch source of a Feast push source.
+
+        Feast's clients push to a ``PushSource`` by its name; its rows land in the batch source
+        it wraps, which is what holds the contract here.
+        """
+        if name in self.contracts:
+            return name
+        for source in self.definitions.data_sources:
+            batch = getattr(source, "batch_source", None)
+            if isinstance(source, PushSource) and source.name == name and batch is not None:
+                return str(batch.name)
+        return name
 
     def batch_sources(self) -> list[str]:
         """Sources that take batches: contracts with an event timestamp column."""

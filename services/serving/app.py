@@ -267,7 +267,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def _push(request: Request, body: PushRequest, caller: Caller) -> PushResponse:
         service = _service(request)
         auth: Authenticator = request.app.state.auth
-        target = f"offline/{body.push_source_name}"
+        # A Feast push source's name stands for the batch source it wraps.
+        source = service.store.repository.source_named(body.push_source_name)
+        body = body.model_copy(update={"push_source_name": source})
+        target = f"offline/{source}"
         auth.require(caller, "write", [target], _client(request))
         response = service.push(body)[0]
         auth.audit(caller.name, "write", target, True, _client(request))

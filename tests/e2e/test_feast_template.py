@@ -16,12 +16,15 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from services.settings import Settings
 from tests.cli import cli_result
+from tests.integration.serving.conftest import ServerThread
 
 pytestmark = [pytest.mark.e2e]
 
@@ -122,3 +125,31 @@ def test_feast_init_repository_onboards_end_to_end(
     assert '"conv_rate_plus_val1"' in out
     assert '"PRESENT"' in out
     _cli("audit", "parity", "--all", "--service", "driver_activity_v1")
+
+    # Feast's clients push to the template's PushSource by its name; the rows go through the
+    # contract of the batch source it wraps and are served at once.
+    settings, _ = template
+    now = datetime.now(UTC).replace(microsecond=0)
+    row = {
+        "driver_id": [1001],
+        "event_timestamp": [now.isoformat()],
+        "created": [now.replace(tzinfo=None).isoformat()],
+        "conv_rate": [0.25],
+        "acc_rate": [0.5],
+        "avg_daily_trips": [7],
+        "driver_metadata": [{"vehicle_type": "van", "rating": "4.5"}],
+        "driver_config": ['{"max_distance_km": 10}'],
+        "driver_profile": [{"name": "driver_1001", "age": "40"}],
+    }
+    with ServerThread(settings) as srv, httpx.Client(base_url=srv.url, timeout=30) as http:
+        pushed = http.post(
+            "/push", json={"push_source_name": "driver_stats_push_source", "df": row}
+        )
+        assert pushed.status_code == 200, pushed.text
+        assert pushed.json()["source"] == SOURCE
+        read = http.post(
+            "/get-online-features",
+            json={"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1001]}},
+        )
+        assert read.status_code == 200, read.text
+        assert read.json()["results"][1]["values"] == [0.25]

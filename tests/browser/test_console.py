@@ -7,6 +7,10 @@ An auditor walks the catalog, a view's page, the graph around a dataset, a model
 a dataset version's impact and the audit log (the chain verifies); a consumer granted only
 ``skewless`` sees the warehouse nodes redacted. Every page loads with no console error and is
 saved as a screenshot in ``test-artifacts/console/``.
+
+Then what goes wrong: malformed and incomplete addresses, an answer arriving after the user
+moved on, a service (or the console's upstream) that stops answering, a revoked token, a view
+past the catalog's first page and an invalid control; each says what happened in words.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import httpx
 import pandas as pd
 import psycopg
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from services.offline.versions import list_versions
 from tests.browser.conftest import WatchedPage
@@ -65,8 +69,11 @@ def _token(env: dict[str, str], principal: str, role: str, *namespaces: str) -> 
     return str(json.loads(_run(env, *args))["token"])
 
 
-def _serve(args: list[str], env: dict[str, str], log: Path) -> Iterator[str]:
-    port = free_port()
+def _serve(
+    args: list[str], env: dict[str, str], log: Path, port: int | None = None
+) -> Iterator[str]:
+    """Run ``skewless *args`` until the generator is closed; it yields the server's URL once."""
+    port = port or free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
             [SKEWLESS, *args, "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
@@ -291,3 +298,173 @@ def test_skewless_console_serves_the_console_alone_against_a_lineage_url(
         down = httpx.get(f"{url}/api/v1/me")  # no token: the lineage service's own 401
         assert down.status_code == 401, down.text
     assert watched.errors == []
+
+
+SERVICE_DOWN = "The lineage service does not answer; retry in a moment."
+DEMO_NODE = "dataset:skewless:training_set/fraud-demo"
+
+
+def _uncaught(watched: WatchedPage) -> list[str]:
+    """Uncaught exceptions only: a refused or failed request also logs a console error."""
+    return [e for e in watched.errors if e.startswith("uncaught")]
+
+
+def test_a_malformed_or_incomplete_address_says_so_and_calls_no_api(
+    console: Console, watched: WatchedPage
+) -> None:
+    page = watched.page
+    sign_in(watched, console.url, console.auditor)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    view = page.locator("#view")
+    malformed = f"{console.url}/console/#/dataset/skewless/%E0%A4%A"
+    page.goto(malformed)  # from the catalog: a hash change
+    expect(view).to_contain_text("This address is not valid: #/dataset/skewless/%E0%A4%A")
+    expect(page.locator("#catalog")).to_have_count(0)
+    page.reload()  # a fresh load of the same address
+    expect(view).to_contain_text("This address is not valid")
+    watched.shot("address-malformed")
+    for address, expected in (
+        ("/dataset", "/dataset/NAMESPACE/NAME"),
+        ("/dataset/skewless", "/dataset/NAMESPACE/NAME"),
+        ("/provenance/nomodel", "/provenance/MODEL/VERSION"),
+        ("/impact/skewless/offline%2Fmerchant_risk", "/impact/NAMESPACE/DATASET/VERSION"),
+        ("/history", "/history?node=NODE"),
+    ):
+        page.goto(f"{console.url}/console/#{address}")
+        expect(view).to_have_text(f"This address is incomplete: expected #{expected}.")
+    watched.shot("address-incomplete")
+    assert [url for url in asked if "/api/" in url and not url.endswith("/api/v1/me")] == []
+    assert watched.errors == []
+
+
+def test_a_page_left_before_its_answer_came_is_not_drawn_over_the_next(
+    console: Console, watched: WatchedPage
+) -> None:
+    page = watched.page
+    sign_in(watched, console.url, console.auditor)
+    held: list[Route] = []  # the graph's answer waits until the next page is drawn
+    page.route("**/api/v1/lineage?*", lambda route: held.append(route))
+    page.goto(f"{console.url}/console/#/graph?node={DEMO_NODE}&depth=1")
+    page.get_by_role("link", name="Audit log").click()
+    expect(page.locator("#audit table")).to_be_visible()
+    assert len(held) == 1
+    with page.expect_response("**/api/v1/lineage?*") as late:
+        held[0].continue_()
+    late.value.finished()
+    # A round trip after the late answer arrived: by its end the late graph would have been drawn.
+    page.click("#verify")
+    expect(page.locator("#chain")).to_have_text("The audit chain is intact.")
+    expect(page.locator("#graph-svg")).to_have_count(0)
+    expect(page.locator("#view h1")).to_have_text("Audit log")
+    assert watched.errors == []
+
+
+def test_a_service_that_stops_answering_is_said_so_and_the_token_kept(
+    console: Console, watched: WatchedPage, tmp_path: Path
+) -> None:
+    """The console alone in front of its own lineage service; one, then the other, stops."""
+    page = watched.page
+    port = free_port()
+    lineage = _serve(["lineage", "serve"], console.env, tmp_path / "lineage-1.log", port)
+    proxy = _serve(
+        ["console"], {**console.env, "LINEAGE_URL": next(lineage)}, tmp_path / "console.log"
+    )
+    try:
+        sign_in(watched, next(proxy), console.auditor)
+        page.get_by_role("link", name="Audit log").click()
+        expect(page.locator("#audit table")).to_be_visible()
+
+        lineage.close()  # the console still answers, the service behind it does not
+        page.click("#verify")
+        expect(page.locator("#chain")).to_contain_text("502: the lineage service at")
+        page.reload()
+        expect(page.locator("#view")).to_contain_text(SERVICE_DOWN)
+        expect(page.locator("#token")).to_have_count(0)  # not sent back to sign in
+        assert page.evaluate("sessionStorage.getItem('skewless.token')") == console.auditor
+        watched.shot("service-down-reload")
+
+        lineage = _serve(["lineage", "serve"], console.env, tmp_path / "lineage-2.log", port)
+        next(lineage)
+        page.get_by_role("button", name="Retry").click()  # the kept token signs straight in
+        expect(page.locator("#audit table")).to_be_visible()
+        watched.shot("service-back")
+
+        proxy.close()  # now nothing answers the page at all: fetch itself fails
+        page.click("#verify")
+        expect(page.locator("#chain")).to_have_text(SERVICE_DOWN)
+        page.get_by_role("link", name="Catalog").click()
+        expect(page.locator("#view")).to_have_text(SERVICE_DOWN)
+        watched.shot("service-down-navigate")
+    finally:
+        proxy.close()
+        lineage.close()
+    assert _uncaught(watched) == []
+
+
+def test_a_refused_token_sends_to_sign_in_with_the_reason(
+    console: Console, watched: WatchedPage
+) -> None:
+    page = watched.page
+    revoked = _token(console.env, "carol", "auditor")
+    sign_in(watched, console.url, revoked)
+    (entry,) = [
+        t
+        for t in json.loads(_run(console.env, "lineage", "token", "list", "--json"))
+        if t["principal"] == "carol"
+    ]
+    _run(console.env, "lineage", "token", "revoke", str(entry["id"]))
+    bearer = {"Authorization": f"Bearer {revoked}"}
+    wait_for(  # the service caches a token's check for a few seconds
+        lambda: httpx.get(f"{console.url}/api/v1/me", headers=bearer).status_code == 401,
+        "the revoked token to be refused",
+    )
+    page.reload()
+    expect(page.locator(".signin .error")).to_have_text(
+        "Your token was refused: a valid bearer token is required. Sign in again."
+    )
+    watched.shot("token-refused")
+    page.fill("#token", console.auditor)
+    page.click("form.signin button[type=submit]")
+    expect(page.locator("#catalog")).to_be_visible()
+    assert _uncaught(watched) == []
+
+
+def test_a_view_past_the_catalogs_first_page_still_shows_its_data(
+    console: Console, watched: WatchedPage, tmp_path: Path
+) -> None:
+    page = watched.page
+    env = {**console.env, "LINEAGE_PAGE_SIZE_MAX": "2"}  # the catalog's first two views only
+    for url in _serve(["lineage", "serve"], env, tmp_path / "lineage.log"):
+        sign_in(watched, url, console.auditor)
+        expect(
+            page.locator("#catalog").get_by_role("link", name="customer_profile")
+        ).to_be_visible()
+        expect(page.locator("#catalog").get_by_role("link", name="merchant_risk")).to_have_count(0)
+        page.goto(f"{url}/console/#/dataset/skewless/feature_view%2Fmerchant_risk")
+        view = page.locator("#dataset")
+        expect(view.locator("h2", has_text="Data")).to_have_text("Data offline/merchant_risk")
+        expect(view).to_contain_text("Freshness: fresh (newest_age<=")
+        expect(view).not_to_contain_text("No data ingested yet")
+        watched.shot("view-past-first-page")
+        page.goto(f"{url}/console/#/dataset/skewless/feature_service%2Ffraud_detection_v2")
+        expect(page.locator("#dataset .chart .bar.bad")).to_have_count(1)  # credit_limit's bar
+    assert watched.errors == []
+
+
+def test_an_invalid_control_keeps_the_form_to_correct_it_and_counts_read_well(
+    console: Console, watched: WatchedPage
+) -> None:
+    page = watched.page
+    sign_in(watched, console.url, console.auditor)
+    page.goto(f"{console.url}/console/#/graph?node={DEMO_NODE}&depth=abc")
+    expect(page.locator("#graph .error")).to_contain_text("422: ")
+    page.fill("input[name=depth]", "0")  # the controls stayed: correct the depth and draw
+    page.click("#graph button[type=submit]")
+    expect(page.locator("#graph-summary")).to_have_text("1 node (1 dataset)")
+    page.goto(f"{console.url}/console/#/audit?since=garbage")
+    expect(page.locator("#audit .error")).to_contain_text("422: ")
+    expect(page.locator("#audit input[name=principal]")).to_be_visible()
+    page.goto(f"{console.url}/console/#/history?node=dataset:skewless:served/fraud_detection_v2")
+    expect(page.locator("#history")).to_contain_text("dataset: 1 entry, newest first.")
+    assert _uncaught(watched) == []

@@ -1,99 +1,41 @@
-// The console's shell: the signed-in token, API calls, DOM building and the hash router.
-// Every page calls the service's own API with the token, so the console shows exactly what the
-// token may read (hidden namespaces are absent, redacted graph nodes stay redacted).
-import { catalogPage, datasetPage } from "./catalog.js";
+// The console's shell: sign-in, the navigation bar and the hash router. Every page calls the
+// service's own API with the token, so the console shows exactly what the token may read
+// (hidden namespaces are absent, redacted graph nodes stay redacted).
+import { ApiError, SERVICE_DOWN, api, describe, isAuditor, session, signIn, signOut, storedToken } from "./api.js";
+import { h, link, problem } from "./dom.js";
+import { catalogPage } from "./catalog.js";
+import { datasetPage } from "./dataset.js";
 import { graphPage } from "./graph.js";
 import { auditPage, historyPage, impactPage, provenancePage } from "./auditor.js";
 
-const TOKEN = "skewless.token";
-export const session = { me: null };
-
-export class ApiError extends Error {
-  constructor(status, detail) {
-    super(detail);
-    this.status = status;
-  }
-}
-
-/** GET an API path with the signed-in token; JSON back, or an ApiError with the detail. */
-export async function api(path, params = {}, token = sessionStorage.getItem(TOKEN)) {
-  const query = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) {
-    if (v !== undefined && v !== null && v !== "") query.set(k, v);
-  }
-  const url = query.size ? `${path}?${query}` : path;
-  const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
-  const body = await response.json().catch(() => ({}));
-  if (response.status === 401 && token === sessionStorage.getItem(TOKEN)) signOut();
-  if (!response.ok) throw new ApiError(response.status, body.detail || response.statusText);
-  return body;
-}
-
-/** Build an element: h("a", {href: "#"}, "text", child). Text is always text, never HTML. */
-export function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const child of children.flat()) {
-    if (child === undefined || child === null || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
-
-/** A table: column headings and rows of cells (text or elements); a note when empty. */
-export function table(headings, rows, empty = "nothing here") {
-  if (!rows.length) return h("p", { class: "muted" }, empty);
-  return h(
-    "table",
-    {},
-    h("thead", {}, h("tr", {}, headings.map((t) => h("th", {}, t)))),
-    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c ?? "–"))))),
-  );
-}
-
-/** A link to a console route. */
-export const link = (route, text) => h("a", { href: `#${route}` }, text);
-export const enc = encodeURIComponent;
-export const when = (iso) => (iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace("+00:00", "Z") : "–");
-export const verdict = (ok, yes = "ok", no = "failed") =>
-  h("span", { class: ok ? "ok" : "bad" }, ok ? yes : no);
-export const isAuditor = () => ["auditor", "admin"].includes(session.me?.role);
-
-/** The route to a node's own page: its data (namespace, name, version) where the graph gave it. */
-export function nodeRoute(id, data = null) {
-  const type = id.slice(0, id.indexOf(":"));
-  if (type === "dataset" && data?.namespace) return `/dataset/${enc(data.namespace)}/${enc(data.name)}`;
-  if (type === "datasetVersion" && data?.namespace && data?.version) {
-    return `/impact/${enc(data.namespace)}/${enc(data.name)}/${enc(data.version)}`;
-  }
-  if (type === "model" && data?.name) return `/provenance/${enc(data.name)}/${enc(data.version)}`;
-  return `/history?node=${enc(id)}`;
-}
-
-function signOut() {
-  sessionStorage.removeItem(TOKEN);
-  session.me = null;
-  location.hash = "#/signin";
-}
+// Each page and the address it needs: its path parts and query parameters are required.
+const ROUTES = {
+  catalog: { page: catalogPage, address: "/catalog" },
+  dataset: { page: datasetPage, address: "/dataset/NAMESPACE/NAME" },
+  graph: { page: graphPage, address: "/graph" },
+  provenance: { page: provenancePage, address: "/provenance/MODEL/VERSION" },
+  impact: { page: impactPage, address: "/impact/NAMESPACE/DATASET/VERSION" },
+  audit: { page: auditPage, address: "/audit" },
+  history: { page: historyPage, address: "/history?node=NODE" },
+};
 
 function signInPage() {
   const input = h("input", { id: "token", type: "password", autocomplete: "off", required: true });
-  const message = h("p", { class: "error", role: "alert" });
-  const form = h(
+  const message = h("p", { class: "error", role: "alert" }, session.notice);
+  return h(
     "form",
     { class: "signin", onsubmit: async (event) => {
       event.preventDefault();
+      const token = input.value.trim();
       try {
-        session.me = await api("/api/v1/me", {}, input.value.trim());
-        sessionStorage.setItem(TOKEN, input.value.trim());
-        location.hash = "#/catalog";
+        signIn(token, await api("/api/v1/me", {}, token));
       } catch (err) {
         message.textContent = `Sign-in failed: ${err.message}`;
+        return;
       }
+      // Stay on the address that asked for a sign-in (setting the same hash fires no event).
+      if (!location.hash || location.hash.startsWith("#/signin")) location.hash = "#/catalog";
+      else route();
     } },
     h("h1", {}, "Sign in"),
     h("p", { class: "muted" }, "Paste a lineage token (skewless lineage token create)."),
@@ -102,18 +44,21 @@ function signInPage() {
     h("button", { type: "submit" }, "Sign in"),
     message,
   );
-  return form;
 }
 
-const ROUTES = {
-  catalog: catalogPage,
-  dataset: datasetPage,
-  graph: graphPage,
-  provenance: provenancePage,
-  impact: impactPage,
-  audit: auditPage,
-  history: historyPage,
-};
+function showSignIn() {
+  document.getElementById("view").replaceChildren(signInPage());
+  document.getElementById("token").focus();
+}
+
+/** The token could not be checked: say so and keep it, so that a retry can succeed. */
+function unansweredPage(err) {
+  const detail = err.status ? describe(err) : null;
+  return h("section", { id: "unanswered" },
+    problem(SERVICE_DOWN), detail ? h("p", { class: "muted" }, detail) : null,
+    h("p", {}, h("button", { type: "button", onclick: () => route() }, "Retry"), " ",
+      h("button", { type: "button", onclick: showSignIn }, "Sign in with another token")));
+}
 
 function renderNav() {
   const nav = document.getElementById("nav");
@@ -125,33 +70,78 @@ function renderNav() {
   if (isAuditor()) nav.append(link("/audit", "Audit log"));
   who.append(
     h("span", { id: "principal" }, `${session.me.principal} (${session.me.role})`),
-    h("button", { class: "link", onclick: signOut }, "Sign out"),
+    h("button", { class: "link", onclick: () => signOut() }, "Sign out"),
   );
 }
 
+/** The page an address names, its path parts and its query; a URIError on a bad % escape. */
+function parse(hash) {
+  const address = hash.slice(1) || "/catalog";
+  const at = address.includes("?") ? address.indexOf("?") : address.length;
+  const [name = "catalog", ...args] = address.slice(0, at).split("/").filter(Boolean).map(decodeURIComponent);
+  return { name, args, params: Object.fromEntries(new URLSearchParams(address.slice(at + 1))) };
+}
+
+/** Why an address cannot be drawn (malformed, incomplete), or null when it can. */
+function addressProblem(hash) {
+  let target;
+  try {
+    target = parse(hash);
+  } catch (err) {
+    return `This address is not valid: ${hash} (${err.message}).`;
+  }
+  const known = ROUTES[target.name];
+  if (!known) return null; // an unknown page falls back to the catalog
+  const [path, query = ""] = known.address.split("?");
+  const missing = target.args.length < path.split("/").length - 2
+    || [...new URLSearchParams(query).keys()].some((k) => !target.params[k]);
+  return missing ? `This address is incomplete: expected #${known.address}.` : null;
+}
+
+// Which navigation is current: an answer that arrives after the user moved on is dropped.
+let navigation = 0;
+
 async function route() {
+  const mine = ++navigation;
+  const current = () => mine === navigation;
   const view = document.getElementById("view");
-  const [path, query] = (location.hash.slice(1) || "/catalog").split("?");
-  const [name, ...args] = path.split("/").filter(Boolean).map(decodeURIComponent);
-  const params = Object.fromEntries(new URLSearchParams(query || ""));
-  if (!session.me && sessionStorage.getItem(TOKEN)) {
-    session.me = await api("/api/v1/me").catch(() => null);
+  if (!session.me && storedToken()) {
+    try {
+      session.me = await api("/api/v1/me");
+    } catch (err) {
+      if (!current()) return;
+      // A refused token has signed out (api() did); anything else keeps the token for a retry.
+      if (!(err instanceof ApiError && err.status === 401)) {
+        renderNav();
+        view.replaceChildren(unansweredPage(err));
+        return;
+      }
+    }
+    if (!current()) return;
   }
   renderNav();
-  if (!session.me || name === "signin") {
-    view.replaceChildren(signInPage());
-    document.getElementById("token").focus();
+  const hash = location.hash || "#/catalog";
+  if (!session.me || hash.startsWith("#/signin")) {
+    showSignIn();
     return;
   }
-  const page = ROUTES[name] || catalogPage;
-  view.replaceChildren(h("p", { class: "muted" }, "Loading…"));
-  try {
-    view.replaceChildren(await page(args, params));
-  } catch (err) {
-    const text = err instanceof ApiError ? `${err.status}: ${err.message}` : String(err);
-    view.replaceChildren(h("p", { class: "error", role: "alert" }, text));
+  const wrong = addressProblem(hash);
+  if (wrong) {
+    view.replaceChildren(problem(wrong));
+    document.body.dataset.page = "address";
+    return;
   }
-  document.body.dataset.page = name || "catalog";
+  const { name, args, params } = parse(hash);
+  view.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  let drawn;
+  try {
+    drawn = await (ROUTES[name] || ROUTES.catalog).page(args, params);
+  } catch (err) {
+    drawn = problem(describe(err));
+  }
+  if (!current()) return;
+  view.replaceChildren(drawn);
+  document.body.dataset.page = ROUTES[name] ? name : "catalog";
 }
 
 window.addEventListener("hashchange", route);

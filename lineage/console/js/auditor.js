@@ -1,6 +1,7 @@
 // Auditor pages: a model version's provenance, a dataset version's impact, a node's history and
 // the audit log with its filters and the chain's verification.
-import { api, enc, h, isAuditor, link, nodeRoute, table, verdict, when } from "./app.js";
+import { api, apiOrInvalid, describe, isAuditor } from "./api.js";
+import { count, enc, h, link, nodeRoute, problem, table, verdict, when } from "./dom.js";
 
 const versionRows = (list) => list.map((v) => v.type === "REDACTED"
   ? ["redacted", "–", "–", "–", "–"]
@@ -54,21 +55,27 @@ export async function historyPage(_args, params) {
     ? link(`/history?node=${enc(params.node)}&offset=${offset + limit}`, "Older") : null;
   return h("section", { id: "history" },
     h("h1", {}, `History of ${found.nodeId}`),
-    h("p", {}, `${found.type.toLowerCase()}: ${found.total} entries, newest first. `,
+    h("p", {}, `${found.type.toLowerCase()}: ${count(found.total, "entry", "entries")}, newest first. `,
       link(`/graph?node=${enc(found.nodeId)}`, "Lineage graph")),
     table(keys, found.items.map((i) => keys.map((k) => (k.endsWith("At") ? when(i[k]) : i[k])))), more);
 }
 
-export async function auditPage(_args, params) {
-  if (!isAuditor()) return h("p", { class: "error" }, "The audit log is for auditors and admins.");
-  const limit = 50;
-  const offset = Number(params.offset || 0);
-  const found = await api("/api/v1/audit", {
-    principal: params.principal, object: params.object, since: params.since, until: params.until, limit, offset,
-  });
+/** The chain's verdict, drawn in ``chain``; an error says what went wrong in its place. */
+async function verifyChain(chain) {
+  chain.replaceChildren("Verifying…");
+  try {
+    const v = await api("/api/v1/audit/verify");
+    chain.replaceChildren(v.intact ? verdict(true, "The audit chain is intact.")
+      : verdict(false, "", `Broken at entry ${v.brokenAt}: ${v.reason}`));
+  } catch (err) {
+    chain.replaceChildren(h("span", { class: "error", role: "alert" }, describe(err)));
+  }
+}
+
+function auditFilters(params) {
   const field = (name, label, type = "text") => h("label", {}, `${label} `,
     h("input", { name, type, value: type === "datetime-local" ? (params[name] || "").slice(0, 19) : params[name] || "" }));
-  const form = h("form", { class: "controls", onsubmit: (e) => {
+  return h("form", { class: "controls", onsubmit: (e) => {
     e.preventDefault();
     const q = new URLSearchParams();
     for (const [k, v] of new FormData(e.target)) {
@@ -77,16 +84,22 @@ export async function auditPage(_args, params) {
     location.hash = `#/audit?${q}`;
   } }, field("principal", "Principal"), field("object", "Object"), field("since", "Since (UTC)", "datetime-local"),
   field("until", "Until (UTC)", "datetime-local"), h("button", { type: "submit" }, "Filter"));
+}
+
+export async function auditPage(_args, params) {
+  if (!isAuditor()) return h("p", { class: "error" }, "The audit log is for auditors and admins.");
+  const limit = 50;
+  const offset = Number(params.offset || 0);
+  const heading = [h("h1", {}, "Audit log"), auditFilters(params)];
+  const { found, invalid } = await apiOrInvalid("/api/v1/audit", {
+    principal: params.principal, object: params.object, since: params.since, until: params.until, limit, offset,
+  });
+  if (invalid) return h("section", { id: "audit" }, heading, problem(describe(invalid)));
   const chain = h("p", { id: "chain" });
-  const check = h("button", { id: "verify", type: "button", onclick: async () => {
-    chain.textContent = "Verifying…";
-    const v = await api("/api/v1/audit/verify");
-    chain.replaceChildren(v.intact ? verdict(true, "The audit chain is intact.")
-      : verdict(false, "", `Broken at entry ${v.brokenAt}: ${v.reason}`));
-  } }, "Verify the chain");
+  const check = h("button", { id: "verify", type: "button", onclick: () => verifyChain(chain) }, "Verify the chain");
   const page = new URLSearchParams(params);
   page.set("offset", offset + limit);
-  return h("section", { id: "audit" }, h("h1", {}, "Audit log"), form, h("div", {}, check, chain),
+  return h("section", { id: "audit" }, heading, h("div", {}, check, chain),
     table(["#", "When", "Principal", "Action", "Object", "Allowed", "From"], found.entries.map((e) =>
       [e.id, when(e.ts), e.principal, e.action, e.object.startsWith("dataset:") || e.object.startsWith("model:")
         ? link(nodeRoute(e.object), e.object) : e.object, verdict(e.allowed, "yes", "denied"), e.sourceAddress]), "No entries match."),

@@ -1,7 +1,8 @@
 // The lineage graph around a node, drawn as SVG: upstream to the left, downstream to the right,
 // one column per step. Depth and an as-of time are controls; a click opens the node's page.
 // The answer is the API's, bounded by the server (``truncated`` says when it was cut).
-import { api, enc, h, nodeRoute } from "./app.js";
+import { apiOrInvalid, describe } from "./api.js";
+import { count, enc, h, nodeRoute, problem } from "./dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const COL = 250;
@@ -102,14 +103,16 @@ export async function graphPage(_args, params) {
     h("label", {}, "Depth ", h("input", { name: "depth", type: "number", min: 0, max: 20, value: depth })),
     h("label", {}, "As of (UTC) ", h("input", { name: "asOf", type: "datetime-local", step: 1, value: asOf ? asOf.slice(0, 19) : "" })),
     h("button", { type: "submit" }, "Draw"));
-  if (!node) return h("section", { id: "graph" }, h("h1", {}, "Lineage graph"), form,
+  const heading = [h("h1", {}, "Lineage graph"), form];
+  if (!node) return h("section", { id: "graph" }, heading,
     h("p", { class: "muted" }, "Open a dataset from the catalog, or give a node id."));
-  const found = await api("/api/v1/lineage", { nodeId: node, depth, asOf });
+  const { found, invalid } = await apiOrInvalid("/api/v1/lineage", { nodeId: node, depth, asOf });
+  if (invalid) return h("section", { id: "graph" }, heading, problem(describe(invalid)));
   const counts = {};
   for (const n of found.graph) counts[n.type] = (counts[n.type] || 0) + 1;
-  return h("section", { id: "graph" }, h("h1", {}, "Lineage graph"), form,
+  return h("section", { id: "graph" }, heading,
     h("p", { class: "muted", id: "graph-summary" },
-      `${found.graph.length} nodes (${Object.entries(counts).map(([t, c]) => `${c} ${t.toLowerCase()}`).join(", ")})`,
+      `${count(found.graph.length, "node")} (${Object.entries(counts).map(([t, c]) => `${c} ${t.toLowerCase()}`).join(", ")})`,
       found.truncated ? " — truncated at the server's bound; lower the depth" : ""),
     h("div", { class: "canvas" }, draw(found.graph, node)));
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -181,8 +182,9 @@ def materialize(
     if (start is None) != (end is None) or (incremental and start is not None):
         err.print("error: give --start and --end together, or --incremental, or neither")
         raise typer.Exit(2)
-    store = open_store()
-    with errors(), ProgressDisplay() as display:
+    settings = settings_for()
+    with errors(settings), ProgressDisplay() as display:
+        store = open_store(settings)
 
         def tick(name: str, rows: int) -> None:
             display.advance(name, rows, unit="rows")
@@ -204,30 +206,50 @@ def materialize(
     console.print(table)
 
 
-def _read_entities(path: Path, types: dict[str, Any]) -> pd.DataFrame:
-    """An entity file; CSV text is read as the declared type of each key and request field."""
+def _entity_times(column: pd.Series) -> pd.Series:
+    """Text timestamps as UTC; the first that is not ISO 8601 is named by its row."""
     import pandas as pd
 
     from services.errors import EntityKeyError
-    from services.ingestion.reader import read_batch
+
+    try:
+        return pd.to_datetime(column, utc=True, format="ISO8601")
+    except ValueError:  # pandas' message runs over lines of advice: name the row instead
+        for row, text in enumerate(column):
+            try:
+                pd.to_datetime(text, utc=True, format="ISO8601")
+            except ValueError:
+                raise EntityKeyError(
+                    "event_timestamp", f"row {row}: {text!r} is not an ISO 8601 timestamp"
+                ) from None
+        raise EntityKeyError("event_timestamp", "not ISO 8601 timestamps") from None
+
+
+def _read_entities(path: Path, types: dict[str, Any], keys: Collection[str]) -> pd.DataFrame:
+    """An entity file; CSV text is read as the declared type of each key and request field.
+
+    Only CSV is text: a parquet column keeps its values, which the training set then checks
+    as serving checks a request (a string ``'1001'`` is no Int64 key there either).
+    """
+    import pandas as pd
+
+    from services.errors import EntityKeyError, RequestDataError
+    from services.ingestion.reader import CSV_SUFFIXES, read_batch
 
     frame = read_batch(path)
+    text = path.suffix.lower() in CSV_SUFFIXES
     if "event_timestamp" in frame and frame["event_timestamp"].dtype == object:
-        try:
-            frame["event_timestamp"] = pd.to_datetime(
-                frame["event_timestamp"], utc=True, format="ISO8601"
-            )
-        except ValueError as exc:
-            raise EntityKeyError("event_timestamp", f"not ISO 8601 timestamps ({exc})") from None
+        frame["event_timestamp"] = _entity_times(frame["event_timestamp"])
     for col in frame.columns:
-        if col in types and frame[col].dtype == object:  # CSV text: the declared type parses
+        if text and col in types:  # CSV text: the declared type parses
             values = []
-            for row, text in enumerate(frame[col]):
+            for row, cell in enumerate(frame[col]):
                 try:
-                    values.append(None if text is None else parse_value(str(text), types[col]))
+                    values.append(None if pd.isna(cell) else parse_value(str(cell), types[col]))
                 except ValueError:
-                    reason = f"row {row}: {text!r} is not of type {types[col]}"
-                    raise EntityKeyError(col, reason) from None
+                    reason = f"row {row}: {cell!r} is not of type {types[col]}"
+                    error = EntityKeyError if col in keys else RequestDataError
+                    raise error(col, reason) from None
             frame[col] = pd.Series(values, dtype=types[col].pandas_dtype(nullable=True))
         if isinstance(frame[col].dtype, pd.Int64Dtype) and not frame[col].isna().any():
             frame[col] = frame[col].astype("int64")
@@ -266,7 +288,7 @@ def training_set(
         plan = client.plan(service)
         types = {**plan.key_types, **{f.name: f.type for f in plan.request_fields}}
         step(f"reading {entities.name}")
-        rows = _read_entities(entities, types)
+        rows = _read_entities(entities, types, plan.key_types)
         frame, version = client.training_set(rows, service, name=name, steps=step)
         step(f"writing {out.name}")
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -282,12 +304,13 @@ def training_set(
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 6566,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 6566,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Run the feature server (no periodic worker recycling)."""
     import uvicorn
 
+    settings_for()  # refuse bad settings here, in one line, not in a worker's traceback
     uvicorn.run(
         "services.serving.app:create_app",
         factory=True,

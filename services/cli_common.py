@@ -59,8 +59,10 @@ def errors(settings: Settings | None = None) -> Iterator[None]:
         yield
     except SkewlessError as exc:
         fail(exc)
+    except typer.Exit:  # a RuntimeError: a command (or settings_for) has already said why
+        raise
     except Exception as exc:
-        url = (settings or get_settings()).effective_registry_url
+        url = (settings or settings_for()).effective_registry_url
         registry = RegistryUnavailableError.of(exc, url)
         if registry is None:
             raise
@@ -68,13 +70,29 @@ def errors(settings: Settings | None = None) -> Iterator[None]:
 
 
 def settings_for(repo: Path | None = None) -> Settings:
-    """The process settings (for ``repo`` when given); a bad variable is exit 2, one line."""
+    """The process settings (for ``repo`` when given), with their data dir created.
+
+    Every command reads its settings here, so a bad variable, an unusable
+    ``feature_store.yaml`` or a data dir that cannot be created is exit 2, one line.
+    """
     try:
-        return get_settings() if repo is None else settings_for_repo(repo)
+        settings = get_settings() if repo is None else settings_for_repo(repo)
     except ValidationError as exc:
         problems = "; ".join(_problem(e["loc"], str(e["msg"])) for e in exc.errors())
         err.print(f"error: invalid settings: {problems}", markup=False)
         raise typer.Exit(2) from None
+    except InputError as exc:  # the repository's feature_store.yaml
+        fail(exc)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        err.print(
+            f"error: invalid settings: SKEWLESS_DATA_DIR: cannot create {settings.data_dir} "
+            f"({exc.strerror or exc}); point it at a writable directory",
+            markup=False,
+        )
+        raise typer.Exit(2) from None
+    return settings
 
 
 def _problem(loc: tuple[int | str, ...], message: str) -> str:

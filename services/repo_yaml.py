@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from services.errors import InputError
 
@@ -114,6 +115,20 @@ def _offline(raw: Any, repo: Path) -> dict[str, Any]:
     return out
 
 
+def _yaml_error(path: Path, exc: yaml.MarkedYAMLError) -> str:
+    """The parser's complaint on one line: where it stopped, and what it was reading."""
+
+    def at(mark: Any) -> str:
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+
+    mark = exc.problem_mark or exc.context_mark
+    where = f"{path}: {at(mark)}" if mark else str(path)
+    reason = exc.problem or exc.context or "unparseable"
+    if exc.context and exc.problem and exc.context_mark:
+        reason += f" ({exc.context} from {at(exc.context_mark)})"
+    return f"{where}: not valid YAML: {reason}"
+
+
 def yaml_settings(repo: Path, given: Collection[str] = ()) -> dict[str, Any]:
     """The settings a repository's ``feature_store.yaml`` gives (empty without one).
 
@@ -125,8 +140,11 @@ def yaml_settings(repo: Path, given: Collection[str] = ()) -> dict[str, Any]:
         return {}
     try:
         raw = yaml.safe_load(path.read_text()) or {}
-    except (yaml.YAMLError, OSError) as exc:
-        raise InputError(f"{path}: not readable YAML ({exc})") from None
+    except yaml.MarkedYAMLError as exc:  # its text runs over lines, quoting the source
+        raise InputError(_yaml_error(path, exc)) from None
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        reason = " ".join(str(exc).split())
+        raise InputError(f"{path}: not readable YAML ({reason})") from None
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected a mapping of Feast settings")
     out: dict[str, Any] = {}
@@ -144,3 +162,27 @@ def yaml_settings(repo: Path, given: Collection[str] = ()) -> dict[str, Any]:
             raise
     out.update(_offline(raw.get("offline_store"), repo))
     return out
+
+
+# The feature_store.yaml key behind each setting it fills.
+_YAML_KEYS = {
+    "project": "project",
+    "registry_url": "registry",
+    "online_store": "online_store",
+    "online_path": "online_store.path",
+    "redis_url": "online_store.connection_string",
+    "redis_cluster_nodes": "online_store.connection_string",
+    "offline_engine": "offline_store",
+    "spark_master": "offline_store.spark_conf",
+    "spark_conf": "offline_store.spark_conf",
+}
+
+
+def yaml_problem(repo: Path, exc: ValidationError, from_yaml: Collection[str]) -> str | None:
+    """One line naming the yaml key whose value the settings refused; None if none was."""
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if field in from_yaml:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            return f"{repo / 'feature_store.yaml'}: {_YAML_KEYS.get(field, field)}: {message}"
+    return None

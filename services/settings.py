@@ -10,16 +10,42 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from functools import lru_cache
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_PROFILE = "local"
 _UNSAFE_TOKENS = {"", "changethis", "dev-token"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# Feast's rule for project names (``feast.repo_operations.is_valid_name``), checked here so a
+# bad name is one settings line, not Feast's traceback when the store opens.
+_PROJECT = re.compile(r"^(?![_-])[\w-]+$")
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+# SQLAlchemy URL schemes Feast's SQL registry can use, each with the driver module it loads:
+# a scheme whose driver is not installed fails as surely as an unknown one.
+_REGISTRY_DRIVERS = {
+    "postgresql+psycopg": "psycopg",
+    "postgresql": "psycopg2",
+    "postgresql+psycopg2": "psycopg2",
+    "postgresql+pg8000": "pg8000",
+    "mysql+pymysql": "pymysql",
+    "mysql": "MySQLdb",
+    "mysql+mysqldb": "MySQLdb",
+    "sqlite": "sqlite3",
+    "sqlite+pysqlite": "sqlite3",
+}
 
 
 BUNDLED_REPO = Path(__file__).resolve().parent.parent / "feature_repo"
@@ -64,7 +90,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REDIS_URL", "SKEWLESS_REDIS_URL"),
         description="Redis URL when SKEWLESS_ONLINE_STORE=redis.",
     )
-    redis_timeout_s: float = Field(default=1.0, description="Socket timeout for Redis calls.")
+    redis_timeout_s: float = Field(default=1.0, gt=0, description="Socket timeout for Redis calls.")
     redis_cluster_nodes: str = Field(
         default="",
         description="Startup nodes of a Redis Cluster (host:port,host:port) when "
@@ -119,11 +145,11 @@ class Settings(BaseSettings):
         description="HMAC key of the lineage audit chain (the feature server's read audit); "
         "empty means plain SHA-256, local profile only.",
     )
-    serve_max_entities: int = Field(default=1000, description="Entity rows per request cap.")
+    serve_max_entities: int = Field(default=1000, ge=1, description="Entity rows per request cap.")
     registry_ttl_s: float = Field(
         default=10.0, ge=0, description="How old a server's registry snapshot may get."
     )
-    serve_max_body_bytes: int = Field(default=1_048_576, description="Request body cap.")
+    serve_max_body_bytes: int = Field(default=1_048_576, ge=1, description="Request body cap.")
     serve_rate_per_token: float = Field(
         default=5000.0,
         ge=0,
@@ -179,6 +205,61 @@ class Settings(BaseSettings):
         if match is None:
             return value
         return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+    @field_validator("project")
+    @classmethod
+    def _feast_project_name(cls, value: str) -> str:
+        if not _PROJECT.match(value):
+            raise ValueError(
+                f"{value!r} is not a Feast project name (letters, digits, underscores and "
+                "hyphens, not starting with an underscore or hyphen)"
+            )
+        return value
+
+    @field_validator("registry_url")
+    @classmethod
+    def _registry_scheme(cls, value: str) -> str:
+        """A SQL registry URL whose SQLAlchemy dialect and driver are here (else a path)."""
+        if "://" not in value:
+            return value
+        scheme = value.split("://", 1)[0].lower()
+        usable = [s for s, module in _REGISTRY_DRIVERS.items() if find_spec(module) is not None]
+        if scheme not in usable:
+            raise ValueError(
+                f"{scheme}:// is not a registry URL Skewless can open; use "
+                f"{', '.join(f'{s}://' for s in usable)} (e.g. postgresql+psycopg://user@host/db "
+                "or sqlite:////abs/registry.db), or a file path"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _redis_url_parses(self) -> Settings:
+        """REDIS_URL as redis-py reads it, when the online store is one Redis server."""
+        if self.online_store != "redis":
+            return self
+        parsed = urlparse(self.redis_url)
+        if parsed.scheme not in _REDIS_SCHEMES:  # the URL itself may hold a password: not shown
+            raise ValueError(
+                "REDIS_URL must start with redis://, rediss:// or unix:// "
+                "(e.g. redis://127.0.0.1:6379/0)"
+            )
+        try:
+            parsed.port  # noqa: B018 - urllib checks the port when it is read
+        except ValueError:
+            raise ValueError("REDIS_URL: the port is not a number in 0..65535") from None
+        db = parsed.path.strip("/")
+        if parsed.scheme != "unix" and db and not db.isdigit():
+            raise ValueError(f"REDIS_URL: database {db!r} is not a number (redis://host:port/0)")
+        return self
+
+    @model_validator(mode="after")
+    def _sqlite_tables_need_plain_names(self) -> Settings:
+        if self.online_store == "sqlite" and "-" in self.project:
+            raise ValueError(
+                f"SKEWLESS_PROJECT {self.project!r}: a project with a SQLite online store cannot "
+                "contain hyphens (Feast names its tables after the project)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cluster_needs_nodes(self) -> Settings:
@@ -264,12 +345,19 @@ class Settings(BaseSettings):
 
 def with_repo_yaml(settings: Settings) -> Settings:
     """``settings`` completed by its repository's ``feature_store.yaml`` where not explicit."""
-    from services.repo_yaml import yaml_settings
+    from services.errors import InputError
+    from services.repo_yaml import yaml_problem, yaml_settings
 
     given = settings.model_fields_set
     found = yaml_settings(settings.repo_path, given)
     update = {k: v for k, v in found.items() if k not in given}
-    return settings.model_validate({**settings.model_dump(exclude_unset=True), **update})
+    try:
+        return settings.model_validate({**settings.model_dump(exclude_unset=True), **update})
+    except ValidationError as exc:  # a value the yaml gave: name the file, not a variable
+        problem = yaml_problem(settings.repo_path, exc, update)
+        if problem is None:
+            raise
+        raise InputError(problem) from None
 
 
 @lru_cache(maxsize=1)

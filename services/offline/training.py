@@ -30,6 +30,7 @@ from services.offline.hashing import hashable_frame
 from services.offline.pit import open_engine
 from services.offline.temporaries import temporary_for
 from services.ondemand import input_columns, output_series, run_on_demand
+from services.online.requests import check_key_value, check_request_value
 from services.online.values import python_value
 from services.resolution import ServicePlan, plan_service
 from services.store import Store, definition_hash, service_version, view_version
@@ -67,16 +68,29 @@ class TrainingSetVersion:
 
 def _check_key(plan: ServicePlan, name: str, column: pd.Series) -> None:
     ktype = plan.key_types[name]
-    if column.isna().any():
-        raise EntityKeyError(name, f"must be a non-null {ktype} column (nulls found)")
+    nulls = column.isna().to_numpy()
+    if nulls.any():
+        row = int(nulls.argmax())
+        raise EntityKeyError(name, f"row {row}: must be a non-null {ktype} column (nulls found)")
     if ktype.is_integer:
         if not pd.api.types.is_integer_dtype(column):
+            for row, value in enumerate(column.tolist()):  # name the first row, as serving does
+                check_key_value(name, ktype, row, value)
             raise EntityKeyError(name, f"must be a non-null integer column ({ktype})")
         low, high = (-(2**31), 2**31 - 1) if ktype.name == "Int32" else (-(2**63), 2**63 - 1)
         if len(column) and (column.min() < low or column.max() > high):
             raise EntityKeyError(name, f"values outside {ktype}")
     elif not column.map(lambda v: isinstance(v, str)).all():
+        for row, value in enumerate(column.tolist()):
+            check_key_value(name, ktype, row, value)
         raise EntityKeyError(name, "must be a non-null String column (text keys)")
+
+
+def _check_request_column(spec: ColumnSpec, column: pd.Series) -> None:
+    """Request data as serving checks it (type, range, allowed values), row by row."""
+    for row, value in enumerate(column.tolist()):
+        missing = value is None or value is pd.NA or (isinstance(value, float) and value != value)
+        check_request_value(spec, row, None if missing else value)
 
 
 def _check_entities(plan: ServicePlan, entities: pd.DataFrame) -> pd.DataFrame:
@@ -92,6 +106,7 @@ def _check_entities(plan: ServicePlan, entities: pd.DataFrame) -> pd.DataFrame:
     for spec in plan.request_fields:
         if spec.name not in entities.columns:
             raise RequestDataError(spec.name, "missing from the entity frame (request data)")
+        _check_request_column(spec, entities[spec.name])
     return entities
 
 

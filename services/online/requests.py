@@ -78,6 +78,20 @@ def _request_value_ok(spec: ColumnSpec, value: Any) -> bool:
     return True  # other types are checked by the conversion to their canonical value
 
 
+def check_request_value(spec: ColumnSpec, row: int, value: Any) -> None:
+    """A request value of its field's type, range and allowed values, no coercion."""
+    if value is None and spec.nullable:
+        return
+    if value is None or not _request_value_ok(spec, value):
+        raise RequestDataError(spec.name, f"row {row}: expected {spec.type}, got {value!r}")
+    if (spec.ge is not None and value < spec.ge) or (spec.le is not None and value > spec.le):
+        raise RequestDataError(
+            spec.name, f"row {row}: {value} outside the contract range [{spec.ge}, {spec.le}]"
+        )
+    if spec.allowed is not None and value not in spec.allowed:
+        raise RequestDataError(spec.name, f"row {row}: {value!r} not one of {list(spec.allowed)}")
+
+
 def check_request_data(
     plan: ServicePlan, request_data: Mapping[str, Sequence[Any]], rows: int
 ) -> dict[str, list[Any]]:
@@ -94,16 +108,7 @@ def check_request_data(
         if len(values) != rows:
             raise RequestDataError(spec.name, f"{len(values)} values for {rows} entity rows")
         for i, v in enumerate(values):
-            if v is None and spec.nullable:
-                continue
-            if v is None or not _request_value_ok(spec, v):
-                raise RequestDataError(spec.name, f"row {i}: expected {spec.type}, got {v!r}")
-            if (spec.ge is not None and v < spec.ge) or (spec.le is not None and v > spec.le):
-                raise RequestDataError(
-                    spec.name, f"row {i}: {v} outside the contract range [{spec.ge}, {spec.le}]"
-                )
-            if spec.allowed is not None and v not in spec.allowed:
-                raise RequestDataError(spec.name, f"row {i}: {v!r} not one of {list(spec.allowed)}")
+            check_request_value(spec, i, v)
         try:
             out[spec.name] = [canonical(v, spec.type) for v in values]
         except (TypeError, ValueError) as exc:

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lineage.access import Principal
-from lineage.db import marquez_sql
-from lineage.db.marquez_sql import ColumnEdge
+from lineage.db import column_sql, marquez_sql
+from lineage.db.column_sql import ColumnEdge
 from lineage.db.models import Dataset, Job
 from lineage.errors import InvalidQuery, NotFound
 from lineage.marquez import Viewer, schema_fields, text_of
@@ -73,7 +73,7 @@ def _start(
         datasets = set(marquez_sql.job_datasets(session, [job.id])[job.id][1])
     else:
         datasets = {pair}
-    edges = marquez_sql.current_column_edges(session, outputs=datasets)
+    edges = column_sql.current_column_edges(session, outputs=datasets)
     fields = {(e[0], e[1], e[2]) for e in edges}
     for (ns, name), ds in marquez_sql.datasets_named(session, datasets).items():
         fields |= {(ns, name, f) for f in _schema_names(ds.facets)}
@@ -104,10 +104,10 @@ def _walk(
             break
         datasets = {(f[0], f[1]) for f in frontier}
         if upstream_edges is None:
-            upstream_edges = marquez_sql.current_column_edges(session, outputs=datasets)
+            upstream_edges = column_sql.current_column_edges(session, outputs=datasets)
         found = [e for e in upstream_edges if (e[0], e[1], e[2]) in frontier]
         if downstream:
-            below = marquez_sql.current_column_edges(session, inputs=datasets)
+            below = column_sql.current_column_edges(session, inputs=datasets)
             found += [e for e in below if (e[3], e[4], e[5]) in frontier]
         upstream_edges = None
         reached: set[Field] = set()

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lineage.access import Principal
-from lineage.db import graph_sql, marquez_sql, walk_sql
+from lineage.db import column_sql, graph_sql, walk_sql
 from lineage.db import repositories as repo
 from lineage.errors import InvalidQuery, NotFound
 from lineage.nodes import (
@@ -281,7 +281,7 @@ def _add_column_lineage(session: Session, info: dict[Node, NodeInfo], red: Redac
         data["columnLineage"] = []
     ids = [n[1] for n in info if n[0] == "dataset"]
     fields: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for ns, name, out, in_ns, in_name, in_field, how in marquez_sql.column_edges_into(session, ids):
+    for ns, name, out, in_ns, in_name, in_field, how in column_sql.column_edges_into(session, ids):
         if red.visible(in_ns):
             fields[(ns, name, out)].append(
                 {"namespace": in_ns, "name": in_name, "field": in_field, "transformation": how}

@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterator
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import Row, and_, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from lineage.db.models import (
-    ColumnLineage,
     Dataset,
     DatasetVersion,
     Job,
@@ -28,7 +26,6 @@ from lineage.db.models import (
     RunInput,
     RunOutput,
 )
-from lineage.db.repositories import any_of, is_postgresql
 
 VersionRef = tuple[str, str, str, dict[str, Any]]  # (namespace, name, version, facets)
 
@@ -79,6 +76,18 @@ def find_job(session: Session, namespace: str, name: str) -> Job | None:
     return session.scalars(select(Job).where(Job.namespace == namespace, Job.name == name)).first()
 
 
+def newest_first(rank: Any) -> Any:
+    """``rank`` (a window function) over each dataset's versions, newest first, as ``rank``.
+
+    Newest is by creation (the event time that made the version), then id: the one order of
+    versions everywhere (``/versions``, ``currentVersion``, column lineage).
+    """
+    return rank.over(
+        partition_by=DatasetVersion.dataset_id,
+        order_by=(DatasetVersion.created_at.desc(), DatasetVersion.id.desc()),
+    ).label("rank")
+
+
 def current_versions(session: Session, dataset_ids: Collection[int]) -> dict[int, DatasetVersion]:
     """The newest version of each dataset (by creation, then id), keyed by dataset id.
 
@@ -87,16 +96,10 @@ def current_versions(session: Session, dataset_ids: Collection[int]) -> dict[int
     """
     if not dataset_ids:
         return {}
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=DatasetVersion.dataset_id,
-            order_by=(DatasetVersion.created_at.desc(), DatasetVersion.id.desc()),
-        )
-        .label("rank")
-    )
     ranked = (
-        select(DatasetVersion.id, rank).where(DatasetVersion.dataset_id.in_(dataset_ids)).subquery()
+        select(DatasetVersion.id, newest_first(func.row_number()))
+        .where(DatasetVersion.dataset_id.in_(dataset_ids))
+        .subquery()
     )
     stmt = (
         select(DatasetVersion)
@@ -285,111 +288,6 @@ def search_page(
         order.insert(0, both.c.updated_at.desc())
     rows, total = _page(session, select(both).order_by(*order), limit, offset)
     return rows, total
-
-
-# --- column lineage ----------------------------------------------------------------------------
-
-ColumnEdge = tuple[str, str, str, str, str, str, str | None]
-"""(output namespace, output dataset, output field, input namespace, input dataset, input field,
-transformation)."""
-
-
-def _newest_declaring(*where: Any) -> Any:
-    """Each dataset's newest version (by creation, then id) that declares column lineage.
-
-    ``where`` narrows the datasets considered (it applies before the ranking).
-    """
-    rank = (
-        func.dense_rank()
-        .over(
-            partition_by=DatasetVersion.dataset_id,
-            order_by=(DatasetVersion.created_at.desc(), DatasetVersion.id.desc()),
-        )
-        .label("rank")
-    )
-    ranked = (
-        select(ColumnLineage.dataset_version_id.label("dv_id"), rank)
-        .join(DatasetVersion, DatasetVersion.id == ColumnLineage.dataset_version_id)
-        .where(*where)
-        .subquery()
-    )
-    return select(ranked.c.dv_id).where(ranked.c.rank == 1)
-
-
-def _column_edges(newest: Any, *where: Any) -> Any:
-    """Select the edges of the versions in ``newest`` that match ``where``, sorted."""
-    return (
-        select(
-            Dataset.namespace,
-            Dataset.name,
-            ColumnLineage.output_field,
-            ColumnLineage.input_namespace,
-            ColumnLineage.input_name,
-            ColumnLineage.input_field,
-            ColumnLineage.transformation,
-        )
-        .join(DatasetVersion, DatasetVersion.id == ColumnLineage.dataset_version_id)
-        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-        .where(ColumnLineage.dataset_version_id.in_(newest), *where)
-        .order_by(*_edge_order())
-    )
-
-
-def current_column_edges(
-    session: Session,
-    *,
-    outputs: Collection[tuple[str, str]] = (),
-    inputs: Collection[tuple[str, str]] = (),
-) -> list[ColumnEdge]:
-    """Column lineage as each output dataset's newest version declaring it says.
-
-    Args:
-        session: An open session.
-        outputs: Edges into these (namespace, dataset) pairs.
-        inputs: Edges out of these (namespace, dataset) pairs.
-
-    Returns:
-        The edges, sorted.
-
-    """
-    if not outputs and not inputs:
-        return []
-    wanted = [and_(Dataset.namespace == ns, Dataset.name == name) for ns, name in outputs]
-    wanted += [
-        and_(ColumnLineage.input_namespace == ns, ColumnLineage.input_name == name)
-        for ns, name in inputs
-    ]
-    stmt = _column_edges(_newest_declaring(), or_(*wanted))
-    return [tuple(r) for r in session.execute(stmt)]
-
-
-@cache
-def _edges_into_ids(postgresql: bool) -> Any:
-    newest = _newest_declaring(any_of(DatasetVersion.dataset_id, "datasets", postgresql))
-    return _column_edges(newest)
-
-
-def column_edges_into(session: Session, dataset_ids: Collection[int]) -> list[ColumnEdge]:
-    """``current_column_edges`` into the datasets with these ids, sorted.
-
-    The graph query knows its datasets by id: one statement compiled once, whatever their number
-    (an ``OR`` over (namespace, name) pairs is rebuilt and recompiled for every answer).
-    """
-    if not dataset_ids:
-        return []
-    stmt = _edges_into_ids(is_postgresql(session))
-    return [tuple(r) for r in session.execute(stmt, {"datasets": list(dataset_ids)})]
-
-
-def _edge_order() -> tuple[Any, ...]:
-    return (
-        Dataset.namespace,
-        Dataset.name,
-        ColumnLineage.output_field,
-        ColumnLineage.input_namespace,
-        ColumnLineage.input_name,
-        ColumnLineage.input_field,
-    )
 
 
 def datasets_named(session: Session, pairs: Collection[tuple[str, str]]) -> dict[Any, Dataset]:

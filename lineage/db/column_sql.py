@@ -39,15 +39,7 @@ def _newest_declaring(*where: Any) -> Any:
 def _column_edges(newest: Any, *where: Any) -> Any:
     """Select the edges of the versions in ``newest`` that match ``where``, sorted."""
     return (
-        select(
-            Dataset.namespace,
-            Dataset.name,
-            ColumnLineage.output_field,
-            ColumnLineage.input_namespace,
-            ColumnLineage.input_name,
-            ColumnLineage.input_field,
-            ColumnLineage.transformation,
-        )
+        select(*_edge_order(), ColumnLineage.transformation)  # a ColumnEdge, in its order
         .join(DatasetVersion, DatasetVersion.id == ColumnLineage.dataset_version_id)
         .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
         .where(ColumnLineage.dataset_version_id.in_(newest), *where)

@@ -68,7 +68,7 @@ class BatchRejectedError(SkewlessError):
         self.source = source
         self.result = result
         super().__init__(
-            f"{source}: batch rejected, {result.quarantined} of {result.received} rows invalid"
+            f"{source}: batch rejected, {result.invalid} of {result.received} rows invalid"
         )
 
 

@@ -282,6 +282,20 @@ def unkeyed_schema(contract: type[SourceContract]) -> pa.DataFrameSchema:
     return unkeyed
 
 
+@_per_contract
+def cell_schema(contract: type[SourceContract]) -> pa.DataFrameSchema:
+    """``validation_schema``'s checks of each cell alone: dtypes, nullability, column checks.
+
+    Without the checks whose verdict on a row depends on the other rows (the key, a ``unique``
+    column, a frame-wide check), for judging rows apart from the batch they came in.
+    """
+    schema = validation_schema(contract)
+    alone = schema.update_columns({name: {"unique": False} for name in schema.columns})
+    alone.unique = None
+    alone.checks = []
+    return alone
+
+
 def schema_fingerprint(contract: type[SourceContract]) -> str:
     """A short hash of the contract's columns, stamped on Feast objects and versions."""
     payload = [
@@ -314,6 +328,7 @@ __all__ = [
     "CREATED_TIMESTAMP",
     "EVENT_TIMESTAMP",
     "arrow_schema",
+    "cell_schema",
     "column_specs",
     "contract_name",
     "feast_fields",

@@ -29,7 +29,7 @@ from services.errors import BatchRejectedError
 from services.ingestion.conform import Failures, check_columns, check_future, conform
 from services.ingestion.reader import CSV_SUFFIXES, count_rows, read_batches
 from services.ingestion.stream import Tally, quarantine_rows
-from services.ingestion.validate import validate_rows
+from services.ingestion.validate import validate_failed_rows, validate_rows
 from services.lineage_events import emit_ingest, emit_materialize
 from services.offline.datasets import reports_dir, write_version
 from services.offline.hashing import cell_bytes, paired_row_hashes
@@ -61,6 +61,15 @@ class IngestResult:
     failed_checks: dict[str, int] = field(default_factory=dict)
     batch_problems: list[dict[str, Any]] = field(default_factory=list)
     lineage_run: str | None = None
+
+    @property
+    def invalid(self) -> int:
+        """The rows that failed the contract; fewer than ``quarantined`` under the reject policy.
+
+        Rejecting a batch quarantines its good rows too (``received == written + quarantined``
+        holds), each with the one reason ``batch_rejected``: those are not counted.
+        """
+        return self.quarantined - self.failed_checks.get("batch_rejected", 0)
 
     def summary(self) -> dict[str, Any]:
         keys = (
@@ -145,6 +154,7 @@ def validate_frame(
         check_future(typed, contract, datetime.now(UTC) + horizon, failures)
     unconverted = np.zeros(len(typed), dtype=bool)
     unconverted[list(failures.reasons)] = True
+    validate_failed_rows(typed, contract, failures)
     validate_rows(typed, contract, np.flatnonzero(~unconverted), failures)
     if failures.batch:
         for row in range(len(typed)):

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from services.contracts import SourceContract
 from services.contracts.schema import arrow_schema, key_columns, schema_fingerprint, source_spec
 from services.ingestion.conform import Failures, check_columns, check_future, conform
-from services.ingestion.validate import validate_rows
+from services.ingestion.validate import validate_failed_rows, validate_rows
 from services.offline.datasets import COMPRESSION, source_dir
 from services.offline.hashing import hashable_frame
 from services.offline.temporaries import remove_stale_temporaries, temporary_for
@@ -271,6 +271,7 @@ def validate_batch(
     unconverted = np.zeros(len(typed), dtype=bool)
     unconverted[list(failures.reasons)] = True
     candidates = np.flatnonzero(~unconverted)
+    validate_failed_rows(typed, contract, failures)
     validate_rows(typed, contract, candidates, failures)
     keys = key_columns(contract)
     if keys and len(candidates):

@@ -5,6 +5,10 @@ row converted (no copy); the key uniqueness check uses
 ``report_duplicates="exclude_first"`` so only later copies of a key fail.
 Column-level failures (no row index) are batch problems and fail every row.
 
+A row that already failed a cell before Pandera (a dtype, a future time: ``conform``) is left
+out of that pass, which judges the rows that would be written; ``validate_failed_rows`` then
+gives it every other reason of its own, so its reasons are complete too.
+
 The key check is the schema's own (``unique``, ``exclude_first``), judged here with pandas'
 ``duplicated`` on the same rows: Pandera lays a failed uniqueness check's cases out with
 ``DataFrame.unstack``, ~0.3 ms per repeated row (10,000 repeats took 2.6 s). A reason's value
@@ -15,15 +19,19 @@ own cases take a type and an order from whatever else failed in the batch.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pandera.errors as pa_errors
+import pandera.pandas as pa
 
 from services.contracts import SourceContract
-from services.contracts.schema import unkeyed_schema, validation_schema
+from services.contracts.schema import cell_schema, unkeyed_schema, validation_schema
 from services.ingestion.conform import Failures
 from services.ingestion.prescreen import suspect_rows, unique_columns
+
+Found = dict[int, list[dict[str, str | None]]]  # each row's reasons, by its position in the frame
 
 
 def validate_rows(
@@ -47,22 +55,89 @@ def validate_rows(
     subset = frame if len(candidates) == len(frame) else frame.iloc[candidates]
     subset.index = pd.RangeIndex(len(subset))
     schema = validation_schema(contract)
-    if screen:
-        suspects = suspect_rows(subset, schema)
-        if suspects is not None:  # only rows that may fail go through Pandera's full run
-            if len(suspects) == 0:
-                return
-            candidates = candidates[suspects]
-            subset = subset.iloc[suspects]
-            subset.index = pd.RangeIndex(len(subset))
+    if screen:  # only rows that may fail go through Pandera's full run
+        screened = _screen(subset, schema, candidates)
+        if screened is None:
+            return
+        subset, candidates = screened
     keys = [k for k in unique_columns(schema) if k in subset]
-    found: dict[int, list[dict[str, str | None]]] = {}
+    found: Found = {}
     if keys and not pandera_keys:
         schema = unkeyed_schema(contract)
         for pos, value in _repeated_keys(subset, keys):
             found[int(candidates[pos])] = [
                 {"check": "duplicate_key", "column": "key", "value": value}
             ]
+    _run_pandera(subset, candidates, schema=schema, keys=keys, batch=failures.batch, found=found)
+    order = _column_order(frame)
+    for pos, items in found.items():
+        items.sort(key=lambda x: (order(x), str(x["check"])))
+        failures.reasons.setdefault(pos, []).extend(items)
+
+
+def validate_failed_rows(
+    frame: pd.DataFrame, contract: type[SourceContract], failures: Failures
+) -> None:
+    """Add every other reason of the rows that already have one (a cell failed before Pandera).
+
+    Call before ``validate_rows``, which leaves these rows out. Each row is judged by the cell
+    checks (``cell_schema``) of its other columns: a cell that failed holds a placeholder, so
+    its column is left out; the key is not judged, as a quarantined row takes no place among
+    the rows that are written. Only these rows cost more: grouped by the columns they failed,
+    each group gets the first pass and Pandera on its suspects, as ``validate_rows`` does.
+    """
+    groups: dict[frozenset[str], list[int]] = {}
+    for row in sorted(failures.reasons):
+        failed = frozenset(str(x["column"]) for x in failures.reasons[row])
+        groups.setdefault(failed, []).append(row)
+    if not groups:
+        return
+    base = cell_schema(contract)
+    found: Found = {}
+    for failed, rows in groups.items():
+        drop = [str(name) for name in base.columns if name in failed]
+        schema = base.remove_columns(drop) if drop else base
+        subset = frame.iloc[rows].drop(columns=drop)
+        subset.index = pd.RangeIndex(len(subset))
+        screened = _screen(subset, schema, np.asarray(rows, dtype=np.int64))
+        if screened is not None:
+            # A whole column's failure here is the batch's, which ``validate_rows`` reports.
+            _run_pandera(*screened, schema=schema, keys=[], batch=[], found=found)
+    order = _column_order(frame)
+    for pos, items in found.items():
+        items.sort(key=lambda x: (order(x), str(x["check"])))
+        merged = failures.reasons[pos] + items
+        merged.sort(key=order)  # stable: in column order, as a row validated whole reads
+        failures.reasons[pos] = merged
+
+
+def _screen(
+    subset: pd.DataFrame, schema: pa.DataFrameSchema, candidates: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """The rows of ``subset`` that may fail ``schema`` (``prescreen``), with their positions.
+
+    ``None`` when no row may fail; every row when the first pass cannot tell.
+    """
+    suspects = suspect_rows(subset, schema)
+    if suspects is None:
+        return subset, candidates
+    if len(suspects) == 0:
+        return None
+    subset = subset.iloc[suspects]
+    subset.index = pd.RangeIndex(len(subset))
+    return subset, candidates[suspects]
+
+
+def _run_pandera(
+    subset: pd.DataFrame,
+    candidates: np.ndarray,
+    *,
+    schema: pa.DataFrameSchema,
+    keys: list[str],
+    batch: list[dict[str, str | None]],
+    found: Found,
+) -> None:
+    """Validate ``subset`` lazily; its rows' reasons go to ``found``, a column's to ``batch``."""
     try:
         with warnings.catch_warnings():
             # pandera concatenates its failure cases with all-NA frames, which pandas 2.x
@@ -73,18 +148,18 @@ def validate_rows(
             # inplace: the schema does not coerce, so Pandera has nothing to write and
             # need not copy the frame first.
             schema.validate(subset, lazy=True, inplace=True)
-        cases = None
     except pa_errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-    if cases is not None:
-        _add_cases(cases, subset, keys, candidates, failures, found)
-    # Pandera's order of a row's failures depends on the rest of the frame; a row's reasons are
-    # put in the frame's column order (the key last), so a row reads the same however it is
-    # batched.
+        _add_cases(exc.failure_cases, subset, keys, candidates, batch, found)
+
+
+def _column_order(frame: pd.DataFrame) -> Callable[[dict[str, str | None]], int]:
+    """A reason's place in a row: its column's in the frame, the key (or none) last.
+
+    Pandera's order of a row's failures depends on the rest of the frame; in column order a
+    row reads the same however it is batched.
+    """
     order = {str(name): i for i, name in enumerate(frame.columns)}
-    for pos, items in found.items():
-        items.sort(key=lambda x: (order.get(str(x["column"]), len(order)), str(x["check"])))
-        failures.reasons.setdefault(pos, []).extend(items)
+    return lambda item: order.get(str(item["column"]), len(order))
 
 
 def _repeated_keys(subset: pd.DataFrame, keys: list[str]) -> list[tuple[int, str | None]]:
@@ -113,16 +188,14 @@ def _add_cases(
     subset: pd.DataFrame,
     keys: list[str],
     candidates: np.ndarray,
-    failures: Failures,
-    found: dict[int, list[dict[str, str | None]]],
+    batch: list[dict[str, str | None]],
+    found: Found,
 ) -> None:
-    """Add Pandera's failure cases: batch-level ones to ``failures``, each row's to ``found``."""
+    """Add Pandera's failure cases: batch-level ones to ``batch``, each row's to ``found``."""
     row_level = cases[cases["index"].notna()]
     batch_level = cases[cases["index"].isna()]
     for _, case in batch_level.iterrows():
-        failures.batch.append(
-            {"check": str(case["check"]), "column": _col(case["column"]), "value": None}
-        )
+        batch.append({"check": str(case["check"]), "column": _col(case["column"]), "value": None})
     if row_level.empty:
         return
     index = row_level["index"].astype("int64").to_numpy()

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,15 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from services.cli import app
-from services.ingestion.gate import ingest_frame
+from services.errors import BatchRejectedError
+from services.ingestion.gate import ingest_file, ingest_frame
 from services.offline import datasets
 from services.offline.datasets import list_versions
+from services.serving.metrics import make_metrics
+from services.serving.schemas import PushRequest
+from services.serving.service import FeatureService, read_reasons
 from services.settings import Settings
-from services.store import Store
+from services.store import Store, load_definitions
 from tests.demo_repo import allowed_values
 
 runner = CliRunner()
@@ -145,6 +150,78 @@ def test_bad_rows_get_reasons_and_every_row_is_accounted_for(
     assert (
         settings_.offline_dir / "merchant_risk" / f"{summary['dataset_version']}.parquet"
     ).exists()
+
+
+def _quarantined_reasons(path: str | None) -> dict[int, list[dict[str, Any]]]:
+    assert path is not None
+    q = pd.read_parquet(path)
+    return {int(r): json.loads(j) for r, j in zip(q["_row"], q["_reasons"], strict=True)}
+
+
+def test_a_row_whose_cell_fails_its_dtype_gets_its_other_reasons_too(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """Regression: a cell failing its dtype hid every other failure of its row (a null, a range).
+
+    Whole and streamed (two rows a batch), the row lists all three; rows already reported
+    completely (a dtype failure alone, Pandera's failures alone) read as before.
+    """
+    frame = merchant_rows(6).astype(
+        {"txn_volume_30d": object, "merchant_category": object, "fraud_rate_30d": object}
+    )
+    broken = ["merchant_category", "fraud_rate_30d", "txn_volume_30d"]
+    frame.loc[1, broken] = [None, 2.0, 5.7]  # a null, out of range, not an integer
+    frame.loc[2, "txn_volume_30d"] = 5.7  # a dtype failure alone
+    frame.loc[4, broken[:2]] = [None, 2.0]  # no dtype failure
+    null = {"check": "not_nullable", "column": "merchant_category", "value": None}
+    high = {"check": "less_than_or_equal_to(1)", "column": "fraud_rate_30d", "value": "2.0"}
+    dtype = {"check": "dtype(Int64)", "column": "txn_volume_30d", "value": "5.7"}
+    expected = {1: [null, high, dtype], 2: [dtype], 4: [null, high]}
+    path = tmp_path / "m.parquet"
+    frame.to_parquet(path)
+    for rows in (None, 2):  # in one piece, then two rows a batch
+        settings = make_settings("sqlite", **({"ingest_batch_rows": rows} if rows else {}))
+        store = Store(settings)
+        store.apply(load_definitions(settings.repo_path))
+        result = ingest_file(store, "merchant_risk", path, policy="quarantine")
+        store.close()
+        assert (result.written, result.quarantined) == (3, 3), rows
+        assert _quarantined_reasons(result.quarantine_path) == expected, rows
+        assert result.failed_checks == {
+            "not_nullable": 2,
+            "less_than_or_equal_to(1)": 2,
+            "dtype(Int64)": 2,
+        }
+
+
+def test_a_rejected_push_counts_only_the_rows_that_failed(settings_: Settings) -> None:
+    """Regression: a push of two rows, one bad, was refused as "2 of 2 rows invalid"."""
+    store = Store(settings_)
+    store.apply(load_definitions(settings_.repo_path))
+    frame = merchant_rows(2)
+    frame.loc[1, "txn_volume_30d"] = -1
+    body = {
+        k: [v.isoformat() if isinstance(v, pd.Timestamp) else v for v in s]
+        for k, s in frame.astype(object).items()
+    }
+    service = FeatureService(store, make_metrics())
+    try:
+        with pytest.raises(BatchRejectedError) as caught:
+            service.push(PushRequest(push_source_name="merchant_risk", df=body))
+    finally:
+        service.close()
+        store.close()
+    assert str(caught.value) == "merchant_risk: batch rejected, 1 of 2 rows invalid"
+    result = caught.value.result
+    assert (result.received, result.written, result.quarantined, result.invalid) == (2, 0, 2, 1)
+    assert read_reasons(result) == [
+        {
+            "row": 1,
+            "check": "greater_than_or_equal_to(0)",
+            "column": "txn_volume_30d",
+            "value": "-1",
+        }
+    ]
 
 
 def test_reject_policy_writes_nothing_anywhere(settings_: Settings, tmp_path: Path) -> None:

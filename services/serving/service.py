@@ -103,6 +103,8 @@ class FeatureService:
         self, request: GetOnlineFeaturesRequest
     ) -> tuple[ServicePlan, dict[str, list[Any]], dict[str, list[Any]]]:
         plan = self.plan(request)
+        if not request.full_feature_names:  # two views' same name: refused, as Feast does
+            plan.output_names()
         request_names = {f.name for f in plan.request_fields}
         entities = {k: v for k, v in request.entities.items() if k not in request_names}
         request_data = {k: v for k, v in request.entities.items() if k in request_names}

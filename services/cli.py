@@ -182,6 +182,10 @@ def materialize(
     if (start is None) != (end is None) or (incremental and start is not None):
         err.print("error: give --start and --end together, or --incremental, or neither")
         raise typer.Exit(2)
+    window = (utc(start), utc(end))
+    if window[0] is not None and window[1] is not None and window[0] > window[1]:
+        err.print(f"error: --start {window[0].isoformat()} is after --end {window[1].isoformat()}")
+        raise typer.Exit(2)
     settings = settings_for()
     with errors(settings), ProgressDisplay() as display:
         store = open_store(settings)
@@ -192,8 +196,8 @@ def materialize(
         results = run(
             store,
             views=view,
-            start=utc(start),
-            end=utc(end),
+            start=window[0],
+            end=window[1],
             incremental=incremental,
             progress=tick,
         )

@@ -168,3 +168,17 @@ def test_serve_refuses_bad_settings_before_it_starts(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert name in lines[0], done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["materialize", "--start", "2026-01-02", "--end", "2026-01-01"], ["is after --end"]),
+        (["materialize", "--start", "2026-01-02"], ["--start and --end together"]),
+    ],
+)
+def test_a_materialize_window_that_is_no_window_is_one_line(
+    env: Callable[..., None], args: list[str], said: list[str]
+) -> None:
+    """A window ending before it starts used to materialize nothing and exit 0."""
+    _one_line_exit_2(args, *said)

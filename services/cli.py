@@ -20,7 +20,16 @@ from lineage.cli import app as lineage_app
 from lineage.cli import console_command
 from lineage.cli_render import folded_table
 from services.cli_audit import audit_app
-from services.cli_common import JSON_HELP, console, err, errors, open_store, settings_for, utc
+from services.cli_common import (
+    JSON_HELP,
+    console,
+    err,
+    errors,
+    note_unapplied,
+    open_store,
+    settings_for,
+    utc,
+)
 from services.cli_ingest import ingest_command
 from services.cli_online import online_command, parse_value
 from services.cli_progress import ProgressDisplay
@@ -106,8 +115,8 @@ def apply(
         problems = lint(definitions, repository.contracts)
         if problems:
             raise GovernanceError(problems)
-        store = open_store(settings)
-        removed = store.apply(definitions)
+        store = open_store(settings, note=False)
+        removed = store.apply(definitions, pin=settings.repo_path)
         from services.lineage_events import emit_apply
         from services.serving_plan import write_serving_plan
 
@@ -150,9 +159,10 @@ def datasets(
         plain = Path(source).name == source and not source.startswith((".", "_"))
         versions = list_versions(settings.offline_dir, source) if plain else []
         if not versions:
+            from services.applied import repository_path
             from services.repository import load_repository
 
-            load_repository(settings.repo_path).contract(source)
+            load_repository(repository_path(settings)).contract(source)
     if as_json:
         print(json.dumps([asdict(v) for v in versions]))
         return
@@ -288,7 +298,9 @@ def training_set(
             display.advance("training set", description=description, unit="steps")
 
         step("opening the feature store")
-        client = Client(settings_for())
+        settings = settings_for()
+        note_unapplied(settings)
+        client = Client(settings)
         plan = client.plan(service)
         types = {**plan.key_types, **{f.name: f.type for f in plan.request_fields}}
         step(f"reading {entities.name}")

@@ -106,10 +106,22 @@ def _problem(loc: tuple[int | str, ...], message: str) -> str:
     return f"{name}: {message}"
 
 
-def open_store(settings: Settings | None = None) -> Any:
+def open_store(settings: Settings | None = None, *, note: bool = True) -> Any:
+    """The project's store; ``note``: say on stderr when the repository has unapplied changes."""
     from services.store import Store
 
-    return Store(settings or settings_for())
+    settings = settings or settings_for()
+    if note:
+        note_unapplied(settings)
+    return Store(settings)
+
+
+def note_unapplied(settings: Settings) -> None:
+    """Say on stderr when the working tree differs from the applied code the command runs."""
+    from services.applied import unapplied_note
+
+    if line := unapplied_note(settings):
+        err.print(line, markup=False)
 
 
 def utc(moment: datetime | None) -> datetime | None:

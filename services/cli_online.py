@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lineage.cli_render import folded_table
-from services.cli_common import JSON_HELP, console, err, errors, settings_for
+from services.cli_common import JSON_HELP, console, err, errors, note_unapplied, settings_for
 from services.errors import InputError
 
 if TYPE_CHECKING:
@@ -95,6 +95,7 @@ def online_command(
 
     settings = settings_for()
     with errors():
+        note_unapplied(settings)
         planned = open_planned(settings, service)
         if planned is None:  # no current serving plan: resolve the service afresh
             result, lost = _online_resolved(settings, service, entity, request or [])

@@ -84,7 +84,7 @@ def run_demo(settings: Settings, console: Console, *, size: int = 500, seed: int
         problems = lint(definitions, repo.contracts)
         if problems:
             raise RuntimeError("governance lint failed:\n" + "\n".join(problems))
-        results["client"].store.apply(definitions)
+        results["client"].store.apply(definitions, pin=settings.repo_path)
         write_serving_plan(results["client"].store)
         emit_apply(settings, results["client"].store)
         return f"{len(definitions.all())} objects, 0 governance problems"

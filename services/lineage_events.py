@@ -249,10 +249,11 @@ def online_version(result: MaterializeResult) -> str:
 
 def _online_fields(settings: Settings, read: ViewRead) -> tuple[tuple[str, str, str], ...]:
     """The online table's columns: entity key, event time, then the view's features."""
+    from services.applied import repository_path
     from services.repository import load_repository
 
     features = {f.name for f in read.features}
-    specs = column_specs(load_repository(settings.repo_path).contract(read.source))
+    specs = column_specs(load_repository(repository_path(settings)).contract(read.source))
     keep = [c for c in specs if c.role in ("entity", "event_timestamp")]
     keep += [c for c in specs if c.name in features]
     return tuple((c.name, c.kind, c.description) for c in keep)

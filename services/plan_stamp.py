@@ -1,8 +1,9 @@
 """What a serving plan was built from, as one fingerprint, computed without Feast.
 
 A plan (:mod:`services.serving_plan`) is current while three things are unchanged: the
-project's definitions in Feast's registry, the repository's files (its contracts give feature
-types, its functions the on-demand outputs), and the settings naming them. The registry part
+project's definitions in Feast's registry, the repository's code as applied (its contracts give
+feature types, its functions the on-demand outputs: the copy :mod:`services.applied` pinned, or
+the repository's files when none was), and the settings naming them. The registry part
 hashes the project's rows in Feast's SQL registry tables (read with ``sqlite3`` for a SQLite
 registry, SQLAlchemy otherwise) or the bytes of Feast's file registry: any apply rewrites those
 rows, so a plan built before an apply no longer matches. Reading the tables needs their names,
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from services.applied import pinned
 from services.repo_files import watched_files
 from services.settings import Settings
 
@@ -101,6 +103,12 @@ def repository_fingerprint(repo_path: Path) -> str:
     return digest.hexdigest()
 
 
+def _code_fingerprint(settings: Settings) -> str:
+    """The applied copy's hash (what the data plane runs), else the repository's files'."""
+    found = pinned(settings)
+    return found.fingerprint if found is not None else repository_fingerprint(settings.repo_path)
+
+
 def current_stamp(settings: Settings) -> dict[str, str] | None:
     """The fingerprint a plan built now would carry (None: the registry cannot be read)."""
     registry = registry_fingerprint(settings)
@@ -110,5 +118,5 @@ def current_stamp(settings: Settings) -> dict[str, str] | None:
         "registry_url": settings.effective_registry_url,
         "registry": registry,
         "repository_path": str(settings.repo_path.resolve()),
-        "repository": repository_fingerprint(settings.repo_path.resolve()),
+        "repository": _code_fingerprint(settings),
     }

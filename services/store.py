@@ -254,8 +254,12 @@ class Store:
         """The underlying ``FeatureStore``, for the Feast comparisons in audits only."""
         return self._feast
 
-    def apply(self, definitions: Definitions) -> list[Any]:
+    def apply(self, definitions: Definitions, *, pin: Path | None = None) -> list[Any]:
         """Register the definitions and create the online tables (Feast apply).
+
+        ``pin``: the repository the definitions were loaded from; its code is copied and the
+        data plane runs that copy from now on (``services.applied``). Without it (definitions
+        built in code) the data plane reads the repository's files as they are.
 
         What the registry held that the repository no longer declares is deleted, as
         ``feast apply`` does (``services.apply_plan``); the deleted objects are returned.
@@ -267,10 +271,12 @@ class Store:
         """
         from feast.errors import FeastError
 
+        from services import applied
         from services.apply_plan import stale_objects
-        from services.repository import type_keys_from_contracts
+        from services.repository import load_repository, type_keys_from_contracts
 
-        type_keys_from_contracts(definitions, self.repository.contracts)
+        source = load_repository(pin or self.settings.repo_path)
+        type_keys_from_contracts(definitions, source.contracts)
         try:
             with feast_notes_ignored():
                 stale = stale_objects(self._feast, definitions)
@@ -280,6 +286,10 @@ class Store:
             if len(reason) > MAX_REASON:
                 reason = reason[: MAX_REASON - 3] + "..."
             raise InputError(f"Feast refused the definitions: {reason}") from exc
+        if pin is not None:
+            applied.pin(self.settings, pin)
+        else:
+            applied.unpin(self.settings)
         self.refresh()
         return stale
 
@@ -306,10 +316,11 @@ class Store:
 
     @cached_property
     def repository(self) -> Repository:
-        """The repository at ``SKEWLESS_REPO_PATH``: its contracts and on-demand code."""
+        """The repository as applied (``services.applied``): its contracts and on-demand code."""
+        from services.applied import repository_path
         from services.repository import load_repository
 
-        return load_repository(self.settings.repo_path)
+        return load_repository(repository_path(self.settings))
 
     @cached_property
     def entities(self) -> dict[str, Entity]:

@@ -29,11 +29,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lineage.limits import capped, declared_too_large
 from lineage.ratelimit import RateLimit
+from services.applied import unapplied_note
 from services.serving.auth import Authenticator, Caller
 from services.serving.errors import (
     NotServedError,
     error_response,
     install_error_handlers,
+    log,
     rate_limited_body,
 )
 from services.serving.feast_surface import FeastSurface
@@ -204,6 +206,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if line := unapplied_note(settings):  # the server runs the applied code, and says so
+            log.warning("%s", line)
         store = Store(settings)
         app.state.metrics = make_metrics()
         app.state.registry_url = settings.effective_registry_url

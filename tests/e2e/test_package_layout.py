@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from services.serving_plan import load_service_plan
+from services.plan_stamp import current_stamp
+from services.serving_plan import load_service_plan, plan_path
 from services.settings import Settings
 from tests.cli import cli
 from tests.recsys_repo import copy_example, onboard
@@ -55,12 +56,18 @@ def test_a_repository_in_packages_goes_end_to_end(
     assert '"is_mobile"' in served
     assert '"session_score"' in served
 
-    # The on-demand function lives in features/recsys.py: an edit there is a new plan's input.
+    # The on-demand function lives in features/recsys.py: an edit there runs once applied
+    # (the copy apply pinned is what serves until then), and is a new plan's input.
     module = repo / "features" / "recsys.py"
     module.write_text(module.read_text() + "\n# edited\n")
-    assert load_service_plan(settings, SERVICE) is None
-    assert cli(*args) == served
-    assert load_service_plan(settings, SERVICE) is not None  # the full path wrote it again
+    assert load_service_plan(settings, SERVICE) is not None
+    stamp = current_stamp(settings)
+    cli("apply", "--repo", str(repo))
+    assert current_stamp(settings) != stamp
+    assert load_service_plan(settings, SERVICE) is not None  # apply wrote it again
+    plan_path(settings).unlink()
+    assert cli(*args) == served  # the full path, from the copy of the package
+    assert load_service_plan(settings, SERVICE) is not None  # ... wrote it again
 
 
 def test_without_the_ignore_file_the_broken_script_is_named(

@@ -45,9 +45,9 @@ from lineage.identity import (
 from services.code_version import code_facets, code_version
 from services.contracts import SourceContract
 from services.contracts.schema import column_specs
+from services.definition_versions import definition_hash, service_version, view_version
 from services.lineage_facets import definition_facets, ingest_facet
 from services.settings import Settings
-from services.store import definition_hash, service_version, view_version
 
 if TYPE_CHECKING:
     from feast import FeatureView

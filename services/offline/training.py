@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from services.contracts.base import ColumnSpec
 from services.contracts.schema import output_dtype
+from services.definition_versions import definition_hash, service_version, view_version
 from services.errors import EntityKeyError, RequestDataError, VersionNotFoundError
 from services.offline.engine import ENTITY_TS, arrow_to_pandas
 from services.offline.hashing import hashable_frame
@@ -33,7 +34,7 @@ from services.ondemand import input_columns, output_series, run_on_demand
 from services.online.requests import check_key_value, check_request_value
 from services.online.values import python_value
 from services.resolution import ServicePlan, plan_service
-from services.store import Store, definition_hash, service_version, view_version
+from services.store import Store
 
 # Called as each step of a build starts, with what it is about to do (for a progress display).
 Steps = Callable[[str], None]
@@ -48,8 +49,8 @@ class TrainingSetVersion:
     """The identity and provenance of one training set.
 
     ``service_version``, ``view_versions`` (the definition versions lineage names, see
-    ``services.store.view_version``) and ``features`` (the columns each view supplied) are
-    recorded for lineage; they are not part of the version id.
+    ``services.definition_versions.view_version``) and ``features`` (the columns each view
+    supplied) are recorded for lineage; they are not part of the version id.
     """
 
     name: str

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from services.clock import now_utc
+from services.definition_versions import definition_hash
 from services.offline.datasets import DatasetVersion, list_versions
 from services.offline.pit import open_engine
 from services.online.state import (
@@ -27,7 +28,7 @@ from services.online.state import (
 )
 from services.online.writer import OnlineWriter
 from services.resolution import ViewRead, applied_views, plan_view
-from services.store import Store, definition_hash
+from services.store import Store
 
 Progress = Callable[[str, int], None]
 

@@ -21,12 +21,13 @@ from lineage import service
 from lineage.db.models import ColumnLineage, Dataset, DatasetVersion
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
 from lineage.identity import NAMESPACE
+from services.definition_versions import definition_hash
 from services.ingestion.gate import IngestResult, ingest_file
 from services.lineage_events import emit_apply, emit_materialize
 from services.online.materialize import MaterializeResult, materialize
 from services.sdk import Client
 from services.settings import Settings
-from services.store import Store, definition_hash, load_definitions
+from services.store import Store, load_definitions
 
 
 @dataclass

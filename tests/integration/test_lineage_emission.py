@@ -32,11 +32,11 @@ from lineage.identity import (
     training_set_dataset,
 )
 from services import sdk
+from services.definition_versions import definition_hash, service_version, view_version
 from services.errors import UnknownFeatureServiceError
 from services.ingestion.gate import ingest_file, ingest_frame
 from services.sdk import Client
 from services.settings import Settings
-from services.store import definition_hash, service_version, view_version
 from tests.demo_repo import write_demo_data
 from tests.integration.lineage_pipeline import (
     Project,

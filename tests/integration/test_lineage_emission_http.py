@@ -31,10 +31,10 @@ from lineage.identity import (
     training_set_dataset,
 )
 from services import sdk
+from services.definition_versions import service_version, view_version
 from services.lineage_events import _EMITTERS
 from services.sdk import Client
 from services.settings import Settings
-from services.store import service_version, view_version
 from tests.demo_repo import write_demo_data
 from tests.integration.lineage_pipeline import Project, data_source_version, lineage_session
 from tests.integration.serving.conftest import free_port

@@ -312,16 +312,28 @@ class Settings(BaseSettings):
 
     @property
     def offline_dir(self) -> Path:
-        """Directory holding one folder of immutable dataset versions per source."""
-        return self.data_dir / "offline"
+        """The project's immutable dataset versions: one folder per source."""
+        return self._project_dir("offline")
 
     @property
     def quarantine_dir(self) -> Path:
-        return self.data_dir / "quarantine"
+        """The project's quarantined rows: one folder per source."""
+        return self._project_dir("quarantine")
 
     @property
     def training_dir(self) -> Path:
-        return self.data_dir / "training_sets"
+        """The project's training sets: one folder per training-set name."""
+        return self._project_dir("training_sets")
+
+    @property
+    def served_dir(self) -> Path:
+        """The project's served-feature logs: one folder per feature service."""
+        return self._project_dir("served")
+
+    def _project_dir(self, kind: str) -> Path:
+        from services.data_layout import project_dir  # brings an older data dir up to date
+
+        return project_dir(self.data_dir, kind, self.project)
 
     @property
     def online_sqlite_path(self) -> Path:

@@ -379,7 +379,8 @@ def write_repository(
         feature_store_yaml(project, data_dir, online_store, redis_url)
     )
     (repo / "contracts.py").write_text(contract_module(shape))
-    (repo / "definitions.py").write_text(definitions_module(shape, data_dir / "offline"))
+    offline = data_dir / "offline" / project  # the project's folder (services.data_layout)
+    (repo / "definitions.py").write_text(definitions_module(shape, offline))
     return repo
 
 

@@ -177,7 +177,7 @@ def audit_drift(store: Store, training_set: str, *, since: datetime | None = Non
     """Compare served-feature logs of the training set's service with the training set."""
     reference, version = find_training_set(store.settings.training_dir, training_set)
     plan = plan_service(store, version.service)
-    root = store.settings.data_dir / "served"
+    root = store.settings.served_dir
     current = load_served(root, version.service, since)
     if current.empty:
         raise VersionNotFoundError(

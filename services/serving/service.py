@@ -67,9 +67,7 @@ class FeatureService:
         self.store = store
         self.reader = OnlineReader(store)
         self.metrics = metrics
-        self.log = ServedLog(
-            store.settings.data_dir / "served", store.settings.serve_log_sample_rate
-        )
+        self.log = ServedLog(store.settings.served_dir, store.settings.serve_log_sample_rate)
         self._plans: dict[str, ServicePlan] = {}
         self._ages: dict[str, Any] = {}  # value-age histogram child per view
         self._registry_read = time.monotonic()

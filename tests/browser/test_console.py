@@ -42,6 +42,7 @@ pytestmark = pytest.mark.integration
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 SKEWLESS = str(Path(sys.executable).parent / "skewless")
 MODEL = "fraud-model"
+PROJECT = "skewless"  # the demo's project: its files are under <data dir>/<kind>/skewless/
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,11 @@ def _serve(
 
 def _skewed_served_log(data_dir: Path, service: str) -> None:
     """What a feature server logs for ``service``, with one feature moved far from training."""
-    (training,) = glob.glob(str(data_dir / "training_sets" / "*" / "*.parquet"))
+    (training,) = glob.glob(str(data_dir / "training_sets" / PROJECT / "*" / "*.parquet"))
     served = pd.read_parquet(training)
     served["credit_limit"] = served["credit_limit"] * 4 + 10_000
     served["_served_at"] = pd.Timestamp(datetime.now(UTC))
-    out = data_dir / "served" / service
+    out = data_dir / "served" / PROJECT / service
     out.mkdir(parents=True)
     served.to_parquet(out / "part-00000.parquet", index=False)
 
@@ -140,7 +141,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     try:
         _run(env, "demo", "--data-dir", str(data_dir))
         _skewed_served_log(data_dir, "fraud_detection_v2")
-        (training,) = glob.glob(str(data_dir / "training_sets" / "*" / "*.parquet"))
+        (training,) = glob.glob(str(data_dir / "training_sets" / PROJECT / "*" / "*.parquet"))
         training_version = Path(training).stem
         _run(env, "audit", "drift", "--training-set", training_version, ok=(0, 1))
         _run(env, "audit", "freshness", ok=(0, 1))
@@ -187,9 +188,8 @@ def test_an_auditor_walks_catalog_graph_provenance_impact_and_audit_log(
     expect(catalog).to_contain_text("fresh (newest_age<=")
     # customer_profile's latest version, as its footer records it: the demo quarantines 10 rows
     # (how many it generates depends on the day it runs).
-    latest = list_versions(Path(console.env["SKEWLESS_DATA_DIR"]) / "offline", "customer_profile")[
-        -1
-    ]
+    offline = Path(console.env["SKEWLESS_DATA_DIR"]) / "offline" / PROJECT
+    latest = list_versions(offline, "customer_profile")[-1]
     assert latest.quarantined == 10
     expect(catalog).to_contain_text(f"{latest.received} / {latest.rows} / 10")
     watched.shot("catalog")

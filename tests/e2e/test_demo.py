@@ -44,8 +44,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "dataset versions: " in out
     assert "COMPLETE" in out
     assert "{" not in out
-    assert (tmp_path / "state" / "offline" / "customer_profile").is_dir()
-    assert list((tmp_path / "state" / "quarantine").rglob("*.parquet")), (
+    assert (tmp_path / "state" / "offline" / "skewless" / "customer_profile").is_dir()
+    assert list((tmp_path / "state" / "quarantine" / "skewless").rglob("*.parquet")), (
         "invalid rows were quarantined"
     )
     # Regression (hardening #22): the demo is re-runnable in the same directory, without errors.

@@ -51,14 +51,18 @@ def test_datasets_of_a_source_with_versions_reads_only_the_manifests(tmp_path: P
     from bench.contracts import BenchUserActivity
     from services.ingestion.conform import Failures, conform
     from services.offline.datasets import list_versions, write_version
+    from services.settings import Settings
     from tests.unit.test_conform_and_hash import activity_rows
 
-    offline = tmp_path / "offline"
+    offline = Settings(data_dir=tmp_path, project="startup").offline_dir  # the project's folder
     for seed in (1, 2):
         frame = conform(activity_rows(5, seed), BenchUserActivity, Failures())
         write_version(offline, BenchUserActivity, frame, quarantined=1, received=6)
     found = _run(
-        "datasets", "bench_user_activity", "--json", env={"SKEWLESS_DATA_DIR": str(tmp_path)}
+        "datasets",
+        "bench_user_activity",
+        "--json",
+        env={"SKEWLESS_DATA_DIR": str(tmp_path), "SKEWLESS_PROJECT": "startup"},
     )
     assert found["code"] == 0
     assert found["loaded"] == ["pyarrow"]

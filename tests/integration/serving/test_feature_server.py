@@ -226,7 +226,7 @@ def test_served_rows_are_logged_for_audits(make_settings, tmp_path) -> None:  # 
                 },
             )
             assert r.status_code == 200
-    parts = list((settings.data_dir / "served" / "fraud_detection_v1").rglob("*.parquet"))
+    parts = list((settings.served_dir / "fraud_detection_v1").rglob("*.parquet"))
     logged = pd.concat([pd.read_parquet(p) for p in parts])
     assert sorted(logged["customer_id"]) == [1, 2, 3]
     assert {"_request_id", "_served_at", "txn_count_1d", "amount_to_avg_30d_ratio"} <= set(

@@ -23,7 +23,8 @@ _SAFE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 def _checked(kind: str, value: str) -> str:
-    if not _SAFE.match(value):
+    # Dots alone ('.', '..') would name a folder's parent where a name becomes a path.
+    if not _SAFE.match(value) or not value.strip("."):
         msg = f"invalid {kind} name {value!r}: use letters, digits, '_', '-' and '.'"
         raise ValueError(msg)
     return value

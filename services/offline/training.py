@@ -22,10 +22,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lineage.identity import training_set_dataset
 from services.contracts.base import ColumnSpec
 from services.contracts.schema import output_dtype
 from services.definition_versions import definition_hash, service_version, view_version
-from services.errors import EntityKeyError, RequestDataError, VersionNotFoundError
+from services.errors import (
+    EntityKeyError,
+    InputError,
+    RequestDataError,
+    RequestError,
+    VersionNotFoundError,
+)
 from services.offline.engine import ENTITY_TS, arrow_to_pandas
 from services.offline.hashing import hashable_frame
 from services.offline.pit import open_engine
@@ -94,21 +101,44 @@ def _check_request_column(spec: ColumnSpec, column: pd.Series) -> None:
         check_request_value(spec, row, None if missing else value)
 
 
-def _check_entities(plan: ServicePlan, entities: pd.DataFrame) -> pd.DataFrame:
+def _check_entities(plan: ServicePlan, entities: Any) -> pd.DataFrame:
+    """The entity frame, checked as serving checks a request; its timestamps made UTC."""
+    if not isinstance(entities, pd.DataFrame):
+        raise RequestError(f"entities must be a pandas DataFrame, not {type(entities).__name__}")
+    twice = sorted({str(c) for c in entities.columns[entities.columns.duplicated()]})
+    if twice:
+        raise RequestError(f"the entity frame has columns {twice} more than once")
     for key in plan.join_keys:
         if key not in entities.columns:
             raise EntityKeyError(key, "missing from the entity frame")
         _check_key(plan, key, entities[key])
     if ENTITY_TS not in entities.columns:
         raise EntityKeyError(ENTITY_TS, "missing from the entity frame")
-    ts = entities[ENTITY_TS]
-    if not isinstance(ts.dtype, pd.DatetimeTZDtype):
-        raise EntityKeyError(ENTITY_TS, "must be tz-aware timestamps (UTC)")
+    entities = entities.assign(**{ENTITY_TS: _utc_times(entities[ENTITY_TS])})
     for spec in plan.request_fields:
         if spec.name not in entities.columns:
             raise RequestDataError(spec.name, "missing from the entity frame (request data)")
         _check_request_column(spec, entities[spec.name])
     return entities
+
+
+def _utc_times(ts: pd.Series) -> pd.Series:
+    """Entity timestamps as tz-aware UTC; naive, non-time or null values are refused.
+
+    A column of aware datetimes with different offsets (a database driver's answer across a
+    daylight-saving change) has pandas' ``object`` dtype; it is converted, not refused.
+    """
+    if not isinstance(ts.dtype, pd.DatetimeTZDtype):
+        aware = ts.dtype == object and all(
+            isinstance(v, datetime) and v.utcoffset() is not None for v in ts.dropna()
+        )
+        if not aware:
+            raise EntityKeyError(ENTITY_TS, "must be tz-aware timestamps (UTC)")
+        ts = pd.to_datetime(ts, utc=True)
+    nulls = ts.isna().to_numpy()
+    if nulls.any():
+        raise EntityKeyError(ENTITY_TS, f"row {int(nulls.argmax())}: null (every row needs a time)")
+    return ts
 
 
 def _view_hashes(store: Store, plan: ServicePlan) -> dict[str, str]:
@@ -150,7 +180,7 @@ def join_features(
     ``steps`` hears of each view's join and each on-demand view's transform as it starts.
     """
     steps = steps or _no_steps
-    _check_entities(plan, entities)
+    entities = _check_entities(plan, entities)
     names = plan.output_names(full_feature_names)
     base = entities.reset_index(drop=True)
     keyed = pd.DataFrame({k: base[k] for k in plan.join_keys})
@@ -208,6 +238,11 @@ def build_training_set(
 
     """
     steps = steps or _no_steps
+    ts_name = name or service
+    try:  # the name is lineage's and a folder's: checked before anything is read or written
+        training_set_dataset(ts_name)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     steps(f"resolving {service}")
     plan = plan_service(store, service)
     frame, read_versions = join_features(store, plan, entities, steps=steps)
@@ -217,7 +252,6 @@ def build_training_set(
     ident = hashlib.sha256(
         json.dumps([full_hash, read_versions, view_hashes], sort_keys=True).encode()
     ).hexdigest()[:16]
-    ts_name = name or service
     folder = store.settings.training_dir / ts_name
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"ts{ident}.parquet"

@@ -7,6 +7,8 @@ Only CSV is text, read as the declared types.
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli import app
+from services.errors import EntityKeyError, InputError, RequestError
 from services.settings import Settings
 from services.store import Store, load_definitions
 
@@ -113,3 +116,64 @@ def test_csv_request_data_of_the_wrong_type_is_named_as_request_data(
         "1,1,2026-01-01T00:00:00Z,twelve\n"
     )
     _refused(entities, tmp_path, "request data 'transaction_amount'", "row 0", "'twelve'")
+
+
+# ------------------------------------------------- the Python API's entity frames and names
+def _sdk(settings: Settings, entities: Any, **kwargs: Any) -> pd.DataFrame:
+    from services.sdk import Client
+
+    with Client(settings) as client:
+        frame, _ = client.training_set(entities, SERVICE, **kwargs)
+    return frame
+
+
+def test_a_null_entity_time_is_refused_naming_its_row(applied: Settings) -> None:
+    """A NaT used to give its row every feature null, recorded in the version as data."""
+    rows = _rows(event_timestamp=[pd.Timestamp("2026-01-01", tz="UTC"), pd.NaT])
+    with pytest.raises(EntityKeyError, match=r"'event_timestamp': row 1: null"):
+        _sdk(applied, rows)
+
+
+def test_aware_times_of_several_offsets_are_read_as_utc(applied: Settings) -> None:
+    """A driver's answer across a DST change: aware datetimes, two offsets, dtype object."""
+    utc = [pd.Timestamp("2026-03-29 00:30", tz="UTC"), pd.Timestamp("2026-03-29 01:30", tz="UTC")]
+    offsets = [timezone(timedelta(hours=1)), timezone(timedelta(hours=2))]
+    local = [t.to_pydatetime().astimezone(z) for t, z in zip(utc, offsets, strict=True)]
+    mixed = _rows(event_timestamp=local)
+    assert mixed["event_timestamp"].dtype == object
+    expected = _sdk(applied, _rows(event_timestamp=utc))
+    pd.testing.assert_frame_equal(_sdk(applied, mixed), expected)
+
+
+@pytest.mark.parametrize(
+    ("entities", "said"),
+    [
+        ({"customer_id": [1]}, "must be a pandas DataFrame, not dict"),
+        (_rows().rename(columns={"merchant_id": "customer_id"}), "['customer_id'] more than once"),
+    ],
+    ids=["dict", "duplicate-column"],
+)
+def test_an_entity_frame_that_is_no_frame_is_one_error(
+    applied: Settings, entities: Any, said: str
+) -> None:
+    with pytest.raises(RequestError, match=re.escape(said)):
+        _sdk(applied, entities)
+
+
+@pytest.mark.parametrize("name", ["../../escape", "..", "/tmp/elsewhere", "a/b", "  "])
+def test_a_training_set_name_that_is_a_path_writes_nothing(
+    applied: Settings, tmp_path: Path, name: str
+) -> None:
+    """``name="../../x"`` wrote its parquet outside the data dir, then failed in lineage."""
+    before = {p for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(InputError, match="invalid training set name"):
+        _sdk(applied, _rows(), name=name)
+    assert {p for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert not Path("/tmp/elsewhere").exists()
+    _rows().to_parquet(tmp_path / "good.parquet")
+    out = tmp_path / "train.parquet"
+    args = ["--entities", str(tmp_path / "good.parquet"), "--out", str(out), "--name", name]
+    r = runner.invoke(app, ["training-set", "--service", SERVICE, *args])
+    assert r.exit_code == 2, (r.output, r.exception)
+    assert r.output.strip().startswith("error: invalid training set name"), r.output
+    assert not out.exists()

@@ -18,14 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 import pandas as pd
 
 from services.contracts.base import Policy, SourceContract
 from services.contracts.schema import source_spec
-from services.errors import BatchRejectedError
+from services.errors import BatchRejectedError, InputError
 from services.ingestion.conform import Failures, check_columns, check_future, conform
 from services.ingestion.reader import CSV_SUFFIXES, count_rows, read_batches
 from services.ingestion.stream import Tally, quarantine_rows
@@ -162,6 +162,20 @@ def validate_frame(
     return typed, failures
 
 
+POLICIES: tuple[str, ...] = get_args(Policy)
+
+
+def checked_policy(policy: str | None) -> Policy | None:
+    """``policy`` if it is one (None: the contract's own); a misspelt one is an ``InputError``.
+
+    Anything but ``"reject"`` used to behave as quarantine: ``policy="REJECT"`` wrote the
+    good rows of a batch its caller meant to refuse whole.
+    """
+    if policy is None or policy in POLICIES:
+        return policy  # type: ignore[return-value]
+    raise InputError(f"policy {policy!r}: use one of {', '.join(map(repr, POLICIES))}")
+
+
 def ingest_frame(
     store: Store,
     source: str,
@@ -181,7 +195,7 @@ def ingest_frame(
     when nothing was written (reject policy with invalid rows, or no valid row).
     """
     contract = store.repository.contract(source)
-    policy = policy or source_spec(contract).default_policy
+    policy = checked_policy(policy) or source_spec(contract).default_policy
     settings = store.settings
     typed, failures = validate_frame(
         contract, frame, origin, text=text, horizon=settings.future_horizon
@@ -316,6 +330,7 @@ def ingest_file(
 
     """
     store.repository.contract(source)  # unknown source is exit 2 before touching the file
+    checked_policy(policy)
     rows = store.settings.ingest_batch_rows
     text = path.suffix.lower() in CSV_SUFFIXES
     parts = read_batches(path, rows)

@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from services.cli import app
-from services.errors import BatchRejectedError
+from services.errors import BatchRejectedError, InputError
 from services.ingestion.gate import ingest_file, ingest_frame
 from services.offline import datasets
 from services.offline.datasets import list_versions
+from services.sdk import Client
 from services.serving.metrics import make_metrics
 from services.serving.schemas import PushRequest
 from services.serving.service import FeatureService, read_reasons
@@ -473,3 +474,24 @@ def test_missing_columns_are_named_on_screen_and_paths_are_never_cut(
     assert str(report) in lines, done.stdout  # whole, on a line of its own
     assert str(quarantine) in lines, done.stdout
     assert "…" not in done.stdout
+
+
+@pytest.mark.parametrize("policy", ["REJECT", "rejekt", ""])
+def test_a_misspelt_policy_is_refused_before_anything_is_written(
+    settings_: Settings, tmp_path: Path, policy: str
+) -> None:
+    """``policy="REJECT"`` behaved as quarantine: the good rows of a bad batch were written."""
+    frame = merchant_rows(2)
+    frame.loc[1, "txn_volume_30d"] = -1
+    path = tmp_path / "b.parquet"
+    frame.to_parquet(path)
+    before = snapshot(settings_.offline_dir.parent.parent)  # the data dir, once laid out
+    with Client(settings_) as client, pytest.raises(InputError, match="use one of 'reject'"):
+        client.ingest("merchant_risk", frame, policy=policy)  # type: ignore[arg-type]
+    store = Store(settings_)
+    try:
+        with pytest.raises(InputError, match=f"policy {policy!r}"):
+            ingest_file(store, "merchant_risk", path, policy=policy)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    assert snapshot(settings_.data_dir) == before

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import os
 import threading
 import urllib.request
@@ -155,7 +156,7 @@ class Emitter:
             "name": name,
             "version": version,
             "trainingSetVersion": training_set_version,
-            "metrics": {k: float(v) for k, v in metrics.items()},
+            "metrics": _metrics(metrics),
             "namespace": NAMESPACE,
         }
         if training_set is not None:
@@ -369,3 +370,21 @@ class Emitter:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self._spool)
+
+
+def _metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    """A model's metrics as finite floats; anything else is a ``ValueError`` naming the metric.
+
+    NaN and infinities were stored and then printed by ``lineage provenance --json`` as
+    ``NaN``/``Infinity``, which no strict JSON reader takes.
+    """
+    out: dict[str, float] = {}
+    for name, value in metrics.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"metric {name!r}: {value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError(f"metric {name!r}: {number} is not a finite number")
+        out[str(name)] = number
+    return out

@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, FiniteFloat
 from typing_extensions import TypedDict  # pydantic's own dependency; it needs this one before 3.12
 
 # RFC 3339's date-time, with the offset optional (a time without one is read as UTC). Pydantic
@@ -127,7 +127,7 @@ class ModelRequest(_Strict):
     version: str = Field(min_length=1, max_length=200)
     trainingSetVersion: str = Field(min_length=1, max_length=200)  # noqa: N815
     trainingSet: str | None = Field(default=None, min_length=1, max_length=2000)  # noqa: N815
-    metrics: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, FiniteFloat] = Field(default_factory=dict)  # JSON has no NaN
     namespace: str | None = Field(default=None, min_length=1, max_length=400)
     codeVersion: str | None = Field(default=None, min_length=1, max_length=200)  # noqa: N815
 

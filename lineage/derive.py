@@ -154,14 +154,8 @@ class GraphBatch(BatchRows):
             return key
         if record.facets:
             node.dirty |= merge_facets(node, record.facets)
-        symlinks = record.facets.get("symlinks", {}).get("identifiers", [])
-        for item in symlinks if isinstance(symlinks, list) else []:
-            if isinstance(item, dict) and all(
-                isinstance(item.get(k), str) and item[k] for k in ("namespace", "name")
-            ):
-                alias = (item["namespace"], item["name"])
-                if alias != key:
-                    self.aliases.setdefault(alias, key)
+        for alias in record.aliases:
+            self.aliases.setdefault(alias, key)
         return key
 
     def _dataset(self, record: DatasetRecord, when: datetime) -> tuple[VersionRow, str]:

@@ -27,6 +27,19 @@ class DatasetRecord:
     facets: dict[str, Any]
     io_facets: dict[str, Any]
 
+    @property
+    def aliases(self) -> list[tuple[str, str]]:
+        """The (namespace, name) pairs its ``symlinks`` facet claims, itself left out."""
+        facet = self.facets.get("symlinks")
+        found = facet.get("identifiers") if isinstance(facet, dict) else None
+        return [
+            (item["namespace"], item["name"])
+            for item in (found if isinstance(found, list) else [])
+            if isinstance(item, dict)
+            and all(isinstance(item.get(k), str) and item[k] for k in ("namespace", "name"))
+            and (item["namespace"], item["name"]) != (self.namespace, self.name)
+        ]
+
 
 @dataclass(frozen=True)
 class ParsedEvent:
@@ -54,14 +67,17 @@ class ParsedEvent:
     def written_namespaces(self) -> frozenset[str]:
         """What the producer must be granted to write: its job's, outputs', parent's, dataset's.
 
-        Inputs are read, not written: a pipeline may read raw data in a namespace it does not
-        own (an ``s3://`` bucket); the read is recorded, nothing there changes.
+        The namespaces a written dataset's ``symlinks`` name are written too: an alias is a name
+        claimed there (a name in ``secret`` resolving to another namespace's dataset). Inputs
+        are read, not written: a pipeline may read raw data in a namespace it does not own (an
+        ``s3://`` bucket); the read is recorded, nothing there changes. (An input in a namespace
+        its producer may write does keep its facets, so the intake checks its aliases too.)
         """
-        out = {d.namespace for d in self.outputs}
+        written = [*self.outputs, *([self.dataset] if self.dataset is not None else [])]
+        out = {d.namespace for d in written}
+        out |= {namespace for d in written for namespace, _ in d.aliases}
         if self.job_namespace is not None:
             out.add(self.job_namespace)
-        if self.dataset is not None:
-            out.add(self.dataset.namespace)
         if self.parent is not None:
             out.add(self.parent[1])
         return frozenset(out)

@@ -291,7 +291,12 @@ def handle(session: Session, submissions: list[Submission], *, key: bytes | None
 
 
 def _forbidden(principal: access.Principal, incoming: service.Incoming) -> Forbidden | None:
-    for namespace in sorted(incoming.parsed.written_namespaces):
+    parsed = incoming.parsed
+    written = set(parsed.written_namespaces)
+    for d in parsed.inputs:  # an input it may write keeps its facets: its aliases are claims
+        if d.namespace in written or access.authorize(principal, "write", d.namespace):
+            written |= {namespace for namespace, _ in d.aliases}
+    for namespace in sorted(written):
         if not access.authorize(principal, "write", namespace):
             return Forbidden(principal=principal.name, action="write", namespace=namespace)
     return None

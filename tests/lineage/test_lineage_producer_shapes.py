@@ -84,7 +84,16 @@ def test_parent_runs_and_reads_outside_the_producers_namespace(api, make_token) 
 
 
 def test_a_symlinked_dataset_is_found_by_its_other_name(api, make_token) -> None:
-    producer = make_token("spark-producer", "producer", "spark", "hdfs://namenode:8020")
+    # The table's Hive name is a name claimed in the metastore's namespace: the producer must
+    # be granted it as well as the files' (an alias into a namespace not granted is a 403).
+    spark_files = ("spark", "hdfs://namenode:8020")
+    without_hive = make_token("spark-nohive", "producer", *spark_files)
+    refused = api.post(
+        "/api/v1/lineage", json=_golden("symlinked_dataset.json"), headers=_as(without_hive)
+    )
+    assert refused.status_code == 403, refused.text
+    assert "hive://metastore:9083" in refused.text
+    producer = make_token("spark-producer", "producer", *spark_files, "hive://metastore:9083")
     auditor = make_token("auditor2", "auditor", "*")
     assert (
         api.post(

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lineage import marquez
+from lineage import marquez, marquez_datasets
 from lineage.access import Principal
 from lineage.db import history_sql, marquez_sql
 from lineage.errors import NotFound
@@ -44,7 +44,7 @@ def _dataset_if_any(
 ) -> dict[str, Any] | None:
     if history_sql.find_dataset(session, namespace, name) is None:
         return None
-    return marquez.get_dataset(session, principal, namespace, name)
+    return marquez_datasets.get_dataset(session, principal, namespace, name)
 
 
 def _drift_by_served(
@@ -76,13 +76,13 @@ def catalog(
         served = "served/" + name.removeprefix(SERVICE)
         services.append(
             {
-                "dataset": marquez.get_dataset(session, principal, namespace, name),
+                "dataset": marquez_datasets.get_dataset(session, principal, namespace, name),
                 "drift": drift.get(served),
             }
         )
     views = []
     for name in _names(session, namespace, VIEW, "DATASET", limit):
-        dataset = marquez.get_dataset(session, principal, namespace, name)
+        dataset = marquez_datasets.get_dataset(session, principal, namespace, name)
         definition = dataset["facets"].get("skewless_definition") or {}
         source = definition.get("source")
         offline = None
@@ -90,7 +90,7 @@ def catalog(
             offline = _dataset_if_any(session, principal, namespace, f"offline/{source}")
         latest = None
         if offline is not None and offline["currentVersion"]:
-            versions = marquez.list_dataset_versions(
+            versions = marquez_datasets.list_dataset_versions(
                 session, principal, namespace, offline["name"], limit=1, offset=0
             )["versions"]
             latest = versions[0] if versions else None

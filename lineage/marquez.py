@@ -3,9 +3,10 @@
 Owns how our graph reads in Marquez's shapes (namespaces, datasets, dataset versions, jobs, runs,
 raw events, search) and the one redaction rule of that API: a caller sees only what its grants let
 it read (``lineage.access.authorize``). Hidden objects are left out of every list, and addressing
-one raises ``NotFound`` exactly as a missing one does, so a 404 never says whether it exists.
-Raw events and search live in ``lineage.marquez_events``, column lineage in
-``lineage.marquez_columns``. SQL is in ``lineage.db.marquez_sql``.
+one raises ``NotVisible``, answered exactly as a missing one's ``NotFound`` (so a 404 never says
+whether it exists) and audited as a denied read. Datasets and their versions live in
+``lineage.marquez_datasets``, raw events and search in ``lineage.marquez_events``, column
+lineage in ``lineage.marquez_columns``. SQL is in ``lineage.db.marquez_sql``.
 
 Where Marquez has facts we do not keep, the answer says what we know: namespaces have Marquez's
 default owner ``anonymous`` (OpenLineage events carry none), every dataset is a ``DB_TABLE``,
@@ -22,9 +23,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lineage.access import Principal, authorize
-from lineage.db import history_sql, marquez_sql
-from lineage.db.models import Dataset, DatasetVersion, Job, Run
-from lineage.errors import NotFound
+from lineage.db import marquez_sql
+from lineage.db.models import Job, Run
+from lineage.errors import NotFound, NotVisible
 from lineage.facet_refs import visible_facets
 
 DEFAULT_OWNER = "anonymous"  # what Marquez records for namespaces created by OpenLineage events
@@ -52,9 +53,10 @@ class Viewer:
         return facets if self._principal is None else visible_facets(facets, self.sees)
 
     def check(self, namespace: str, kind: str, key: str) -> None:
-        """Raise ``NotFound`` for an object the caller may not read, as if it did not exist."""
-        if not self.sees(namespace):
-            raise NotFound(kind=kind, key=key)
+        """Raise ``NotVisible`` (answered as not found, audited as denied) outside the grants."""
+        if self._principal is not None and not self.sees(namespace):
+            name = self._principal.name
+            raise NotVisible(kind=kind, key=key, principal=name, namespace=namespace)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -104,28 +106,7 @@ def _check_namespace(session: Session, viewer: Viewer, name: str) -> None:
         raise NotFound(kind="namespace", key=name)
 
 
-# --- datasets ----------------------------------------------------------------------------------
-
-
-def schema_fields(facets: dict[str, Any]) -> list[dict[str, Any]]:
-    """The named fields of a ``schema`` facet among ``facets`` (none when it has no such list)."""
-    schema = facets.get("schema")
-    listed = schema.get("fields") if isinstance(schema, dict) else None
-    if not isinstance(listed, list):
-        return []
-    return [f for f in listed if isinstance(f, dict) and f.get("name") is not None]
-
-
-def _fields(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": str(f.get("name")),
-            "type": text_of(f.get("type")),
-            "tags": [],
-            "description": text_of(f.get("description")),
-        }
-        for f in listed
-    ]
+# --- facets as text ----------------------------------------------------------------------------
 
 
 def _facet(facets: dict[str, Any], name: str, key: str) -> str | None:
@@ -137,120 +118,6 @@ def _facet(facets: dict[str, Any], name: str, key: str) -> str | None:
 def text_of(value: Any) -> str | None:
     """``value`` as text, None staying None."""
     return None if value is None else str(value)
-
-
-def _source(namespace: str, facets: dict[str, Any]) -> str:
-    return str(_facet(facets, "dataSource", "name") or namespace)
-
-
-def _dataset(ds: Dataset, current: DatasetVersion | None, viewer: Viewer) -> dict[str, Any]:
-    facets = viewer.facets(ds.facets)
-    return {
-        "id": {"namespace": ds.namespace, "name": ds.name},
-        "type": "DB_TABLE",
-        "name": ds.name,
-        "physicalName": ds.name,
-        "createdAt": ds.created_at,
-        "updatedAt": ds.updated_at,
-        "namespace": ds.namespace,
-        "sourceName": _source(ds.namespace, facets),
-        "fields": _fields(schema_fields(facets)),
-        "tags": [],
-        "lastModifiedAt": None if current is None else current.created_at,
-        "lastLifecycleState": _facet(facets, "lifecycleStateChange", "lifecycleStateChange"),
-        "description": _facet(facets, "documentation", "description"),
-        "currentVersion": None if current is None else current.version,
-        "facets": facets,
-        "deleted": False,
-    }
-
-
-def list_datasets(
-    session: Session, principal: Principal | None, namespace: str, *, limit: int, offset: int
-) -> dict[str, Any]:
-    """The datasets of a namespace by name: ``{"datasets": [...], "totalCount"}``."""
-    viewer = Viewer(principal)
-    _check_namespace(session, viewer, namespace)
-    rows, total = marquez_sql.datasets_page(session, namespace, limit=limit, offset=offset)
-    current = marquez_sql.current_versions(session, [ds.id for ds in rows])
-    datasets = [_dataset(ds, current.get(ds.id), viewer) for ds in rows]
-    return {"datasets": datasets, "totalCount": total}
-
-
-def _find_dataset(session: Session, viewer: Viewer, namespace: str, name: str) -> Dataset:
-    key = f"{namespace}:{name}"
-    viewer.check(namespace, "dataset", key)
-    ds = history_sql.find_dataset(session, namespace, name)
-    if ds is None:
-        raise NotFound(kind="dataset", key=key)
-    viewer.check(ds.namespace, "dataset", key)  # a symlink's dataset may live elsewhere
-    return ds
-
-
-def get_dataset(
-    session: Session, principal: Principal | None, namespace: str, name: str
-) -> dict[str, Any]:
-    """One dataset with its current schema, version and facets; ``NotFound`` if missing/hidden."""
-    viewer = Viewer(principal)
-    ds = _find_dataset(session, viewer, namespace, name)
-    return _dataset(ds, marquez_sql.current_versions(session, [ds.id]).get(ds.id), viewer)
-
-
-def list_dataset_versions(
-    session: Session,
-    principal: Principal | None,
-    namespace: str,
-    name: str,
-    *,
-    limit: int,
-    offset: int,
-) -> dict[str, Any]:
-    """A dataset's versions, newest first, each with the run that wrote it (if visible)."""
-    viewer = Viewer(principal)
-    ds = _find_dataset(session, viewer, namespace, name)
-    versions, total = history_sql.versions_of_dataset(session, ds.id, limit=limit, offset=offset)
-    writers = marquez_sql.writer_runs(session, [dv.id for dv in versions])
-    runs = _runs(session, viewer, set(writers.values()))
-    return {
-        "versions": [_version(ds, dv, runs.get(writers.get(dv.id, "")), viewer) for dv in versions],
-        "totalCount": total,
-    }
-
-
-def get_dataset_version(
-    session: Session, principal: Principal | None, namespace: str, name: str, version: str
-) -> dict[str, Any]:
-    """One version of a dataset, with the run that wrote it; ``NotFound`` if missing/hidden."""
-    viewer = Viewer(principal)
-    ds = _find_dataset(session, viewer, namespace, name)
-    dv = history_sql.version_of_dataset(session, ds.id, version)
-    if dv is None:
-        raise NotFound(kind="dataset_version", key=f"{namespace}:{name}#{version}")
-    writer = marquez_sql.writer_runs(session, [dv.id]).get(dv.id)
-    runs = _runs(session, viewer, {writer} if writer else set())
-    return _version(ds, dv, runs.get(writer or ""), viewer)
-
-
-def _version(
-    ds: Dataset, dv: DatasetVersion, run: dict[str, Any] | None, viewer: Viewer
-) -> dict[str, Any]:
-    facets = viewer.facets(dv.facets)
-    return {
-        "id": {"namespace": ds.namespace, "name": ds.name, "version": dv.version},
-        "type": "DB_TABLE",
-        "name": ds.name,
-        "physicalName": ds.name,
-        "createdAt": dv.created_at,
-        "version": dv.version,
-        "namespace": ds.namespace,
-        "sourceName": _source(ds.namespace, facets),
-        "fields": _fields(schema_fields({"schema": dv.schema_fields})),
-        "tags": [],
-        "lifecycleState": _facet(facets, "lifecycleStateChange", "lifecycleStateChange"),
-        "description": _facet(facets, "documentation", "description"),
-        "createdByRun": run,
-        "facets": facets,
-    }
 
 
 # --- jobs and runs -----------------------------------------------------------------------------
@@ -397,7 +264,10 @@ def list_job_runs(
 
 def get_run(session: Session, principal: Principal | None, run_id: str) -> dict[str, Any]:
     """One run: state, times, dataset versions and facets; ``NotFound`` if missing or hidden."""
-    found = _runs(session, Viewer(principal), {run_id}).get(run_id)
+    viewer = Viewer(principal)
+    found = _runs(session, viewer, {run_id}).get(run_id)
     if found is None:
+        for _, job in marquez_sql.runs_with_jobs(session, {run_id}):  # there, but hidden
+            viewer.check(job.namespace, "run", run_id)
         raise NotFound(kind="run", key=run_id)
     return found

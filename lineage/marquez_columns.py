@@ -24,7 +24,8 @@ from lineage.db import column_sql, marquez_sql
 from lineage.db.column_sql import ColumnEdge
 from lineage.db.models import Dataset, Job
 from lineage.errors import InvalidQuery, NotFound
-from lineage.marquez import Viewer, schema_fields, text_of
+from lineage.marquez import Viewer, text_of
+from lineage.marquez_datasets import schema_fields
 
 Field = tuple[str, str, str]  # (namespace, dataset, field)
 KINDS = ("dataset", "datasetField", "job")

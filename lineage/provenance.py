@@ -145,11 +145,11 @@ def impact(
             caller's grants.
 
     """
+    red = Redactor(principal)  # outside the grants: denied, whether it exists or not
+    red.require(namespace, kind="dataset_version", key=f"{namespace}:{dataset}#{version}")
     dv = repo.find_dataset_version(session, namespace, dataset, version)
     if dv is None:
         raise NotFound(kind="dataset_version", key=f"{namespace}:{dataset}#{version}")
-    red = Redactor(principal)
-    red.require(namespace, kind="dataset_version", key=f"{namespace}:{dataset}#{version}")
     versions, runs, truncated = _walk_versions(session, [dv.id], False, max_depth, max_nodes)
     dvs = repo.dataset_versions_by_ids(session, versions)
     ts = [i for i, d in dvs.items() if d.name.startswith(TRAINING_SET_PREFIX)]

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lineage import access, marquez, marquez_columns, marquez_events
+from lineage import access, marquez, marquez_columns, marquez_datasets, marquez_events
 from lineage.api.deps import current_principal, get_app_settings, get_session, note_object
 from lineage.api.marquez_schemas import (
     ColumnLineageResponse,
@@ -115,7 +115,7 @@ def list_datasets(
     """List a namespace's datasets by name, with their current schema and version."""
     (namespace,) = _names(namespace)
     note_object(request, f"namespace:{namespace}")
-    found = marquez.list_datasets(
+    found = marquez_datasets.list_datasets(
         session, caller, namespace, limit=_limit(limit, settings), offset=offset
     )
     return DatasetListResponse.model_validate(found)
@@ -135,7 +135,7 @@ def list_dataset_versions(
     """List a dataset's versions, newest first, each with the run that wrote it."""
     namespace, dataset = _names(namespace, dataset)
     note_object(request, f"dataset:{namespace}:{dataset}")
-    found = marquez.list_dataset_versions(
+    found = marquez_datasets.list_dataset_versions(
         session, caller, namespace, dataset, limit=_limit(limit, settings), offset=offset
     )
     return DatasetVersionListResponse.model_validate(found)
@@ -151,7 +151,7 @@ def get_dataset_version(
     """Return one version of a dataset, with the run that wrote it."""
     namespace, dataset, version = _names(namespace, dataset, version)
     note_object(request, f"datasetVersion:{namespace}:{dataset}#{version}")
-    found = marquez.get_dataset_version(session, caller, namespace, dataset, version)
+    found = marquez_datasets.get_dataset_version(session, caller, namespace, dataset, version)
     return DatasetVersionResponse.model_validate(found)
 
 
@@ -162,7 +162,8 @@ def get_dataset(
     """Return one dataset: fields from its schema facet, current version, facets."""
     namespace, dataset = _names(namespace, dataset)
     note_object(request, f"dataset:{namespace}:{dataset}")
-    return DatasetResponse.model_validate(marquez.get_dataset(session, caller, namespace, dataset))
+    found = marquez_datasets.get_dataset(session, caller, namespace, dataset)
+    return DatasetResponse.model_validate(found)
 
 
 @router.get("/namespaces/{namespace:path}/jobs", responses=ERRORS)

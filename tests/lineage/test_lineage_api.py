@@ -691,3 +691,31 @@ def test_bootstrap_admin_token(db_url: str) -> None:
 def test_production_profile_refuses_unsafe_settings() -> None:
     with pytest.raises(ValueError, match="BOOTSTRAP_ADMIN_TOKEN"):
         LineageSettings(profile="production", database_url="postgresql://x/y")
+
+
+HIDDEN_READS = {
+    "namespace": ("/api/v1/namespaces/finance", {}),
+    "dataset": ("/api/v1/namespaces/finance/datasets/raw%2Fcustomer_transactions", {}),
+    "job": ("/api/v1/namespaces/finance/jobs/ingest.customer_transactions", {}),
+    "run": (f"/api/v1/jobs/runs/{FINANCE_RUN}", {}),
+    "column-lineage": ("/api/v1/column-lineage", {"nodeId": f"dataset:{FIN_RAW}"}),
+    "catalog": ("/api/v1/catalog", {"namespace": "finance"}),
+    "impact-missing": ("/api/v1/impact", {**_impact("finance")["params"], "version": "nope"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HIDDEN_READS))
+def test_a_read_outside_the_grants_is_audited_as_denied_on_every_route(
+    client, seeded, case
+) -> None:
+    """The Marquez routes, column lineage and the catalog answered 404 but audited the read as
+    allowed; so did impact for a version that does not exist in a hidden namespace."""
+    path, params = HIDDEN_READS[case]
+    response = client.get(path, params=params, headers=bearer(seeded["consumer"]))
+    assert response.status_code == 404, response.text
+    entries = client.get(
+        "/api/v1/audit", params={"principal": "analyst"}, headers=bearer(seeded["auditor"])
+    ).json()["entries"]
+    newest = entries[0]  # this request's entry
+    assert newest["action"].startswith("GET /api/v1/"), newest
+    assert newest["allowed"] is False, newest

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lineage import service
 from lineage.db.migrate import upgrade_head
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
-from lineage.errors import Conflict, InvalidEvent, NotFound
+from lineage.errors import Conflict, InvalidEvent, InvalidQuery, NotFound
 from lineage.event_parts import ColumnInput, DatasetRef, error_facet, input_dataset, output_dataset
 from lineage.identity import NAMESPACE
 from lineage.settings import data_dir as settings_data_dir
@@ -152,6 +152,9 @@ class Emitter:
         is needed only when several training sets hold ``training_set_version``.
         ``code_version`` is the code it was registered from (a git commit), if known.
         """
+        from lineage.registry import check_model_names
+
+        check_model_names(name, version)  # a caller's mistake: raised now, never spooled
         body: dict[str, Any] = {
             "name": name,
             "version": version,
@@ -279,7 +282,7 @@ class Emitter:
                         training_set=body.get("trainingSet"),
                         code_version=body.get("codeVersion"),
                     )
-        except (InvalidEvent, Conflict, NotFound) as exc:
+        except (InvalidEvent, InvalidQuery, Conflict, NotFound) as exc:
             # None of these becomes valid by being sent again (the spool keeps the order in
             # which a model follows its training set and a deployment its model).
             raise _Rejected(str(exc)) from exc

@@ -37,6 +37,22 @@ class RegisteredModel:
     training_set: str | None  # public id ``datasetVersion:<ns>:training_set/<name>#<version>``
 
 
+def check_model_names(name: str, version: str) -> None:
+    """Refuse what would make a model version's node id or route ambiguous.
+
+    The node id is ``model:<name>:<version>`` and the route ``/provenance/models/<name>/<version>``:
+    with ``:`` in a version, (``m:x``, ``1``) and (``m``, ``x:1``) were one id; with ``/``, the
+    route found neither.
+    """
+    if "/" in name:
+        raise InvalidQuery(field="name", reason=f"{name!r}: a model name may not hold '/'")
+    for bad in (":", "/"):
+        if bad in version:
+            raise InvalidQuery(
+                field="version", reason=f"{version!r}: a model version may not hold {bad!r}"
+            )
+
+
 def _require_write(principal: Principal | None, namespace: str) -> None:
     if principal is not None and not authorize(principal, "write", namespace):
         raise Forbidden(principal=principal.name, action="write", namespace=namespace)
@@ -143,8 +159,10 @@ def register_model(
         Conflict: another namespace than the stored model's, or this version is already
             registered with another training set.
         InvalidReference: the training-set version is unknown, or ambiguous.
+        InvalidQuery: a name holding ``/``, or a version holding ``:`` or ``/``.
 
     """
+    check_model_names(name, version)
     model = repo.find_model(session, name)
     governing = _model_namespace(model, namespace, principal)
     mv = None if model is None else repo.find_model_version(session, name, version)

@@ -102,6 +102,7 @@ def online_command(
         else:
             plan, reader = planned
             try:
+                plan.output_names()  # two views' same name: refused, as the full path does
                 entities, requests = _parse_request(plan, entity, request or [])
                 result = online_features(reader, plan, entities, requests)
                 lost = lost_planned_views(reader, plan)

@@ -12,8 +12,7 @@ is used, which keeps the registry and connections open across calls.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -29,6 +28,7 @@ from services.offline.training import (
 )
 from services.online.reader import OnlineReader, OnlineResult
 from services.online.reader import online_features as _online_features
+from services.online.requests import ValueColumns
 from services.resolution import ServicePlan, plan_service
 from services.settings import Settings, get_settings
 from services.store import Store
@@ -78,11 +78,31 @@ class Client:
     def online_features(
         self,
         feature_service: str,
-        entities: Mapping[str, Sequence[Any]],
-        request_data: Mapping[str, Sequence[Any]] | None = None,
+        entities: ValueColumns,
+        request_data: ValueColumns | None = None,
+        *,
+        full_feature_names: bool = False,
     ) -> OnlineResult:
-        """Online values with status, event time and age per feature."""
-        return _online_features(self.reader, self.plan(feature_service), entities, request_data)
+        """Online values with status, event time and age per feature.
+
+        Args:
+            feature_service: The feature service to read.
+            entities: A list of values per join key (a list, tuple, numpy array or pandas
+                Series), one per entity row; request data may be given here too, as Feast
+                takes it.
+            request_data: The on-demand features' request fields, a list of values each.
+            full_feature_names: Name each feature ``view__feature`` (the projection's name
+                for a view read ``with_name``). Without it a service answering two features
+                under one name is refused (``RequestError``), as Feast and the feature
+                server refuse it, rather than one of them hiding the other by name.
+
+        """
+        plan = self.plan(feature_service)
+        if not full_feature_names:
+            plan.output_names()  # raises on a name two views answer
+        return _online_features(
+            self.reader, plan, entities, request_data, full_feature_names=full_feature_names
+        )
 
     def ingest(
         self, source: str, frame: pd.DataFrame, *, policy: Policy | None = None
@@ -155,12 +175,16 @@ def training_set(
 
 def online_features(
     feature_service: str,
-    entities: Mapping[str, Sequence[Any]],
-    request_data: Mapping[str, Sequence[Any]] | None = None,
+    entities: ValueColumns,
+    request_data: ValueColumns | None = None,
+    *,
+    full_feature_names: bool = False,
 ) -> OnlineResult:
     client = Client()
     try:
-        return client.online_features(feature_service, entities, request_data)
+        return client.online_features(
+            feature_service, entities, request_data, full_feature_names=full_feature_names
+        )
     finally:
         client.close()
 

@@ -7,14 +7,14 @@ columns (value, status, event time) with expired values served as null with stat
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from services.clock import now_utc
 from services.ondemand import input_columns, run_on_demand
-from services.online.requests import check_entities, check_request_data
+from services.online.requests import CheckedRequest, ValueColumns, check_request
 from services.reads import ServicePlan, ViewRead
 
 if TYPE_CHECKING:
@@ -134,29 +134,26 @@ def _feature_columns(read: ViewRead, stored: StoredColumns, at: datetime) -> lis
 def _prepare(
     reader: ColumnReader,
     plan: ServicePlan,
-    entities: Mapping[str, Sequence[Any]],
-    request_data: Mapping[str, Sequence[Any]] | None,
-) -> tuple[int, dict[str, list[Any]], Wanted]:
-    n = check_entities(plan, entities, reader.settings.serve_max_entities)
-    request = check_request_data(plan, request_data or {}, n)
+    entities: ValueColumns,
+    request_data: ValueColumns | None,
+) -> tuple[CheckedRequest, Wanted]:
+    checked = check_request(plan, entities, request_data, reader.settings.serve_max_entities)
     wanted = [
-        (read, list(zip(*(entities[c] for c in read.request_columns), strict=True)))
+        (read, list(zip(*(checked.keys[c] for c in read.request_columns), strict=True)))
         for read in plan.fetch
     ]
-    return n, request, wanted
+    return checked, wanted
 
 
 def _assemble(
     plan: ServicePlan,
-    entities: Mapping[str, Sequence[Any]],
-    n: int,
-    request: dict[str, list[Any]],
+    checked: CheckedRequest,
     stored: list[StoredColumns],
     at: datetime,
+    full_feature_names: bool,
 ) -> OnlineResult:
-    columns = [
-        FeatureColumn(k, list(entities[k]), [PRESENT] * n, [None] * n) for k in plan.join_keys
-    ]
+    n, keys = checked.rows, checked.keys
+    columns = [FeatureColumn(k, list(keys[k]), [PRESENT] * n, [None] * n) for k in plan.join_keys]
     fetched: dict[tuple[str, str], list[Any]] = {}
     for i, (read, rows) in enumerate(zip(plan.fetch, stored, strict=True)):
         view_cols = _feature_columns(read, rows, at)
@@ -167,8 +164,8 @@ def _assemble(
     specs = {s.name: s for s in plan.request_fields}
     for odfv in plan.on_demand:
         inputs = input_columns(odfv, fetched)
-        inputs.update({name: (specs[name], values) for name, values in request.items()})
-        inputs.update({k: (None, list(entities[k])) for k in plan.join_keys})
+        inputs.update({name: (specs[name], v) for name, v in checked.request_data.items()})
+        inputs.update({k: (None, list(keys[k])) for k in plan.join_keys})
         outputs = run_on_demand(odfv, inputs, n)
         for spec in odfv.features:
             values = outputs[spec.name]
@@ -180,30 +177,45 @@ def _assemble(
                     [None] * n,
                 )
             )
+    if full_feature_names:  # Feast's ``view__feature``, the projection's name for the view
+        features = columns[len(plan.join_keys) :]
+        for column, name in zip(features, plan.output_names(full=True), strict=True):
+            column.name = name
     return OnlineResult(service=plan.name, at=at, columns=columns)
 
 
 def online_features(
     reader: ColumnReader,
     plan: ServicePlan,
-    entities: Mapping[str, Sequence[Any]],
-    request_data: Mapping[str, Sequence[Any]] | None = None,
+    entities: ValueColumns,
+    request_data: ValueColumns | None = None,
     *,
     at: datetime | None = None,
+    full_feature_names: bool = False,
 ) -> OnlineResult:
-    """The online answer for a feature service: join keys first, then features in order."""
+    """The online answer for a feature service: join keys first, then features in order.
+
+    Inputs are checked by :func:`services.online.requests.check_request` (request data may
+    come among ``entities``). ``full_feature_names`` names each feature ``view__feature``;
+    without it two features of one name keep it, so callers answering by name refuse that
+    first (``plan.output_names()``), as Feast does.
+    """
     at = at or now_utc()
-    n, request, wanted = _prepare(reader, plan, entities, request_data)
-    return _assemble(plan, entities, n, request, reader.read_columns(wanted), at)
+    checked, wanted = _prepare(reader, plan, entities, request_data)
+    stored = reader.read_columns(wanted)
+    return _assemble(plan, checked, stored, at, full_feature_names)
 
 
 async def online_features_async(
     reader: ColumnReader,
     plan: ServicePlan,
-    entities: Mapping[str, Sequence[Any]],
-    request_data: Mapping[str, Sequence[Any]] | None = None,
+    entities: ValueColumns,
+    request_data: ValueColumns | None = None,
+    *,
+    full_feature_names: bool = False,
 ) -> OnlineResult:
     """:func:`online_features` without blocking the event loop on the online store."""
     at = now_utc()
-    n, request, wanted = _prepare(reader, plan, entities, request_data)
-    return _assemble(plan, entities, n, request, await reader.read_columns_async(wanted), at)
+    checked, wanted = _prepare(reader, plan, entities, request_data)
+    stored = await reader.read_columns_async(wanted)
+    return _assemble(plan, checked, stored, at, full_feature_names)

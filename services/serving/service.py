@@ -103,11 +103,8 @@ class FeatureService:
         plan = self.plan(request)
         if not request.full_feature_names:  # two views' same name: refused, as Feast does
             plan.output_names()
-        request_names = {f.name for f in plan.request_fields}
-        entities = {k: v for k, v in request.entities.items() if k not in request_names}
-        request_data = {k: v for k, v in request.entities.items() if k in request_names}
-        request_data.update(request.request_data or {})
-        return plan, entities, request_data
+        # Request data may come among the entities, as Feast sends it: check_request splits it.
+        return plan, dict(request.entities), dict(request.request_data or {})
 
     def get_online_features(self, request: GetOnlineFeaturesRequest) -> GetOnlineFeaturesResponse:
         """Feast's ``/get-online-features`` answer, read synchronously (SDK-style callers)."""

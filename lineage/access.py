@@ -230,6 +230,7 @@ class ReadAuditor:
         self._flush_lock = threading.Lock()
         self._buffer: list[PendingEntry] = []
         self._ready = False
+        self._key_checked = False
 
     @property
     def pending(self) -> int:
@@ -275,7 +276,7 @@ class ReadAuditor:
             How many entries were written (0 when the write failed; they stay buffered).
 
         """
-        from lineage.audit import append_audit_batch
+        from lineage.audit import append_audit_batch, key_mismatch
         from lineage.db.session import session_scope
 
         with self._flush_lock:
@@ -283,12 +284,19 @@ class ReadAuditor:
                 batch, self._buffer = self._buffer, []
             if not batch:
                 return 0
+            problem = None
             try:
                 self._ensure_schema()
                 with session_scope(self._maker) as session:
-                    append_audit_batch(session, batch, key=self._key)
+                    if not self._key_checked:  # once: another key would break the chain
+                        problem = key_mismatch(session, key=self._key)
+                        self._key_checked = problem is None
+                    if problem is None:
+                        append_audit_batch(session, batch, key=self._key)
             except _FLUSH_ERRORS as exc:
-                _log.error("read audit flush failed, %d entries kept: %s", len(batch), exc)
+                problem = str(exc)
+            if problem is not None:
+                _log.error("read audit flush failed, %d entries kept: %s", len(batch), problem)
                 with self._lock:
                     self._buffer[:0] = batch
                 return 0

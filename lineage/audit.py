@@ -142,6 +142,27 @@ def append_audit_batch(
     return stored
 
 
+def key_mismatch(session: Session, *, key: bytes | None) -> str | None:
+    """Why entries appended with ``key`` would break the chain, or None when they would not.
+
+    An entry's hash is checked under the key of whoever checks: one process with another key
+    (or none: a CLI run without ``LINEAGE_AUDIT_KEY``) appending to the chain breaks it at
+    its first entry for good, indistinguishable from tampering. So an appender checks once,
+    before its first append, that the chain's last entry verifies under its key.
+    """
+    last_id, last_hash = access_sql.lock_audit_head(session)  # held until the caller's commit
+    if last_id == 0:
+        return None
+    row = session.get(AuditLog, last_id)
+    if row is not None and entry_hash(row, key=key) == last_hash:
+        return None
+    return (
+        f"the audit chain's last entry ({last_id}) does not verify under this process's "
+        "LINEAGE_AUDIT_KEY (another key, or none, wrote it): set the key the lineage service "
+        "uses; nothing was appended"
+    )
+
+
 def chain_entries(
     entries: Sequence[PendingEntry], head: tuple[int, str], *, key: bytes | None
 ) -> tuple[list[dict[str, Any]], list[AuditEntry]]:

@@ -1,0 +1,39 @@
+"""A process whose key does not verify the chain's last entry appends nothing to it.
+
+An entry appended under another key (or none: a CLI run without ``LINEAGE_AUDIT_KEY``) broke
+the chain at that entry for good: ``audit verify`` then failed forever, indistinguishable from
+an edit. The feature server's read auditor keeps such entries buffered (its write-ahead log
+keeps them too) until a process with the right key writes them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineage.access import ReadAuditor
+from lineage.audit import key_mismatch, verify_chain
+from lineage.db.session import session_scope
+
+KEY = b"0123456789abcdef0123456789abcdef-key"
+
+
+def test_a_read_auditor_with_another_key_appends_nothing(
+    maker: sessionmaker[Session], db_url: str
+) -> None:
+    keyed = ReadAuditor(db_url, key=KEY)
+    keyed.record("p", "read", "feature_view/risk", True, "127.0.0.1")
+    assert keyed.flush() == 1
+    keyed.close()
+    for key in (None, b"another-key-another-key-another-key"):
+        other = ReadAuditor(db_url, key=key)
+        other.record("q", "read", "feature_view/risk", True, "127.0.0.1")
+        assert other.flush() == 0
+        assert other.pending == 1  # kept, not dropped
+        other.close()  # tries once more, and still appends nothing
+        with session_scope(maker) as session:
+            said = key_mismatch(session, key=key)
+        assert said is not None
+        assert "does not verify under this process's LINEAGE_AUDIT_KEY" in said
+    with session_scope(maker) as session:
+        assert verify_chain(session, key=KEY) is None
+        assert key_mismatch(session, key=KEY) is None

@@ -182,6 +182,7 @@ def reads(
 
     Raises:
         InvalidQuery: a malformed view or page. Forbidden: the caller may not audit.
+        NotFound: lineage knows no such view and no read of it was audited.
 
     """
     from lineage.access import authorize
@@ -201,6 +202,10 @@ def reads(
     entries = (
         list_audit(session, obj=name, limit=limit, offset=offset) if namespace == NAMESPACE else []
     )
+    if dataset is None and not entries and not (
+        namespace == NAMESPACE and list_audit(session, obj=name, limit=1)
+    ):  # a typo read as "nobody read it"; usage answers the same name 404 too
+        raise NotFound(kind="feature_view", key=f"{namespace}:{name}")
     return {
         "view": view,
         "namespace": namespace,

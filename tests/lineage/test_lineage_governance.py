@@ -265,9 +265,8 @@ class TestReadsAndHistory:
             ("p-consumer", True, "127.0.0.1"),
         ]
         assert [r["job"]["name"] for r in paged["runs"]] == ["training_set.fraud"]
-        with session_scope(maker) as s:
-            elsewhere = service.reads(s, "risk", namespace="finance")
-        assert (elsewhere["runs"], elsewhere["accesses"]) == ([], [])  # not skewless's risk
+        with session_scope(maker) as s, pytest.raises(NotFound):  # not skewless's risk
+            service.reads(s, "risk", namespace="finance")
 
     def test_history_of_each_node_kind_newest_first(self, maker) -> None:
         load(maker)
@@ -471,6 +470,23 @@ def test_reads_over_http_is_for_auditors(client: TestClient, tokens, db_url) -> 
     assert body["runsTotal"] == 3
     assert body["accesses"][0]["principal"] == "p-consumer"
     assert body["accesses"][0]["sourceAddress"] == "127.0.0.1"
+
+
+def test_reads_of_a_view_nobody_knows_is_a_404_as_usage_is(
+    client: TestClient, tokens, db_url
+) -> None:
+    """A typo answered an empty 200, read as "nobody read it"; usage answers the same 404."""
+    auditor = bearer(tokens["auditor"])
+    missing = client.get("/api/v1/reads/feature-views/nosuch", headers=auditor)
+    assert missing.status_code == 404, missing.text
+    assert missing.json()["detail"] == "feature_view not found: skewless:feature_view/nosuch"
+    # A view lineage has no node for, whose reads the feature server audited, still answers.
+    reads = ReadAuditor(db_url, key=None)
+    reads.record("p-consumer", "read", "feature_view/unlisted", True, "127.0.0.1")
+    reads.close()
+    found = client.get("/api/v1/reads/feature-views/unlisted", headers=auditor)
+    assert found.status_code == 200, found.text
+    assert [a["principal"] for a in found.json()["accesses"]] == ["p-consumer"]
 
 
 def test_graph_as_of_and_history_over_http(client: TestClient, tokens) -> None:

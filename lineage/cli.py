@@ -14,7 +14,6 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -28,10 +27,13 @@ from lineage.cli_render import folded_table
 from lineage.cli_session import (
     JsonOption,
     audited_session,
+    check_audit_key,
     cli_principal,
     console,
+    parse_time,
     print_answer,
     settings_or_exit,
+    time_option,
 )
 
 __all__ = ["app", "cli_principal"]
@@ -67,6 +69,7 @@ def serve(
 
     settings = settings_or_exit()
     migrate_database(settings.database_url)
+    check_audit_key(settings)
     # Everything imported so far lives as long as the server: keep it out of the collector's
     # full passes, which otherwise walk it all and showed up as 60-120 ms pauses in the graph
     # query's tail latency.
@@ -122,10 +125,12 @@ TokenId = typer.Argument(..., min=1, max=2**63 - 1, help="The token's id (`token
 
 @token_app.command("revoke")
 def token_revoke(token_id: int = TokenId) -> None:
-    """Revoke a token by id."""
+    """Revoke a token by id; a token revoked already stays as it is (exit 0, it is revoked)."""
     with audited_session(("token revoke", f"token:{token_id}")) as session:
-        token_admin.revoke_token(session, token_id)
-    console.print(f"revoked token {token_id}")
+        revoked_now = token_admin.revoke_token(session, token_id)
+    console.print(
+        f"revoked token {token_id}" if revoked_now else f"token {token_id} is already revoked"
+    )
 
 
 @token_app.command("revoke-grant")
@@ -251,14 +256,13 @@ def impact(
 def graph(
     node_id: str = typer.Argument(..., help="Start node, e.g. dataset:skewless:offline/<source>."),
     depth: int = typer.Option(2, "--depth", help="Hops from the start node."),
-    as_of: datetime | None = typer.Option(
-        None, "--as-of", help="ISO-8601 time; only events at or before it count (naive = UTC)."
-    ),
+    as_of: str | None = time_option("--as-of", "Only events at or before this time count"),
     as_json: bool = JsonOption,
 ) -> None:
     """Show the lineage graph around NODE_ID (e.g. dataset:skewless:offline/<source>)."""
+    when = parse_time("--as-of", as_of)
     with audited_session(("graph", node_id)) as session:
-        found = service.lineage_graph(session, node_id, depth, None, as_of=as_of)
+        found = service.lineage_graph(session, node_id, depth, None, as_of=when)
     print_answer(found, as_json, cli_render.graph)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,14 @@ import typer
 
 from lineage import cli_render
 from lineage.cli_failures import fail, first_line
-from lineage.cli_session import JsonOption, audited_session, print_answer, settings_or_exit
+from lineage.cli_session import (
+    JsonOption,
+    audited_session,
+    parse_time,
+    print_answer,
+    settings_or_exit,
+    time_option,
+)
 from lineage.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -27,11 +33,6 @@ else:  # imported when a command runs, not for --help or a usage error
     audit = lazy_module("lineage.audit")
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """Naive means UTC, as the API reads it."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
 
 
@@ -39,20 +40,20 @@ audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
 def audit_list(
     principal: str | None = typer.Option(None, "--principal", help="Only this principal."),
     obj: str | None = typer.Option(None, "--object", help="Only entries about this object."),
-    since: datetime | None = typer.Option(None, "--since", help="ISO-8601; naive means UTC."),
-    until: datetime | None = typer.Option(None, "--until", help="ISO-8601; naive means UTC."),
+    since: str | None = time_option("--since", "Only entries at or after this time"),
+    until: str | None = time_option("--until", "Only entries before this time"),
     limit: int = typer.Option(100, "--limit", min=1, help="Entries per page."),
     offset: int = typer.Option(0, "--offset", min=0, help="Entries to skip."),
     as_json: bool = JsonOption,
 ) -> None:
     """List audit entries, newest first, with the filters of GET /api/v1/audit."""
+    window = {"since": parse_time("--since", since), "until": parse_time("--until", until)}
     with audited_session(("audit list", principal or obj or "*")) as session:
         entries = audit.list_audit(
             session,
             principal=principal,
             obj=obj,
-            since=_utc(since),
-            until=_utc(until),
+            **window,
             limit=limit,
             offset=offset,
         )

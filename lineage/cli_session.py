@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -37,11 +38,49 @@ console = Console()
 
 
 def settings_or_exit() -> LineageSettings:
+    """The ``LINEAGE_*`` settings; exit 2 with one line naming each bad variable."""
     try:
         return LineageSettings()
     except ValidationError as exc:
-        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        fail(2, f"invalid LINEAGE_* settings: {reasons}")
+        problems = "; ".join(_problem(e["loc"], str(e["msg"])) for e in exc.errors())
+        fail(2, f"invalid settings: {problems}")
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    """One settings problem, named by its environment variable (never by the value given)."""
+    message = message.removeprefix("Value error, ")
+    if not loc:  # a check across fields (the production profile's) names its variables itself
+        return message
+    return f"LINEAGE_{str(loc[0]).upper()}: {message}"
+
+
+def parse_time(option: str, value: str | None) -> datetime | None:
+    """A time option's text as ``GET /api/v1/...`` reads it: ISO 8601 only, in UTC.
+
+    The HTTP query's own rule (``IsoDateTime``) decides what is a time, so a value the API
+    refuses (a bare number, taken by Typer as Unix seconds; a date alone) is refused here too:
+    exit 2, one line. No offset means UTC; a time past what UTC can hold (year 9999 at
+    -01:00) is clamped as the API clamps it (``queries.aware_utc``).
+    """
+    if value is None:
+        return None
+    from pydantic import TypeAdapter
+
+    from lineage.queries import aware_utc
+    from lineage.times import IsoDateTime
+
+    try:
+        parsed = TypeAdapter(IsoDateTime).validate_python(value)
+    except ValidationError:
+        fail(2, f"{option} {value!r}: not an ISO 8601 time (e.g. 2026-12-01T10:00:00Z)")
+    return aware_utc(parsed)
+
+
+def time_option(flag: str, meaning: str) -> Any:
+    """A time option, read as text and parsed by :func:`parse_time` (not Typer's datetime)."""
+    return typer.Option(
+        None, flag, metavar="ISO-8601", help=f"{meaning} (ISO-8601; no offset means UTC)."
+    )
 
 
 def cli_principal() -> str:
@@ -86,6 +125,9 @@ def _audit(
 ) -> None:
     try:
         with db_session.session_scope(maker) as session:
+            mismatch = audit.key_mismatch(session, key=key)  # another key would break the chain
+            if mismatch is not None:
+                fail(2, mismatch)
             audit.append_audit(
                 session,
                 principal=cli_principal(),
@@ -98,6 +140,24 @@ def _audit(
     except access.DB_ERRORS as exc:
         fail_if_unusable(url, exc)
         fail(1, f"could not write the audit log, nothing was read: {first_line(exc)}")
+
+
+def check_audit_key(settings: LineageSettings) -> None:
+    """Exit 2 (one line) when ``LINEAGE_AUDIT_KEY`` does not verify the chain's last entry.
+
+    A service started with another key would append entries that break the chain for good.
+    """
+    engine = open_engine(settings.database_url)
+    try:
+        with db_session.session_scope(db_session.make_sessionmaker(engine)) as session:
+            mismatch = audit.key_mismatch(session, key=settings.audit_key_bytes)
+    except access.DB_ERRORS as exc:
+        fail_if_unusable(settings.database_url, exc)
+        raise
+    finally:
+        engine.dispose()
+    if mismatch is not None:
+        fail(2, mismatch)
 
 
 JsonOption = typer.Option(False, "--json", help="Print the answer as JSON (stable, for scripts).")

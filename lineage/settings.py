@@ -10,17 +10,22 @@ the data plane writes, ``lineage.db`` in ``SKEWLESS_DATA_DIR`` (``./data`` by de
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
 MIN_SECRET_CHARS = 32
 ENV_FILE = ".env"
 DEFAULT_DATA_DIR = "data"
+# The SQLAlchemy drivers the lineage database runs on, after ``normalize_url`` (postgres:// and
+# postgresql:// mean psycopg 3): its PostgreSQL fast paths use psycopg 3's connection directly.
+DATABASE_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+DATABASE_URL_FORMS = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
 
 
 def environment_setting(name: str) -> str:
@@ -76,6 +81,12 @@ class LineageSettings(BaseSettings):
         """The audit chain's key as the chain functions take it (None: plain SHA-256)."""
         return audit_key_bytes(self.audit_key.get_secret_value())
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_opens(cls, value: str) -> str:
+        check_database_url(value)
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> LineageSettings:
         if self.profile != "production":
@@ -90,6 +101,31 @@ class LineageSettings(BaseSettings):
             msg = "production profile needs a PostgreSQL LINEAGE_DATABASE_URL, not SQLite"
             raise ValueError(msg)
         return self
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a URL the lineage database cannot be opened with, before any engine is made.
+
+    Raises:
+        ValueError: it does not parse, or names a driver other than SQLite or psycopg 3. The
+            message shows the URL with its password masked.
+
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from lineage.db.session import normalize_url
+
+    try:
+        parsed = make_url(normalize_url(url))
+    except (ArgumentError, ValueError):  # ValueError: a port that is no number
+        shown = re.sub(r":[^:/@]*@", ":***@", url)
+        raise ValueError(f"{shown!r} is not a database URL; use {DATABASE_URL_FORMS}") from None
+    if parsed.drivername not in DATABASE_DRIVERS:
+        raise ValueError(
+            f"{parsed.drivername}:// is not a database the lineage plane can use; "
+            f"use {DATABASE_URL_FORMS}"
+        )
 
 
 def audit_key_bytes(key: str) -> bytes | None:

@@ -8,7 +8,7 @@ token's sha256 digest is stored (``access.hash_token``); the plain token is show
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,9 +20,14 @@ from lineage.db import repositories as repo
 from lineage.db.models import Principal as PrincipalRow
 from lineage.db.models import Token, TokenGrant
 from lineage.errors import InvalidQuery, NotFound
+from lineage.events import NAME_MAX
 from lineage.roles import Role
 
 TOKEN_PREFIX = "skl_"
+# ``TokenCreateRequest``'s bounds, checked here for the CLI too: ``principals.name`` holds 200
+# characters; a grant's namespace holds ``NAME_MAX``, as an event's namespace does.
+PRINCIPAL_MAX = 200
+GRANTS_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -60,45 +65,75 @@ def _issue(
     session.flush()
 
 
-def create_token(session: Session, principal: str, role: str, namespaces: Iterable[str]) -> str:
+def create_token(session: Session, principal: str, role: str, namespaces: Collection[str]) -> str:
     """Create a bearer token for ``principal`` (created if new) with ``role`` and grants.
+
+    The CLI and ``POST /api/v1/tokens`` both come here, so both refuse the same input.
 
     Args:
         session: An open session; the caller commits.
-        principal: The principal's name.
+        principal: The principal's name (1 to ``PRINCIPAL_MAX`` characters).
         role: One of ``admin``, ``producer``, ``consumer``, ``auditor``.
-        namespaces: Namespaces this token may act in; ``*`` grants all.
+        namespaces: At most ``GRANTS_MAX`` namespaces this token may act in (each 1 to
+            ``NAME_MAX`` characters); ``*`` grants all.
 
     Returns:
         The plain token. It is shown once; only its sha256 digest is stored.
 
     Raises:
-        InvalidQuery: an empty principal name or an unknown role.
+        InvalidQuery: a principal or namespace that is empty or too long, too many
+            namespaces, or an unknown role.
 
     """
-    if not principal.strip():
-        raise InvalidQuery(field="principal", reason="required non-empty string")
+    _check_name("principal", principal, PRINCIPAL_MAX)
+    if len(namespaces) > GRANTS_MAX:
+        raise InvalidQuery(field="namespaces", reason=f"at most {GRANTS_MAX} namespaces")
+    for namespace in namespaces:
+        _check_name("namespace", namespace, NAME_MAX)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     _issue(session, principal, check_role(role), namespaces, token)
     return token
 
 
-def ensure_token(session: Session, principal: str, role: str, token: str) -> None:
-    """Register a known token (e.g. the bootstrap admin token) if its digest is not stored yet."""
-    if access_sql.find_tokens(session, [hash_token(token)]):
-        return
-    _issue(session, principal, check_role(role), [ALL_NAMESPACES], token)
+def _check_name(field: str, value: str, limit: int) -> None:
+    """A name the tables hold as given: not blank, at most ``limit`` characters."""
+    if not value.strip():
+        raise InvalidQuery(field=field, reason="required non-empty string")
+    if len(value) > limit:
+        raise InvalidQuery(field=field, reason=f"longer than {limit} characters ({len(value)})")
 
 
-def revoke_token(session: Session, token_id: int) -> None:
-    """Revoke a token by id.
+def ensure_token(session: Session, principal: str, role: str, token: str) -> bool:
+    """Register a known token (e.g. the bootstrap admin token) if it was never issued.
 
-    Raises:
-        NotFound: if no live token has this id.
+    A token revoked once stays revoked: its digest is stored, so it is not issued again.
+
+    Returns:
+        Whether the token is live (False: it was revoked, and nothing was created).
 
     """
-    if not access_sql.revoke_token(session, token_id, datetime.now(UTC)):
-        raise NotFound(kind="token", key=str(token_id))
+    found = access_sql.token_by_hash(session, hash_token(token))
+    if found is not None:
+        return found.revoked_at is None
+    _issue(session, principal, check_role(role), [ALL_NAMESPACES], token)
+    return True
+
+
+def revoke_token(session: Session, token_id: int) -> bool:
+    """Revoke a token by id; revoking a revoked token changes nothing (its time stays).
+
+    Returns:
+        True when revoked now, False when it was revoked already.
+
+    Raises:
+        NotFound: if no token has this id.
+
+    """
+    if access_sql.revoke_token(session, token_id, datetime.now(UTC)):
+        return True
+    if access_sql.token_exists(session, token_id):
+        return False
+    raise NotFound(kind="token", key=str(token_id))
 
 
 def revoke_grant(session: Session, token_id: int, namespace: str) -> None:

@@ -202,8 +202,10 @@ def reads(
     entries = (
         list_audit(session, obj=name, limit=limit, offset=offset) if namespace == NAMESPACE else []
     )
-    if dataset is None and not entries and not (
-        namespace == NAMESPACE and list_audit(session, obj=name, limit=1)
+    if (
+        dataset is None
+        and not entries
+        and not (namespace == NAMESPACE and list_audit(session, obj=name, limit=1))
     ):  # a typo read as "nobody read it"; usage answers the same name 404 too
         raise NotFound(kind="feature_view", key=f"{namespace}:{name}")
     return {

@@ -37,9 +37,9 @@ from lineage.api.marquez_schemas import (
     RunResponse,
     SearchResultListResponse,
 )
-from lineage.api.schemas import IsoDateTime
 from lineage.queries import aware_utc
 from lineage.settings import LineageSettings
+from lineage.times import IsoDateTime
 from lineage.usage import MAX_OFFSET
 
 router = APIRouter(prefix="/api/v1", tags=["Marquez-compatible"])

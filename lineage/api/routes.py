@@ -30,7 +30,6 @@ from lineage.api.schemas import (
     HistoryResponse,
     ImpactResponse,
     IngestResponse,
-    IsoDateTime,
     ModelRequest,
     ModelResponse,
     ProvenanceResponse,
@@ -45,6 +44,7 @@ from lineage.db.repositories import database_answers
 from lineage.identity import NAMESPACE
 from lineage.queries import aware_utc
 from lineage.settings import LineageSettings
+from lineage.times import IsoDateTime
 from lineage.usage import MAX_OFFSET
 
 router = APIRouter()

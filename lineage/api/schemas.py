@@ -6,28 +6,11 @@ and are validated by ``lineage.events``.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, FiniteFloat
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 from typing_extensions import TypedDict  # pydantic's own dependency; it needs this one before 3.12
-
-# RFC 3339's date-time, with the offset optional (a time without one is read as UTC). Pydantic
-# alone would also take "0.5" or "1700000000" as a Unix time and "2026-12-01" as midnight.
-_DATE_TIME = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})?"
-)
-
-
-def _date_time_text(value: object) -> object:
-    if isinstance(value, str) and _DATE_TIME.fullmatch(value):
-        return value
-    raise ValueError("an ISO-8601 date-time such as 2026-12-01T10:00:00Z is required")
-
-
-IsoDateTime = Annotated[datetime, BeforeValidator(_date_time_text)]
-"""A query time: ISO-8601 text only, never a number (naive means UTC)."""
 
 # What ``lineage.nodes.resolve_node`` and ``lineage.identity`` accept, for the OpenAPI schema.
 NODE_ID_PATTERN = r"^(dataset|datasetVersion|job|model|run):[\s\S]"

@@ -25,18 +25,9 @@ from lineage.db.models import (
 from lineage.db.repositories import get_or_create
 
 
-def find_tokens(
-    session: Session, token_hashes: Collection[str]
-) -> dict[str, tuple[Token, Principal]]:
-    """Return the live tokens with these hashes and their principals, keyed by hash."""
-    if not token_hashes:
-        return {}
-    stmt = (
-        select(Token, Principal)
-        .join(Principal, Principal.id == Token.principal_id)
-        .where(Token.token_hash.in_(token_hashes), Token.revoked_at.is_(None))
-    )
-    return {token.token_hash: (token, principal) for token, principal in session.execute(stmt)}
+def token_by_hash(session: Session, token_hash: str) -> Token | None:
+    """Return the token with this hash, live or revoked (None if none was ever issued)."""
+    return session.scalars(select(Token).where(Token.token_hash == token_hash)).first()
 
 
 _TOKENS = (
@@ -120,6 +111,11 @@ def revoke_token(session: Session, token_id: int, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def token_exists(session: Session, token_id: int) -> bool:
+    """Whether a token (live or revoked) has this id."""
+    return session.scalar(select(Token.id).where(Token.id == token_id)) is not None
 
 
 # --- audit log ---------------------------------------------------------------------------------

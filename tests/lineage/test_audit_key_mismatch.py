@@ -8,10 +8,13 @@ keeps them too) until a process with the right key writes them.
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from lineage.access import ReadAuditor
 from lineage.audit import key_mismatch, verify_chain
+from lineage.cli import app as cli_app
 from lineage.db.session import session_scope
 
 KEY = b"0123456789abcdef0123456789abcdef-key"
@@ -37,3 +40,22 @@ def test_a_read_auditor_with_another_key_appends_nothing(
     with session_scope(maker) as session:
         assert verify_chain(session, key=KEY) is None
         assert key_mismatch(session, key=KEY) is None
+
+
+def test_a_cli_run_without_the_key_is_refused_and_the_chain_holds(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe's sequence: summary with the key, summary without it, verify with it."""
+    monkeypatch.setenv("LINEAGE_DATABASE_URL", db_url)
+    monkeypatch.setenv("LINEAGE_AUDIT_KEY", KEY.decode())
+    assert CliRunner().invoke(cli_app, ["summary"]).exit_code == 0
+    monkeypatch.delenv("LINEAGE_AUDIT_KEY")
+    refused = CliRunner().invoke(cli_app, ["summary"])
+    assert refused.exit_code == 2, refused.output
+    assert "does not verify under this process's LINEAGE_AUDIT_KEY" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1
+    served = CliRunner().invoke(cli_app, ["serve", "--port", "1"])  # refused before it listens
+    assert served.exit_code == 2, served.output
+    monkeypatch.setenv("LINEAGE_AUDIT_KEY", KEY.decode())
+    verified = CliRunner().invoke(cli_app, ["audit", "verify"])
+    assert verified.exit_code == 0, verified.output

@@ -113,9 +113,9 @@ def test_cli_token_revoke_makes_the_token_401(db_url, client, monkeypatch) -> No
     assert client.get("/api/v1/tokens", headers=headers).status_code == 401
     listed = json.loads(runner.invoke(cli_app, ["token", "list", "--json"]).output)
     assert next(t for t in listed if t["id"] == token_id)["revoked_at"] is not None
-    again = runner.invoke(cli_app, ["token", "revoke", str(token_id)])  # no live token: not found
-    assert again.exit_code == 2
-    assert "token not found" in again.output
+    again = runner.invoke(cli_app, ["token", "revoke", str(token_id)])  # it stays revoked
+    assert again.exit_code == 0, again.output
+    assert f"token {token_id} is already revoked" in again.output
 
 
 def test_cli_reads_are_audited_as_the_local_user(db_url, maker, golden, monkeypatch) -> None:

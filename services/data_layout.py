@@ -12,6 +12,9 @@ A data dir written before (no ``layout.json``) holds those kinds one level up; t
 process of any project that opens it moves them into that project's folders (the files were
 that project's unless the data dir was already shared, in which case they were already mixed),
 once, under a lock, and says so. A move cut short (a crash) is finished by the next process.
+A data dir that does not exist yet is left alone (a repository computing its paths at import
+writes nothing); the marker is written by the first look once it exists, before any writer,
+which opens the store (and so creates the data dir) before it asks where to write.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def ensure_layout(data_dir: Path, project: str) -> None:
 
     """
     root = data_dir.resolve()
-    if root in _READY:
+    if root in _READY or not root.is_dir():  # nothing to move, and nothing written on a mere look
         return
     with _LOCK:
         if root in _READY:
@@ -72,7 +75,6 @@ def _current(root: Path) -> bool:
 
 
 def _migrate(root: Path, project: str) -> None:
-    root.mkdir(parents=True, exist_ok=True)
     with open(root / f".{LAYOUT_FILE}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be moving the same data dir
         if _current(root):

@@ -337,6 +337,8 @@ def test_a_process_killed_between_write_and_rename_leaves_no_version(
 ) -> None:
     path = tmp_path / "m.parquet"
     merchant_rows(50).to_parquet(path)
+    settings_.data_dir.mkdir(parents=True, exist_ok=True)
+    assert settings_.offline_dir  # the data dir's layout marker first: its write is no commit
     script = (
         "import os, sys\n"
         "os.replace = lambda *a, **k: os._exit(9)  # die right before the commit point\n"

@@ -78,4 +78,7 @@ def test_a_move_cut_short_is_finished_by_the_next_process(tmp_path: Path) -> Non
 def test_a_new_data_dir_is_marked_current_and_nothing_moves(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "fresh", project="p")
     assert settings.offline_dir == tmp_path / "fresh" / "offline" / "p"
+    assert not (tmp_path / "fresh").exists()  # a look at a data dir not made yet writes nothing
+    (tmp_path / "fresh").mkdir()  # as opening the store does, before anything is written
+    assert settings.offline_dir == tmp_path / "fresh" / "offline" / "p"
     assert "moved_into" not in json.loads((tmp_path / "fresh" / LAYOUT_FILE).read_text())

@@ -7,10 +7,13 @@ and are validated by ``lineage.events``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 from typing_extensions import TypedDict  # pydantic's own dependency; it needs this one before 3.12
+
+from lineage.events import NAME_MAX
+from lineage.token_admin import GRANTS_MAX, PRINCIPAL_MAX
 
 # What ``lineage.nodes.resolve_node`` and ``lineage.identity`` accept, for the OpenAPI schema.
 NODE_ID_PATTERN = r"^(dataset|datasetVersion|job|model|run):[\s\S]"
@@ -106,8 +109,8 @@ class ModelRequest(_Strict):
     several have ``trainingSetVersion``.
     """
 
-    name: str = Field(min_length=1, max_length=400)
-    version: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=400, pattern=r"^[^/]+$")  # registry's rule
+    version: str = Field(min_length=1, max_length=200, pattern=r"^[^:/]+$")
     trainingSetVersion: str = Field(min_length=1, max_length=200)  # noqa: N815
     trainingSet: str | None = Field(default=None, min_length=1, max_length=2000)  # noqa: N815
     metrics: dict[str, FiniteFloat] = Field(default_factory=dict)  # JSON has no NaN
@@ -128,9 +131,12 @@ class ModelResponse(BaseModel):
 class TokenCreateRequest(_Strict):
     """Create a token for a principal."""
 
-    principal: str = Field(min_length=1, max_length=200)
+    # The limits ``token_admin.create_token`` enforces for the CLI too, stated for clients.
+    principal: str = Field(min_length=1, max_length=PRINCIPAL_MAX, pattern=r"\S")
     role: Literal["admin", "producer", "consumer", "auditor"]
-    namespaces: list[str] = Field(default_factory=list, max_length=100)
+    namespaces: list[Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=r"\S")]] = (
+        Field(default_factory=list, max_length=GRANTS_MAX)
+    )
 
 
 class TokenCreateResponse(BaseModel):

@@ -27,10 +27,12 @@ from lineage.lazy import lazy_module
 
 if TYPE_CHECKING:
     from lineage import access, audit
-    from lineage.audit import Checkpoint
+    from lineage import audit_verify as chain
+    from lineage.audit_verify import Checkpoint
 else:  # imported when a command runs, not for --help or a usage error
     access = lazy_module("lineage.access")
     audit = lazy_module("lineage.audit")
+    chain = lazy_module("lineage.audit_verify")
 
 
 audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
@@ -72,7 +74,7 @@ def audit_verify(
     checkpoints = _read_checkpoints(anchors, key) if anchors is not None else []
     try:
         with audited_session() as session:
-            broken = audit.verify_chain(session, key=key, checkpoints=checkpoints)
+            broken = chain.verify_chain(session, key=key, checkpoints=checkpoints)
     except access.DB_ERRORS as exc:
         fail(3, f"could not read the audit log: {first_line(exc)}")
     if broken is not None:
@@ -95,8 +97,8 @@ def audit_anchor(
     key = settings_or_exit().audit_key_bytes
     try:
         with audited_session() as session:
-            broken = audit.verify_chain(session, key=key)
-            checkpoint = None if broken is not None else audit.make_checkpoint(session, key=key)
+            broken = chain.verify_chain(session, key=key)
+            checkpoint = None if broken is not None else chain.make_checkpoint(session, key=key)
     except access.DB_ERRORS as exc:
         fail(3, f"could not read the audit log: {first_line(exc)}")
     if broken is not None or checkpoint is None:
@@ -137,7 +139,7 @@ def _read_checkpoints(path: Path, key: bytes | None) -> list[Checkpoint]:
         if not line.strip():
             continue
         try:
-            checkpoint = audit.Checkpoint.from_json(line)
+            checkpoint = chain.Checkpoint.from_json(line)
         except ValueError as exc:
             fail(2, f"{path}:{number}: not a checkpoint ({exc})")
         if not checkpoint.holds(key=key):

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from lineage import access, audit
+from lineage import access, audit_verify
 from lineage.api.deps import (
     current_principal,
     get_app_settings,
@@ -85,7 +85,7 @@ def verify(
 ) -> ChainResponse:
     """Verify the audit hash chain from its first entry (auditors and admins)."""
     require(principal, "audit", "*")
-    broken = audit.verify_chain(session, key=settings.audit_key_bytes)
+    broken = audit_verify.verify_chain(session, key=settings.audit_key_bytes)
     if broken is None:
         return ChainResponse(intact=True, brokenAt=None, reason=None)
     return ChainResponse(intact=False, brokenAt=broken.id, reason=broken.reason)

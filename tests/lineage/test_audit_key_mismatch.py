@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from lineage.access import ReadAuditor
-from lineage.audit import key_mismatch, verify_chain
+from lineage.audit import key_mismatch
+from lineage.audit_verify import verify_chain
 from lineage.cli import app as cli_app
 from lineage.db.session import session_scope
 

@@ -120,7 +120,8 @@ def test_cli_token_revoke_makes_the_token_401(db_url, client, monkeypatch) -> No
 
 def test_cli_reads_are_audited_as_the_local_user(db_url, maker, golden, monkeypatch) -> None:
     from lineage import service
-    from lineage.audit import list_audit, verify_chain
+    from lineage.audit import list_audit
+    from lineage.audit_verify import verify_chain
     from lineage.cli import cli_principal
 
     with session_scope(maker) as s:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from lineage.api import create_app
 from lineage.api.schemas import GraphResponse, ImpactResponse
-from lineage.audit import verify_chain
+from lineage.audit_verify import verify_chain
 from lineage.cli import app as cli_app
 from lineage.db.models import AuditLog
 from lineage.db.session import session_scope

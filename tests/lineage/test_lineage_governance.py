@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from lineage import service
 from lineage.access import ReadAuditor
-from lineage.audit import verify_chain
+from lineage.audit_verify import verify_chain
 from lineage.cli import app as cli_app
 from lineage.db.models import AuditLog
 from lineage.db.session import make_engine, make_sessionmaker, session_scope

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineage import service
 from lineage.api import create_app
-from lineage.audit import verify_chain
+from lineage.audit_verify import verify_chain
 from lineage.db.models import AuditLog, LineageEvent
 from lineage.db.session import session_scope
 from lineage.emitter import DatasetRef, Emitter

@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from lineage import access, token_admin
-from lineage.audit import list_audit, verify_chain
+from lineage.audit import list_audit
+from lineage.audit_verify import verify_chain
 from lineage.cli import app as cli_app
 from lineage.cli import cli_principal
 from lineage.db.session import session_scope

@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy.exc import OperationalError
 
-from lineage.audit import list_audit, verify_chain
+from lineage.audit import list_audit
+from lineage.audit_verify import verify_chain
 from lineage.db.session import make_engine, make_sessionmaker, session_scope
 from services.settings import Settings
 from tests.integration.serving.conftest import ServerThread, free_port, load_project

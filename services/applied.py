@@ -20,7 +20,6 @@ older one keeps running it until its next reload.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.repo_files import ALWAYS_IGNORED, IGNORE_FILE
+from services.repo_files import ALWAYS_IGNORED, IGNORE_FILE, files_digest
 from services.settings import Settings
 
 POINTER = "current.json"
@@ -70,24 +69,17 @@ def code_files(repo: Path, settings: Settings) -> list[Path]:
     return sorted(found)
 
 
-def _fingerprint(repo: Path, files: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(repr((path.relative_to(repo).as_posix(), path.read_bytes())).encode())
-    return digest.hexdigest()
-
-
 def live_fingerprint(settings: Settings) -> str:
     """The hash a copy of the repository's files as they are now would carry."""
     repo = settings.repo_path.resolve()
-    return _fingerprint(repo, code_files(repo, settings))
+    return files_digest(repo, code_files(repo, settings))
 
 
 def pin(settings: Settings, repo: Path) -> Pinned:
     """Copy ``repo``'s code into the project's applied folder and point the data plane at it."""
     repo = repo.resolve()
     files = code_files(repo, settings)
-    fingerprint = _fingerprint(repo, files)
+    fingerprint = files_digest(repo, files)
     home = applied_dir(settings)
     home.mkdir(parents=True, exist_ok=True)
     target = home / fingerprint[:16]

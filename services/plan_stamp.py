@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from services.applied import pinned
-from services.repo_files import watched_files
+from services.repo_files import files_digest, watched_files
 from services.settings import Settings
 
 # Feast's SQL registry tables holding a project's definitions (feast.infra.registry.sql).
@@ -97,10 +97,8 @@ def registry_fingerprint(settings: Settings) -> str | None:
 
 def repository_fingerprint(repo_path: Path) -> str:
     """A hash of the files a load of the repository reads (``repo_files.watched_files``)."""
-    digest, repo_path = hashlib.sha256(), repo_path.resolve()
-    for path in watched_files(repo_path):
-        digest.update(repr((str(path.relative_to(repo_path)), path.read_bytes())).encode())
-    return digest.hexdigest()
+    repo_path = repo_path.resolve()
+    return files_digest(repo_path, watched_files(repo_path))
 
 
 def _code_fingerprint(settings: Settings) -> str:

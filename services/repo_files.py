@@ -10,6 +10,7 @@ holds this to Feast's ``get_repo_files`` on the same trees.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 IGNORE_FILE = ".feastignore"
@@ -77,3 +78,11 @@ def watched_files(repo: Path) -> list[Path]:
         if (repo / name).is_file():
             files.add(repo / name)
     return sorted(files)
+
+
+def files_digest(repo: Path, files: list[Path]) -> str:
+    """A hash of ``files`` (below ``repo``): each one's path in the repository and its bytes."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(repr((path.relative_to(repo).as_posix(), path.read_bytes())).encode())
+    return digest.hexdigest()

@@ -76,9 +76,8 @@ class TrainingSetVersion:
 
 def _check_key(plan: ServicePlan, name: str, column: pd.Series) -> None:
     ktype = plan.key_types[name]
-    nulls = column.isna().to_numpy()
-    if nulls.any():
-        row = int(nulls.argmax())
+    row = _first_null(column)
+    if row is not None:
         raise EntityKeyError(name, f"row {row}: must be a non-null {ktype} column (nulls found)")
     if ktype.is_integer:
         if not pd.api.types.is_integer_dtype(column):
@@ -135,10 +134,16 @@ def _utc_times(ts: pd.Series) -> pd.Series:
         if not aware:
             raise EntityKeyError(ENTITY_TS, "must be tz-aware timestamps (UTC)")
         ts = pd.to_datetime(ts, utc=True)
-    nulls = ts.isna().to_numpy()
-    if nulls.any():
-        raise EntityKeyError(ENTITY_TS, f"row {int(nulls.argmax())}: null (every row needs a time)")
+    row = _first_null(ts)
+    if row is not None:
+        raise EntityKeyError(ENTITY_TS, f"row {row}: null (every row needs a time)")
     return ts
+
+
+def _first_null(column: pd.Series) -> int | None:
+    """The position of the column's first null, or None (errors name the row, as serving's)."""
+    nulls = column.isna().to_numpy()
+    return int(nulls.argmax()) if nulls.any() else None
 
 
 def _view_hashes(store: Store, plan: ServicePlan) -> dict[str, str]:
